@@ -1,0 +1,352 @@
+"""The event store: an append-only log on the ``eventsourcing`` recorders (SQLite or PostgreSQL).
+
+Each event is stored as the only record of its own stream, named by its ``event_id``,
+so the database's unique key on (stream, version) makes a duplicate impossible even
+between concurrent writers.  The log's notification id is the one global order.
+``recorded_at`` is stamped on append.  Nothing is ever updated or deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    Notification,
+    StoredEvent,
+)
+from pydantic import BaseModel
+
+from incentive_engine.events import EVENT_ADAPTER, Event, event_content, event_hash
+from incentive_engine.settings import Settings, postgres_parts, sqlite_path
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock in UTC (the store's default clock)."""
+    return datetime.now(UTC)
+
+
+def format_instant(instant: datetime) -> str:
+    """A UTC instant as fixed-width ISO text, so that text order is time order."""
+    if instant.tzinfo is None:
+        raise ValueError(f"instant {instant!r} has no time zone")
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as the log holds it: its position, when and from where it was recorded."""
+
+    position: int
+    recorded_at: datetime
+    source: str | None
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """An event id already stored with different content."""
+
+    event_id: str
+    stored_hash: str
+    offered_hash: str
+
+
+@dataclass
+class AppendReport:
+    """What one append did: stored, duplicate (no-op) and conflicting event ids."""
+
+    stored: list[tuple[str, int]] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    def merge(self, other: AppendReport) -> None:
+        """Add another report's outcomes to this one."""
+        self.stored.extend(other.stored)
+        self.duplicates.extend(other.duplicates)
+        self.conflicts.extend(other.conflicts)
+
+
+class _State(BaseModel):
+    """The stored form of a recorded event (the ``state`` column)."""
+
+    event: Any
+    recorded_at: datetime
+    source: str | None = None
+    hash: str
+
+
+def encode_state(event: Event, recorded_at: datetime, source: str | None) -> bytes:
+    """Serialise an event with its recording metadata (Decimals as exact strings)."""
+    return orjson.dumps(
+        {
+            "event": event_content(event),
+            "recorded_at": format_instant(recorded_at),
+            "source": source,
+            "hash": event_hash(event),
+        }
+    )
+
+
+def decode(notification: Notification) -> RecordedEvent:
+    """Rebuild a recorded event from a log notification, validating it."""
+    state = orjson.loads(notification.state)
+    return RecordedEvent(
+        position=notification.id,
+        recorded_at=datetime.fromisoformat(state["recorded_at"]),
+        source=state.get("source"),
+        event=EVENT_ADAPTER.validate_python(state["event"]),
+    )
+
+
+class EventStore:
+    """Append-only, idempotent event log with one global order."""
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock = utc_now) -> None:
+        self.settings = settings or Settings()
+        self.clock = clock
+        self._factory, self._backend = _make_factory(self.settings.store_url)
+        self.recorder: ApplicationRecorder = self._factory.application_recorder()
+        self._last_recorded_at: datetime | None = None
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgres``."""
+        return self._backend
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._factory.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- writing
+
+    def append(
+        self,
+        events: Sequence[Event],
+        *,
+        source: str | None = None,
+        recorded_at: datetime | None = None,
+    ) -> AppendReport:
+        """Store the events not yet stored, all in one transaction; report duplicates and
+        conflicts (which are never stored).  Safe against concurrent writers."""
+        for _attempt in range(5):
+            report, to_store = self._plan(events, source, recorded_at)
+            if not to_store:
+                return report
+            try:
+                positions = self.recorder.insert_events([s for _, s in to_store])
+            except IntegrityError:
+                continue  # another writer stored some of them meanwhile: plan again
+            assert positions is not None
+            report.stored = [(eid, pos) for (eid, _), pos in zip(to_store, positions, strict=True)]
+            return report
+        raise RuntimeError("could not append: event ids kept colliding with concurrent writers")
+
+    def _plan(
+        self, events: Sequence[Event], source: str | None, recorded_at: datetime | None
+    ) -> tuple[AppendReport, list[tuple[str, StoredEvent]]]:
+        report = AppendReport()
+        offered: dict[str, str] = {}
+        unique: list[Event] = []
+        for event in events:
+            h = event_hash(event)
+            seen = offered.get(event.event_id)
+            if seen is None:
+                offered[event.event_id] = h
+                unique.append(event)
+            elif seen == h:
+                report.duplicates.append(event.event_id)
+            else:
+                report.conflicts.append(Conflict(event.event_id, seen, h))
+        stored = self.stored_hashes(offered)
+        stamp = self._stamp(recorded_at)
+        to_store: list[tuple[str, StoredEvent]] = []
+        for event in unique:
+            existing = stored.get(event.event_id)
+            if existing is None:
+                to_store.append(
+                    (
+                        event.event_id,
+                        StoredEvent(
+                            originator_id=event.event_id,
+                            originator_version=1,
+                            topic=event.type,  # type: ignore[attr-defined]
+                            state=encode_state(event, stamp, source),
+                        ),
+                    )
+                )
+            elif existing == offered[event.event_id]:
+                report.duplicates.append(event.event_id)
+            else:
+                report.conflicts.append(
+                    Conflict(event.event_id, existing, offered[event.event_id])
+                )
+        return report, to_store
+
+    def _stamp(self, recorded_at: datetime | None) -> datetime:
+        """The recorded time of the next append, never earlier than the previous one."""
+        stamp = recorded_at if recorded_at is not None else self.clock()
+        if stamp.tzinfo is None:
+            raise ValueError("recorded_at must carry a time zone")
+        stamp = stamp.astimezone(UTC)
+        if recorded_at is None and self._last_recorded_at and stamp < self._last_recorded_at:
+            stamp = self._last_recorded_at
+        self._last_recorded_at = stamp
+        return stamp
+
+    # -------------------------------------------------------------- reading
+
+    def stored_hashes(self, event_ids: Iterable[str]) -> dict[str, str]:
+        """Content hashes of those of the given event ids that are already stored."""
+        ids = list(event_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            for event_id, state in self._select_states(ids[start : start + 500]):
+                found[event_id] = orjson.loads(state)["hash"]
+        return found
+
+    def _select_states(self, ids: list[str]) -> list[tuple[str, bytes]]:
+        if not ids:
+            return []
+        table = self.recorder.events_table_name  # type: ignore[attr-defined]
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        if self._backend == "sqlite":
+            marks = ",".join("?" * len(ids))
+            sql = f"SELECT originator_id, state FROM {table} WHERE originator_id IN ({marks})"
+            with datastore.transaction(commit=False) as c:
+                c.execute(sql, ids)
+                return [(r["originator_id"], r["state"]) for r in c.fetchall()]
+        sql = (
+            f'SELECT originator_id, state FROM "{datastore.schema}"."{table}" '
+            "WHERE originator_id = ANY(%s)"
+        )
+        with datastore.transaction(commit=False) as c:
+            c.execute(sql, (ids,))
+            return [(r["originator_id"], bytes(r["state"])) for r in c.fetchall()]
+
+    def max_position(self) -> int:
+        """Position of the last event in the log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def notifications(
+        self,
+        after: int = 0,
+        *,
+        until: int | None = None,
+        types: Sequence[str] = (),
+        page_size: int = 2000,
+    ) -> Iterator[Sequence[Notification]]:
+        """Pages of raw log notifications after a position, in global order."""
+        last = after
+        while True:
+            page = self.recorder.select_notifications(
+                last, page_size, stop=until, topics=types, inclusive_of_start=False
+            )
+            if not page:
+                return
+            yield page
+            last = page[-1].id
+            if len(page) < page_size:
+                return
+
+    def read(
+        self,
+        after: int = 0,
+        *,
+        until: int | None = None,
+        types: Sequence[str] = (),
+        as_of: datetime | None = None,
+        page_size: int = 2000,
+    ) -> Iterator[RecordedEvent]:
+        """Recorded events after a position, in global order; ``as_of`` keeps only
+        those recorded at or before that instant (what the engine knew then)."""
+        cut = format_instant(as_of) if as_of is not None else None
+        for page in self.notifications(after, until=until, types=types, page_size=page_size):
+            for n in page:
+                if cut is not None and _recorded_text(n.state) > cut:
+                    continue
+                yield decode(n)
+
+    def get(self, event_id: str) -> RecordedEvent | None:
+        """One recorded event by its id, or None."""
+        rows = self.recorder.select_events(event_id)
+        if not rows:
+            return None
+        state = orjson.loads(rows[0].state)
+        return RecordedEvent(
+            position=0,
+            recorded_at=datetime.fromisoformat(state["recorded_at"]),
+            source=state.get("source"),
+            event=EVENT_ADAPTER.validate_python(state["event"]),
+        )
+
+
+def _recorded_text(state: bytes) -> str:
+    """The recorded_at text of a stored state (fixed-width ISO, comparable as text)."""
+    marker = b'"recorded_at":"'
+    i = state.index(marker) + len(marker)
+    return state[i : i + 32].decode()
+
+
+def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
+    """Build the eventsourcing infrastructure factory for a store URL."""
+    if store_url.startswith("sqlite:"):
+        path = sqlite_path(store_url)
+        if path.parent != path and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "ORIGINATOR_ID_TYPE": "text",
+        }
+        return InfrastructureFactory.construct(env), "sqlite"
+    parts = postgres_parts(store_url)
+    _ensure_schema(parts)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts["dbname"],
+        "POSTGRES_HOST": parts["host"],
+        "POSTGRES_PORT": parts["port"],
+        "POSTGRES_USER": parts["user"],
+        "POSTGRES_PASSWORD": parts["password"],
+        "POSTGRES_SCHEMA": parts["schema"],
+        "ORIGINATOR_ID_TYPE": "text",
+        "POSTGRES_LOCK_TIMEOUT": "30",
+    }
+    return InfrastructureFactory.construct(env), "postgres"
+
+
+def _ensure_schema(parts: dict[str, str]) -> None:
+    """Create the PostgreSQL schema of the store if it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+
+    with (
+        contextlib.closing(
+            psycopg.connect(
+                host=parts["host"],
+                port=int(parts["port"]),
+                user=parts["user"],
+                password=parts["password"] or None,
+                dbname=parts["dbname"],
+                autocommit=True,
+            )
+        ) as conn,
+    ):
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(parts["schema"])))
