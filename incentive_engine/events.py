@@ -428,7 +428,8 @@ class _Quota(Event):
 
     EFFECTIVE = "effective_date"
     subject: QuotaSubject = QuotaSubject.REP
-    subject_id: Id
+    subject_id: Text
+    """A rep id, a team name or a territory id, as ``subject`` says."""
     period: PeriodName
     amount: Amount
     currency: Currency
@@ -630,6 +631,55 @@ def event_content(event: Event) -> dict[str, Any]:
 def event_hash(event: Event) -> str:
     """The content hash of an event: equal content, equal hash (the idempotency check)."""
     return content_hash(event_content(event))
+
+
+def describe(event: Event) -> str:
+    """A one-line human summary of an event, for listings."""
+    from incentive_engine.money import format_money
+
+    match event:
+        case RepHired():
+            return f"{event.name} ({event.rep_id}) joins {event.team} as {event.role.value}"
+        case RepTransferred():
+            return f"{event.rep_id} moves to {event.team}"
+        case RepTerminated():
+            return f"{event.rep_id} leaves"
+        case OpportunityCreated():
+            money = format_money(event.amount, event.currency)
+            return f"{event.deal_id} opened by {event.rep_id}, {money}, {event.stage.value}"
+        case OpportunityStageChanged():
+            return f"{event.deal_id} -> {event.stage.value}"
+        case DealWon():
+            money = format_money(event.amount, event.currency)
+            who = event.rep_id or ("split" if event.splits else "territory")
+            return f"{event.deal_id} won, {money}, {who}, {event.customer.region}"
+        case DealLost():
+            return f"{event.deal_id} lost: {event.reason}"
+        case DealAmended():
+            return f"{event.deal_id} amended to {format_money(event.amount, event.currency)}"
+        case DealCancelled():
+            return f"{event.deal_id} cancelled: {event.reason}"
+        case TerritoryDefined():
+            return f"{event.territory_id} defined: {event.name}"
+        case TerritoryAssigned() | TerritoryReassigned():
+            owners = ", ".join(f"{s.rep_id} {s.share}%" for s in event.owners)
+            return f"{event.territory_id} -> {owners}"
+        case QuotaSet() | QuotaChanged():
+            money = format_money(event.amount, event.currency)
+            return f"{event.subject.value} {event.subject_id} {event.period}: {money}"
+        case LeadCreated():
+            return f"lead {event.lead_id} from {event.source.value}"
+        case LeadQualified():
+            return f"lead {event.lead_id} qualified"
+        case ActivityLogged():
+            return f"{event.rep_id} {event.kind.value}"
+        case PlanVersionPublished():
+            return f"plan {event.plan_id} v{event.version} from {event.effective_from}"
+        case PeriodClosed():
+            return f"period {event.period} closed"
+        case FxRateSet():
+            return f"1 {event.base} = {event.rate} {event.quote}"
+    return event.__class__.__name__
 
 
 def catalogue_schema() -> dict[str, Any]:

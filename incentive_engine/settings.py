@@ -52,7 +52,7 @@ def sqlite_path(url: str) -> Path:
         raise ValueError(f"store_url {url!r} is not sqlite:///PATH")
     path = unquote(parsed.path)
     # sqlite:///relative/x.db -> "/relative/x.db"; sqlite:////abs/x.db -> "//abs/x.db"
-    return Path(path[1:]) if not path.startswith("//") else Path(path[1:])
+    return Path(path[1:])
 
 
 def postgres_parts(url: str) -> dict[str, str]:

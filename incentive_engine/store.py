@@ -22,7 +22,6 @@ from eventsourcing.persistence import (
     Notification,
     StoredEvent,
 )
-from pydantic import BaseModel
 
 from incentive_engine.events import EVENT_ADAPTER, Event, event_content, event_hash
 from incentive_engine.settings import Settings, postgres_parts, sqlite_path
@@ -76,15 +75,6 @@ class AppendReport:
         self.conflicts.extend(other.conflicts)
 
 
-class _State(BaseModel):
-    """The stored form of a recorded event (the ``state`` column)."""
-
-    event: Any
-    recorded_at: datetime
-    source: str | None = None
-    hash: str
-
-
 def encode_state(event: Event, recorded_at: datetime, source: str | None) -> bytes:
     """Serialise an event with its recording metadata (Decimals as exact strings)."""
     return orjson.dumps(
@@ -115,7 +105,8 @@ class EventStore:
         self.settings = settings or Settings()
         self.clock = clock
         self._factory, self._backend = _make_factory(self.settings.store_url)
-        self.recorder: ApplicationRecorder = self._factory.application_recorder()
+        with _creation_lock(self.settings.store_url):
+            self.recorder: ApplicationRecorder = self._factory.application_recorder()
         self._last_recorded_at: datetime | None = None
 
     @property
@@ -193,9 +184,7 @@ class EventStore:
             elif existing == offered[event.event_id]:
                 report.duplicates.append(event.event_id)
             else:
-                report.conflicts.append(
-                    Conflict(event.event_id, existing, offered[event.event_id])
-                )
+                report.conflicts.append(Conflict(event.event_id, existing, offered[event.event_id]))
         return report, to_store
 
     def _stamp(self, recorded_at: datetime | None) -> datetime:
@@ -303,6 +292,40 @@ def _recorded_text(state: bytes) -> str:
     return state[i : i + 32].decode()
 
 
+@contextlib.contextmanager
+def _creation_lock(store_url: str) -> Iterator[None]:
+    """On PostgreSQL, hold an advisory lock while the schema and tables are created, so that
+    several processes starting at once do not race on CREATE; a no-op on SQLite."""
+    if store_url.startswith("sqlite:"):
+        yield
+        return
+    import psycopg
+    from psycopg import sql
+
+    parts = postgres_parts(store_url)
+    with contextlib.closing(
+        psycopg.connect(
+            host=parts["host"],
+            port=int(parts["port"]),
+            user=parts["user"],
+            password=parts["password"] or None,
+            dbname=parts["dbname"],
+            autocommit=True,
+        )
+    ) as conn:
+        conn.execute(
+            "SELECT pg_advisory_lock(hashtext(%s))", ("incentive-engine:" + parts["schema"],)
+        )
+        try:
+            schema = sql.Identifier(parts["schema"])
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+            yield
+        finally:
+            conn.execute(
+                "SELECT pg_advisory_unlock(hashtext(%s))", ("incentive-engine:" + parts["schema"],)
+            )
+
+
 def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
     """Build the eventsourcing infrastructure factory for a store URL."""
     if store_url.startswith("sqlite:"):
@@ -317,7 +340,6 @@ def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
         }
         return InfrastructureFactory.construct(env), "sqlite"
     parts = postgres_parts(store_url)
-    _ensure_schema(parts)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": parts["dbname"],
@@ -330,23 +352,3 @@ def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
         "POSTGRES_LOCK_TIMEOUT": "30",
     }
     return InfrastructureFactory.construct(env), "postgres"
-
-
-def _ensure_schema(parts: dict[str, str]) -> None:
-    """Create the PostgreSQL schema of the store if it does not exist yet."""
-    import psycopg
-    from psycopg import sql
-
-    with (
-        contextlib.closing(
-            psycopg.connect(
-                host=parts["host"],
-                port=int(parts["port"]),
-                user=parts["user"],
-                password=parts["password"] or None,
-                dbname=parts["dbname"],
-                autocommit=True,
-            )
-        ) as conn,
-    ):
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(parts["schema"])))

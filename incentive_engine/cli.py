@@ -1,0 +1,453 @@
+"""The ``incentive-engine`` command line: the composition root that wires settings, store,
+services and read models for the ``demo``, ``ingest``, ``replay``, ``events`` and ``schema``
+commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from incentive_engine.events import EVENT_CLASSES, QuotaSubject, catalogue_schema
+from incentive_engine.facts import Facts
+from incentive_engine.ingest import IngestService, ingest_paths
+from incentive_engine.money import format_money
+from incentive_engine.periods import Period, PeriodKind
+from incentive_engine.replay import replay_facts
+from incentive_engine.settings import Settings
+from incentive_engine.store import EventStore
+
+app = typer.Typer(
+    help="Event-sourced incentive and commission engine.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+class Format(StrEnum):
+    """Output formats of listing commands."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="INCENTIVE_STORE_URL",
+            help="Event store URL: sqlite:///PATH (default sqlite:///incentive-engine.db) "
+            "or postgresql://USER@HOST:PORT/DB?schema=S.",
+        ),
+    ] = None,
+) -> None:
+    """Event-sourced incentive and commission engine."""
+    settings = Settings()
+    if store:
+        settings = settings.model_copy(update={"store_url": store})
+    ctx.obj = settings
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    """Read an ISO date or datetime; a date means the end of that day (UTC)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO date or datetime") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@contextmanager
+def _progress(label: str, total: int | None) -> Iterator[Any]:
+    """A rich progress bar on stderr (silent when stderr is not a terminal)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not errors.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _emit(rows: list[dict[str, Any]], fmt: Format, title: str | None = None) -> None:
+    """Print rows as a table, JSON or CSV."""
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    if fmt is Format.CSV:
+        out = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+        return
+    table = Table(title=title, show_lines=False)
+    for name in rows[0] if rows else []:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    console.print(table)
+
+
+# ------------------------------------------------------------------ schema
+
+
+@app.command()
+def schema(
+    event_type: Annotated[
+        str | None, typer.Option("--type", help="Only this event type (e.g. DealWon).")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the event catalogue, for CRM integrators to validate against."""
+    if event_type is None:
+        document = catalogue_schema()
+    elif event_type in EVENT_CLASSES:
+        document = EVENT_CLASSES[event_type].model_json_schema()
+    else:
+        errors.print(
+            f"unknown event type {event_type!r}; known: {', '.join(sorted(EVENT_CLASSES))}"
+        )
+        raise typer.Exit(2)
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+# ------------------------------------------------------------------ ingest
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="JSONL (.jsonl) or CSV (.csv) files.")],
+    dead_letter: Annotated[
+        Path | None,
+        typer.Option(
+            "--dead-letter",
+            help="Store the valid records and append each invalid one, with its reasons, "
+            "to this JSONL file (default: a file with any invalid record writes nothing).",
+        ),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+    show: Annotated[int, typer.Option(help="Errors to print per file.")] = 20,
+) -> None:
+    """Validate and append events from CRM export files; idempotent by event_id."""
+    settings = _settings(ctx)
+    with EventStore(settings) as store:
+        service = IngestService(store)
+        try:
+            with _progress("ingest", None) as advance:
+                reports = ingest_paths(service, files, dead_letter=dead_letter, progress=advance)
+        except (FileNotFoundError, ValueError) as exc:
+            errors.print(str(exc))
+            raise typer.Exit(2) from None
+    if fmt is Format.JSON:
+        sys.stdout.write(
+            json.dumps([r.as_dict() for r in reports], ensure_ascii=False, indent=2) + "\n"
+        )
+    else:
+        for r in reports:
+            for err in r.errors[:show]:
+                errors.print(str(err), markup=False, highlight=False)
+            if len(r.errors) > show:
+                errors.print(f"... and {len(r.errors) - show} more errors in {r.source}")
+        rows = [{k: v for k, v in r.as_dict().items() if k != "errors"} for r in reports]
+        _emit(rows, fmt, "ingest")
+        for r in reports:
+            if r.errors and not r.written:
+                errors.print(
+                    f"{r.source}: {r.invalid} invalid record(s): nothing from this file was "
+                    "stored (fix them, or use --dead-letter PATH to store the valid ones)"
+                )
+    if any(r.errors or r.conflicts for r in reports):
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ replay
+
+
+def _fold(settings: Settings, as_of: datetime | None) -> tuple[Facts, int]:
+    with EventStore(settings) as store:
+        total = store.max_position()
+        with _progress("replay", total) as advance:
+            facts = replay_facts(store, as_of=as_of, progress=advance)
+    return facts, total
+
+
+@app.command()
+def replay(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Only what was recorded by this instant (ISO date or datetime, UTC)."),
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the read models from zero first.")
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+) -> None:
+    """Replay the log: fold it into facts (as of an instant if asked) and bring the read
+    models up to date from their tracking positions."""
+    from projections.runner import ProjectionRunner, make_engine
+
+    settings = _settings(ctx)
+    cut = parse_instant(as_of)
+    started = datetime.now(UTC)
+    facts, _total = _fold(settings, cut)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    applied = 0
+    if cut is None:
+        with EventStore(settings) as store:
+            runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()))
+            if rebuild:
+                runner.rebuild()
+            with _progress("read models", runner.lag()) as advance:
+                applied = runner.run(progress=advance)
+    summary = facts.summary()
+    rate = summary["events"] / seconds if seconds > 0 else 0.0
+    rows = [{"fact": k, "count": v} for k, v in summary.items()]
+    _emit(rows, fmt, f"what the engine knows{f' as of {cut.isoformat()}' if cut else ''}")
+    if fmt is Format.TABLE:
+        console.print(
+            f"replayed {summary['events']:,} events in {seconds:.2f}s ({rate:,.0f} events/s); "
+            f"read models: {applied:,} new events applied"
+        )
+
+
+# ------------------------------------------------------------------ events
+
+
+@app.command()
+def events(
+    ctx: typer.Context,
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Event type (repeatable).")
+    ] = None,
+    rep: Annotated[str | None, typer.Option(help="Only events naming this rep.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Effective on or after (ISO date/time).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Effective on or before (ISO date/time).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Recorded on or before (ISO date/time).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    after: Annotated[int, typer.Option(help="Start after this log position (paging).")] = 0,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+) -> None:
+    """List events in log order, filtered by type, rep, effective time and recorded time."""
+    from projections.event_log import event_index, event_reps
+    from projections.runner import ProjectionRunner, make_engine
+
+    for t in event_type or ():
+        if t not in EVENT_CLASSES:
+            raise typer.BadParameter(
+                f"unknown event type {t!r}; known: {', '.join(sorted(EVENT_CLASSES))}"
+            )
+    settings = _settings(ctx)
+    with EventStore(settings) as store:
+        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()))
+        runner.run()
+    ix = event_index.c
+    query = select(ix.position, ix.recorded_at, ix.type, ix.event_id, ix.effective_at, ix.summary)
+    query = query.where(ix.position > after)
+    if event_type:
+        query = query.where(ix.type.in_(event_type))
+    if rep:
+        query = query.where(
+            ix.position.in_(select(event_reps.c.position).where(event_reps.c.rep_id == rep))
+        )
+    if since:
+        query = query.where(ix.effective_at >= _start_of(since))
+    if until:
+        query = query.where(ix.effective_at <= parse_instant(until))
+    if as_of:
+        query = query.where(ix.recorded_at <= parse_instant(as_of))
+    query = query.order_by(ix.position).limit(limit)
+    with runner.engine.connect() as conn:
+        rows = [
+            {
+                "position": r.position,
+                "recorded_at": _iso(r.recorded_at),
+                "type": r.type,
+                "event_id": r.event_id,
+                "effective": _iso(r.effective_at),
+                "summary": r.summary,
+            }
+            for r in conn.execute(query)
+        ]
+    _emit(rows, fmt, "events")
+
+
+def _start_of(text: str) -> datetime:
+    if len(text) == 10:
+        try:
+            return datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not an ISO date or datetime") from None
+    value = parse_instant(text)
+    assert value is not None
+    return value
+
+
+def _iso(value: datetime) -> str:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+# -------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    reps: Annotated[int, typer.Option(min=1, max=10_000, help="Field reps.")] = 30,
+    n_events: Annotated[
+        int, typer.Option("--events", min=100, help="Approximate events.")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo store and its CRM export go.")
+    ] = Path("incentive-engine-demo"),
+) -> None:
+    """Generate a Vietnamese sales organisation's year, ingest it into a fresh embedded
+    store, and print what the engine knows."""
+    from incentive_engine.demo_data import generate
+    from incentive_engine.ingest import parse_jsonl
+
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    export = directory / "events.jsonl"
+    generated = generate(reps=reps, events=n_events, seed=seed)
+    with export.open("w", encoding="utf-8") as handle:
+        for e in generated:
+            handle.write(
+                json.dumps(e.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
+            )
+            handle.write("\n")
+    settings = Settings(store_url=f"sqlite:///{directory / 'store.db'}")
+    ctx.obj = settings
+    console.print(f"generated {len(generated):,} events for {reps} reps -> {export}")
+    started = datetime.now(UTC)
+    with EventStore(settings) as store:
+        service = IngestService(store)
+        with _progress("ingest", len(generated)) as advance:
+            lines = export.read_text(encoding="utf-8").splitlines()
+            report = service.ingest(
+                str(export), lambda: parse_jsonl(lines, str(export)), progress=advance
+            )
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    if report.errors:
+        for err in report.errors[:20]:
+            errors.print(str(err), markup=False)
+        raise typer.Exit(1)
+    console.print(
+        f"ingested {report.stored:,} events into {settings.store_url} in {seconds:.2f}s "
+        f"({report.stored / max(seconds, 1e-9):,.0f} events/s)"
+    )
+    facts, _ = _fold(settings, None)
+    _print_overview(facts)
+    console.print(
+        f"\nnext: incentive-engine --store {settings.store_url} events --type DealWon --limit 10"
+    )
+
+
+def _print_overview(facts: Facts) -> None:
+    """What the engine knows: organisation, territories, deals by region, top reps."""
+    _emit(
+        [{"fact": k, "count": v} for k, v in facts.summary().items()],
+        Format.TABLE,
+        "what the engine knows",
+    )
+    teams: dict[str, list[str]] = {}
+    for rep in sorted(facts.reps.values(), key=lambda r: r.rep_id):
+        last = rep.placements[-1] if rep.placements else None
+        if last is not None and rep.termination_date is None:
+            teams.setdefault(last.team, []).append(rep.rep_id)
+    _emit(
+        [{"team": t, "people": len(ids)} for t, ids in sorted(teams.items())],
+        Format.TABLE,
+        "teams",
+    )
+    won = facts.won_deals()
+    if not won:
+        return
+    year = won[-1].won.close_date.year  # type: ignore[union-attr]
+    by_region: dict[str, list[Any]] = {}
+    for d in won:
+        by_region.setdefault(d.attributes["region"] or "?", []).append(d)
+    currency = won[0].won.currency  # type: ignore[union-attr]
+    _emit(
+        [
+            {
+                "region": region,
+                "deals won": len(ds),
+                "revenue": format_money(
+                    sum((d.amount for d in ds if d.cancellation is None), Decimal(0)), currency
+                ),
+                "cancelled": sum(1 for d in ds if d.cancellation is not None),
+            }
+            for region, ds in sorted(by_region.items())
+        ],
+        Format.TABLE,
+        f"deals won in {year}",
+    )
+    quarter = Period.containing(date(year, 1, 1), PeriodKind.QUARTER)
+    top = sorted(
+        ((facts.credited_revenue(r, quarter), r) for r in facts.reps if facts.reps[r].hire_date),
+        key=lambda x: (-x[0], x[1]),
+    )[:10]
+    rows = []
+    for revenue, rep_id in top:
+        q = facts.quota(QuotaSubject.REP, rep_id, quarter)
+        attainment = f"{revenue / q.amount * 100:.1f} %" if q and q.amount else "-"
+        rows.append(
+            {
+                "rep": rep_id,
+                "name": facts.reps[rep_id].name,
+                "credited": format_money(revenue, currency),
+                "quota": format_money(q.amount, currency) if q else "-",
+                "attainment": attainment,
+            }
+        )
+    _emit(rows, Format.TABLE, f"top reps by credited revenue, {quarter}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

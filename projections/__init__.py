@@ -1,0 +1,1 @@
+"""Read models kept current from the event log, each with its own tracking position."""

@@ -1,0 +1,165 @@
+"""The projection runner: brings read models up to date from the log, exactly once.
+
+Each page of events is applied to every projection that has not seen it, and the
+projection's tracking position is moved in the same database transaction.  A crash
+therefore loses at most the page in flight, which is applied again on restart: no
+event is applied twice and none is skipped.  SQLite has no push subscription, so the
+runner catches up by polling from the lowest tracking position.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    String,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy import Table as SATable
+
+from incentive_engine.store import EventStore, RecordedEvent, decode
+from projections.base import Projection, metadata
+
+projection_tracking = SATable(
+    "projection_tracking",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for the read models (SQLite in WAL mode with a busy timeout)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def default_projections() -> list[Projection]:
+    """The read models the engine keeps by default."""
+    from projections.event_log import EventCounts, EventIndex
+
+    return [EventIndex(), EventCounts()]
+
+
+class ProjectionRunner:
+    """Keeps a set of projections current from an event store."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        engine: Engine,
+        projections: Sequence[Projection] | None = None,
+        *,
+        page_size: int = 2000,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.projections = list(projections if projections is not None else default_projections())
+        self.page_size = page_size
+        metadata.create_all(engine)
+        self._reset_outdated()
+
+    def positions(self) -> dict[str, int]:
+        """Tracking position of each projection (0 = nothing applied)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(projection_tracking.c.name, projection_tracking.c.position))
+            found = {name: position for name, position in rows}
+        return {p.name: found.get(p.name, 0) for p in self.projections}
+
+    def _reset_outdated(self) -> None:
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(projection_tracking.c.name, projection_tracking.c.version))
+            versions = {name: version for name, version in rows}
+            for p in self.projections:
+                if versions.get(p.name, p.version) != p.version:
+                    self._reset(conn, p)
+
+    def _reset(self, conn: Connection, projection: Projection) -> None:
+        projection.reset(conn)
+        conn.execute(
+            projection_tracking.delete().where(projection_tracking.c.name == projection.name)
+        )
+
+    def rebuild(self, names: Sequence[str] | None = None) -> None:
+        """Forget the named projections' rows and positions (all when no names): the next
+        run replays them from the start of the log."""
+        with self.engine.begin() as conn:
+            for p in self.projections:
+                if names is None or p.name in names:
+                    self._reset(conn, p)
+
+    def run(
+        self,
+        *,
+        max_events: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Apply every event not yet applied (at most ``max_events``); returns how many
+        log positions were processed."""
+        done = 0
+        positions = self.positions()
+        start = min(positions.values(), default=0)
+        for page in self.store.notifications(start, page_size=self.page_size):
+            if max_events is not None and done + len(page) > max_events:
+                page = page[: max_events - done]
+            recorded = [decode(n) for n in page]
+            self._apply_page(recorded, positions)
+            done += len(page)
+            if progress is not None:
+                progress(len(page))
+            if max_events is not None and done >= max_events:
+                break
+        return done
+
+    def _apply_page(self, page: list[RecordedEvent], positions: dict[str, int]) -> None:
+        last = page[-1].position
+        with self.engine.begin() as conn:
+            for p in self.projections:
+                unseen = [r for r in page if r.position > positions[p.name]]
+                if not unseen:
+                    continue
+                p.apply(conn, unseen)
+                self._track(conn, p, last, existed=positions[p.name] > 0)
+                positions[p.name] = last
+
+    def _track(
+        self, conn: Connection, projection: Projection, position: int, *, existed: bool
+    ) -> None:
+        values = {"version": projection.version, "position": position}
+        table = projection_tracking
+        if existed:
+            updated = conn.execute(
+                table.update().where(table.c.name == projection.name).values(**values)
+            )
+            if updated.rowcount == 1:
+                return
+        conn.execute(table.insert().values(name=projection.name, **values))
+
+    def follow(self, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
+        """Keep applying new events until ``stop`` is set (the projection worker loop)."""
+        while not stop.is_set():
+            if self.run() == 0:
+                stop.wait(poll_seconds)
+
+    def lag(self) -> int:
+        """How many log positions the slowest projection is behind."""
+        return max(0, self.store.max_position() - min(self.positions().values(), default=0))

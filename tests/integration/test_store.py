@@ -1,0 +1,130 @@
+"""The event store, run against a real SQLite file and the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from incentive_engine.settings import Settings
+from incentive_engine.store import EventStore
+from tests.conftest import StepClock
+from tests.factories import call, hired, won
+
+
+def test_append_assigns_one_global_order_and_stamps_recorded_at(
+    store: EventStore, clock: StepClock
+) -> None:
+    clock.set("2026-02-21T08:00:00+00:00")
+    first = store.append([hired("an"), hired("binh", name="Trần Văn Bình")], source="crm")
+    clock.set("2026-03-01T08:00:00+00:00")
+    second = store.append([won("D1", rep_id="an")], source="crm")
+    assert [p for _, p in first.stored + second.stored] == sorted(
+        p for _, p in first.stored + second.stored
+    )
+    recorded = list(store.read())
+    assert [r.event.event_id for r in recorded] == ["hire-an", "hire-binh", "won-D1"]
+    assert recorded[0].recorded_at == datetime(2026, 2, 21, 8, tzinfo=UTC)
+    assert recorded[2].recorded_at == datetime(2026, 3, 1, 8, tzinfo=UTC)
+    assert recorded[0].source == "crm"
+    assert store.max_position() == recorded[-1].position
+
+
+def test_same_id_same_content_is_a_no_op(store: EventStore) -> None:
+    store.append([hired("an")])
+    again = store.append([hired("an")])
+    assert again.stored == [] and again.duplicates == ["hire-an"]
+    assert len(list(store.read())) == 1
+
+
+def test_same_id_different_content_is_a_conflict_and_not_stored(store: EventStore) -> None:
+    store.append([hired("an")])
+    report = store.append([hired("an", name="Someone Else"), hired("binh")])
+    assert [c.event_id for c in report.conflicts] == ["hire-an"]
+    assert [eid for eid, _ in report.stored] == ["hire-binh"]
+    names = [r.event.name for r in store.read()]
+    assert names == ["Nguyễn Văn An", "Nguyễn Văn An"]  # the first An kept, binh added
+
+
+def test_duplicates_and_conflicts_inside_one_batch(store: EventStore) -> None:
+    report = store.append([hired("an"), hired("an"), hired("an", name="Other")])
+    assert len(report.stored) == 1
+    assert report.duplicates == ["hire-an"]
+    assert [c.event_id for c in report.conflicts] == ["hire-an"]
+
+
+def test_vietnamese_text_and_decimals_round_trip_exactly(store: EventStore) -> None:
+    name = "Đặng Thị Ngọc Hường"
+    store.append([hired("h", name=name), won("D1", amount="1234.565", currency="USD")])
+    by_id = {r.event.event_id: r.event for r in store.read()}
+    assert by_id["hire-h"].name == name
+    assert by_id["won-D1"].amount == Decimal("1234.565")
+    assert by_id["won-D1"].customer.industry == "Bán lẻ"
+    fetched = store.get("won-D1")
+    assert fetched is not None and fetched.event == by_id["won-D1"]
+    assert store.get("nope") is None
+
+
+def test_as_of_keeps_only_what_was_recorded_by_then(store: EventStore, clock: StepClock) -> None:
+    clock.set("2026-02-21T00:00:00+00:00")
+    store.append([hired("an")])
+    clock.set("2026-03-01T00:00:00+00:00")
+    store.append([hired("binh")])
+    cut = datetime(2026, 2, 28, 23, 59, tzinfo=UTC)
+    assert [r.event.event_id for r in store.read(as_of=cut)] == ["hire-an"]
+    assert len(list(store.read())) == 2
+
+
+def test_recorded_time_never_goes_backwards(store: EventStore, clock: StepClock) -> None:
+    clock.set("2026-03-01T00:00:00+00:00")
+    store.append([hired("an")])
+    clock.set("2026-02-01T00:00:00+00:00")  # the wall clock jumps back
+    store.append([hired("binh")])
+    times = [r.recorded_at for r in store.read()]
+    assert times == sorted(times)
+
+
+def test_filter_by_type_and_page_through(store: EventStore) -> None:
+    store.append([hired("an")] + [call("an", i) for i in range(25)])
+    assert len(list(store.read(types=["RepHired"]))) == 1
+    assert len(list(store.read(page_size=7))) == 26
+    third = list(store.read())[2].position
+    assert next(r.position for r in store.read(after=third)) > third
+
+
+def test_reopening_the_store_keeps_everything(settings: Settings) -> None:
+    with EventStore(settings) as s:
+        s.append([hired("an"), hired("binh")])
+    with EventStore(settings) as s:
+        assert [r.event.event_id for r in s.read()] == ["hire-an", "hire-binh"]
+        assert s.append([hired("an")]).duplicates == ["hire-an"]
+
+
+def test_concurrent_writers_store_each_event_once(settings: Settings) -> None:
+    events = [call("an", i) for i in range(300)]
+    errors: list[BaseException] = []
+
+    def writer(offset: int) -> None:
+        try:
+            with EventStore(settings) as s:
+                for start in range(offset, 300, 50):
+                    s.append(events[start : start + 100])
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(o,)) for o in (0, 25, 0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with EventStore(settings) as s:
+        ids = [r.event.event_id for r in s.read()]
+    assert sorted(ids) == sorted(e.event_id for e in events)
+
+
+def test_naive_recorded_at_is_refused(store: EventStore) -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        store.append([hired("an")], recorded_at=datetime(2026, 1, 1))
