@@ -38,8 +38,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 class Format(StrEnum):
@@ -119,10 +119,12 @@ def _emit(rows: list[dict[str, Any]], fmt: Format, title: str | None = None) -> 
         return
     table = Table(title=title, show_lines=False)
     for name in rows[0] if rows else []:
-        table.add_column(name)
+        table.add_column(name, overflow="fold")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row.values()))
-    console.print(table)
+    # Piped output has no terminal width: print wide rather than cut cells short.
+    out = console if sys.stdout.isatty() else Console(width=200, highlight=False)
+    out.print(table)
 
 
 # ------------------------------------------------------------------ schema

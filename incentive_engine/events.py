@@ -8,13 +8,13 @@ which period it belongs to.  Events are facts, never derived numbers.
 from __future__ import annotations
 
 import hashlib
-import json
 import unicodedata
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -37,11 +37,15 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+_ZERO = timedelta(0)
+
+
 def _utc(value: datetime) -> datetime:
     """Naive datetimes are read as UTC; aware ones are converted to UTC."""
-    if value.tzinfo is None:
+    offset = value.utcoffset()
+    if offset is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return value if offset == _ZERO else value.astimezone(UTC)
 
 
 def _period(text: str) -> str:
@@ -617,10 +621,10 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
 
 
 def canonical_json(value: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, no spaces, UTF-8, Decimals and dates as text."""
-    return json.dumps(
-        to_jsonable_python(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    """Canonical JSON bytes: keys sorted, no whitespace, UTF-8 unescaped, Decimals and dates
+    as text (the same bytes as ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``, made faster)."""
+    return orjson.dumps(to_jsonable_python(value), option=orjson.OPT_SORT_KEYS)
 
 
 def event_content(event: Event) -> dict[str, Any]:

@@ -70,9 +70,12 @@ class RawRecord:
         return value if isinstance(value, str) else None
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
 def _loads(text: str) -> Any:
     """JSON with every number read as an exact Decimal (never through float)."""
-    return json.loads(text, parse_float=Decimal)
+    return _DECODER.decode(text)
 
 
 def read_jsonl(path: Path) -> Iterator[RawRecord]:

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
+from incentive_engine.events import Event
 from incentive_engine.facts import Facts
 from incentive_engine.store import EventStore
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a bulk fold.
+
+    The fold builds a large, acyclic object graph; without this the collector re-walks it
+    again and again, which measured about a third of replay time.  Reference counting still
+    frees everything; the collector is restored (if it was on) afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def replay_facts(
@@ -19,15 +39,16 @@ def replay_facts(
 ) -> Facts:
     """Fold the whole log (or what was recorded by ``as_of``, or up to position ``until``)."""
     facts = Facts()
-    batch: list = []  # type: ignore[type-arg]
-    for recorded in store.read(as_of=as_of, until=until, page_size=page_size):
-        batch.append(recorded.event)
-        if len(batch) >= page_size:
-            facts.apply_all(batch)
-            if progress is not None:
-                progress(len(batch))
-            batch = []
-    facts.apply_all(batch)
+    batch: list[Event] = []
+    with gc_paused():
+        for recorded in store.read(as_of=as_of, until=until, page_size=page_size):
+            batch.append(recorded.event)
+            if len(batch) >= page_size:
+                facts.apply_all(batch)
+                if progress is not None:
+                    progress(len(batch))
+                batch = []
+        facts.apply_all(batch)
     if progress is not None and batch:
         progress(len(batch))
     return facts

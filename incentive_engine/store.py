@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from eventsourcing.persistence import (
@@ -41,8 +41,7 @@ def format_instant(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
+class RecordedEvent(NamedTuple):
     """An event as the log holds it: its position, when and from where it was recorded."""
 
     position: int
@@ -75,14 +74,16 @@ class AppendReport:
         self.conflicts.extend(other.conflicts)
 
 
-def encode_state(event: Event, recorded_at: datetime, source: str | None) -> bytes:
+def encode_state(
+    event: Event, recorded_at: datetime, source: str | None, content_hash: str | None = None
+) -> bytes:
     """Serialise an event with its recording metadata (Decimals as exact strings)."""
     return orjson.dumps(
         {
             "event": event_content(event),
             "recorded_at": format_instant(recorded_at),
             "source": source,
-            "hash": event_hash(event),
+            "hash": content_hash or event_hash(event),
         }
     )
 
@@ -177,7 +178,7 @@ class EventStore:
                             originator_id=event.event_id,
                             originator_version=1,
                             topic=event.type,  # type: ignore[attr-defined]
-                            state=encode_state(event, stamp, source),
+                            state=encode_state(event, stamp, source, offered[event.event_id]),
                         ),
                     )
                 )

@@ -1,0 +1,124 @@
+"""The command line, end to end, on real SQLite files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from incentive_engine.cli import app
+from incentive_engine.events import event_content
+from tests.conftest import postgres_settings
+from tests.factories import call, hired, won
+
+runner = CliRunner()
+
+
+def run(*args: str, store: Path | str | None = None):  # type: ignore[no-untyped-def]
+    prefix = ["--store", store if isinstance(store, str) else f"sqlite:///{store}"] if store else []
+    return runner.invoke(app, [*prefix, *args])
+
+
+def write(path: Path, events: list) -> Path:
+    path.write_text(
+        "\n".join(
+            json.dumps(e if isinstance(e, dict) else event_content(e), ensure_ascii=False)
+            for e in events
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize("command", ["demo", "ingest", "replay", "events", "schema"])
+def test_every_command_has_help(command: str) -> None:
+    result = run(command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_schema_prints_the_catalogue() -> None:
+    result = run("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert "DealWon" in json.dumps(schema)
+    one = json.loads(run("schema", "--type", "DealWon").stdout)
+    assert one["title"] == "DealWon"
+    assert run("schema", "--type", "Nope").exit_code == 2
+
+
+def test_ingest_then_list_and_filter_events(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    f = write(
+        tmp_path / "a.jsonl",
+        [hired("an"), hired("binh", name="Trần Thị Bình"), won("D1", rep_id="an"), call("binh", 1)],
+    )
+    result = run("ingest", str(f), "--format", "json", store=db)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["stored"] == 4
+    listed = json.loads(run("events", "--format", "json", store=db).stdout)
+    assert [e["event_id"] for e in listed] == ["hire-an", "hire-binh", "won-D1", "act-binh-1"]
+    deals = json.loads(run("events", "--type", "DealWon", "--format", "json", store=db).stdout)
+    assert [e["event_id"] for e in deals] == ["won-D1"]
+    assert "100,000,000 VND" in deals[0]["summary"]
+    binh = json.loads(run("events", "--rep", "binh", "--format", "json", store=db).stdout)
+    assert [e["event_id"] for e in binh] == ["hire-binh", "act-binh-1"]
+    window = json.loads(
+        run(
+            "events", "--since", "2026-02-01", "--until", "2026-02-28", "--format", "json", store=db
+        ).stdout
+    )
+    assert [e["event_id"] for e in window] == ["won-D1"]
+    csv_out = run("events", "--type", "RepHired", "--format", "csv", store=db).stdout
+    assert csv_out.splitlines()[0].startswith("position,recorded_at,type")
+    assert "Trần Thị Bình" in run("events", "--rep", "binh", store=db).stdout
+    assert run("events", "--type", "Nope", store=db).exit_code != 0
+
+
+def test_ingest_reports_errors_with_file_line_and_field(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    f = write(
+        tmp_path / "bad.jsonl",
+        [hired("an"), event_content(won("D1", rep_id="an")) | {"amount": "-1"}],
+    )
+    result = run("ingest", str(f), store=db)
+    assert result.exit_code == 1
+    assert f"{f}:2: event won-D1 field 'amount'" in result.stderr
+    assert "nothing from this file was stored" in result.stderr
+    assert json.loads(run("events", "--format", "json", store=db).stdout) == []
+    letters = tmp_path / "dead.jsonl"
+    result = run("ingest", str(f), "--dead-letter", str(letters), "--format", "json", store=db)
+    assert json.loads(result.stdout)[0]["stored"] == 1
+    assert json.loads(letters.read_text(encoding="utf-8"))["errors"][0]["field"] == "amount"
+
+
+def test_ingest_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = run("ingest", str(tmp_path / "nope.jsonl"), store=tmp_path / "e.db")
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr
+
+
+def test_replay_summary_and_as_of(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    run("ingest", str(write(tmp_path / "a.jsonl", [hired("an"), won("D1", rep_id="an")])), store=db)
+    result = run("replay", "--format", "json", store=db)
+    assert result.exit_code == 0, result.output
+    summary = {row["fact"]: row["count"] for row in json.loads(result.stdout)}
+    assert summary["reps"] == 1 and summary["deals_won"] == 1
+    before = json.loads(run("replay", "--as-of", "2000-01-01", "--format", "json", store=db).stdout)
+    assert {row["fact"]: row["count"] for row in before}["events"] == 0
+    assert "events/s" in run("replay", "--rebuild", store=db).stdout
+
+
+def test_same_commands_on_postgres(tmp_path: Path, pg_schema: str) -> None:
+    url = postgres_settings(pg_schema).store_url
+    f = write(tmp_path / "a.jsonl", [hired("an", name="Phạm Thị Hồng"), call("an", 1)])
+    assert run("ingest", str(f), store=url).exit_code == 0
+    listed = json.loads(run("events", "--rep", "an", "--format", "json", store=url).stdout)
+    assert [e["event_id"] for e in listed] == ["hire-an", "act-an-1"]
+    assert "Phạm Thị Hồng" in listed[0]["summary"]
+    again = json.loads(run("ingest", str(f), "--format", "json", store=url).stdout)
+    assert again[0]["duplicates"] == 2
