@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from incentive_engine.events import Event
 from incentive_engine.facts import Facts
 from incentive_engine.store import EventStore
 
@@ -39,16 +38,9 @@ def replay_facts(
 ) -> Facts:
     """Fold the whole log (or what was recorded by ``as_of``, or up to position ``until``)."""
     facts = Facts()
-    batch: list[Event] = []
     with gc_paused():
-        for recorded in store.read(as_of=as_of, until=until, page_size=page_size):
-            batch.append(recorded.event)
-            if len(batch) >= page_size:
-                facts.apply_all(batch)
-                if progress is not None:
-                    progress(len(batch))
-                batch = []
-        facts.apply_all(batch)
-    if progress is not None and batch:
-        progress(len(batch))
+        for page in store.events(as_of=as_of, until=until, page_size=page_size):
+            facts.apply_all(page)
+            if progress is not None:
+                progress(len(page))
     return facts

@@ -118,10 +118,10 @@ class ProjectionRunner:
         done = 0
         positions = self.positions()
         start = min(positions.values(), default=0)
-        for page in self.store.notifications(start, page_size=self.page_size):
+        for page in self.store.pages(start, page_size=self.page_size):
             if max_events is not None and done + len(page) > max_events:
                 page = page[: max_events - done]
-            recorded = [decode(n) for n in page]
+            recorded = [decode(position, state) for position, state in page]
             self._apply_page(recorded, positions)
             done += len(page)
             if progress is not None:
