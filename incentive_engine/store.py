@@ -66,12 +66,6 @@ class AppendReport:
     duplicates: list[str] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
 
-    def merge(self, other: AppendReport) -> None:
-        """Add another report's outcomes to this one."""
-        self.stored.extend(other.stored)
-        self.duplicates.extend(other.duplicates)
-        self.conflicts.extend(other.conflicts)
-
 
 def encode_state(
     event: Event, recorded_at: datetime, source: str | None, content_hash: str | None = None

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
@@ -159,3 +160,24 @@ def test_killed_replay_process_resumes_where_it_stopped(settings: Settings) -> N
     with engine.connect() as conn:
         assert count_by_type(conn) == {"ActivityLogged": 29_998, "RepHired": 2}
         assert conn.execute(select(func.count()).select_from(event_index)).scalar() == 30_000
+
+
+def test_follow_keeps_read_models_current_until_stopped(
+    store: EventStore, settings: Settings
+) -> None:
+    fill(store, 100)
+    r = runner(store, settings)
+    stop = threading.Event()
+    worker = threading.Thread(target=r.follow, args=(stop,), kwargs={"poll_seconds": 0.05})
+    worker.start()
+    try:
+        store.append([call("an", 9_000 + i) for i in range(50)])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and r.lag() > 0:
+            time.sleep(0.02)
+        assert r.lag() == 0
+        assert counts(r)["ActivityLogged"] == 148
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()
