@@ -537,15 +537,66 @@ class PlanVersionPublished(Event):
         return self
 
 
+Signed = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=28)]
+"""An exact amount that may be negative (adjustments)."""
+
+
+class PriorAdjustment(Value):
+    """An adjustment paid in a period for an earlier, closed period."""
+
+    period: PeriodName
+    amount: Signed
+
+
+class Payout(Value):
+    """What a rep was paid for a period under one plan version, sealed at close."""
+
+    rep_id: Id
+    plan_id: Id
+    version: int = Field(ge=1)
+    earned: Signed
+    """The period's own lines (commission, bonuses, draw, manual adjustments)."""
+    adjustments: tuple[PriorAdjustment, ...] = ()
+    """Adjustments for earlier closed periods paid in this one."""
+    total: Signed
+    statement_hash: str
+
+    @model_validator(mode="after")
+    def _total_adds_up(self) -> Payout:
+        expected = self.earned + sum((a.amount for a in self.adjustments), Decimal(0))
+        if expected != self.total:
+            raise ValueError(f"total {self.total} is not earned + adjustments ({expected})")
+        return self
+
+
 class PeriodClosed(Event):
-    """Finance closes a period: its results are sealed and never rewritten."""
+    """Finance closes a period: what is paid is sealed and never rewritten.
+
+    The one event that carries computed figures: the per-rep payouts and statement hashes
+    as they were when the period was closed, so that later changes become adjustments."""
 
     EFFECTIVE = "closed_at"
     type: Literal["PeriodClosed"] = "PeriodClosed"
     period: PeriodName
     closed_at: UtcDateTime
     closed_by: Text | None = None
+    payouts: tuple[Payout, ...] = ()
     statements_hash: str | None = None
+
+
+class ManualAdjustment(Event):
+    """Finance posts a one-off amount (positive or negative) on a rep's statement."""
+
+    EFFECTIVE = "posted_date"
+    REPS = ("rep_id",)
+    type: Literal["ManualAdjustment"] = "ManualAdjustment"
+    rep_id: Id
+    period: PeriodName
+    amount: Signed
+    currency: Currency
+    reason: Text
+    posted_by: Text
+    posted_date: date
 
 
 class FxRateSet(Event):
@@ -587,6 +638,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ActivityLogged,
     PlanVersionPublished,
     PeriodClosed,
+    ManualAdjustment,
     FxRateSet,
 )
 EVENT_CLASSES: dict[str, type[Event]] = {
@@ -614,6 +666,7 @@ AnyEvent = Annotated[
     | ActivityLogged
     | PlanVersionPublished
     | PeriodClosed
+    | ManualAdjustment
     | FxRateSet,
     Field(discriminator="type"),
 ]
@@ -680,7 +733,10 @@ def describe(event: Event) -> str:
         case PlanVersionPublished():
             return f"plan {event.plan_id} v{event.version} from {event.effective_from}"
         case PeriodClosed():
-            return f"period {event.period} closed"
+            return f"period {event.period} closed ({len(event.payouts)} payouts)"
+        case ManualAdjustment():
+            money = format_money(event.amount, event.currency)
+            return f"{event.rep_id} {event.period}: {money} ({event.reason})"
         case FxRateSet():
             return f"1 {event.base} = {event.rate} {event.quote}"
     return event.__class__.__name__

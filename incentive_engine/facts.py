@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from incentive_engine.events import (
     ActivityKind,
@@ -31,6 +31,7 @@ from incentive_engine.events import (
     LeadCreated,
     LeadQualified,
     LeadSource,
+    ManualAdjustment,
     OpportunityCreated,
     OpportunityStageChanged,
     PeriodClosed,
@@ -56,9 +57,9 @@ DIMENSIONS = ("region", "customer_type", "industry", "size", "ownership", "produ
 """The territory dimensions, in the order used to name and compare territories."""
 
 
-def _insort(items: list, item: object) -> None:  # type: ignore[type-arg]
-    """Insert keeping ``items`` sorted (items are tuples whose leading parts form the key)."""
-    bisect.insort(items, item)
+def _insort(items: list, item: Any, key: Callable[[Any], Any] | None = None) -> None:  # type: ignore[type-arg]
+    """Insert keeping ``items`` sorted (by ``key``, or by the items' own order)."""
+    bisect.insort(items, item, key=key)
 
 
 # ------------------------------------------------------------------------ org
@@ -316,6 +317,9 @@ class Facts:
     leads: dict[str, Lead] = field(default_factory=dict)
     plan_versions: dict[str, dict[int, PlanVersionPublished]] = field(default_factory=dict)
     closed_periods: dict[str, PeriodClosed] = field(default_factory=dict)
+    manual_adjustments: dict[tuple[str, str], list[ManualAdjustment]] = field(default_factory=dict)
+    recorded: dict[str, str] = field(default_factory=dict)
+    """Recorded time (ISO text) of the events that can change pay, when the shell knows it."""
     fx_rates: dict[tuple[str, str], list[tuple[date, str, Decimal]]] = field(default_factory=dict)
     event_count: int = 0
 
@@ -332,6 +336,19 @@ class Facts:
         count = 0
         for event in events:
             apply[type(event)](self, event)
+            count += 1
+        self.event_count += count
+        return self
+
+    def apply_recorded(self, page: Iterable[tuple[Event, str]]) -> Facts:
+        """Fold (event, recorded-at text) pairs, remembering when pay-relevant events were
+        recorded (activities are not: they never change pay)."""
+        apply, recorded = _APPLY, self.recorded
+        count = 0
+        for event, when in page:
+            apply[type(event)](self, event)
+            if type(event) is not ActivityLogged:
+                recorded[event.event_id] = when
             count += 1
         self.event_count += count
         return self
@@ -458,6 +475,10 @@ class Facts:
         earlier = self.closed_periods.get(e.period)
         if earlier is None or (e.closed_at, e.event_id) < (earlier.closed_at, earlier.event_id):
             self.closed_periods[e.period] = e
+
+    def _on_manual(self, e: ManualAdjustment) -> None:
+        items = self.manual_adjustments.setdefault((e.rep_id, e.period), [])
+        _insort(items, e, key=lambda m: (m.posted_date, m.event_id))
 
     def _on_fx(self, e: FxRateSet) -> None:
         _insort(self.fx_rates.setdefault((e.base, e.quote), []), (e.rate_date, e.event_id, e.rate))
@@ -611,5 +632,6 @@ _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
     ActivityLogged: Facts._on_activity,
     PlanVersionPublished: Facts._on_plan,
     PeriodClosed: Facts._on_closed,
+    ManualAdjustment: Facts._on_manual,
     FxRateSet: Facts._on_fx,
 }  # type: ignore[dict-item]

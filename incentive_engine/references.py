@@ -17,6 +17,7 @@ from incentive_engine.events import (
     Event,
     LeadCreated,
     LeadQualified,
+    ManualAdjustment,
     OpportunityCreated,
     OpportunityStageChanged,
     QuotaChanged,
@@ -176,7 +177,7 @@ class References:
                 rep("rep_id", event.rep_id)
                 if event.lead_id not in self.leads:
                     found.append(("lead_id", f"unknown lead {event.lead_id!r} (no LeadCreated)"))
-            case ActivityLogged():
+            case ActivityLogged() | ManualAdjustment():
                 rep("rep_id", event.rep_id)
                 if event.deal_id is not None:
                     opportunity(event.deal_id)

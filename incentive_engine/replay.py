@@ -40,7 +40,7 @@ def replay_facts(
     facts = Facts()
     with gc_paused():
         for page in store.events(as_of=as_of, until=until, page_size=page_size):
-            facts.apply_all(page)
+            facts.apply_recorded(page)
             if progress is not None:
                 progress(len(page))
     return facts

@@ -308,20 +308,18 @@ class EventStore:
         until: int | None = None,
         as_of: datetime | None = None,
         page_size: int = 5000,
-    ) -> Iterator[list[Event]]:
-        """Pages of bare events in global order (the replay fast path: no recording
-        metadata is decoded)."""
+    ) -> Iterator[list[tuple[Event, str]]]:
+        """Pages of (event, recorded-at ISO text) in global order: the replay fast path,
+        which decodes neither positions nor sources."""
         cut = format_instant(as_of) if as_of is not None else None
         validate, loads = EVENT_ADAPTER.validate_python, orjson.loads
         for page in self.pages(after, until=until, page_size=page_size):
-            if cut is None:
-                yield [validate(loads(state)["event"]) for _, state in page]
-            else:
-                yield [
-                    validate(loads(state)["event"])
-                    for _, state in page
-                    if _recorded_text(state) <= cut
-                ]
+            decoded = []
+            for _, state in page:
+                recorded = _recorded_text(state)
+                if cut is None or recorded <= cut:
+                    decoded.append((validate(loads(state)["event"]), recorded))
+            yield decoded
 
     def get(self, event_id: str) -> RecordedEvent | None:
         """One recorded event by its id, or None."""

@@ -1,0 +1,128 @@
+"""Plan documents as text: YAML (numbers read as exact Decimals) in, validated plans out.
+
+Errors name the file, the path to the offending field (``components.0.tiers.1.rate``) and
+the reason.  A published version pairs the plan with its content hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from incentive_engine.events import PlanVersionPublished, content_hash
+from plans.model import Plan
+
+
+class PlanError(ValueError):
+    """A plan document that cannot be used, with every problem as (path, reason)."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {path}: {reason}" for path, reason in problems]
+        super().__init__("\n".join(lines))
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """A safe YAML loader that reads every number as an exact Decimal (never a float)."""
+
+
+def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    text = loader.construct_scalar(node).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # .inf, .nan
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a finite number", node.start_mark
+        ) from None
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
+
+
+def parse_yaml(text: str, source: str = "<plan>") -> Any:
+    """Parse YAML text with exact decimal numbers; syntax errors become PlanError."""
+    try:
+        return yaml.load(text, Loader=_DecimalLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
+        raise PlanError(source, [(where, str(getattr(exc, "problem", None) or exc))]) from None
+
+
+def plan_from_data(data: Any, source: str = "<plan>") -> Plan:
+    """Validate a parsed document into a Plan, or raise PlanError with every problem."""
+    if not isinstance(data, dict):
+        raise PlanError(source, [("(document)", "a plan document must be a mapping")])
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        locs = [_without_tag(err["loc"]) for err in errors]
+        problems = []
+        for loc, err in zip(locs, errors, strict=True):
+            if any(other[: len(loc)] == loc and len(other) > len(loc) for other in locs):
+                continue  # a parent's echo of its children's errors
+            path = ".".join(str(p) for p in loc) or "(document)"
+            reason = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append((path, reason))
+        raise PlanError(source, problems) from None
+
+
+_KINDS = {"rate", "target_incentive", "spiff", "override", "draw"}
+
+
+def _without_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the component kind pydantic puts after ``components.N`` (it is not a field)."""
+    if len(loc) > 2 and loc[0] == "components" and isinstance(loc[1], int) and loc[2] in _KINDS:
+        return (*loc[:2], *loc[3:])
+    return tuple(loc)
+
+
+def load_plan(text: str, source: str = "<plan>") -> Plan:
+    """A validated plan from YAML (or JSON) text."""
+    return plan_from_data(parse_yaml(text, source), source)
+
+
+@dataclass(frozen=True)
+class PlanVersion:
+    """A published plan version: the plan, its content hash and the publishing event's id."""
+
+    plan: Plan
+    content_hash: str
+    event_id: str
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """(plan id, version)."""
+        return (self.plan.plan_id, self.plan.version)
+
+    @classmethod
+    def from_event(cls, event: PlanVersionPublished) -> PlanVersion:
+        """The version a PlanVersionPublished event carries."""
+        plan = plan_from_data(event.document, f"{event.plan_id} v{event.version}")
+        return cls(plan, event.content_hash, event.event_id)
+
+    @classmethod
+    def draft(cls, plan: Plan) -> PlanVersion:
+        """An unpublished plan evaluated as if published (for simulations and tests)."""
+        return cls(plan, content_hash(plan.document()), f"draft:{plan.plan_id}:{plan.version}")
+
+
+def publication(plan: Plan, *, published_by: str | None = None) -> PlanVersionPublished:
+    """The event that publishes a plan version (its id is derived from plan id and version)."""
+    document = plan.document()
+    return PlanVersionPublished(
+        event_id=f"plan:{plan.plan_id}:v{plan.version}",
+        plan_id=plan.plan_id,
+        version=plan.version,
+        effective_from=plan.effective_from,
+        effective_to=plan.effective_to,
+        document=document,
+        content_hash=content_hash(document),
+        published_by=published_by,
+    )

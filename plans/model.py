@@ -1,0 +1,322 @@
+"""The plan document: a validated, versioned, content-hashed description of how reps are paid.
+
+Plans are data, never code: filters are (field, operator, value) triples over a closed set
+of deal fields.  Rates and attainment bounds are in percent (``2`` means 2 %); money is an
+exact Decimal in the plan's currency.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from incentive_engine.events import Currency, Id, Text
+from incentive_engine.periods import PeriodKind
+
+Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+"""A non-negative amount in the plan's currency."""
+Rate = Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False)]
+"""A rate in percent (2 means 2 %), never negative."""
+PercentBound = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+"""A bound in percent of attainment (or, for deal-amount tiers, an amount)."""
+
+
+class Part(BaseModel):
+    """Base of every plan part: frozen, and unknown fields are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+# ------------------------------------------------------------------- filters
+
+
+class DealField(StrEnum):
+    """Deal fields a filter may test."""
+
+    PRODUCT_GROUP = "product_group"
+    REGION = "region"
+    CUSTOMER_TYPE = "customer_type"
+    INDUSTRY = "industry"
+    SIZE = "size"
+    OWNERSHIP = "ownership"
+    NEW_CUSTOMER = "new_customer"
+    LEAD_SOURCE = "lead_source"
+    AMOUNT = "amount"
+
+
+class Operator(StrEnum):
+    """Comparison operators of a filter."""
+
+    EQ = "eq"
+    NE = "ne"
+    IN = "in"
+    NOT_IN = "not_in"
+    GTE = "gte"
+    LTE = "lte"
+
+
+class Condition(Part):
+    """One test on a deal field, e.g. ``{field: product_group, op: eq, value: cloud}``."""
+
+    field: DealField
+    op: Operator = Operator.EQ
+    value: str | bool | Decimal | list[str]
+
+    @model_validator(mode="after")
+    def _operator_fits_value(self) -> Condition:
+        listy = self.op in (Operator.IN, Operator.NOT_IN)
+        if listy != isinstance(self.value, list):
+            raise ValueError(f"operator {self.op.value} needs {'a list' if listy else 'one value'}")
+        ordered = self.op in (Operator.GTE, Operator.LTE)
+        if ordered and self.field is not DealField.AMOUNT:
+            raise ValueError(f"operator {self.op.value} only applies to amount")
+        if self.field is DealField.NEW_CUSTOMER and not isinstance(self.value, bool):
+            raise ValueError("new_customer is tested against true or false")
+        if self.field is DealField.AMOUNT and not isinstance(self.value, Decimal):
+            raise ValueError("amount is tested against a number")
+        return self
+
+
+class Window(Part):
+    """A closed date window on the deal's close date."""
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end < self.start:
+            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+# ----------------------------------------------------------------- components
+
+
+class Tier(Part):
+    """A tier: from its lower bound (inclusive) to the next tier's, at a rate."""
+
+    start: PercentBound = Field(alias="from")
+    end: PercentBound | None = Field(None, alias="to")
+    rate: Rate
+
+
+class Band(Part):
+    """A band of attainment (percent) with its payout multiplier."""
+
+    start: PercentBound = Field(alias="from")
+    end: PercentBound | None = Field(None, alias="to")
+    multiplier: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+def _check_ladder(steps: tuple[Tier, ...] | tuple[Band, ...], what: str) -> None:
+    """Steps must start at 0, rise strictly, and leave neither gaps nor overlaps."""
+    if not steps:
+        raise ValueError(f"at least one {what} is needed")
+    if steps[0].start != 0:
+        raise ValueError(f"the first {what} must start at 0, not {steps[0].start}")
+    for i, (low, high) in enumerate(pairwise(steps)):
+        if high.start <= low.start:
+            raise ValueError(
+                f"{what}s must rise: {what} {i + 1} starts at {high.start}, "
+                f"not above {what} {i}'s {low.start}"
+            )
+        if low.end is not None and low.end != high.start:
+            kind = "gap" if low.end < high.start else "overlap"
+            raise ValueError(
+                f"{kind} between {what} {i} (to {low.end}) and {what} {i + 1} (from {high.start})"
+            )
+    last = steps[-1]
+    if last.end is not None:
+        raise ValueError(f"the last {what} must be open-ended (no 'to'), not end at {last.end}")
+
+
+class RateMode(StrEnum):
+    """How a rate applies to credited revenue."""
+
+    FLAT = "flat"
+    GRADUATED = "graduated"
+    RETROACTIVE = "retroactive"
+
+
+class Measure(StrEnum):
+    """What tiers are measured on."""
+
+    ATTAINMENT = "attainment"
+    DEAL_AMOUNT = "deal_amount"
+
+
+class Component(Part):
+    """Base of plan components: a unique id and an optional display name."""
+
+    id: Id
+    name: Text | None = None
+
+    @property
+    def label(self) -> str:
+        """The name to show, falling back to the id."""
+        return self.name or self.id
+
+
+class RateComponent(Component):
+    """Commission as a rate on credited revenue: flat, graduated or retroactive tiers."""
+
+    kind: Literal["rate"] = "rate"
+    mode: RateMode = RateMode.FLAT
+    measure: Measure = Measure.ATTAINMENT
+    rate: Rate | None = None
+    tiers: tuple[Tier, ...] = ()
+    gate: PercentBound | None = None
+    """Attainment (percent) below which the component pays nothing."""
+    cap: Money | None = None
+    """Most the component pays in a period."""
+    filter: tuple[Condition, ...] = ()
+    """Only deals matching every condition count (attainment always counts all)."""
+
+    @model_validator(mode="after")
+    def _mode_fits(self) -> RateComponent:
+        if self.mode is RateMode.FLAT:
+            if self.rate is None or self.tiers:
+                raise ValueError("a flat rate needs 'rate' and no 'tiers'")
+        else:
+            if self.rate is not None:
+                raise ValueError(f"a {self.mode.value} rate takes 'tiers', not 'rate'")
+            _check_ladder(self.tiers, "tier")
+        return self
+
+
+class TargetIncentive(Component):
+    """Payout = target incentive x attainment x multiplier, graduated across attainment bands."""
+
+    kind: Literal["target_incentive"] = "target_incentive"
+    target: Money
+    bands: tuple[Band, ...]
+    gate: PercentBound | None = None
+    cap: Money | None = None
+
+    @field_validator("bands")
+    @classmethod
+    def _ladder(cls, bands: tuple[Band, ...]) -> tuple[Band, ...]:
+        _check_ladder(bands, "band")
+        return bands
+
+
+class Spiff(Component):
+    """A bonus per matching won deal: a fixed amount or a percentage of the credited amount."""
+
+    kind: Literal["spiff"] = "spiff"
+    amount_per_deal: Money | None = None
+    percent: Rate | None = None
+    filter: tuple[Condition, ...] = ()
+    window: Window | None = None
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> Spiff:
+        if (self.amount_per_deal is None) == (self.percent is None):
+            raise ValueError("a spiff needs exactly one of 'amount_per_deal' and 'percent'")
+        return self
+
+
+class Depth(StrEnum):
+    """Whose revenue an override counts."""
+
+    DIRECT = "direct"
+    ALL = "all"
+
+
+class Override(Component):
+    """A manager's percentage of their reports' credited revenue."""
+
+    kind: Literal["override"] = "override"
+    rate: Rate
+    depth: Depth = Depth.DIRECT
+
+
+class Draw(Component):
+    """Each period pays at least the draw; a recoverable draw's shortfall is recovered later."""
+
+    kind: Literal["draw"] = "draw"
+    amount: Money
+    recoverable: bool = True
+
+
+AnyComponent = Annotated[
+    RateComponent | TargetIncentive | Spiff | Override | Draw, Field(discriminator="kind")
+]
+
+
+# ---------------------------------------------------------------------- plan
+
+
+class Covers(Part):
+    """Who a plan covers: reps by id, teams or roles (any match counts)."""
+
+    reps: tuple[Id, ...] = ()
+    teams: tuple[Text, ...] = ()
+    roles: tuple[Literal["rep", "manager", "director"], ...] = ()
+
+    @model_validator(mode="after")
+    def _someone(self) -> Covers:
+        if not (self.reps or self.teams or self.roles):
+            raise ValueError("a plan must cover someone: give reps, teams or roles")
+        return self
+
+
+class Clawback(Part):
+    """How cancellations and downward amendments after a close are clawed back."""
+
+    window_days: int = Field(90, ge=0, le=3660)
+    share: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(100)
+
+
+class Plan(Part):
+    """A compensation plan version: who it covers, when, and its components."""
+
+    plan_id: Id
+    version: int = Field(ge=1)
+    name: Text
+    effective_from: date
+    effective_to: date | None = None
+    currency: Currency
+    period: PeriodKind
+    covers: Covers
+    crediting: Literal["named", "territory"] = "named"
+    """``named``: splits, else the named rep, else territory; ``territory``: always territory."""
+    prorate_quota: bool = True
+    """Prorate quotas by days employed in the period (hired or leaving mid-period)."""
+    clawback: Clawback = Clawback()
+    components: tuple[AnyComponent, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        if self.effective_to is not None and self.effective_to < self.effective_from:
+            raise ValueError("effective_to is before effective_from")
+        ids = [c.id for c in self.components]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"component ids must be unique: {', '.join(repeated)} repeated")
+        if sum(isinstance(c, Draw) for c in self.components) > 1:
+            raise ValueError("a plan has at most one draw")
+        return self
+
+    def document(self) -> dict[str, Any]:
+        """The plan as its canonical JSON-ready document (what is hashed and published)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def in_force_on(self, day: date) -> bool:
+        """Whether the plan's effective dates include a day."""
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to
+        )
+
+
+def plan_schema() -> dict[str, Any]:
+    """JSON Schema of the plan document."""
+    schema = Plan.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
