@@ -242,6 +242,15 @@ class Deal:
         }
 
     @property
+    def pay_event_ids(self) -> list[str]:
+        """The events that decide what the deal pays: the win, amendments, cancellation."""
+        ids = [self.won.event_id] if self.won is not None else []
+        ids += [a.event_id for a in self.amendments]
+        if self.cancellation is not None:
+            ids.append(self.cancellation.event_id)
+        return ids
+
+    @property
     def event_ids(self) -> list[str]:
         """Every event behind the deal, in effective order."""
         ids = [e.event_id for e in (self.created, self.won, self.lost) if e is not None]
@@ -518,7 +527,7 @@ class Facts:
         if won is None:
             return ()
         amount = deal.amount
-        base = tuple(deal.event_ids)
+        base = tuple(deal.pay_event_ids)
         splits = deal.splits
         if by == "named" and splits:
             return tuple(

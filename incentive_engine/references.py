@@ -177,10 +177,12 @@ class References:
                 rep("rep_id", event.rep_id)
                 if event.lead_id not in self.leads:
                     found.append(("lead_id", f"unknown lead {event.lead_id!r} (no LeadCreated)"))
-            case ActivityLogged() | ManualAdjustment():
+            case ActivityLogged():
                 rep("rep_id", event.rep_id)
                 if event.deal_id is not None:
                     opportunity(event.deal_id)
+            case ManualAdjustment():
+                rep("rep_id", event.rep_id)
             case _:
                 pass
         return found

@@ -340,6 +340,8 @@ def _pct(value: Decimal) -> str:
 
 def _needs_attainment(ctx: _Context, component: str) -> Decimal:
     attainment = ctx.attainment
+    if attainment is None and ctx.credited == 0:
+        return ZERO  # nothing credited: no quota is needed to know nothing is earned
     if attainment is None:
         raise EvaluationError(
             f"{ctx.rep_id} has no quota for {ctx.period}: component {component!r} of plan "
@@ -464,7 +466,8 @@ def _attainment_tiers(
 ) -> None:
     attainment = _needs_attainment(ctx, comp.id)
     quota = ctx.quota
-    assert quota is not None
+    if quota is None:
+        return  # nothing credited and no quota: nothing earned
     events = (*events, *ctx.quota_events)
     uppers = _uppers(comp.tiers)
     if comp.mode is RateMode.RETROACTIVE:

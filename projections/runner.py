@@ -56,8 +56,9 @@ def make_engine(url: str) -> Engine:
 def default_projections() -> list[Projection]:
     """The read models the engine keeps by default."""
     from projections.event_log import EventCounts, EventIndex
+    from projections.statements import Statements
 
-    return [EventIndex(), EventCounts()]
+    return [EventIndex(), EventCounts(), Statements()]
 
 
 class ProjectionRunner:
@@ -77,12 +78,14 @@ class ProjectionRunner:
         self.page_size = page_size
         metadata.create_all(engine)
         self._reset_outdated()
+        self._in_memory_positions = {p.name: 0 for p in self.projections if p.in_memory}
 
     def positions(self) -> dict[str, int]:
         """Tracking position of each projection (0 = nothing applied)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(projection_tracking.c.name, projection_tracking.c.position))
             found = {name: position for name, position in rows}
+        found.update(self._in_memory_positions)
         return {p.name: found.get(p.name, 0) for p in self.projections}
 
     def _reset_outdated(self) -> None:
@@ -128,7 +131,16 @@ class ProjectionRunner:
                 progress(len(page))
             if max_events is not None and done >= max_events:
                 break
+        self._settle(positions)
         return done
+
+    def _settle(self, positions: dict[str, int]) -> None:
+        """Let in-memory projections write their rows, with their position, in one go."""
+        with self.engine.begin() as conn:
+            for p in self.projections:
+                if p.in_memory:
+                    p.settle(conn)
+                    self._track(conn, p, positions[p.name], existed=True)
 
     def _apply_page(self, page: list[RecordedEvent], positions: dict[str, int]) -> None:
         last = page[-1].position
@@ -138,7 +150,10 @@ class ProjectionRunner:
                 if not unseen:
                     continue
                 p.apply(conn, unseen)
-                self._track(conn, p, last, existed=positions[p.name] > 0)
+                if p.in_memory:
+                    self._in_memory_positions[p.name] = last
+                else:
+                    self._track(conn, p, last, existed=positions[p.name] > 0)
                 positions[p.name] = last
 
     def _track(

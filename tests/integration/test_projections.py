@@ -46,8 +46,9 @@ def fill(store: EventStore, n: int = 2_000) -> None:
 def runner(
     store: EventStore, settings: Settings, projections: list | None = None
 ) -> ProjectionRunner:
+    chosen = projections if projections is not None else [EventIndex(), EventCounts()]
     return ProjectionRunner(
-        store, make_engine(settings.resolved_views_url()), projections, page_size=300
+        store, make_engine(settings.resolved_views_url()), chosen, page_size=300
     )
 
 
@@ -181,3 +182,43 @@ def test_follow_keeps_read_models_current_until_stopped(
         stop.set()
         worker.join(timeout=10)
     assert not worker.is_alive()
+
+
+def test_statements_read_model_follows_the_log_and_survives_a_restart(
+    store: EventStore, settings: Settings
+) -> None:
+    from plans.documents import publication
+    from projections.statements import Statements, stored_statements
+    from tests.examples.plans import plan, quota, rep, tiered
+    from tests.factories import won
+
+    store.append(
+        [
+            publication(plan(tiered("graduated")).plan),
+            rep("an"),
+            rep("binh"),
+            rep("chau"),
+            quota("an", 300_000_000),
+            won("D1", 390_000_000, rep_id="an", close_date="2026-02-10"),
+            won("B1", 10_000_000, rep_id="binh", close_date="2026-02-11"),
+        ]
+    )
+    first = runner(store, settings, [Statements()])
+    first.run()
+    with first.engine.connect() as conn:
+        rows = {(r["rep_id"], r["period"]): r for r in stored_statements(conn)}
+    assert rows[("an", "2026-Q1")]["total"] == "17700000"
+    assert rows[("an", "2026-Q1")]["status"] == "open"
+    assert "no quota" in rows[("binh", "2026-Q1")]["error"]  # one bad rep never hides the others
+    assert (rows[("chau", "2026-Q1")]["total"], rows[("chau", "2026-Q1")]["error"]) == ("0", None)
+    store.append([won("D2", 30_000_000, rep_id="an", close_date="2026-03-01")])
+    first.run()
+    with first.engine.connect() as conn:
+        after = {(r["rep_id"], r["period"]): r for r in stored_statements(conn, "2026-Q1")}
+    assert after[("an", "2026-Q1")]["total"] == "20100000"  # + 30,000,000 at 8 %
+    restarted = runner(store, settings, [Statements()])
+    assert restarted.positions()["statements"] == 0  # in-memory: refolds from the start
+    restarted.run()
+    with restarted.engine.connect() as conn:
+        again = {(r["rep_id"], r["period"]): r for r in stored_statements(conn, "2026-Q1")}
+    assert again == after

@@ -60,3 +60,13 @@ def test_copy_is_independent() -> None:
     other = refs.copy()
     other.learn(hired("binh"))
     assert "binh" not in refs.reps
+
+
+def test_manual_adjustment_needs_a_known_rep() -> None:
+    from incentive_engine.events import ManualAdjustment
+
+    refs = known()
+    adj = ManualAdjustment(event_id="m", rep_id="ghost", period="2026-Q1", amount=-1, currency="VND",
+                           reason="x", posted_by="f", posted_date="2026-03-01")  # fmt: skip
+    assert refs.problems(adj) == [("rep_id", "unknown rep 'ghost' (no RepHired for it)")]
+    assert refs.problems(adj.model_copy(update={"rep_id": "an"})) == []

@@ -1,0 +1,129 @@
+"""The commission read model: every covered rep's statement for every period, kept current.
+
+Statements depend on the whole history (tiers on attainment, draws carried between periods,
+adjustments of closed periods), so this projection keeps the facts in memory: it folds every
+page it is given and, when a run settles, rewrites the statements of every period from the
+first plan's start to the latest activity, together with the log position they were computed
+at, in one transaction.  A new process folds the log from the start again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import Column, Connection, Integer, String, Table, Text, select
+
+from incentive_engine.facts import Facts
+from incentive_engine.periods import Period
+from incentive_engine.store import RecordedEvent
+from plans.evaluate import EvaluationError, PlanBook, evaluate
+from projections.base import Projection, metadata
+
+statements_table = Table(
+    "statements",
+    metadata,
+    Column("rep_id", String(128), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("plan_id", String(128), primary_key=True),
+    Column("plan_version", Integer, nullable=False),
+    Column("plan_hash", String(80), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("total", String(40), nullable=False),
+    Column("earned", String(40), nullable=False),
+    Column("statement_hash", String(80), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("error", Text),
+)
+
+
+class Statements(Projection):
+    """Statements per rep, period and plan, recomputed from in-memory facts when settled."""
+
+    name = "statements"
+    tables = (statements_table,)
+    in_memory = True
+
+    def __init__(self) -> None:
+        self.facts = Facts()
+        self.dirty = False
+
+    def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+        """Fold the page into the in-memory facts (rows are written when the run settles)."""
+        self.facts.apply_recorded((r.event, r.recorded_at.isoformat()) for r in events)
+        self.dirty = True
+
+    def settle(self, conn: Connection) -> None:
+        """Rewrite every statement from the facts as they now stand."""
+        if not self.dirty:
+            return
+        conn.execute(statements_table.delete())
+        rows = list(statement_rows(self.facts))
+        if rows:
+            conn.execute(statements_table.insert(), rows)
+        self.dirty = False
+
+
+def _periods(facts: Facts, book: PlanBook) -> list[Period]:
+    """Every period of every plan's kind from its start to the latest effective date known."""
+    last = max(
+        [d.won.close_date for d in facts.deals.values() if d.won is not None]
+        + [Period.parse(p).end for (_, _, p) in facts.quotas]
+        + [v.plan.effective_from for v in book.versions],
+        default=date.min,
+    )
+    found: set[Period] = set()
+    for v in book.versions:
+        end = min(last, v.plan.effective_to or last)
+        current = Period.containing(v.plan.effective_from, v.plan.period)
+        while current.start <= end:
+            found.add(current)
+            current = current.next()
+    return sorted(found)
+
+
+def statement_rows(facts: Facts) -> list[dict[str, object]]:
+    """The rows of the statements table for the given facts (an error row when a statement
+    cannot be computed, e.g. a missing quota, so one bad rep never hides the others)."""
+    book = PlanBook.from_facts(facts)
+    rows: list[dict[str, object]] = []
+    for period in _periods(facts, book):
+        status = "sealed" if str(period) in facts.closed_periods else "open"
+        for rep_id in sorted(facts.reps):
+            for version in book.for_rep(facts, rep_id, period):
+                base = {
+                    "rep_id": rep_id,
+                    "period": str(period),
+                    "plan_id": version.plan.plan_id,
+                    "plan_version": version.plan.version,
+                    "plan_hash": version.content_hash,
+                    "currency": version.plan.currency,
+                    "status": status,
+                }
+                try:
+                    s = evaluate(facts, version, rep_id, period, book=book)
+                except EvaluationError as exc:
+                    failed = {"total": "0", "earned": "0", "statement_hash": "", "document": "{}"}
+                    rows.append({**base, **failed, "error": str(exc)})
+                    continue
+                rows.append(
+                    {
+                        **base,
+                        "total": str(s.total),
+                        "earned": str(s.earned),
+                        "statement_hash": s.hash,
+                        "document": json.dumps(s.as_dict(), ensure_ascii=False),
+                        "error": None,
+                    }
+                )
+    return rows
+
+
+def stored_statements(conn: Connection, period: str | None = None) -> list[dict[str, object]]:
+    """Rows of the statements read model (optionally one period), sorted."""
+    query = select(statements_table).order_by("period", "rep_id", "plan_id")
+    if period is not None:
+        query = query.where(statements_table.c.period == period)
+    return [dict(r._mapping) for r in conn.execute(query)]

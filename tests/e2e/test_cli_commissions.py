@@ -1,0 +1,146 @@
+"""Commission commands end to end: statement, payouts, explain, adjust and period close."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from incentive_engine.cli import app
+from incentive_engine.events import event_content
+from plans.documents import publication
+from tests.conftest import postgres_settings
+from tests.examples.plans import plan, quota, rep, tiered
+from tests.factories import won
+
+runner = CliRunner()
+
+
+def seed(tmp_path: Path) -> Path:
+    events = [publication(plan(tiered("graduated")).plan), rep("an", name="Nguyễn Văn An"), rep("binh"),
+              quota("an", 300_000_000), quota("binh", 100_000_000),
+              won("D1", 390_000_000, rep_id="an", close_date="2026-02-10"),
+              won("D2", 50_000_000, rep_id="binh", close_date="2026-03-10")]  # fmt: skip
+    f = tmp_path / "seed.jsonl"
+    f.write_text(
+        "\n".join(json.dumps(event_content(e), ensure_ascii=False) for e in events) + "\n",
+        encoding="utf-8",
+    )
+    return f
+
+
+def cli(store: str, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["--store", store, *args])
+
+
+def sqlite_store(tmp_path: Path) -> str:
+    store = f"sqlite:///{tmp_path / 'events.db'}"
+    assert cli(store, "ingest", str(seed(tmp_path))).exit_code == 0
+    return store
+
+
+def test_statement_table_and_json(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    table = cli(store, "statement", "an", "2026-Q1")
+    assert table.exit_code == 0, table.output
+    assert "Nguyễn Văn An" in table.stdout and "17,700,000 VND" in table.stdout
+    [doc] = json.loads(cli(store, "statement", "an", "2026-Q1", "--format", "json").stdout)
+    assert doc["total"] == "17700000" and doc["hash"].startswith("sha256:")
+    assert [ln["amount"] for ln in doc["lines"]] == ["3000000", "7500000", "7200000"]
+    before_anything = cli(store, "statement", "an", "2026-Q1", "--as-of", "2000-01-01")
+    assert before_anything.exit_code == 1 and "unknown rep 'an'" in before_anything.stderr
+
+
+def test_statement_errors_are_clear(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    unknown = cli(store, "statement", "ghost", "2026-Q1")
+    assert unknown.exit_code == 1 and "unknown rep 'ghost'" in unknown.stderr
+    bad_period = cli(store, "statement", "an", "2026-Q9")
+    assert bad_period.exit_code == 2 and "2026-Q9" in bad_period.output
+    missing = cli(store, "statement", "an", "2026-Q1", "--plan-version", "example@7")
+    assert missing.exit_code == 1 and "not published" in missing.stderr
+
+
+def test_payouts_csv_for_payroll(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    result = cli(store, "payouts", "2026-Q1", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["rep_id"], r["total"], r["status"]) for r in rows] == [
+        ("an", "17700000", "open"),
+        ("binh", "1000000", "open"),
+    ]
+    assert "total 18,700,000 VND" in cli(store, "payouts", "2026-Q1").stdout
+
+
+def test_explain_walks_from_line_to_events(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    result = cli(store, "explain", "an", "2026-Q1", "3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    chain = json.loads(result.stdout)
+    assert chain["line"]["amount"] == "7200000" and chain["line"]["tier"] == "[100 %, ∞)"
+    assert chain["rule"]["component"]["mode"] == "graduated"
+    assert {e["event_id"] for e in chain["events"]} == {"won-D1", "quota-an-2026-Q1"}
+    assert all(e["recorded_at"] and e["source"] for e in chain["events"])
+    assert cli(store, "explain", "an", "2026-Q1", "9").exit_code == 1
+
+
+def test_close_adjust_and_sealed_payouts(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    closed = cli(store, "period", "close", "2026-Q1", "--by", "finance@vn")
+    assert closed.exit_code == 0, closed.output
+    assert "closed 2026-Q1: 2 statements" in closed.stdout
+    again = cli(store, "period", "close", "2026-Q1", "--by", "finance@vn")
+    assert again.exit_code == 1 and "already closed" in again.stderr
+    sealed = list(
+        csv.DictReader(io.StringIO(cli(store, "payouts", "2026-Q1", "--format", "csv").stdout))
+    )
+    assert {r["status"] for r in sealed} == {"sealed"}
+    adjustment = ["adjust", "an", "2026-Q1", "--amount", "-250000", "--currency", "VND", "--reason", "phone bill",
+                  "--by", "finance@vn", "--posted", "2026-04-05"]  # fmt: skip
+    posted = cli(store, *adjustment)
+    assert posted.exit_code == 0, posted.output
+    assert posted.stdout.startswith("posted: adj-")
+    assert cli(store, *adjustment).stdout.startswith("already posted: adj-")
+    # Q1 is closed: the adjustment posted for Q1 surfaces in Q2 as a prior-period line.
+    q2 = cli(store, "statement", "an", "2026-Q2", "--format", "json")
+    assert q2.exit_code == 0, q2.output
+    [doc] = json.loads(q2.stdout)
+    [line] = doc["lines"]
+    assert (line["kind"], line["component"], line["amount"]) == (
+        "prior_period",
+        "prior:2026-Q1",
+        "-250000",
+    )
+    assert line["event_ids"][0].startswith("adj-")
+    bad = cli(
+        store,
+        "adjust",
+        "ghost",
+        "2026-Q2",
+        "--amount",
+        "1",
+        "--currency",
+        "VND",
+        "--reason",
+        "x",
+        "--by",
+        "f",
+    )
+    assert bad.exit_code == 1 and "unknown rep 'ghost'" in bad.stderr
+
+
+def test_close_on_postgres(tmp_path: Path, pg_schema: str) -> None:
+    store = postgres_settings(pg_schema).store_url
+    assert cli(store, "ingest", str(seed(tmp_path))).exit_code == 0
+    assert cli(store, "period", "close", "2026-Q1", "--by", "finance@vn").exit_code == 0
+    rows = list(
+        csv.DictReader(io.StringIO(cli(store, "payouts", "2026-Q1", "--format", "csv").stdout))
+    )
+    assert [(r["rep_id"], r["total"], r["status"]) for r in rows] == [
+        ("an", "17700000", "sealed"),
+        ("binh", "1000000", "sealed"),
+    ]
