@@ -46,10 +46,15 @@ from incentive_engine.facts import Facts
 from incentive_engine.ingest import IngestService, RawRecord, ingest_paths
 from incentive_engine.money import format_money
 from incentive_engine.periods import Period, PeriodKind
+from incentive_engine.plan_service import publish
 from incentive_engine.replay import replay_facts
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
+from plans.documents import load_plan
 from plans.evaluate import EvaluationError
+
+CATALOG = Path(__file__).resolve().parents[1] / "plans" / "catalog"
+"""Plan documents that ship with the project."""
 
 app = typer.Typer(
     help="Event-sourced incentive and commission engine.",
@@ -402,11 +407,66 @@ def demo(
         f"ingested {report.stored:,} events into {settings.store_url} in {seconds:.2f}s "
         f"({report.stored / max(seconds, 1e-9):,.0f} events/s)"
     )
+    with EventStore(settings) as store:
+        for path in sorted(CATALOG.glob("*.yaml")):
+            result = publish(
+                store, load_plan(path.read_text(encoding="utf-8"), str(path)), published_by="demo"
+            )
+            v = result.version
+            console.print(
+                f"published plan {v.plan.plan_id} v{v.plan.version} ({v.content_hash[:19]}…)"
+            )
     facts, _ = _fold(settings, None)
     _print_overview(facts)
+    _print_pay(settings)
+    hint = f"incentive-engine --store {settings.store_url}"
     console.print(
-        f"\nnext: incentive-engine --store {settings.store_url} events --type DealWon --limit 10"
+        f"\nnext:\n  {hint} statement REP 2026-Q1\n  {hint} payouts 2026-Q1 --format csv\n"
+        f"  {hint} explain REP 2026-Q1 1\n  {hint} events --type DealWon --limit 10"
     )
+
+
+def _print_pay(settings: Settings) -> None:
+    """The demo's pay: Q1 payouts per rep and the top earner's statement."""
+    with EventStore(settings) as store:
+        snap = snapshot(store)
+    q1 = Period.parse("2026-Q1")
+    found = period_statements(snap, q1)
+    if not found:
+        return
+    ranked = sorted(found, key=lambda s: (-s.total, s.rep_id))
+    rows = [
+        {
+            "rep": s.rep_id,
+            "name": snap.facts.reps[s.rep_id].name,
+            "plan": f"{s.plan_id}@{s.plan_version}",
+            "attainment": "-"
+            if s.attainment is None
+            else f"{s.attainment.quantize(Decimal('0.1'))} %",
+            "earned": format_money(s.total, s.currency),
+        }
+        for s in ranked[:10]
+    ]
+    _emit(rows, Format.TABLE, f"top earners, {q1} (of {len(found)} statements)")
+    by_currency: dict[str, Decimal] = {}
+    for s in found:
+        by_currency[s.currency] = by_currency.get(s.currency, Decimal(0)) + s.total
+    for currency, amount in sorted(by_currency.items()):
+        console.print(f"{q1} payouts: {format_money(amount, currency)} for {len(found)} statements")
+    top = ranked[0]
+    rows = [
+        {
+            "#": ln.number,
+            "component": ln.component,
+            "description": ln.description,
+            "amount": format_money(ln.amount, top.currency),
+        }
+        for ln in top.lines
+    ]
+    _emit(
+        rows, Format.TABLE, f"statement of {snap.facts.reps[top.rep_id].name} ({top.rep_id}), {q1}"
+    )
+    console.print(f"total {format_money(top.total, top.currency)} · statement {top.hash}")
 
 
 def _print_overview(facts: Facts) -> None:

@@ -122,3 +122,19 @@ def test_same_commands_on_postgres(tmp_path: Path, pg_schema: str) -> None:
     assert "Phạm Thị Hồng" in listed[0]["summary"]
     again = json.loads(run("ingest", str(f), "--format", "json", store=url).stdout)
     assert again[0]["duplicates"] == 2
+
+
+def test_demo_builds_a_store_publishes_plans_and_prints_pay(tmp_path: Path) -> None:
+    directory = tmp_path / "demo"
+    result = run("demo", "--reps", "8", "--events", "3000", "--dir", str(directory))
+    assert result.exit_code == 0, result.output
+    assert (directory / "events.jsonl").exists() and (directory / "store.db").exists()
+    assert "published plan field-sales-vn v1" in result.stdout
+    assert "published plan sales-managers-vn v1" in result.stdout
+    assert "top earners, 2026-Q1" in result.stdout
+    assert "2026-Q1 payouts:" in result.stdout
+    store = f"sqlite:///{directory / 'store.db'}"
+    payouts = run("payouts", "2026-Q1", "--format", "json", store=store)
+    assert payouts.exit_code == 0 and json.loads(payouts.stdout)
+    again = run("demo", "--reps", "8", "--events", "3000", "--dir", str(directory))
+    assert again.exit_code == 0 and again.stdout.splitlines()[0] == result.stdout.splitlines()[0]
