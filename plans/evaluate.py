@@ -820,6 +820,7 @@ def _prior_periods(
         if delta == 0:
             continue
         behind = dict.fromkeys(e for ln in recomputed.drafts for e in ln.event_ids)
+        behind.update(dict.fromkeys(_touching(facts, then, rep_id, closed)))
         causes = tuple(e for e in behind if facts.recorded.get(e, "") > sealed_at) or tuple(behind)
         ctx.add(
             component=f"prior:{name}",
@@ -833,6 +834,32 @@ def _prior_periods(
             deal_ids=tuple(dict.fromkeys(d for ln in recomputed.drafts for d in ln.deal_ids)),
             event_ids=causes,
         )
+
+
+def _touching(facts: Facts, version: PlanVersion, rep_id: str, period: Period) -> list[str]:
+    """Pay events of a period that concern a rep, whether they now credit the rep or no longer
+    do: the deals closed in it that name the rep (in any split) or fall in a territory the rep
+    owned at some point, their territory's ownership changes, the rep's quota, manual
+    adjustments, and the plan version."""
+    found: list[str] = []
+    for deal in facts.won_deals(period):
+        won = deal.won
+        assert won is not None
+        named = {won.rep_id, *(s.rep_id for s in won.splits or ())}
+        named |= {s.rep_id for a in deal.amendments for s in a.splits or ()}
+        territory = facts.territory_for(deal)
+        ownerships = (
+            [o for o in territory.ownerships if o.effective <= period.end] if territory else []
+        )
+        owned = [o for o in ownerships if any(s.rep_id == rep_id for s in o.owners)]
+        if rep_id in named or owned:
+            found += deal.pay_event_ids
+            found += [o.event_id for o in ownerships]
+    entries = facts.quotas.get((QuotaSubject.REP, rep_id, str(period)), [])
+    found += [q.event_id for q in entries]
+    found += [m.event_id for m in facts.manual_adjustments.get((rep_id, str(period)), [])]
+    found.append(version.event_id)
+    return found
 
 
 def evaluate(

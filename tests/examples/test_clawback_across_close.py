@@ -112,3 +112,37 @@ def test_closing_rules_are_clear_errors_that_change_nothing(
     with pytest.raises(CommissionError, match="already closed"):
         close_period(store, Q1, closed_by="f", now=at("2026-04-03"))
     assert store.max_position() == position
+
+
+def test_late_deal_and_backdated_reassignment_become_adjustments(
+    store: EventStore, clock: StepClock
+) -> None:
+    from tests.factories import assigned, customer, territory
+
+    setup_q1(store, clock)
+    clock.set("2026-01-03T00:00:00")
+    store.append([rep("binh"), quota("binh", 300_000_000), quota("binh", 300_000_000, "2026-Q2"),
+                  territory("T-HN", region="Hà Nội"), assigned("T-HN", "an")])  # fmt: skip
+    clock.set("2026-03-20T00:00:00")
+    store.append(
+        [won("N1", 30_000_000, close_date="2026-03-15", customer=customer(region="Hà Nội"))]
+    )
+    clock.set("2026-04-02T00:00:00")
+    close_period(
+        store, Q1, closed_by="finance@vn", now=at("2026-04-02")
+    )  # an: 420M -> paid 20,100,000
+
+    clock.set("2026-04-05T00:00:00")  # a deal closed in March, recorded in April
+    store.append([won("LATE", 10_000_000, rep_id="binh", close_date="2026-03-30")])
+    clock.set("2026-04-06T00:00:00")  # Hà Nội was Bình's from March 1st, learned only now
+    store.append([assigned("T-HN", "binh", "2026-03-01", event_id="backdated")])
+
+    snap = snapshot(store)
+    [an_q2] = rep_statements(snap, "an", Q2)
+    [binh_q2] = rep_statements(snap, "binh", Q2)
+    [an_adj] = [ln for ln in an_q2.lines if ln.kind == "prior_period"]
+    [binh_adj] = [ln for ln in binh_q2.lines if ln.kind == "prior_period"]
+    assert an_adj.amount == Decimal(-2_400_000)  # N1's 30M left an's top tier (8 %)
+    assert an_adj.event_ids == ("backdated",)
+    assert binh_adj.amount == Decimal(800_000)  # 40M at 2 %
+    assert {"won-LATE", "backdated"} <= set(binh_adj.event_ids)
