@@ -16,10 +16,8 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from incentive_engine.cli_common import Format, emit, fail, settings_of
 from incentive_engine.events import content_hash
 from incentive_engine.plan_service import (
     PlanPublishError,
@@ -40,7 +38,6 @@ plan_app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-errors = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 class ListFormat(StrEnum):
@@ -57,49 +54,18 @@ class DocumentFormat(StrEnum):
     JSON = "json"
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    """The settings the root command's ``--store`` callback left, or the defaults."""
-    obj = ctx.find_root().obj
-    return obj if isinstance(obj, Settings) else Settings()
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a message on stderr (never wrapped, never read as markup); the exit to raise."""
-    errors.print(message, markup=False)
-    return typer.Exit(code)
-
-
 def _read_plan(path: Path) -> Plan:
     """A validated plan from a file, or exit: 2 when the file is missing, 1 when invalid."""
     if not path.is_file():
-        raise _fail(f"{path}: no such file", 2)
+        fail(f"{path}: no such file", 2)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise _fail(f"{path}: (document): not UTF-8 text ({exc.reason})") from None
+        fail(f"{path}: (document): not UTF-8 text ({exc.reason})")
     try:
         return load_plan(text, str(path))
     except PlanError as exc:
-        raise _fail(str(exc)) from None
-
-
-def _emit(rows: list[dict[str, Any]], fmt: ListFormat, title: str) -> None:
-    """Print rows as a table or as JSON."""
-    if fmt is ListFormat.JSON:
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n")
-        return
-    table = Table(title=Text(title))
-    for name in rows[0] if rows else []:
-        table.add_column(name, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text("" if v is None else _cell(v)) for v in row.values()))
-    # Piped output has no terminal width: print wide rather than cut cells short.
-    out = Console(highlight=False) if sys.stdout.isatty() else Console(width=200, highlight=False)
-    out.print(table)
-
-
-def _cell(value: Any) -> str:
-    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        fail(str(exc))
 
 
 # ------------------------------------------------------------------- validate
@@ -128,11 +94,11 @@ def publish_command(
 ) -> None:
     """Validate a plan document and publish it as a new, immutable plan version."""
     plan = _read_plan(file)
-    with EventStore(_settings(ctx)) as store:
+    with EventStore(settings_of(ctx)) as store:
         try:
             result = publish(store, plan, published_by=by)
         except PlanPublishError as exc:
-            raise _fail(str(exc)) from None
+            fail(str(exc))
     name = f"plan {plan.plan_id} v{plan.version}"
     if result.already_published:
         digest = result.content_hash
@@ -155,7 +121,7 @@ def list_command(
     ),
 ) -> None:
     """List the published plan versions."""
-    with EventStore(_settings(ctx)) as store:
+    with EventStore(settings_of(ctx)) as store:
         versions = list_versions(store)
     rows = [
         {
@@ -174,7 +140,7 @@ def list_command(
     if not rows and fmt is ListFormat.TABLE:
         typer.echo("no plan is published yet")
         return
-    _emit(rows, fmt, "published plan versions")
+    emit(rows, Format(fmt.value), "published plan versions")
 
 
 # ----------------------------------------------------------------------- show
@@ -230,11 +196,11 @@ def show(
     ),
 ) -> None:
     """Print a published plan version's document with its content hash and publishing event."""
-    with EventStore(_settings(ctx)) as store:
+    with EventStore(settings_of(ctx)) as store:
         try:
             found = get_version(store, plan_id, version)
         except LookupError as exc:
-            raise _fail(str(exc.args[0])) from None
+            fail(str(exc.args[0]))
     plan = found.plan
     if fmt is DocumentFormat.JSON:
         out = {
@@ -263,13 +229,13 @@ def _operand(text: str, store: list[EventStore], settings: Settings) -> Plan:
         return _read_plan(path)
     plan_id, _, number = text.rpartition("@")
     if number != "latest" and not number.isdigit():
-        raise _fail(f"{text!r}: give a file or ID@VERSION (a number, or latest)", 2)
+        fail(f"{text!r}: give a file or ID@VERSION (a number, or latest)", 2)
     if not store:
         store.append(EventStore(settings))
     try:
         return get_version(store[0], plan_id, None if number == "latest" else int(number)).plan
     except LookupError as exc:
-        raise _fail(str(exc.args[0])) from None
+        fail(str(exc.args[0]))
 
 
 @plan_app.command()
@@ -284,8 +250,8 @@ def diff(
     """Show what changes from plan A to plan B, field by field (components by id)."""
     opened: list[EventStore] = []
     try:
-        before = _operand(a, opened, _settings(ctx))
-        after = _operand(b, opened, _settings(ctx))
+        before = _operand(a, opened, settings_of(ctx))
+        after = _operand(b, opened, settings_of(ctx))
     finally:
         for s in opened:
             s.close()
@@ -293,7 +259,7 @@ def diff(
     if not changes and fmt is ListFormat.TABLE:
         typer.echo(f"no changes from {a} to {b}")
         return
-    _emit(changes, fmt, f"{a} -> {b}")
+    emit(changes, Format(fmt.value), f"{a} -> {b}")
 
 
 # --------------------------------------------------------------------- schema

@@ -429,6 +429,25 @@ def _uppers(steps: Sequence[Tier] | Sequence[Band]) -> list[Decimal | None]:
     return [steps[i + 1].start if i + 1 < len(steps) else None for i in range(len(steps))]
 
 
+def _slices(
+    value: Decimal, steps: Sequence[Tier] | Sequence[Band], per: Decimal = Decimal(1)
+) -> list[tuple[int, Decimal]]:
+    """(step index, piece of value) for each step the value reaches into, bounds scaled by
+    ``per`` (an attainment bound of 50 % with per = quota / 100 is half the quota)."""
+    found = []
+    for i, upper in enumerate(_uppers(steps)):
+        low = steps[i].start * per
+        top = value if upper is None else min(value, upper * per)
+        if top > low:
+            found.append((i, top - low))
+    return found
+
+
+def _reached(value: Decimal, steps: Sequence[Tier] | Sequence[Band]) -> int:
+    """Index of the last step whose lower bound the value reaches."""
+    return max(i for i, step in enumerate(steps) if value >= step.start)
+
+
 def _rate(ctx: _Context, comp: RateComponent) -> None:
     start = len(ctx.drafts)
     if _gate(ctx, comp.id, comp.gate):
@@ -471,7 +490,7 @@ def _attainment_tiers(
     events = (*events, *ctx.quota_events)
     uppers = _uppers(comp.tiers)
     if comp.mode is RateMode.RETROACTIVE:
-        reached = max(i for i, t in enumerate(comp.tiers) if attainment >= t.start)
+        reached = _reached(attainment, comp.tiers)
         tier = comp.tiers[reached]
         ctx.add(
             component=comp.id,
@@ -488,14 +507,8 @@ def _attainment_tiers(
             event_ids=events,
         )
         return
-    for tier, upper in zip(comp.tiers, uppers, strict=True):
-        low = quota * tier.start / HUNDRED
-        high = None if upper is None else quota * upper / HUNDRED
-        top = base if high is None else min(base, high)
-        piece = top - low
-        if piece <= 0:
-            continue
-        label = _tier_label(tier, upper, " %")
+    for i, piece in _slices(base, comp.tiers, quota / HUNDRED):
+        tier, label = comp.tiers[i], _tier_label(comp.tiers[i], uppers[i], " %")
         ctx.add(
             component=comp.id,
             kind="commission",
@@ -513,7 +526,7 @@ def _deal_tiers(ctx: _Context, comp: RateComponent, c: Credited) -> None:
     """Tiers measured on the deal's own amount (bounds are amounts in the plan currency)."""
     uppers = _uppers(comp.tiers)
     if comp.mode is RateMode.RETROACTIVE:
-        reached = max(i for i, t in enumerate(comp.tiers) if c.deal.amount >= t.start)
+        reached = _reached(c.deal.amount, comp.tiers)
         tier = comp.tiers[reached]
         label = _tier_label(tier, uppers[reached], "")
         ctx.add(
@@ -531,12 +544,8 @@ def _deal_tiers(ctx: _Context, comp: RateComponent, c: Credited) -> None:
             event_ids=c.event_ids,
         )
         return
-    for tier, upper in zip(comp.tiers, uppers, strict=True):
-        top = c.amount if upper is None else min(c.amount, upper)
-        piece = top - tier.start
-        if piece <= 0:
-            continue
-        label = _tier_label(tier, upper, "")
+    for i, piece in _slices(c.amount, comp.tiers):
+        tier, label = comp.tiers[i], _tier_label(comp.tiers[i], uppers[i], "")
         ctx.add(
             component=comp.id,
             kind="commission",
@@ -559,12 +568,9 @@ def _target_incentive(ctx: _Context, comp: TargetIncentive) -> None:
     attainment = _needs_attainment(ctx, comp.id)
     deal_ids = tuple(c.deal_id for c in ctx.credits)
     events = (*dict.fromkeys(e for c in ctx.credits for e in c.event_ids), *ctx.quota_events)
-    for band, upper in zip(comp.bands, _uppers(comp.bands), strict=True):
-        top = attainment if upper is None else min(attainment, upper)
-        piece = top - band.start
-        if piece <= 0:
-            continue
-        label = _tier_label(band, upper, " %")
+    uppers = _uppers(comp.bands)
+    for i, piece in _slices(attainment, comp.bands):
+        band, label = comp.bands[i], _tier_label(comp.bands[i], uppers[i], " %")
         ctx.add(
             component=comp.id,
             kind="target_incentive",
