@@ -79,14 +79,50 @@ class Placement:
 
 @dataclass
 class Rep:
-    """A person of the sales organisation over time."""
+    """A person of the sales organisation over time: employment spells and placements."""
 
     rep_id: str
-    name: str = ""
-    hire_date: date | None = None
-    termination_date: date | None = None
+    hires: list[tuple[date, str, str]] = field(default_factory=list)
+    """(hire date, event id, name), in date order."""
+    terminations: list[tuple[date, str]] = field(default_factory=list)
+    """(last working day, event id), in date order."""
     placements: list[Placement] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The name given by the latest hire."""
+        return self.hires[-1][2] if self.hires else ""
+
+    @property
+    def hire_date(self) -> date | None:
+        """The first hire date (None if never hired)."""
+        return self.hires[0][0] if self.hires else None
+
+    @property
+    def termination_date(self) -> date | None:
+        """The last working day of the latest spell, if it has ended."""
+        spells = self.spells()
+        return spells[-1][1] if spells else None
+
+    def spells(self) -> list[tuple[date, date | None]]:
+        """Employment spells (first day, last day or None), from hires and terminations in
+        date order (a hire before a termination of the same day); a hire while employed and
+        a termination while not employed change nothing."""
+        timeline = sorted(
+            [(d, 0, e) for d, e, _ in self.hires] + [(d, 1, e) for d, e in self.terminations]
+        )
+        spells: list[tuple[date, date | None]] = []
+        start: date | None = None
+        for day, kind, _ in timeline:
+            if kind == 0 and start is None:
+                start = day
+            elif kind == 1 and start is not None and day >= start:
+                spells.append((start, day))
+                start = None
+        if start is not None:
+            spells.append((start, None))
+        return spells
 
     def placement_on(self, day: date) -> Placement | None:
         """Team, manager and role on a day (None before hire)."""
@@ -117,17 +153,24 @@ class Rep:
 
     def active_on(self, day: date) -> bool:
         """Whether the rep is employed on a day."""
-        if self.hire_date is None or day < self.hire_date:
-            return False
-        return self.termination_date is None or day <= self.termination_date
+        return any(start <= day and (end is None or day <= end) for start, end in self.spells())
 
     def days_in(self, period: Period) -> int:
         """Days of the period during which the rep is employed."""
-        if self.hire_date is None:
-            return 0
-        first = max(period.start, self.hire_date)
-        last = min(period.end, self.termination_date or period.end)
-        return max(0, (last - first).days + 1)
+        total = 0
+        for start, end in self.spells():
+            first, last = max(period.start, start), min(period.end, end or period.end)
+            total += max(0, (last - first).days + 1)
+        return total
+
+    def last_day_in(self, period: Period) -> date | None:
+        """The rep's last day employed within the period (None if not employed in it)."""
+        days = [
+            min(period.end, end or period.end)
+            for start, end in self.spells()
+            if start <= period.end and (end is None or end >= period.start)
+        ]
+        return max(days) if days else None
 
 
 # ---------------------------------------------------------------- territories
@@ -142,16 +185,14 @@ class Ownership:
     owners: tuple[Share, ...] = field(compare=False)
 
 
-@dataclass
-class Territory:
-    """A territory: its criteria and its owners over time."""
+@dataclass(frozen=True, slots=True, order=True)
+class Definition:
+    """A territory's name and criteria from a day on."""
 
-    territory_id: str
-    name: str = ""
-    criteria: TerritoryCriteria = field(default_factory=TerritoryCriteria)
-    defined_on: date | None = None
-    defined_by: str = ""
-    ownerships: list[Ownership] = field(default_factory=list)
+    effective: date
+    event_id: str
+    name: str = field(compare=False)
+    criteria: TerritoryCriteria = field(compare=False)
 
     @property
     def specificity(self) -> int:
@@ -165,6 +206,27 @@ class Territory:
             if wanted is not None and attributes.get(dim) != wanted:
                 return False
         return True
+
+
+@dataclass
+class Territory:
+    """A territory: its definitions (criteria) and its owners over time."""
+
+    territory_id: str
+    definitions: list[Definition] = field(default_factory=list)
+    ownerships: list[Ownership] = field(default_factory=list)
+
+    def definition_on(self, day: date) -> Definition | None:
+        """The definition in force on a day (None before the territory exists)."""
+        i = bisect.bisect_right(
+            self.definitions, (day, "\uffff"), key=lambda d: (d.effective, d.event_id)
+        )
+        return self.definitions[i - 1] if i else None
+
+    @property
+    def current(self) -> Definition | None:
+        """The latest definition."""
+        return self.definitions[-1] if self.definitions else None
 
     def ownership_on(self, day: date) -> Ownership | None:
         """The ownership in force on a day (None if unowned)."""
@@ -388,7 +450,7 @@ class Facts:
 
     def _on_hired(self, e: RepHired) -> None:
         rep = self._rep(e.rep_id)
-        rep.name, rep.hire_date = e.name, e.hire_date
+        _insort(rep.hires, (e.hire_date, e.event_id, e.name))
         rep.event_ids.append(e.event_id)
         _insort(rep.placements, Placement(e.hire_date, e.event_id, e.team, e.manager_id, e.role))
 
@@ -402,7 +464,7 @@ class Facts:
     def _on_terminated(self, e: RepTerminated) -> None:
         rep = self._rep(e.rep_id)
         rep.event_ids.append(e.event_id)
-        rep.termination_date = e.termination_date
+        _insort(rep.terminations, (e.termination_date, e.event_id))
 
     def _on_opportunity(self, e: OpportunityCreated) -> None:
         deal = self._deal(e.deal_id)
@@ -434,13 +496,8 @@ class Facts:
             deal.cancellation = e
 
     def _on_territory(self, e: TerritoryDefined) -> None:
-        t = self._territory(e.territory_id)
-        t.name, t.criteria, t.defined_on, t.defined_by = (
-            e.name,
-            e.criteria,
-            e.effective_date,
-            e.event_id,
-        )
+        definition = Definition(e.effective_date, e.event_id, e.name, e.criteria)
+        _insort(self._territory(e.territory_id).definitions, definition)
 
     def _on_ownership(self, e: TerritoryAssigned | TerritoryReassigned) -> None:
         _insort(
@@ -499,22 +556,24 @@ class Facts:
         entries = self.quotas.get((subject, subject_id, str(period)))
         return entries[-1] if entries else None
 
-    def territory_for(self, deal: Deal) -> Territory | None:
-        """The territory a deal falls in: the most specific matching territory defined on
-        the close date; ties go to the smallest territory id."""
+    def territory_for(self, deal: Deal) -> tuple[Territory, Definition] | None:
+        """The territory a deal falls in, with the definition that placed it there: the most
+        specific definition in force on the close date that matches; ties go to the
+        smallest territory id."""
         day = _deal_day(deal)
+        if day is None:
+            return None
         attributes = deal.attributes
-        best: Territory | None = None
+        best: tuple[Territory, Definition] | None = None
         for t in self.territories.values():
-            if t.defined_on is None or (day is not None and t.defined_on > day):
+            d = t.definition_on(day)
+            if d is None or not d.matches(attributes):
                 continue
-            if not t.matches(attributes):
-                continue
-            if best is None or (-t.specificity, t.territory_id) < (
-                -best.specificity,
-                best.territory_id,
+            if best is None or (-d.specificity, t.territory_id) < (
+                -best[1].specificity,
+                best[0].territory_id,
             ):
-                best = t
+                best = (t, d)
         return best
 
     def credits(
@@ -539,11 +598,12 @@ class Facts:
             return (
                 Credit(deal.deal_id, won.rep_id, HUNDRED, amount, won.currency, "rep", None, base),
             )
-        territory = self.territory_for(deal)
-        ownership = territory.ownership_on(won.close_date) if territory else None
-        if territory is None or ownership is None:
+        found = self.territory_for(deal)
+        ownership = found[0].ownership_on(won.close_date) if found else None
+        if found is None or ownership is None:
             return ()
-        ids = (*base, territory.defined_by, ownership.event_id)
+        territory, definition = found
+        ids = (*base, definition.event_id, ownership.event_id)
         return tuple(
             Credit(deal.deal_id, s.rep_id, s.share, amount * s.share / HUNDRED, won.currency,
                    "territory", territory.territory_id, ids)

@@ -353,10 +353,21 @@ def _recorded_text(state: bytes) -> str:
 
 @contextlib.contextmanager
 def _creation_lock(store_url: str) -> Iterator[None]:
-    """On PostgreSQL, hold an advisory lock while the schema and tables are created, so that
-    several processes starting at once do not race on CREATE; a no-op on SQLite."""
+    """Serialise first-time setup between processes starting at once: on PostgreSQL an
+    advisory lock around CREATE SCHEMA/TABLE; on SQLite an exclusive lock on a file beside
+    the database, around switching it to WAL mode and creating its table (both of which
+    fail at once, rather than wait, when another connection races them)."""
     if store_url.startswith("sqlite:"):
-        yield
+        import fcntl
+
+        path = sqlite_path(store_url)
+        lock_path = path.with_name(path.name + ".lock")
+        with lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
         return
     import psycopg
     from psycopg import sql

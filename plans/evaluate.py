@@ -202,7 +202,8 @@ class PlanBook:
         rep = facts.reps.get(rep_id)
         if rep is None or rep.days_in(period) == 0:
             return []
-        day = min(period.end, rep.termination_date or period.end)
+        day = rep.last_day_in(period)
+        assert day is not None
         found = []
         for plan_id in self.plan_ids():
             v = self.in_force(plan_id, period.end)
@@ -230,6 +231,10 @@ class Credited:
     deal: Deal
     credit: Credit
     amount: Decimal
+    """The rep's share of the deal amount for commission."""
+    deal_amount: Decimal
+    """The whole deal's amount for commission (after clawback rules): what deal-amount
+    tiers and amount filters measure."""
     event_ids: tuple[str, ...]
 
     @property
@@ -269,9 +274,8 @@ def credits_for(facts: Facts, plan: Plan, rep_id: str, period: Period) -> list[C
                 continue
             amount, ids = clawback_amount(deal, plan)
             own = amount * credit.share / HUNDRED
-            found.append(
-                Credited(deal, credit, own, tuple(dict.fromkeys((*credit.event_ids, *ids))))
-            )
+            events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
+            found.append(Credited(deal, credit, own, amount, events))
     return found
 
 
@@ -350,8 +354,9 @@ def _needs_attainment(ctx: _Context, component: str) -> Decimal:
     return attainment
 
 
-def matches(deal: Deal, conditions: Sequence[Condition]) -> bool:
-    """Whether a won deal satisfies every condition of a filter."""
+def matches(deal: Deal, conditions: Sequence[Condition], amount: Decimal | None = None) -> bool:
+    """Whether a won deal satisfies every condition of a filter (``amount`` is the deal amount
+    to test, by default the amount after every amendment)."""
     won = deal.won
     if won is None:
         return False
@@ -363,7 +368,7 @@ def matches(deal: Deal, conditions: Sequence[Condition]) -> bool:
         elif c.field is DealField.LEAD_SOURCE:
             actual = won.lead_source.value if won.lead_source else None
         elif c.field is DealField.AMOUNT:
-            actual = deal.amount
+            actual = deal.amount if amount is None else amount
         else:
             actual = attributes.get(c.field.value)
         if not _test(actual, c):
@@ -452,7 +457,7 @@ def _rate(ctx: _Context, comp: RateComponent) -> None:
     start = len(ctx.drafts)
     if _gate(ctx, comp.id, comp.gate):
         return
-    counted = [c for c in ctx.credits if matches(c.deal, comp.filter)]
+    counted = [c for c in ctx.credits if matches(c.deal, comp.filter, c.deal_amount)]
     base = sum((c.amount for c in counted), ZERO)
     deal_ids = tuple(c.deal_id for c in counted)
     events = tuple(dict.fromkeys(e for c in counted for e in c.event_ids))
@@ -523,18 +528,21 @@ def _attainment_tiers(
 
 
 def _deal_tiers(ctx: _Context, comp: RateComponent, c: Credited) -> None:
-    """Tiers measured on the deal's own amount (bounds are amounts in the plan currency)."""
+    """Tiers measured on the whole deal's amount for commission (bounds are amounts in the plan
+    currency); a rep with a split is paid their share of what the whole deal earns."""
     uppers = _uppers(comp.tiers)
+    share = c.credit.share / HUNDRED
+    of_share = "" if c.credit.share == HUNDRED else f" x {c.credit.share} % share"
     if comp.mode is RateMode.RETROACTIVE:
-        reached = _reached(c.deal.amount, comp.tiers)
+        reached = _reached(c.deal_amount, comp.tiers)
         tier = comp.tiers[reached]
         label = _tier_label(tier, uppers[reached], "")
         ctx.add(
             component=comp.id,
             kind="commission",
             description=(
-                f"{comp.label}: deal {c.deal_id} in tier {label} "
-                f"at {tier.rate} % of {ctx.fmt(c.amount)}"
+                f"{comp.label}: deal {c.deal_id} of {ctx.fmt(c.deal_amount)} in tier {label}: "
+                f"{tier.rate} % of {ctx.fmt(c.amount)}"
             ),
             amount=ctx.money(c.amount * tier.rate / HUNDRED),
             base=c.amount,
@@ -544,16 +552,17 @@ def _deal_tiers(ctx: _Context, comp: RateComponent, c: Credited) -> None:
             event_ids=c.event_ids,
         )
         return
-    for i, piece in _slices(c.amount, comp.tiers):
+    for i, piece in _slices(c.deal_amount, comp.tiers):
         tier, label = comp.tiers[i], _tier_label(comp.tiers[i], uppers[i], "")
         ctx.add(
             component=comp.id,
             kind="commission",
             description=(
-                f"{comp.label}: deal {c.deal_id}, {ctx.fmt(piece)} in tier {label} at {tier.rate} %"
+                f"{comp.label}: deal {c.deal_id}, {ctx.fmt(piece)} in tier {label} "
+                f"at {tier.rate} %{of_share}"
             ),
-            amount=ctx.money(piece * tier.rate / HUNDRED),
-            base=piece,
+            amount=ctx.money(piece * share * tier.rate / HUNDRED),
+            base=piece * share,
             tier=label,
             rate=tier.rate,
             deal_ids=(c.deal_id,),
@@ -592,7 +601,7 @@ def _spiff(ctx: _Context, comp: Spiff) -> None:
     for c in ctx.credits:
         won = c.deal.won
         assert won is not None
-        if c.amount == 0 or not matches(c.deal, comp.filter):
+        if c.amount == 0 or not matches(c.deal, comp.filter, c.deal_amount):
             continue
         if comp.window is not None and not comp.window.start <= won.close_date <= comp.window.end:
             continue
@@ -649,7 +658,8 @@ def _override(ctx: _Context, comp: Override) -> None:
             if _is_report(ctx.facts, credit.rep_id, ctx.rep_id, won.close_date, comp.depth):
                 own = amount * credit.share / HUNDRED
                 events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
-                by_report.setdefault(credit.rep_id, []).append(Credited(deal, credit, own, events))
+                credited = Credited(deal, credit, own, amount, events)
+                by_report.setdefault(credit.rep_id, []).append(credited)
     for report in sorted(by_report):
         credits = by_report[report]
         base = sum((c.amount for c in credits), ZERO)
@@ -853,7 +863,8 @@ def _touching(facts: Facts, version: PlanVersion, rep_id: str, period: Period) -
         assert won is not None
         named = {won.rep_id, *(s.rep_id for s in won.splits or ())}
         named |= {s.rep_id for a in deal.amendments for s in a.splits or ()}
-        territory = facts.territory_for(deal)
+        placed = facts.territory_for(deal)
+        territory = placed[0] if placed else None
         ownerships = (
             [o for o in territory.ownerships if o.effective <= period.end] if territory else []
         )

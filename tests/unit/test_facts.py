@@ -151,3 +151,46 @@ def test_summary_counts() -> None:
     s = fold(history()).summary()
     assert s["reps"] == 3 and s["deals_won"] == 4 and s["deals_cancelled"] == 1
     assert s["events"] == len(history())
+
+
+def test_a_redefined_territory_keeps_its_earlier_definition_for_earlier_deals() -> None:
+    from incentive_engine.events import TerritoryDefined
+
+    events = [
+        hired("an"),
+        territory("T", region="TP.HCM"),
+        assigned("T", "an"),
+        TerritoryDefined(
+            event_id="def-T-2",
+            territory_id="T",
+            name="T SME",
+            criteria={"region": "TP.HCM", "size": "sme"},
+            effective_date="2026-03-01",
+        ),
+        won("EARLY", close_date="2026-02-10", customer=customer(size="corporation")),
+        won("LATE", close_date="2026-03-10", customer=customer(size="corporation")),
+    ]
+    f = fold(events)
+    assert credit_map(f, "EARLY") == {
+        "an": Decimal(100_000_000)
+    }  # matched the city-wide definition
+    assert credit_map(f, "LATE") == {}  # the SME-only definition no longer matches
+    assert "def-T" in f.credits(f.deals["EARLY"])[0].event_ids
+    assert f.territories["T"].current.name == "T SME"
+
+
+def test_rehire_after_termination_is_a_new_spell() -> None:
+    events = [
+        hired("an", hire_date="2025-06-01"),
+        RepTerminated(event_id="t1", rep_id="an", termination_date="2026-01-31"),
+        hired(
+            "an", event_id="hire-an-again", hire_date="2026-03-01", name="Nguyễn Văn An (rehired)"
+        ),
+    ]
+    for order in (events, list(reversed(events))):
+        rep = fold(order).reps["an"]
+        assert rep.spells() == [(date(2025, 6, 1), date(2026, 1, 31)), (date(2026, 3, 1), None)]
+        assert rep.days_in(Q1) == 31 + 31  # January and March
+        assert not rep.active_on(date(2026, 2, 15)) and rep.active_on(date(2026, 3, 1))
+        assert rep.termination_date is None and rep.name == "Nguyễn Văn An (rehired)"
+        assert rep.last_day_in(Q1) == date(2026, 3, 31)
