@@ -379,6 +379,36 @@ class DealCancelled(Event):
 # territories and quotas -----------------------------------------------------
 
 
+class TerritoryModelDefined(Event):
+    """The values territories may use for the free-text dimensions, from a day on (customer
+    type, size and ownership have fixed values).  Territory criteria outside the model are
+    refused; deals outside it simply match no territory."""
+
+    EFFECTIVE = "effective_date"
+    type: Literal["TerritoryModelDefined"] = "TerritoryModelDefined"
+    effective_date: date
+    regions: tuple[Text, ...] = Field(min_length=1)
+    industries: tuple[Text, ...] = ()
+    product_groups: tuple[Text, ...] = ()
+
+    @model_validator(mode="after")
+    def _no_repeats(self) -> TerritoryModelDefined:
+        for name in ("regions", "industries", "product_groups"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} lists a value more than once")
+        return self
+
+    def allowed(self, dimension: str) -> tuple[str, ...] | None:
+        """The values allowed for a free-text dimension (None: any value, not modelled)."""
+        values = {
+            "region": self.regions,
+            "industry": self.industries,
+            "product_group": self.product_groups,
+        }.get(dimension)
+        return values or None
+
+
 class TerritoryDefined(Event):
     """A territory is defined by criteria over any subset of the dimensions."""
 
@@ -628,6 +658,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DealLost,
     DealAmended,
     DealCancelled,
+    TerritoryModelDefined,
     TerritoryDefined,
     TerritoryAssigned,
     TerritoryReassigned,
@@ -656,6 +687,7 @@ AnyEvent = Annotated[
     | DealLost
     | DealAmended
     | DealCancelled
+    | TerritoryModelDefined
     | TerritoryDefined
     | TerritoryAssigned
     | TerritoryReassigned
@@ -716,6 +748,10 @@ def describe(event: Event) -> str:
             return f"{event.deal_id} amended to {format_money(event.amount, event.currency)}"
         case DealCancelled():
             return f"{event.deal_id} cancelled: {event.reason}"
+        case TerritoryModelDefined():
+            return (
+                f"territory model: {len(event.regions)} regions, {len(event.industries)} industries"
+            )
         case TerritoryDefined():
             return f"{event.territory_id} defined: {event.name}"
         case TerritoryAssigned() | TerritoryReassigned():

@@ -48,6 +48,7 @@ from incentive_engine.events import (
     TerritoryAssigned,
     TerritoryCriteria,
     TerritoryDefined,
+    TerritoryModelDefined,
     TerritoryReassigned,
 )
 from incentive_engine.periods import Period
@@ -388,6 +389,8 @@ class Facts:
     leads: dict[str, Lead] = field(default_factory=dict)
     plan_versions: dict[str, dict[int, PlanVersionPublished]] = field(default_factory=dict)
     closed_periods: dict[str, PeriodClosed] = field(default_factory=dict)
+    territory_models: list[TerritoryModelDefined] = field(default_factory=list)
+    """Territory models in effective order (the last in force on a day applies)."""
     manual_adjustments: dict[tuple[str, str], list[ManualAdjustment]] = field(default_factory=dict)
     recorded: dict[str, str] = field(default_factory=dict)
     """Recorded time (ISO text) of the events that can change pay, when the shell knows it."""
@@ -499,6 +502,9 @@ class Facts:
         definition = Definition(e.effective_date, e.event_id, e.name, e.criteria)
         _insort(self._territory(e.territory_id).definitions, definition)
 
+    def _on_model(self, e: TerritoryModelDefined) -> None:
+        _insort(self.territory_models, e, key=lambda m: (m.effective_date, m.event_id))
+
     def _on_ownership(self, e: TerritoryAssigned | TerritoryReassigned) -> None:
         _insort(
             self._territory(e.territory_id).ownerships,
@@ -550,6 +556,14 @@ class Facts:
         _insort(self.fx_rates.setdefault((e.base, e.quote), []), (e.rate_date, e.event_id, e.rate))
 
     # ------------------------------------------------------------ questions
+
+    def territory_model_on(self, day: date) -> TerritoryModelDefined | None:
+        """The territory model in force on a day."""
+        found = None
+        for m in self.territory_models:
+            if m.effective_date <= day:
+                found = m
+        return found
 
     def quota(self, subject: QuotaSubject, subject_id: str, period: Period) -> QuotaEntry | None:
         """The quota in force for a subject and period (the latest entry)."""
@@ -692,6 +706,7 @@ _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
     DealAmended: Facts._on_amended,
     DealCancelled: Facts._on_cancelled,
     TerritoryDefined: Facts._on_territory,
+    TerritoryModelDefined: Facts._on_model,
     TerritoryAssigned: Facts._on_ownership,
     TerritoryReassigned: Facts._on_ownership,
     QuotaSet: Facts._on_quota,

@@ -28,6 +28,7 @@ from incentive_engine.events import (
     RepTransferred,
     TerritoryAssigned,
     TerritoryDefined,
+    TerritoryModelDefined,
     TerritoryReassigned,
 )
 
@@ -39,6 +40,7 @@ DEFINING_TYPES = (
     "TerritoryDefined",
     "LeadCreated",
     "QuotaSet",
+    "TerritoryModelDefined",
 )
 """Event types that introduce identifiers other events may refer to."""
 
@@ -58,6 +60,8 @@ class References:
     territories: set[str] = field(default_factory=set)
     leads: set[str] = field(default_factory=set)
     quotas: set[tuple[str, str, str]] = field(default_factory=set)
+    model: TerritoryModelDefined | None = None
+    """The latest territory model (by effective date, then event id)."""
 
     def copy(self) -> References:
         """An independent copy."""
@@ -69,6 +73,7 @@ class References:
             territories=set(self.territories),
             leads=set(self.leads),
             quotas=set(self.quotas),
+            model=self.model,
         )
 
     def learn(self, event: Event) -> None:
@@ -90,6 +95,10 @@ class References:
                 self.leads.add(event.lead_id)
             case QuotaSet():
                 self.quotas.add((event.subject.value, event.subject_id, event.period))
+            case TerritoryModelDefined():
+                key = (event.effective_date, event.event_id)
+                if self.model is None or key > (self.model.effective_date, self.model.event_id):
+                    self.model = event
             case _:
                 pass
 
@@ -155,6 +164,8 @@ class References:
                     rep(f"splits.{i}.rep_id", s.rep_id)
             case DealCancelled():
                 won(event.deal_id)
+            case TerritoryDefined():
+                found.extend(self._outside_model(event))
             case TerritoryAssigned() | TerritoryReassigned():
                 territory(event.territory_id)
                 for i, s in enumerate(event.owners):
@@ -185,6 +196,23 @@ class References:
                 rep("rep_id", event.rep_id)
             case _:
                 pass
+        return found
+
+    def _outside_model(self, event: TerritoryDefined) -> list[Problem]:
+        """Criteria values the territory model does not allow."""
+        if self.model is None:
+            return []
+        found = []
+        for dimension in ("region", "industry", "product_group"):
+            value = getattr(event.criteria, dimension)
+            allowed = self.model.allowed(dimension)
+            if value is not None and allowed is not None and value not in allowed:
+                found.append(
+                    (
+                        f"criteria.{dimension}",
+                        f"{value!r} is not in the territory model (allowed: {', '.join(allowed)})",
+                    )
+                )
         return found
 
     def _quota_subject(self, event: QuotaSet | QuotaChanged, found: list[Problem]) -> None:

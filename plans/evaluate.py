@@ -28,6 +28,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from incentive_engine.attainment import AttainmentError, deal_in, rep_quota
 from incentive_engine.events import QuotaSubject, canonical_json, content_hash
 from incentive_engine.facts import Credit, Deal, Facts, Rep
 from incentive_engine.money import format_money, round_money
@@ -273,6 +274,7 @@ def credits_for(facts: Facts, plan: Plan, rep_id: str, period: Period) -> list[C
             if credit.rep_id != rep_id:
                 continue
             amount, ids = clawback_amount(deal, plan)
+            amount = _in_plan_currency(facts, plan, deal, amount)
             own = amount * credit.share / HUNDRED
             events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
             found.append(Credited(deal, credit, own, amount, events))
@@ -282,22 +284,19 @@ def credits_for(facts: Facts, plan: Plan, rep_id: str, period: Period) -> list[C
 def quota_for(
     facts: Facts, plan: Plan, rep_id: str, period: Period
 ) -> tuple[Decimal, tuple[str, ...]] | None:
-    """The rep's quota for the period (prorated by days employed if the plan says so)."""
-    entry = facts.quota(QuotaSubject.REP, rep_id, period)
-    if entry is None:
-        return None
-    if entry.currency != plan.currency:
-        raise EvaluationError(
-            f"quota of {rep_id} for {period} is in {entry.currency}, "
-            f"the plan pays in {plan.currency}"
-        )
-    amount = entry.amount
-    rep = facts.reps.get(rep_id)
-    if plan.prorate_quota and rep is not None:
-        days = rep.days_in(period)
-        if days < period.days:
-            amount = round_money(amount * days / period.days, plan.currency)
-    return amount, (entry.event_id,)
+    """The rep's quota for the period in the plan's currency (prorated if the plan says so)."""
+    try:
+        quota = rep_quota(facts, rep_id, period, currency=plan.currency, prorate=plan.prorate_quota)
+    except AttainmentError as exc:
+        raise EvaluationError(f"{exc} (plan {plan.plan_id} pays in {plan.currency})") from None
+    return (quota[0], quota[2]) if quota else None
+
+
+def _in_plan_currency(facts: Facts, plan: Plan, deal: Deal, amount: Decimal) -> Decimal:
+    try:
+        return deal_in(facts, deal, amount, plan.currency)
+    except AttainmentError as exc:
+        raise EvaluationError(str(exc)) from None
 
 
 # ----------------------------------------------------------------- evaluation
@@ -652,6 +651,7 @@ def _override(ctx: _Context, comp: Override) -> None:
         won = deal.won
         assert won is not None
         amount, ids = clawback_amount(deal, ctx.plan)
+        amount = _in_plan_currency(ctx.facts, ctx.plan, deal, amount)
         for credit in ctx.facts.credits(deal, by=ctx.plan.crediting):
             if credit.rep_id == ctx.rep_id:
                 continue

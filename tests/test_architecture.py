@@ -12,6 +12,8 @@ PURE = [
     "incentive_engine/periods.py",
     "incentive_engine/facts.py",
     "incentive_engine/references.py",
+    "incentive_engine/territories.py",
+    "incentive_engine/attainment.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "plans").rglob("*.py")),
 ]
 IO_LIBRARIES = {
