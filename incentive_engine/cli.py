@@ -28,6 +28,7 @@ from incentive_engine.cli_common import (
     start_of,
 )
 from incentive_engine.cli_plans import plan_app
+from incentive_engine.cli_territories import attainment_commands, territory_app
 from incentive_engine.commissions import (
     period_statements,
     snapshot,
@@ -448,5 +449,6 @@ if __name__ == "__main__":  # pragma: no cover
 
 app.add_typer(period_app, name="period")
 app.add_typer(plan_app, name="plan")
-for command in commission_commands.registered_commands:
-    app.registered_commands.append(command)
+app.add_typer(territory_app, name="territory")
+for commands in (commission_commands, attainment_commands):
+    app.registered_commands.extend(commands.registered_commands)

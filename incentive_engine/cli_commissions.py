@@ -14,11 +14,11 @@ from incentive_engine.cli_common import (
     Format,
     console,
     emit,
-    errors,
     fail,
     money,
     parse_instant,
     period_arg,
+    post,
     settings_of,
 )
 from incentive_engine.commissions import (
@@ -33,7 +33,6 @@ from incentive_engine.commissions import (
     total_paid,
 )
 from incentive_engine.events import content_hash, describe
-from incentive_engine.ingest import IngestService, RawRecord
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
 from plans.evaluate import EvaluationError
@@ -291,12 +290,6 @@ def adjust(
         "posted_date": day,
     }
     record["event_id"] = "adj-" + content_hash(record).removeprefix("sha256:")[:20]
-    with EventStore(settings) as store:
-        raw = RawRecord("adjust", 1, record, json.dumps(record, ensure_ascii=False))
-        report = IngestService(store).ingest("adjust", lambda: [raw])
-    for err in report.errors:
-        errors.print(str(err), markup=False)
-    if report.errors:
-        raise typer.Exit(1)
+    report = post(settings, [record], "adjust")
     state = "already posted" if report.duplicates else "posted"
     console.print(f"{state}: {record['event_id']} {rep} {period} {amount} {currency.upper()}")

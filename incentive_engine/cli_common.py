@@ -20,9 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from incentive_engine.ingest import IngestService, RawRecord, SourceReport
 from incentive_engine.money import format_money
 from incentive_engine.periods import Period
 from incentive_engine.settings import Settings
+from incentive_engine.store import EventStore
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -127,6 +129,9 @@ def emit(rows: list[dict[str, Any]], fmt: Format, title: str | None = None) -> N
             writer.writerows(rows)
         sys.stdout.write(out.getvalue())
         return
+    if not rows:
+        console.print(f"{title or 'rows'}: none", markup=False)
+        return
     table = Table(title=Text(title) if title else None, show_lines=False)
     for name in rows[0] if rows else []:
         table.add_column(name, overflow="fold")
@@ -135,3 +140,19 @@ def emit(rows: list[dict[str, Any]], fmt: Format, title: str | None = None) -> N
     # Piped output has no terminal width: print wide rather than cut cells short.
     out_console = console if sys.stdout.isatty() else Console(width=200, highlight=False)
     out_console.print(table)
+
+
+def post(settings: Settings, records: list[dict[str, Any]], source: str) -> SourceReport:
+    """Append records through the ingest service (validation and references, all or nothing);
+    print each refused record's reasons and exit 1 if any was refused."""
+    with EventStore(settings) as store:
+        raws = [
+            RawRecord(source, i, r, json.dumps(r, ensure_ascii=False, default=str))
+            for i, r in enumerate(records, start=1)
+        ]
+        report = IngestService(store).ingest(source, lambda: raws)
+    for err in report.errors:
+        errors.print(str(err), markup=False)
+    if report.errors:
+        raise typer.Exit(1)
+    return report
