@@ -1,4 +1,5 @@
-"""The commission read model: every covered rep's statement for every period, kept current.
+"""The pay read models: every covered rep's statement for every period, and attainment per
+rep, team and territory for every period with quotas, kept current.
 
 Statements depend on the whole history (tiers on attainment, draws carried between periods,
 adjustments of closed periods), so this projection keeps the facts in memory: it folds every
@@ -15,6 +16,7 @@ from datetime import date
 
 from sqlalchemy import Column, Connection, Integer, String, Table, Text, select
 
+from incentive_engine.attainment import AttainmentError, attainment
 from incentive_engine.facts import Facts
 from incentive_engine.periods import Period
 from incentive_engine.store import RecordedEvent
@@ -39,11 +41,28 @@ statements_table = Table(
 )
 
 
+attainment_table = Table(
+    "attainment",
+    metadata,
+    Column("subject", String(10), primary_key=True),
+    Column("subject_id", String(500), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("currency", String(3)),
+    Column("quota", String(40)),
+    Column("credited", String(40), nullable=False),
+    Column("attainment", String(60)),
+    Column("note", Text, nullable=False),
+    Column("error", Text),
+)
+
+
 class Statements(Projection):
     """Statements per rep, period and plan, recomputed from in-memory facts when settled."""
 
     name = "statements"
-    tables = (statements_table,)
+    version = 2
+    tables = (statements_table, attainment_table)
     in_memory = True
 
     def __init__(self) -> None:
@@ -59,10 +78,13 @@ class Statements(Projection):
         """Rewrite every statement from the facts as they now stand."""
         if not self.dirty:
             return
-        conn.execute(statements_table.delete())
-        rows = list(statement_rows(self.facts))
-        if rows:
-            conn.execute(statements_table.insert(), rows)
+        for table, rows in (
+            (statements_table, statement_rows(self.facts)),
+            (attainment_table, attainment_rows(self.facts)),
+        ):
+            conn.execute(table.delete())
+            if rows:
+                conn.execute(table.insert(), rows)
         self.dirty = False
 
 
@@ -115,6 +137,49 @@ def statement_rows(facts: Facts) -> list[dict[str, object]]:
                         "earned": str(s.earned),
                         "statement_hash": s.hash,
                         "document": json.dumps(s.as_dict(), ensure_ascii=False),
+                        "error": None,
+                    }
+                )
+    return rows
+
+
+def attainment_rows(facts: Facts) -> list[dict[str, object]]:
+    """The rows of the attainment table: every rep, team and territory for every period that
+    has a quota (a row per subject kind with the error when one cannot be computed)."""
+    rows: list[dict[str, object]] = []
+    periods = sorted({Period.parse(p) for (_, _, p) in facts.quotas})
+    for period in periods:
+        for subject in ("rep", "team", "territory"):
+            try:
+                found = attainment(facts, period, subject)  # type: ignore[arg-type]
+            except AttainmentError as exc:
+                rows.append(
+                    {
+                        "subject": subject,
+                        "subject_id": "*",
+                        "period": str(period),
+                        "name": "",
+                        "currency": None,
+                        "quota": None,
+                        "credited": "0",
+                        "attainment": None,
+                        "note": "",
+                        "error": str(exc),
+                    }
+                )
+                continue
+            for a in found:
+                rows.append(
+                    {
+                        "subject": a.subject,
+                        "subject_id": a.subject_id,
+                        "period": a.period,
+                        "name": a.name,
+                        "currency": a.currency,
+                        "quota": None if a.quota is None else str(a.quota),
+                        "credited": str(a.credited),
+                        "attainment": None if a.attainment is None else str(a.attainment),
+                        "note": a.note,
                         "error": None,
                     }
                 )

@@ -222,3 +222,9 @@ def test_statements_read_model_follows_the_log_and_survives_a_restart(
     with restarted.engine.connect() as conn:
         again = {(r["rep_id"], r["period"]): r for r in stored_statements(conn, "2026-Q1")}
     assert again == after
+    with restarted.engine.connect() as conn:
+        from projections.statements import attainment_table
+
+        rows = {(r.subject, r.subject_id): r for r in conn.execute(attainment_table.select())}
+    assert rows[("rep", "an")].credited == "420000000" and rows[("rep", "an")].attainment == "140"
+    assert rows[("team", "TP.HCM 1")].quota == "300000000"
