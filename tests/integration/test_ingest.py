@@ -213,3 +213,82 @@ def call_n(i: int) -> dict[str, Any]:
         "kind": "call_connected" if i % 3 else "call_unanswered",
         "occurred_at": f"2026-01-05T{(i // 60) % 24:02d}:{i % 60:02d}:00Z",
     }
+
+
+def test_invalid_territory_and_quota_input_is_refused_and_changes_nothing(
+    store: EventStore, tmp_path: Path
+) -> None:
+    from incentive_engine.events import TerritoryModelDefined
+
+    model = TerritoryModelDefined(
+        event_id="m1", effective_date="2025-01-01", regions=["Hà Nội", "TP.HCM"]
+    )
+    ingest(
+        store,
+        jsonl(
+            tmp_path / "base.jsonl",
+            [
+                hired("an"),
+                model,
+                {
+                    "type": "TerritoryDefined",
+                    "event_id": "t1",
+                    "territory_id": "HN",
+                    "name": "Hà Nội",
+                    "criteria": {"region": "Hà Nội"},
+                    "effective_date": "2025-01-01",
+                },
+            ],
+        ),
+    )
+    before = store.max_position()
+    bad = jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {
+                "type": "TerritoryAssigned",
+                "event_id": "a1",
+                "territory_id": "HN",
+                "owners": [{"rep_id": "an", "share": 60}, {"rep_id": "an2", "share": 60}],
+                "effective_date": "2026-01-01",
+            },
+            {
+                "type": "TerritoryReassigned",
+                "event_id": "a2",
+                "territory_id": "HN",
+                "rep_id": "ghost",
+                "effective_date": "2026-02-01",
+            },
+            {
+                "type": "QuotaSet",
+                "event_id": "q1",
+                "subject_id": "an",
+                "period": "2026-Q5",
+                "amount": 1,
+                "currency": "VND",
+            },
+            {
+                "type": "TerritoryDefined",
+                "event_id": "t2",
+                "territory_id": "HUE",
+                "name": "Huế",
+                "criteria": {"region": "Huế"},
+                "effective_date": "2026-01-01",
+            },
+            hired("binh"),
+        ],
+    )
+    [report] = ingest(store, bad)
+    assert not report.written and store.max_position() == before
+    by_line = {e.line: e for e in report.errors}
+    assert set(by_line) == {1, 2, 3, 4}
+    assert "sum to 120 %" in by_line[1].reason
+    assert (by_line[2].field, by_line[2].reason) == (
+        "owners.0.rep_id",
+        "unknown rep 'ghost' (no RepHired for it)",
+    )
+    assert by_line[3].field == "period" and "2026-Q5" in by_line[3].reason
+    assert (
+        by_line[4].field == "criteria.region"
+        and "'Huế' is not in the territory model" in by_line[4].reason
+    )
