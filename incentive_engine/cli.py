@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from incentive_engine.attainment import attainment
 from incentive_engine.cli_commissions import commission_commands, period_app
 from incentive_engine.cli_common import (
     Format,
@@ -35,7 +36,6 @@ from incentive_engine.commissions import (
 )
 from incentive_engine.events import (
     EVENT_CLASSES,
-    QuotaSubject,
     catalogue_schema,
 )
 from incentive_engine.facts import Facts
@@ -46,6 +46,7 @@ from incentive_engine.plan_service import publish
 from incentive_engine.replay import replay_facts
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
+from incentive_engine.territories import territory_report
 from plans.documents import load_plan
 
 CATALOG = Path(__file__).resolve().parents[1] / "plans" / "catalog"
@@ -423,24 +424,28 @@ def _print_overview(facts: Facts) -> None:
         f"deals won in {year}",
     )
     quarter = Period.containing(date(year, 1, 1), PeriodKind.QUARTER)
-    top = sorted(
-        ((facts.credited_revenue(r, quarter), r) for r in facts.reps if facts.reps[r].hire_date),
-        key=lambda x: (-x[0], x[1]),
-    )[:10]
-    rows = []
-    for revenue, rep_id in top:
-        q = facts.quota(QuotaSubject.REP, rep_id, quarter)
-        attainment = f"{revenue / q.amount * 100:.1f} %" if q and q.amount else "-"
-        rows.append(
-            {
-                "rep": rep_id,
-                "name": facts.reps[rep_id].name,
-                "credited": format_money(revenue, currency),
-                "quota": format_money(q.amount, currency) if q else "-",
-                "attainment": attainment,
-            }
-        )
-    emit(rows, Format.TABLE, f"top reps by credited revenue, {quarter}")
+    teams = [
+        {
+            "team": a.subject_id,
+            "quota": format_money(a.quota, a.currency or currency) if a.quota else "-",
+            "credited": format_money(a.credited, a.currency or currency),
+            "attainment": "-" if a.attainment is None else f"{a.attainment:.1f} %",
+        }
+        for a in attainment(facts, quarter, "team")
+        if a.quota is not None
+    ]
+    emit(teams, Format.TABLE, f"attainment by team, {quarter}")
+    territories = [
+        {
+            "territory": r.territory_id,
+            "owners": r.owners,
+            "customers": r.active_customers,
+            "prospects": r.prospects,
+            "revenue": format_money(r.revenue, currency),
+        }
+        for r in territory_report(facts, quarter)
+    ]
+    emit(territories, Format.TABLE, f"territories, {quarter}")
 
 
 if __name__ == "__main__":  # pragma: no cover
