@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from incentive_engine.events import Currency, Id, Text
+from incentive_engine.events import ActivityKind, Currency, Id, LeadSource, Text
 from incentive_engine.periods import PeriodKind
 
 Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -250,6 +250,75 @@ AnyComponent = Annotated[
 ]
 
 
+# ------------------------------------------------------------ gamification
+
+Points = Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+"""A number of points, never negative."""
+
+
+class PerAmount(Part):
+    """Points per full step of credited amount (e.g. 1 point per 10,000,000)."""
+
+    step: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    points: Points
+
+
+class Milestone(Part):
+    """Points once attainment reaches a level in a plan period."""
+
+    attainment: PercentBound
+    points: Points
+
+
+class PointsRules(Part):
+    """How activity and results earn gamification points (never pay)."""
+
+    activities: dict[ActivityKind, Points] = {}
+    """Points per activity kind (call_connected, call_unanswered, meeting, email, demo)."""
+    leads: dict[LeadSource, Points] = {}
+    """Points per lead created, by source."""
+    won_deal: Points = Decimal(0)
+    """Points per won deal (times the rep's share of a split)."""
+    per_amount: PerAmount | None = None
+    new_customer: Points = Decimal(0)
+    """Points per won deal with a new customer (times the share)."""
+    milestones: tuple[Milestone, ...] = ()
+    daily_caps: dict[ActivityKind, Points] = {}
+    """At most this many points a day from one activity kind (stops gaming the system)."""
+
+
+class BadgeKind(StrEnum):
+    """What a badge rewards."""
+
+    FIRST_WON_DEAL = "first_won_deal"
+    DEALS_IN_PERIOD = "deals_in_period"
+    QUOTA_CLUB = "quota_club"
+    ACTIVITY_STREAK = "activity_streak"
+
+
+class BadgeRule(Part):
+    """A badge: first won deal, N deals in a plan period, quota club (attainment >= 100 %),
+    or an activity streak of N working days."""
+
+    id: Id
+    name: Text
+    kind: BadgeKind
+    count: int | None = Field(None, ge=1, le=1000)
+    activity: ActivityKind | None = None
+    """For a streak: the activity that counts (any activity when unset)."""
+
+    @model_validator(mode="after")
+    def _count_fits(self) -> BadgeRule:
+        needs = self.kind in (BadgeKind.DEALS_IN_PERIOD, BadgeKind.ACTIVITY_STREAK)
+        if needs and self.count is None:
+            raise ValueError(f"a {self.kind.value} badge needs 'count'")
+        if not needs and self.count is not None:
+            raise ValueError(f"a {self.kind.value} badge takes no 'count'")
+        if self.activity is not None and self.kind is not BadgeKind.ACTIVITY_STREAK:
+            raise ValueError("'activity' only applies to an activity_streak badge")
+        return self
+
+
 # ---------------------------------------------------------------------- plan
 
 
@@ -284,6 +353,7 @@ class Plan(Part):
     effective_to: date | None = None
     currency: Currency
     period: PeriodKind
+    """month, quarter or year (plans do not pay per day or week)."""
     covers: Covers
     crediting: Literal["named", "territory"] = "named"
     """``named``: splits, else the named rep, else territory; ``territory``: always territory."""
@@ -291,6 +361,9 @@ class Plan(Part):
     """Prorate quotas by days employed in the period (hired or leaving mid-period)."""
     clawback: Clawback = Clawback()
     components: tuple[AnyComponent, ...] = Field(min_length=1)
+    points: PointsRules | None = None
+    """Gamification points rules (leaderboards never show pay)."""
+    badges: tuple[BadgeRule, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
@@ -300,8 +373,13 @@ class Plan(Part):
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             raise ValueError(f"component ids must be unique: {', '.join(repeated)} repeated")
+        badge_ids = [b.id for b in self.badges]
+        if len(set(badge_ids)) != len(badge_ids):
+            raise ValueError("badge ids must be unique")
         if sum(isinstance(c, Draw) for c in self.components) > 1:
             raise ValueError("a plan has at most one draw")
+        if self.period in (PeriodKind.DAY, PeriodKind.WEEK):
+            raise ValueError(f"a plan pays per month, quarter or year, not per {self.period.value}")
         return self
 
     def document(self) -> dict[str, Any]:
