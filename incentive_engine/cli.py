@@ -23,11 +23,13 @@ from incentive_engine.cli_common import (
     emit,
     errors,
     iso,
+    number,
     parse_instant,
     progress,
     settings_of,
     start_of,
 )
+from incentive_engine.cli_gamification import gamification_commands
 from incentive_engine.cli_plans import plan_app
 from incentive_engine.cli_territories import attainment_commands, territory_app
 from incentive_engine.commissions import (
@@ -40,6 +42,7 @@ from incentive_engine.events import (
 )
 from incentive_engine.facts import Facts
 from incentive_engine.ingest import IngestService, ingest_paths
+from incentive_engine.leaderboards import Metric, leaderboard
 from incentive_engine.money import format_money
 from incentive_engine.periods import Period, PeriodKind
 from incentive_engine.plan_service import publish
@@ -381,6 +384,22 @@ def _print_pay(settings: Settings) -> None:
         rows, Format.TABLE, f"statement of {snap.facts.reps[top.rep_id].name} ({top.rep_id}), {q1}"
     )
     console.print(f"total {format_money(top.total, top.currency)} · statement {top.hash}")
+    board = leaderboard(snap.facts, snap.book, Metric.POINTS, q1)
+    emit(
+        [
+            {
+                "rank": st.rank,
+                "rep": st.rep_id,
+                "name": st.name,
+                "points": number(st.value),
+                "reached": st.reached_at.date().isoformat() if st.reached_at else "",
+                "movement": "new" if st.movement is None else f"{st.movement:+d}",
+            }
+            for st in board[:10]
+        ],
+        Format.TABLE,
+        f"points leaderboard, {q1}",
+    )
 
 
 def _print_overview(facts: Facts) -> None:
@@ -455,5 +474,5 @@ if __name__ == "__main__":  # pragma: no cover
 app.add_typer(period_app, name="period")
 app.add_typer(plan_app, name="plan")
 app.add_typer(territory_app, name="territory")
-for commands in (commission_commands, attainment_commands):
+for commands in (commission_commands, attainment_commands, gamification_commands):
     app.registered_commands.extend(commands.registered_commands)

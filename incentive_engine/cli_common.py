@@ -89,6 +89,13 @@ def period_arg(text: str) -> Period:
         raise typer.BadParameter(str(exc)) from None
 
 
+def number(value: Decimal) -> str:
+    """Whole numbers as integers; fractions (attainment %, shared points) to one decimal."""
+    if value == value.to_integral_value():
+        return str(value.to_integral_value())
+    return str(value.quantize(Decimal("0.1")))
+
+
 def money(amount: Decimal | None, currency: str) -> str:
     """An amount with separators and currency ('' for none)."""
     return "" if amount is None else format_money(amount, currency)

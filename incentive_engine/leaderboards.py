@@ -183,7 +183,9 @@ def leaderboard(
         before = _ranked(facts, _values(facts, book, metric, previous_period, before_members))
     except LeaderboardError:
         before = []
-    previous_rank = {rep_id: i for i, (rep_id, _, _) in enumerate(before, start=1)}
+    # Only reps who scored in the previous period held a place on its board.
+    scored = [rep_id for rep_id, value, _ in before if value != 0]
+    previous_rank = {rep_id: i for i, rep_id in enumerate(scored, start=1)}
     return [
         Standing(i, rep_id, facts.reps[rep_id].name, value, reached, previous_rank.get(rep_id))
         for i, (rep_id, value, reached) in enumerate(current, start=1)

@@ -7,6 +7,7 @@ exact Decimal in the plan's currency.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -384,7 +385,12 @@ class Plan(Part):
 
     def document(self) -> dict[str, Any]:
         """The plan as its canonical JSON-ready document (what is hashed and published)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        # Through JSON text, so that enum keys of mappings (points per activity kind) become
+        # plain strings like every other value.
+        document: dict[str, Any] = json.loads(
+            self.model_dump_json(by_alias=True, exclude_none=True)
+        )
+        return document
 
     def in_force_on(self, day: date) -> bool:
         """Whether the plan's effective dates include a day."""
