@@ -18,9 +18,11 @@ from sqlalchemy import Column, Connection, Integer, String, Table, Text, select
 
 from incentive_engine.attainment import AttainmentError, attainment
 from incentive_engine.facts import Facts
+from incentive_engine.leaderboards import LeaderboardError, Metric, leaderboard
 from incentive_engine.periods import Period
 from incentive_engine.store import RecordedEvent
 from plans.evaluate import EvaluationError, PlanBook, evaluate
+from plans.points import badges
 from projections.base import Projection, metadata
 
 statements_table = Table(
@@ -57,12 +59,37 @@ attainment_table = Table(
 )
 
 
+leaderboard_table = Table(
+    "leaderboard",
+    metadata,
+    Column("metric", String(20), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("rank", Integer, primary_key=True),
+    Column("rep_id", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("reached_at", String(40)),
+    Column("movement", Integer),
+)
+badges_table = Table(
+    "badges",
+    metadata,
+    Column("rep_id", String(128), primary_key=True),
+    Column("badge_id", String(128), primary_key=True),
+    Column("scope", String(40), primary_key=True),
+    Column("plan_id", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("earned_on", String(10), nullable=False),
+    Column("event_ids", Text, nullable=False),
+)
+
+
 class Statements(Projection):
     """Statements per rep, period and plan, recomputed from in-memory facts when settled."""
 
     name = "statements"
-    version = 2
-    tables = (statements_table, attainment_table)
+    version = 3
+    tables = (statements_table, attainment_table, leaderboard_table, badges_table)
     in_memory = True
 
     def __init__(self) -> None:
@@ -81,6 +108,8 @@ class Statements(Projection):
         for table, rows in (
             (statements_table, statement_rows(self.facts)),
             (attainment_table, attainment_rows(self.facts)),
+            (leaderboard_table, leaderboard_rows(self.facts)),
+            (badges_table, badge_rows(self.facts)),
         ):
             conn.execute(table.delete())
             if rows:
@@ -181,6 +210,64 @@ def attainment_rows(facts: Facts) -> list[dict[str, object]]:
                         "attainment": None if a.attainment is None else str(a.attainment),
                         "note": a.note,
                         "error": None,
+                    }
+                )
+    return rows
+
+
+def leaderboard_rows(facts: Facts) -> list[dict[str, object]]:
+    """Company leaderboards for every metric and every plan period (attainment only where
+    quotas exist); team and territory boards are the same order filtered by membership."""
+    book = PlanBook.from_facts(facts)
+    rows: list[dict[str, object]] = []
+    for period in _periods(facts, book):
+        for metric in Metric:
+            try:
+                board = leaderboard(facts, book, metric, period)
+            except (LeaderboardError, EvaluationError):
+                continue
+            rows += [
+                {
+                    "metric": metric.value,
+                    "period": str(period),
+                    "rank": st.rank,
+                    "rep_id": st.rep_id,
+                    "name": st.name,
+                    "value": str(st.value),
+                    "reached_at": st.reached_at.isoformat() if st.reached_at else None,
+                    "movement": st.movement,
+                }
+                for st in board
+            ]
+    return rows
+
+
+def badge_rows(facts: Facts) -> list[dict[str, object]]:
+    """Badges every rep holds at the latest day the facts reach, under each plan."""
+    book = PlanBook.from_facts(facts)
+    periods = _periods(facts, book)
+    if not periods:
+        return []
+    until = periods[-1].end
+    rows: list[dict[str, object]] = []
+    for plan_id in book.plan_ids():
+        version = book.in_force(plan_id, until)
+        if version is None or not version.plan.badges:
+            continue
+        plan_period = Period.containing(until, version.plan.period)
+        for rep_id in sorted(facts.reps):
+            if version not in book.for_rep(facts, rep_id, plan_period):
+                continue
+            for b in badges(facts, version, rep_id, until):
+                rows.append(
+                    {
+                        "rep_id": rep_id,
+                        "badge_id": b.badge_id,
+                        "scope": b.scope,
+                        "plan_id": version.plan.plan_id,
+                        "name": b.name,
+                        "earned_on": b.earned_on.isoformat(),
+                        "event_ids": " ".join(b.event_ids),
                     }
                 )
     return rows
