@@ -8,7 +8,7 @@ error): the commission evaluator uses the same functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
@@ -172,30 +172,27 @@ def _members_quota(
         if quota is None or employed == 0:
             continue
         amount, currency = quota[0], quota[1]
-        in_team = sum(1 for d in _days(period) if rep.active_on(d) and rep.team_on(d) == team)
+        in_team = rep.team_days(period).get(team, 0)
         total += amount * in_team / (period.days if prorate else employed)
     if currency is None:
         return None, None
     return round_money(total, currency), currency
 
 
-def _days(period: Period) -> list[date]:
-    return [period.start + timedelta(days=i) for i in range(period.days)]
-
-
-def territory_revenue(
-    facts: Facts, territory_id: str, period: Period, currency: str | None
-) -> Decimal:
-    """Won, non-cancelled deals closed in the period that fall in the territory (whoever was
-    credited), in the given currency (each deal's own when None)."""
-    total = Decimal(0)
+def territory_revenues(facts: Facts, period: Period, into: str | None = None) -> dict[str, Decimal]:
+    """Every territory's revenue in a period: won, non-cancelled deals closed in it that fall
+    in the territory (whoever was credited), in ``into`` (each deal's own currency if None)."""
+    totals: dict[str, Decimal] = {}
     for deal in facts.won_deals(period):
         placed = facts.territory_for(deal)
-        if deal.cancellation is None and placed and placed[0].territory_id == territory_id:
-            won = deal.won
-            assert won is not None
-            total += deal_in(facts, deal, deal.amount, currency or won.currency)
-    return total
+        if deal.cancellation is not None or placed is None:
+            continue
+        won = deal.won
+        assert won is not None
+        tid = placed[0].territory_id
+        amount = deal_in(facts, deal, deal.amount, into or won.currency)
+        totals[tid] = totals.get(tid, Decimal(0)) + amount
+    return totals
 
 
 def territory_attainment(facts: Facts, period: Period) -> list[Attainment]:
@@ -209,7 +206,7 @@ def territory_attainment(facts: Facts, period: Period) -> list[Attainment]:
             continue
         entry = facts.quota(QuotaSubject.TERRITORY, tid, period)
         currency = entry.currency if entry else None
-        total = territory_revenue(facts, tid, period, currency)
+        total = territory_revenues(facts, period, currency).get(tid, Decimal(0))
         rows.append(
             Attainment(
                 "territory",

@@ -31,6 +31,7 @@ from incentive_engine.cli_common import (
 )
 from incentive_engine.cli_gamification import gamification_commands
 from incentive_engine.cli_plans import plan_app
+from incentive_engine.cli_quotas import quota_app
 from incentive_engine.cli_territories import attainment_commands, territory_app
 from incentive_engine.commissions import (
     period_statements,
@@ -474,5 +475,6 @@ if __name__ == "__main__":  # pragma: no cover
 app.add_typer(period_app, name="period")
 app.add_typer(plan_app, name="plan")
 app.add_typer(territory_app, name="territory")
+app.add_typer(quota_app, name="quota")
 for commands in (commission_commands, attainment_commands, gamification_commands):
     app.registered_commands.extend(commands.registered_commands)

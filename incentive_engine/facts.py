@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
@@ -163,6 +163,21 @@ class Rep:
             first, last = max(period.start, start), min(period.end, end or period.end)
             total += max(0, (last - first).days + 1)
         return total
+
+    def team_days(self, period: Period) -> dict[str, int]:
+        """Days of the period the rep was employed in each team."""
+        days: dict[str, int] = {}
+        spells = self.spells()
+        for i, placement in enumerate(self.placements):
+            start = max(placement.effective, period.start)
+            end = period.end
+            if i + 1 < len(self.placements):
+                end = min(end, self.placements[i + 1].effective - timedelta(days=1))
+            for first, last in spells if start <= end else []:
+                lo, hi = max(start, first), min(end, last or end)
+                if lo <= hi:
+                    days[placement.team] = days.get(placement.team, 0) + (hi - lo).days + 1
+        return days
 
     def last_day_in(self, period: Period) -> date | None:
         """The rep's last day employed within the period (None if not employed in it)."""
