@@ -274,6 +274,51 @@ def events(
     emit(rows, fmt, "events")
 
 
+# ------------------------------------------------------------ long-running
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP API (FastAPI under uvicorn) on the configured store."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings_of(ctx)), host=host, port=port)
+
+
+@app.command()
+def project(
+    ctx: typer.Context,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep applying new events until stopped (SIGTERM).")
+    ] = False,
+    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 1.0,
+) -> None:
+    """Bring the read models up to date from their tracking positions (the projection worker)."""
+    import signal
+    import threading
+
+    from projections.runner import ProjectionRunner, make_engine
+
+    settings = settings_of(ctx)
+    with EventStore(settings) as store:
+        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()))
+        if not follow:
+            console.print(f"applied {runner.run():,} events; lag {runner.lag()}")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        console.print(f"following the log (poll every {poll}s); stop with SIGTERM")
+        runner.follow(stop, poll_seconds=poll)
+        console.print("stopped")
+
+
 # -------------------------------------------------------------------- demo
 
 
