@@ -16,6 +16,7 @@ PURE = [
     "incentive_engine/attainment.py",
     "incentive_engine/leaderboards.py",
     "incentive_engine/quotas.py",
+    "incentive_engine/simulation.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "plans").rglob("*.py")),
 ]
 IO_LIBRARIES = {
