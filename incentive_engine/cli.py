@@ -32,6 +32,7 @@ from incentive_engine.cli_common import (
 from incentive_engine.cli_gamification import gamification_commands
 from incentive_engine.cli_plans import plan_app
 from incentive_engine.cli_quotas import quota_app
+from incentive_engine.cli_simulation import simulation_commands
 from incentive_engine.cli_territories import attainment_commands, territory_app
 from incentive_engine.commissions import (
     period_statements,
@@ -521,5 +522,10 @@ app.add_typer(period_app, name="period")
 app.add_typer(plan_app, name="plan")
 app.add_typer(territory_app, name="territory")
 app.add_typer(quota_app, name="quota")
-for commands in (commission_commands, attainment_commands, gamification_commands):
+for commands in (
+    commission_commands,
+    attainment_commands,
+    gamification_commands,
+    simulation_commands,
+):
     app.registered_commands.extend(commands.registered_commands)
