@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import select
 
 from incentive_engine.attainment import attainment
+from incentive_engine.cli_audit import audit_app
 from incentive_engine.cli_commissions import commission_commands, period_app
 from incentive_engine.cli_common import (
     Format,
@@ -522,6 +523,7 @@ app.add_typer(period_app, name="period")
 app.add_typer(plan_app, name="plan")
 app.add_typer(territory_app, name="territory")
 app.add_typer(quota_app, name="quota")
+app.add_typer(audit_app, name="audit")
 for commands in (
     commission_commands,
     attainment_commands,

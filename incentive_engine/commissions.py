@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from incentive_engine.chain import head
 from incentive_engine.events import Payout, PeriodClosed, PriorAdjustment, content_hash
 from incentive_engine.facts import Facts
 from incentive_engine.periods import Period
@@ -112,6 +113,7 @@ def close_period(
     except EvaluationError as exc:
         raise CommissionError(f"cannot close {name}: {exc}") from exc
     payouts = tuple(payout_of(s) for s in sealed)
+    chain_position, chain_link = head(store)
     event = PeriodClosed(
         event_id=f"close:{name}",
         period=name,
@@ -119,6 +121,8 @@ def close_period(
         closed_by=closed_by,
         payouts=payouts,
         statements_hash=content_hash([p.statement_hash for p in payouts]),
+        chain_position=chain_position,
+        chain_link=chain_link,
     )
     report = store.append([event], source=f"period close by {closed_by}")
     if report.conflicts or report.duplicates:

@@ -612,6 +612,10 @@ class PeriodClosed(Event):
     closed_by: Text | None = None
     payouts: tuple[Payout, ...] = ()
     statements_hash: str | None = None
+    chain_position: int | None = Field(None, ge=0)
+    """Position of the last event before the close, whose chain link is sealed here."""
+    chain_link: str | None = None
+    """The audit chain's link at ``chain_position``: the log up to it can no longer change."""
 
 
 class ManualAdjustment(Event):

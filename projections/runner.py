@@ -55,10 +55,11 @@ def make_engine(url: str) -> Engine:
 
 def default_projections() -> list[Projection]:
     """The read models the engine keeps by default."""
+    from projections.audit_chain import AuditChain
     from projections.event_log import EventCounts, EventIndex
     from projections.statements import Statements
 
-    return [EventIndex(), EventCounts(), Statements()]
+    return [EventIndex(), EventCounts(), AuditChain(), Statements()]
 
 
 class ProjectionRunner:
