@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from incentive_engine.audit import verify
-from incentive_engine.cli_common import Format, console, emit, errors, settings_of
+from incentive_engine.audit_trail import explain_line, export_pack
+from incentive_engine.cli_common import (
+    Format,
+    console,
+    emit,
+    errors,
+    fail,
+    money,
+    parse_instant,
+    period_arg,
+    settings_of,
+)
+from incentive_engine.commissions import CommissionError, rep_statements, snapshot
 from incentive_engine.store import EventStore
+from plans.evaluate import EvaluationError
 from projections.audit_chain import AuditChain
 from projections.runner import ProjectionRunner, make_engine
 
@@ -44,3 +60,59 @@ def verify_command(
         )
     else:
         emit([], fmt)
+
+
+@audit_app.command("explain")
+def explain_command(
+    ctx: typer.Context,
+    rep: Annotated[str, typer.Argument(help="Rep id.")],
+    period: Annotated[str, typer.Argument(help="Period.")],
+    as_of: Annotated[str | None, typer.Option(help="What the engine knew at this instant.")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+) -> None:
+    """From the paid total to each line, its rule, tier and rate, and the events behind it
+    (with their recorded times and sources)."""
+    settings = settings_of(ctx)
+    with EventStore(settings) as store:
+        snap = snapshot(store, as_of=parse_instant(as_of))
+        try:
+            found = rep_statements(snap, rep, period_arg(period))
+        except (CommissionError, EvaluationError) as exc:
+            fail(str(exc))
+        chains = [explain_line(snap, store, s, ln) for s in found for ln in s.lines]
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(chains, ensure_ascii=False, indent=2) + "\n")
+        return
+    for s in found:
+        console.print(
+            f"{s.rep_id} {s.period}: total {money(s.total, s.currency)} "
+            f"(plan {s.plan_id} v{s.plan_version}, statement {s.hash})"
+        )
+    for chain in chains:
+        line = chain["line"]
+        console.print(
+            f"\nline {line['number']} [{line['component']}] {line['description']}: "
+            f"{line['amount']}",
+            markup=False,
+        )
+        emit(chain["events"], Format.TABLE, "events")
+
+
+@audit_app.command("export")
+def export_command(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Argument(help="Period, e.g. 2026-Q1.")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write the pack.")] = Path(
+        "audit-pack"
+    ),
+) -> None:
+    """Write the audit pack of a period (CSV and JSON: events, plan documents, statements,
+    adjustments, payouts, hashes, and a manifest with each file's sha256)."""
+    settings = settings_of(ctx)
+    with EventStore(settings) as store:
+        snap = snapshot(store)
+        try:
+            manifest = export_pack(snap, store, period_arg(period), directory / period)
+        except EvaluationError as exc:
+            fail(str(exc))
+    console.print(f"wrote the audit pack of {period} to {manifest.parent} ({manifest.name})")

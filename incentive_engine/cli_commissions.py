@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from incentive_engine.audit_trail import explain_line
 from incentive_engine.cli_common import (
     Format,
     console,
@@ -32,7 +33,7 @@ from incentive_engine.commissions import (
     snapshot,
     total_paid,
 )
-from incentive_engine.events import content_hash, describe
+from incentive_engine.events import content_hash
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
 from plans.evaluate import EvaluationError
@@ -186,48 +187,9 @@ def explain(
     chosen = next((ln for ln in s.lines if ln.number == line), None)
     if chosen is None:
         fail(f"{rep} {period} has lines 1..{len(s.lines)}, not {line}")
-    version = find_version(snap, s.plan_id, s.plan_version)
-    rule = next(
-        (
-            c.model_dump(mode="json", by_alias=True, exclude_none=True)
-            for c in version.plan.components
-            if c.id == chosen.component
-        ),
-        None,
-    )
     with EventStore(settings) as store:
-        evidence = []
-        for event_id in chosen.event_ids:
-            recorded = store.get(event_id)
-            if recorded is None:
-                continue
-            evidence.append(
-                {
-                    "event_id": event_id,
-                    "type": recorded.event.type,  # type: ignore[attr-defined]
-                    "position": recorded.position,
-                    "effective": recorded.event.effective_at.isoformat(),
-                    "recorded_at": recorded.recorded_at.isoformat(),
-                    "source": recorded.source,
-                    "summary": describe(recorded.event),
-                }
-            )
-    chain = {
-        "statement": {
-            "rep_id": s.rep_id,
-            "period": s.period,
-            "hash": s.hash,
-            "total": str(s.total),
-        },
-        "line": chosen.as_dict(),
-        "rule": {
-            "plan_id": s.plan_id,
-            "version": s.plan_version,
-            "plan_hash": s.plan_hash,
-            "component": rule,
-        },
-        "events": evidence,
-    }
+        chain = explain_line(snap, store, s, chosen)
+    rule, evidence = chain["rule"]["component"], chain["events"]
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(chain, ensure_ascii=False, indent=2) + "\n")
         return

@@ -148,3 +148,57 @@ def test_cli_verify(store: EventStore, settings: Settings, clock: StepClock) -> 
     )
     assert bad.exit_code == 1 and "removed" in bad.stdout
     assert "can no longer be recomputed" in bad.stdout
+
+
+def test_audit_explain_and_export_pack(
+    store: EventStore, settings: Settings, clock: StepClock, tmp_path
+) -> None:
+    import csv
+    import hashlib
+    import json
+    from decimal import Decimal
+
+    from typer.testing import CliRunner
+
+    from incentive_engine.cli import app
+
+    seeded(store, clock)
+    cli = CliRunner()
+    explained = cli.invoke(
+        app,
+        ["--store", settings.store_url, "audit", "explain", "an", "2026-Q1", "--format", "json"],
+    )
+    assert explained.exit_code == 0, explained.output
+    chains = json.loads(explained.stdout)
+    assert [c["line"]["amount"] for c in chains] == ["3000000", "7500000", "7200000"]
+    assert {e["event_id"] for e in chains[2]["events"]} == {"won-D1", "quota-an-2026-Q1"}
+    assert all(e["recorded_at"] for c in chains for e in c["events"])
+    assert chains[0]["rule"]["component"]["mode"] == "graduated"
+
+    exported = cli.invoke(
+        app, ["--store", settings.store_url, "audit", "export", "2026-Q1", "--dir", str(tmp_path)]
+    )
+    assert exported.exit_code == 0, exported.output
+    pack = tmp_path / "2026-Q1"
+    manifest = json.loads((pack / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "sealed" and manifest["statements"] == 1
+    for name, digest in manifest["files"].items():
+        assert digest == "sha256:" + hashlib.sha256((pack / name).read_bytes()).hexdigest()
+    with (pack / "payouts.csv").open(encoding="utf-8") as handle:
+        [payout] = list(csv.DictReader(handle))
+    with (pack / "statement_lines.csv").open(encoding="utf-8") as handle:
+        lines = list(csv.DictReader(handle))
+    assert (
+        sum(Decimal(r["amount"]) for r in lines) == Decimal(payout["total"]) == Decimal(17_700_000)
+    )
+    with (pack / "events.csv").open(encoding="utf-8") as handle:
+        events = {r["event_id"]: r for r in csv.DictReader(handle)}
+    assert (
+        events["won-D1"]["recorded_at"].startswith("2026-02-11")
+        and events["won-D1"]["type"] == "DealWon"
+    )
+    plans = json.loads((pack / "plans.json").read_text(encoding="utf-8"))
+    assert (
+        plans[0]["content_hash"].startswith("sha256:")
+        and plans[0]["document"]["plan_id"] == "example"
+    )
