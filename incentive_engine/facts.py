@@ -411,16 +411,21 @@ class Facts:
     """Recorded time (ISO text) of the events that can change pay, when the shell knows it."""
     fx_rates: dict[tuple[str, str], list[tuple[date, str, Decimal]]] = field(default_factory=dict)
     event_count: int = 0
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Answers derived from the facts as they stand (won deals per period, credits per rep);
+    emptied whenever an event is folded in."""
 
     # ------------------------------------------------------------ folding
 
     def apply(self, event: Event) -> None:
         """Fold one event into the facts."""
         self.event_count += 1
+        self._cache.clear()
         _APPLY[type(event)](self, event)
 
     def apply_all(self, events: Iterable[Event]) -> Facts:
         """Fold many events; returns self for chaining."""
+        self._cache.clear()
         apply = _APPLY
         count = 0
         for event in events:
@@ -432,6 +437,7 @@ class Facts:
     def apply_recorded(self, page: Iterable[tuple[Event, str]]) -> Facts:
         """Fold (event, recorded-at text) pairs, remembering when pay-relevant events were
         recorded (activities are not: they never change pay)."""
+        self._cache.clear()
         apply, recorded = _APPLY, self.recorded
         count = 0
         for event, when in page:
@@ -641,12 +647,39 @@ class Facts:
 
     def won_deals(self, period: Period | None = None) -> list[Deal]:
         """Won deals (closed within the period if given), ordered by close date and id."""
-        deals = [
-            d
-            for d in self.deals.values()
-            if d.won is not None and (period is None or d.won.close_date in period)
-        ]
-        return sorted(deals, key=lambda d: (d.won.close_date, d.deal_id))  # type: ignore[union-attr]
+        key = ("won", period)
+        if key not in self._cache:
+            deals = [
+                d
+                for d in self.deals.values()
+                if d.won is not None and (period is None or d.won.close_date in period)
+            ]
+            self._cache[key] = sorted(deals, key=lambda d: (d.won.close_date, d.deal_id))  # type: ignore[union-attr]
+        return list(self._cache[key])
+
+    def leads_of(self, rep_id: str) -> list[Lead]:
+        """The leads a rep holds, by lead id."""
+        if "leads" not in self._cache:
+            index: dict[str, list[Lead]] = {}
+            for lead_id in sorted(self.leads):
+                lead = self.leads[lead_id]
+                if lead.rep_id is not None:
+                    index.setdefault(lead.rep_id, []).append(lead)
+            self._cache["leads"] = index
+        return list(self._cache["leads"].get(rep_id, []))
+
+    def credits_by_rep(
+        self, period: Period, *, by: Literal["named", "territory"] = "named"
+    ) -> dict[str, list[tuple[Deal, Credit]]]:
+        """Every rep's (deal, credit) pairs for the deals won in a period, in close order."""
+        key = ("credits", period, by)
+        if key not in self._cache:
+            found: dict[str, list[tuple[Deal, Credit]]] = {}
+            for deal in self.won_deals(period):
+                for credit in self.credits(deal, by=by):
+                    found.setdefault(credit.rep_id, []).append((deal, credit))
+            self._cache[key] = found
+        return self._cache[key]  # type: ignore[no-any-return]
 
     def unassigned_deals(self) -> list[Deal]:
         """Won deals that name no rep and fall in no owned territory."""

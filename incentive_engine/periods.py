@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 
 class PeriodKind(StrEnum):
@@ -81,12 +82,12 @@ class Period:
         span = _MONTHS_IN[kind]
         return cls(day.year, (day.month - 1) // span * span + 1, kind)
 
-    @property
+    @cached_property
     def start(self) -> date:
         """First day of the period."""
         return date(self.year, self.first_month, self.first_day)
 
-    @property
+    @cached_property
     def end(self) -> date:
         """Last day of the period (inclusive)."""
         if self.kind is PeriodKind.DAY:
@@ -96,7 +97,7 @@ class Period:
         last_month = self.first_month + _MONTHS_IN[self.kind] - 1
         return date(self.year, last_month, calendar.monthrange(self.year, last_month)[1])
 
-    @property
+    @cached_property
     def days(self) -> int:
         """Number of days in the period."""
         return (self.end - self.start).days + 1

@@ -182,7 +182,8 @@ def simulate(
             f"the draft pays in {draft.plan.currency}, the baseline in {baseline.plan.currency}"
         )
     book = PlanBook((baseline,))
-    with_points = draft.plan.points is not None or baseline.plan.points is not None
+    # Points are compared only where the draft changes the points rules.
+    with_points = draft.plan.points != baseline.plan.points
     statements: dict[tuple[str, str, str], Statement] = {}
     results = []
     for rep_id in sorted(facts.reps):
@@ -206,7 +207,7 @@ def simulate(
                     continue
                 statements[(rep_id, str(period), label)] = s
                 totals[label] += s.earned
-                if version.plan.points is not None:
+                if with_points and version.plan.points is not None:
                     scores[label] += points(facts, version, rep_id, period).total
         if involved:
             results.append(

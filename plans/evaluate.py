@@ -269,15 +269,12 @@ def clawback_amount(deal: Deal, plan: Plan) -> tuple[Decimal, tuple[str, ...]]:
 def credits_for(facts: Facts, plan: Plan, rep_id: str, period: Period) -> list[Credited]:
     """The rep's credits for deals closed in the period, after clawback rules."""
     found = []
-    for deal in facts.won_deals(period):
-        for credit in facts.credits(deal, by=plan.crediting):
-            if credit.rep_id != rep_id:
-                continue
-            amount, ids = clawback_amount(deal, plan)
-            amount = _in_plan_currency(facts, plan, deal, amount)
-            own = amount * credit.share / HUNDRED
-            events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
-            found.append(Credited(deal, credit, own, amount, events))
+    for deal, credit in facts.credits_by_rep(period, by=plan.crediting).get(rep_id, []):
+        amount, ids = clawback_amount(deal, plan)
+        amount = _in_plan_currency(facts, plan, deal, amount)
+        own = amount * credit.share / HUNDRED
+        events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
+        found.append(Credited(deal, credit, own, amount, events))
     return found
 
 

@@ -9,6 +9,7 @@ with it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -72,10 +73,17 @@ def _activity_lines(
 ) -> list[PointsLine]:
     lines: list[PointsLine] = []
     by_day: dict[tuple[date, ActivityKind], list[PointsLine]] = {}
-    for a in facts.activities.get(rep_id, []):
+    activities = facts.activities.get(rep_id, [])
+    first = bisect.bisect_left(
+        activities, (_midnight(period.start),), key=lambda a: (a.occurred_at,)
+    )
+    after = _midnight(period.end + timedelta(days=1))
+    for a in activities[first:]:
+        if a.occurred_at >= after:
+            break
         day = a.occurred_at.date()
         points = rules.activities.get(a.kind)
-        if points is None or not _in(period, day):
+        if points is None:
             continue
         line = PointsLine(
             a.occurred_at, f"activity:{a.kind.value}", f"{a.kind.value}", points, (a.event_id,)
@@ -101,8 +109,8 @@ def _activity_lines(
 
 def _lead_lines(facts: Facts, rules: PointsRules, rep_id: str, period: Period) -> list[PointsLine]:
     lines = []
-    for lead in facts.leads.values():
-        if lead.rep_id != rep_id or lead.source is None or lead.created_date is None:
+    for lead in facts.leads_of(rep_id):
+        if lead.source is None or lead.created_date is None:
             continue
         points = rules.leads.get(lead.source)
         if points and _in(period, lead.created_date):
