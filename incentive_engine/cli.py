@@ -31,6 +31,7 @@ from incentive_engine.cli_common import (
     start_of,
 )
 from incentive_engine.cli_gamification import gamification_commands
+from incentive_engine.cli_kpis import kpi_app
 from incentive_engine.cli_plans import plan_app
 from incentive_engine.cli_quotas import quota_app
 from incentive_engine.cli_simulation import simulation_commands
@@ -45,6 +46,7 @@ from incentive_engine.events import (
 )
 from incentive_engine.facts import Facts
 from incentive_engine.ingest import IngestService, ingest_paths
+from incentive_engine.kpis import kpi
 from incentive_engine.leaderboards import Metric, leaderboard
 from incentive_engine.money import format_money
 from incentive_engine.periods import Period, PeriodKind
@@ -432,6 +434,7 @@ def _print_pay(settings: Settings) -> None:
         rows, Format.TABLE, f"statement of {snap.facts.reps[top.rep_id].name} ({top.rep_id}), {q1}"
     )
     console.print(f"total {format_money(top.total, top.currency)} · statement {top.hash}")
+    _print_kpis(snap.facts, q1)
     board = leaderboard(snap.facts, snap.book, Metric.POINTS, q1)
     emit(
         [
@@ -448,6 +451,40 @@ def _print_pay(settings: Settings) -> None:
         Format.TABLE,
         f"points leaderboard, {q1}",
     )
+
+
+def _print_kpis(facts: Facts, period: Period) -> None:
+    """A KPI summary for the company (definitions: `incentive-engine kpi list`)."""
+    [o] = kpi(facts, "outcomes", period)
+    [c] = kpi(facts, "call_outcomes", period)
+    [d] = kpi(facts, "calls_per_day", period)
+    leads = kpi(facts, "leads", period)
+    currency = str(o["currency"])
+    rows = [
+        {
+            "kpi": "win rate",
+            "value": f"{number(o['win_rate_pct'])} % ({o['won']} won, {o['lost']} lost)",
+        },
+        {"kpi": "average deal size", "value": format_money(o["average_deal_size"], currency)},
+        {"kpi": "sales cycle", "value": f"{number(o['sales_cycle_days'])} days"},
+        {
+            "kpi": "sales velocity",
+            "value": f"{format_money(o['velocity_per_day'], currency)} a day",
+        },
+        {
+            "kpi": "new / existing customer deals",
+            "value": f"{o['new_customer_deals']} / {o['existing_customer_deals']}",
+        },
+        {
+            "kpi": "calls per rep per working day",
+            "value": f"{number(d['calls_per_day'])} ({number(c['connected_pct'])} % connected)",
+        },
+        {
+            "kpi": "leads by source",
+            "value": ", ".join(f"{r['source']} {r['leads']}" for r in leads),
+        },
+    ]
+    emit(rows, Format.TABLE, f"KPI summary, {period}")
 
 
 def _print_overview(facts: Facts) -> None:
@@ -524,6 +561,7 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(territory_app, name="territory")
 app.add_typer(quota_app, name="quota")
 app.add_typer(audit_app, name="audit")
+app.add_typer(kpi_app, name="kpi")
 for commands in (
     commission_commands,
     attainment_commands,

@@ -140,7 +140,8 @@ def facts_on(facts: Facts, day: date) -> Facts:
         kept = [a for a in items if a.occurred_at.date() <= day]
         if kept:
             activities[rep_id] = kept
-    return replace(facts, deals=deals, leads=leads, activities=activities)
+    # A fresh cache: answers derived from the uncut facts must not leak into the view.
+    return replace(facts, deals=deals, leads=leads, activities=activities, _cache={})
 
 
 def _deal_on(deal: Deal, day: date) -> Deal | None:
@@ -1258,7 +1259,8 @@ def _shift(as_of: date | None, period: Period, earlier: Period) -> date | None:
 
 def compare(current: list[Row], previous: list[Row], year_ago: list[Row], spec: Kpi) -> list[Row]:
     """Trend rows: for every row key and measure of a KPI, the value now, in the previous
-    period and a year earlier, with the change and the change in percent of each."""
+    period and a year earlier, with the change and the change in percent of each (and the
+    rows' currency, if they have one)."""
     index_prev = {tuple(r[k] for k in spec.keys): r for r in previous}
     index_year = {tuple(r[k] for k in spec.keys): r for r in year_ago}
     keys = list(dict.fromkeys(tuple(r[k] for k in spec.keys) for r in current))
@@ -1267,6 +1269,8 @@ def compare(current: list[Row], previous: list[Row], year_ago: list[Row], spec: 
     rows = []
     for key in keys + extra:
         here, before, last_year = now.get(key, {}), index_prev.get(key, {}), index_year.get(key, {})
+        found = [r["currency"] for r in (here, before, last_year) if "currency" in r]
+        money = {"currency": found[0]} if found else {}
         for measure in spec.measures:
             value, prev, year = here.get(measure), before.get(measure), last_year.get(measure)
             diff, diff_pct = change(value, prev)
@@ -1282,6 +1286,7 @@ def compare(current: list[Row], previous: list[Row], year_ago: list[Row], spec: 
                     "year_ago": year,
                     "yoy_change": yoy,
                     "yoy_change_pct": yoy_pct,
+                    **money,
                 }
             )
     return rows
@@ -1311,3 +1316,41 @@ def trend(
         kpi(facts, name, year, by, as_of=_shift(as_of, period, year), **options),
         spec,
     )
+
+
+def definitions_markdown() -> str:
+    """``docs/kpis.md``: the conventions (this module's docstring) and every KPI's
+    definition, by group."""
+    doc = (__doc__ or "").replace("``", "`")
+    intro, _, conventions = doc.partition("Conventions shared by every KPI:")
+    lines = [
+        "# Sales KPIs",
+        "",
+        "<!-- Generated from incentive_engine/kpis.py (DEFINITIONS); a test keeps it equal. -->",
+        "",
+        intro.split("\n\n", 1)[1].strip(),
+        "",
+        "```bash",
+        "incentive-engine kpi list",
+        "incentive-engine kpi leads --period 2026-03 --by team --target web=40 --target social=20",
+        "incentive-engine kpi win_rate --period 2026-Q1 --by rep --trend",
+        "incentive-engine kpi behind_pace --period 2026-Q1 --on 2026-02-14",
+        "```",
+        "",
+        "Options of every `kpi NAME`: `--by rep|team|territory|company` (default company),",
+        "`--period` (default this month), `--as-of T` (what the engine knew at T; also the day",
+        "to stand on), `--on DAY` (the day to stand on; default today inside the current",
+        "period), `--currency`, `--trend` (previous period and a year earlier, with changes;",
+        "a change of a `_pct` measure is in percentage points, its `change_pct` relative) and",
+        "`--format table|json|csv`; `leads` and `calls_per_day` also take `--target`.",
+        "",
+        "## Conventions",
+        "",
+        conventions.strip(),
+    ]
+    for group in dict.fromkeys(k.group for k in KPIS.values()):
+        lines += ["", f"## {group.capitalize()}"]
+        for k in KPIS.values():
+            if k.group == group:
+                lines += ["", f"### `{k.name}`", "", k.definition]
+    return "\n".join(lines) + "\n"

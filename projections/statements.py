@@ -18,6 +18,7 @@ from sqlalchemy import Column, Connection, Integer, String, Table, Text, select
 
 from incentive_engine.attainment import AttainmentError, attainment
 from incentive_engine.facts import Facts
+from incentive_engine.kpis import KPIS, KpiError, kpi
 from incentive_engine.leaderboards import LeaderboardError, Metric, leaderboard
 from incentive_engine.periods import Period
 from incentive_engine.store import RecordedEvent
@@ -84,12 +85,22 @@ badges_table = Table(
 )
 
 
+kpis_table = Table(
+    "kpis",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
+
 class Statements(Projection):
     """Statements per rep, period and plan, recomputed from in-memory facts when settled."""
 
     name = "statements"
-    version = 3
-    tables = (statements_table, attainment_table, leaderboard_table, badges_table)
+    version = 4
+    tables = (statements_table, attainment_table, leaderboard_table, badges_table, kpis_table)
     in_memory = True
 
     def __init__(self) -> None:
@@ -110,6 +121,7 @@ class Statements(Projection):
             (attainment_table, attainment_rows(self.facts)),
             (leaderboard_table, leaderboard_rows(self.facts)),
             (badges_table, badge_rows(self.facts)),
+            (kpis_table, kpi_rows(self.facts)),
         ):
             conn.execute(table.delete())
             if rows:
@@ -270,6 +282,27 @@ def badge_rows(facts: Facts) -> list[dict[str, object]]:
                         "event_ids": " ".join(b.event_ids),
                     }
                 )
+    return rows
+
+
+def kpi_rows(facts: Facts) -> list[dict[str, object]]:
+    """Company KPIs for every plan period (those that need no targets), one row per KPI row."""
+    rows: list[dict[str, object]] = []
+    for period in _periods(facts, PlanBook.from_facts(facts)):
+        for name in KPIS:
+            try:
+                found = kpi(facts, name, period, "company")
+            except KpiError:
+                continue
+            rows += [
+                {
+                    "name": name,
+                    "period": str(period),
+                    "row": i,
+                    "data": json.dumps(r, ensure_ascii=False, default=str, sort_keys=True),
+                }
+                for i, r in enumerate(found)
+            ]
     return rows
 
 

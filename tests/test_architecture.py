@@ -17,6 +17,7 @@ PURE = [
     "incentive_engine/leaderboards.py",
     "incentive_engine/quotas.py",
     "incentive_engine/simulation.py",
+    "incentive_engine/kpis.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "plans").rglob("*.py")),
 ]
 IO_LIBRARIES = {

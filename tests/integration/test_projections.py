@@ -234,7 +234,7 @@ def test_statements_read_model_follows_the_log_and_survives_a_restart(
 def test_pay_and_gamification_views_rebuild_identically_from_zero_and_incrementally(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """Statements, attainment, leaderboards and badges: the rows after appending in steps and
+    """Statements, attainment, leaderboards, badges and KPIs: the rows after appending in steps and
     running after each step equal the rows of one run over the whole log from zero."""
     from incentive_engine.demo_data import generate
     from plans.documents import load_plan, publication
@@ -242,6 +242,7 @@ def test_pay_and_gamification_views_rebuild_identically_from_zero_and_incrementa
         Statements,
         attainment_table,
         badges_table,
+        kpis_table,
         leaderboard_table,
         statements_table,
     )
@@ -252,7 +253,7 @@ def test_pay_and_gamification_views_rebuild_identically_from_zero_and_incrementa
         )
     )
     events = [publication(plan), *generate(reps=5, events=2_500, seed=11)]
-    tables = (statements_table, attainment_table, leaderboard_table, badges_table)
+    tables = (statements_table, attainment_table, leaderboard_table, badges_table, kpis_table)
 
     def dump(engine) -> dict:  # type: ignore[no-untyped-def]
         with engine.connect() as conn:
@@ -266,7 +267,12 @@ def test_pay_and_gamification_views_rebuild_identically_from_zero_and_incrementa
             store.append(events[start : start + 700])
             incremental.run()
         stepwise = dump(incremental.engine)
-        assert stepwise["leaderboard"] and stepwise["badges"] and stepwise["statements"]
+        assert (
+            stepwise["leaderboard"]
+            and stepwise["badges"]
+            and stepwise["statements"]
+            and stepwise["kpis"]
+        )
         incremental.rebuild()
         fresh = ProjectionRunner(store, incremental.engine, [Statements()], page_size=1000)
         fresh.run()
