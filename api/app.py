@@ -1,15 +1,22 @@
-"""The FastAPI application: health and readiness now; the /v1 resources build on them."""
+"""The FastAPI application: health, readiness and the /v1 resources over the same services
+as the command line."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
+from api import errors
+from api.deps import Engine
+from api.routers import events, reps
 from incentive_engine import __version__
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
+from projections.base import metadata
+from projections.runner import make_engine
 
 
 class Health(BaseModel):
@@ -27,34 +34,49 @@ class Readiness(BaseModel):
     log_position: int
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the application was built with."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
 def healthz() -> Health:
     """The process is up."""
     return Health(status="ok", version=__version__)
 
 
-def readyz(settings: SettingsDep) -> Readiness:
+def readyz(request: Request) -> Readiness:
     """The event store answers."""
+    settings: Settings = request.app.state.settings
     try:
         with EventStore(settings) as store:
             position = store.max_position()
             return Readiness(status="ready", backend=store.backend, log_position=position)
     except Exception as exc:  # any store failure means not ready
-        raise HTTPException(status_code=503, detail=f"event store unavailable: {exc}") from exc
+        raise errors.ApiError(503, f"event store unavailable: {type(exc).__name__}") from exc
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for the given settings (environment by default)."""
-    app = FastAPI(title="incentive-engine", version=__version__)
-    app.state.settings = settings or Settings()
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if getattr(app.state, "engine", None) is not None:
+            app.state.engine.close()
+
+    app = FastAPI(title="incentive-engine", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = None
+    errors.install(app)
     app.add_api_route("/healthz", healthz, response_model=Health, methods=["GET"])
     app.add_api_route("/readyz", readyz, response_model=Readiness, methods=["GET"])
+
+    @app.middleware("http")
+    async def open_store(request: Request, call_next):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+        """Open the store and read-model database on the first /v1 request (health checks
+        must answer even when the store does not)."""
+        if request.url.path.startswith("/v1") and app.state.engine is None:
+            app.state.engine = Engine(settings)
+            app.state.views = make_engine(settings.resolved_views_url())
+            metadata.create_all(app.state.views)
+        return await call_next(request)
+
+    for router in (events.router, reps.router):
+        app.include_router(router)
     return app

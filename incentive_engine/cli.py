@@ -296,6 +296,24 @@ def serve(
 
 
 @app.command()
+def token(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Argument(help="rep, manager, finance, plan_admin or integration.")],
+    subject: Annotated[str, typer.Argument(help="Who: the rep id for reps and managers.")],
+) -> None:
+    """Issue an API token for local use (signed with the store's key, valid token_minutes)."""
+    from api.auth import Role, issue_token
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter(
+            f"role {role!r}: choose {', '.join(r.value for r in Role)}"
+        ) from None
+    sys.stdout.write(issue_token(settings_of(ctx), chosen, subject) + "\n")
+
+
+@app.command()
 def project(
     ctx: typer.Context,
     follow: Annotated[

@@ -213,6 +213,8 @@ class SourceReport:
     errors: list[RecordError] = field(default_factory=list)
     dead_lettered: int = 0
     written: bool = False
+    stored_ids: list[str] = field(default_factory=list)
+    duplicate_ids: list[str] = field(default_factory=list)
 
     @property
     def invalid(self) -> int:
@@ -329,6 +331,8 @@ class IngestService:
         )
         report.stored += len(outcome.stored)
         report.duplicates += len(outcome.duplicates)
+        report.stored_ids.extend(event_id for event_id, _ in outcome.stored)
+        report.duplicate_ids.extend(outcome.duplicates)
         report.conflicts += len(outcome.conflicts)
         refs.learn_all(batch)
         if progress is not None:

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
         ),
     )
     batch_size: int = Field(1000, ge=1, le=100_000, description="Events per store write.")
+    api_secret: str | None = Field(
+        None,
+        description=(
+            "Key that signs API tokens (HS256). Default: a random key kept beside a SQLite "
+            "store (PATH.secret); required with PostgreSQL."
+        ),
+    )
+    api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='API keys for machine clients: {"KEY": "ROLE:SUBJECT"}, e.g. integration:crm.',
+    )
+    token_minutes: int = Field(60, ge=1, le=60 * 24 * 30, description="API token lifetime.")
 
     def resolved_views_url(self) -> str:
         """The SQLAlchemy URL of the read-model database."""

@@ -1,0 +1,136 @@
+"""Dependencies of the routes: the store, a facts snapshot kept current, the caller, access."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from api.auth import AuthError, Principal, Role, from_api_key, from_token
+from api.errors import ApiError
+from incentive_engine.commissions import Snapshot
+from incentive_engine.facts import Facts
+from incentive_engine.periods import Period
+from incentive_engine.replay import gc_paused, replay_facts
+from incentive_engine.settings import Settings
+from incentive_engine.store import EventStore
+from plans.evaluate import PlanBook
+
+
+class Engine:
+    """What an application holds: settings, one store, and the facts kept current by folding
+    only the events appended since the last request (as-of requests fold their own)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = EventStore(settings)
+        self._lock = threading.Lock()
+        self._facts = Facts()
+        self._position = 0
+        self._snapshot: Snapshot | None = None
+
+    def snapshot(self, as_of: datetime | None = None) -> Snapshot:
+        """Facts and plan versions now (cached, caught up) or as of an instant (folded)."""
+        if as_of is not None:
+            facts = replay_facts(self.store, as_of=as_of)
+            return Snapshot(facts, PlanBook.from_facts(facts))
+        head = self.store.max_position()
+        with self._lock:
+            if self._snapshot is None or head != self._position:
+                with gc_paused():
+                    for page in self.store.events(self._position, until=head):
+                        self._facts.apply_recorded(page)
+                self._position = head
+                self._snapshot = Snapshot(self._facts, PlanBook.from_facts(self._facts))
+            return self._snapshot
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.close()
+
+
+def engine(request: Request) -> Engine:
+    """The application's engine."""
+    found: Engine = request.app.state.engine
+    return found
+
+
+EngineDep = Annotated[Engine, Depends(engine)]
+
+
+def principal(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Principal:
+    """The caller, from a bearer token or an API key; 401 otherwise."""
+    settings: Settings = request.app.state.engine.settings
+    try:
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise AuthError("use 'Authorization: Bearer <token>'")
+            return from_token(settings, token.strip())
+        if x_api_key:
+            return from_api_key(settings, x_api_key)
+    except AuthError as exc:
+        raise ApiError(401, str(exc)) from None
+    raise ApiError(401, "authentication required: a bearer token or an X-API-Key")
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def require(*roles: Role) -> object:
+    """A dependency admitting only the given roles (403 for the others)."""
+
+    def check(who: PrincipalDep) -> Principal:
+        if who.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise ApiError(403, f"the {who.role.value} role may not do this (allowed: {allowed})")
+        return who
+
+    return Depends(check)
+
+
+def parse_period(text: str) -> Period:
+    """A period path parameter, or a 422 naming it."""
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), details=[{"field": "period", "reason": str(exc)}]) from None
+
+
+def reports_of(facts: Facts, manager: str, day: date) -> set[str]:
+    """Everyone below a manager on a day (direct and indirect reports)."""
+    below: set[str] = set()
+    frontier = {manager}
+    while frontier:
+        found = {
+            rep_id
+            for rep_id, rep in facts.reps.items()
+            if rep.manager_on(day) in frontier and rep_id not in below and rep_id != manager
+        }
+        below |= found
+        frontier = found
+    return below
+
+
+def may_see_pay(who: Principal, rep_id: str, facts: Facts, day: date) -> bool:
+    """Finance sees everyone's pay; a rep their own; a manager their own and their reports'."""
+    if who.role is Role.FINANCE:
+        return True
+    if who.role in (Role.REP, Role.MANAGER) and who.subject == rep_id:
+        return True
+    return who.role is Role.MANAGER and rep_id in reports_of(facts, who.subject, day)
+
+
+def check_pay_access(who: Principal, rep_id: str, facts: Facts, day: date) -> None:
+    """403 unless the caller may see this rep's pay (the same answer whether or not the rep
+    exists, so ids cannot be probed)."""
+    if who.role not in (Role.REP, Role.MANAGER, Role.FINANCE):
+        raise ApiError(403, f"the {who.role.value} role may not read pay")
+    if not may_see_pay(who, rep_id, facts, day):
+        raise ApiError(403, "you may not read this rep's pay")

@@ -1,0 +1,109 @@
+"""One JSON error shape for every failure, and a request id on every response."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+log = logging.getLogger("incentive_engine.api")
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    422: "invalid",
+    500: "internal",
+}
+
+
+class ErrorBody(BaseModel):
+    """The error itself."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error response: the error and the request id (also in the X-Request-ID header)."""
+
+    error: ErrorBody
+    request_id: str
+
+
+class ApiError(HTTPException):
+    """An HTTP error with a machine-readable code and optional details."""
+
+    def __init__(
+        self, status: int, message: str, *, details: Any = None, code: str | None = None
+    ) -> None:
+        super().__init__(status_code=status, detail=message)
+        self.code = code or CODES.get(status, "error")
+        self.details = details
+
+
+def _body(
+    request: Request, status: int, code: str, message: str, details: Any = None
+) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", "")
+    payload = ErrorResponse(
+        error=ErrorBody(code=code, message=message, details=details), request_id=request_id
+    )
+    headers = {"X-Request-ID": request_id}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(payload.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Add the request-id middleware and the error handlers to an application."""
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get("X-Request-ID", "")
+        request.state.request_id = given if 0 < len(given) <= 100 else uuid.uuid4().hex
+        try:
+            response = await call_next(request)
+        except Exception:  # never a stack trace in a response
+            log.exception("request %s failed", request.state.request_id)
+            return _body(request, 500, "internal", "internal error; quote the request id")
+        response.headers["X-Request-ID"] = request.state.request_id
+        log.info(
+            "%s %s %s request_id=%s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            request.state.request_id,
+        )
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _body(request, exc.status_code, exc.code, str(exc.detail), exc.details)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        status = exc.status_code
+        return _body(request, status, CODES.get(status, "error"), str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
+                "reason": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        return _body(request, 422, "invalid", "the request is not valid", details)

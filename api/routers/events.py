@@ -1,0 +1,145 @@
+"""POST /v1/events: CRMs push batches of events, validated exactly as file ingest is."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.auth import Principal, Role
+from api.deps import EngineDep, require
+from api.errors import ApiError
+from api.idempotency import body_hash, recall, remember
+from incentive_engine.events import catalogue_schema
+from incentive_engine.ingest import IngestService, RawRecord, parse_jsonl
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+
+class RecordOutcome(BaseModel):
+    """What happened to one record of the batch."""
+
+    index: int
+    event_id: str | None
+    status: Literal["stored", "duplicate", "refused"]
+
+
+class IngestResult(BaseModel):
+    """The outcome of a batch."""
+
+    stored: int
+    duplicates: int
+    refused: int
+    records: list[RecordOutcome]
+    errors: list[dict[str, Any]] = []
+
+
+def _records(body: bytes, source: str) -> list[RawRecord]:
+    """The batch's records, numbers read as exact decimals: a JSON array or {"events": [...]}."""
+    try:
+        data = json.loads(body.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, f"the body is not JSON: {exc}") from None
+    items = data.get("events") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        raise ApiError(
+            422, 'the body must be a non-empty JSON array of events, or {"events": [...]}'
+        )
+    lines = [json.dumps(item, default=str) for item in items]
+    return list(parse_jsonl(lines, source))
+
+
+@router.post(
+    "",
+    response_model=IngestResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": catalogue_schema()}}
+            },
+        }
+    },
+)
+async def post_events(
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(Role.INTEGRATION, Role.FINANCE)],
+    partial: Annotated[
+        bool, Query(description="Store the valid records, refuse the rest.")
+    ] = False,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """Validate and append a batch of events. All or nothing by default: any invalid record
+    gives a 422 listing each one (index, field, reason) and nothing is stored."""
+    body = await request.body()
+    digest = body_hash(body + b"|partial=" + str(partial).encode())
+    views = request.app.state.views
+    if idempotency_key:
+        with views.connect() as conn:
+            earlier = recall(conn, idempotency_key, who.subject)
+        if earlier is not None:
+            if earlier[0] != digest:
+                raise ApiError(409, "this Idempotency-Key was used with a different request")
+            return JSONResponse(
+                earlier[2], status_code=earlier[1], headers={"Idempotent-Replayed": "true"}
+            )
+    source = f"http:{request.state.request_id}"
+    records = _records(body, source)
+    service = IngestService(engine.store)
+    report = service.ingest(source, lambda: records, dead_letters=_Discard() if partial else None)
+    refused = {e.line for e in report.errors}
+    errors = [
+        {"index": e.line - 1, "event_id": e.event_id, "field": e.field, "reason": e.reason}
+        for e in report.errors
+    ]
+    status = 422 if errors and not partial else 200
+    outcomes = []
+    stored, duplicates = set(report.stored_ids), set(report.duplicate_ids)
+    for r in records:
+        status_of = (
+            "refused"
+            if r.line in refused
+            else (
+                "stored"
+                if r.event_id in stored
+                else "duplicate"
+                if r.event_id in duplicates
+                else "refused"
+            )
+        )
+        outcomes.append(RecordOutcome(index=r.line - 1, event_id=r.event_id, status=status_of))  # type: ignore[arg-type]
+    result = IngestResult(
+        stored=report.stored,
+        duplicates=report.duplicates,
+        refused=len(refused),
+        records=outcomes,
+        errors=errors,
+    )
+    payload: dict[str, Any]
+    if status == 422:
+        payload = {
+            "error": {
+                "code": "invalid",
+                "message": f"{len(refused)} record(s) refused; nothing was stored",
+                "details": errors,
+            },
+            "request_id": request.state.request_id,
+        }
+    else:
+        payload = result.model_dump(mode="json")
+    if idempotency_key:
+        with views.begin() as conn:
+            remember(conn, idempotency_key, who.subject, digest, status, payload)
+    return JSONResponse(payload, status_code=status)
+
+
+class _Discard:
+    """A dead-letter sink that keeps nothing (refused records are in the response)."""
+
+    def write(self, record: RawRecord, errors: object) -> None:
+        """Drop the record."""

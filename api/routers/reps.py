@@ -1,0 +1,65 @@
+"""A rep's pay: statements (and, in this router, what reps may read about themselves)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from api.auth import Principal
+from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
+from api.errors import ApiError
+from incentive_engine.commissions import CommissionError, find_version, rep_statements
+from plans.evaluate import EvaluationError
+
+router = APIRouter(prefix="/v1/reps", tags=["reps"])
+
+
+def _statement_docs(
+    engine: EngineDep,
+    who: Principal,
+    rep: str,
+    period: str,
+    as_of: datetime | None,
+    plan_version: str | None,
+) -> list[dict[str, Any]]:
+    the_period = parse_period(period)
+    snap = engine.snapshot(as_of)
+    check_pay_access(who, rep, snap.facts, the_period.end)
+    try:
+        version = None
+        if plan_version is not None:
+            plan_id, _, number = plan_version.partition("@")
+            if not number.isdigit():
+                raise ApiError(422, f"plan_version {plan_version!r} is not PLAN@VERSION")
+            version = find_version(snap, plan_id, int(number))
+        found = rep_statements(snap, rep, the_period, plan_version=version)
+    except CommissionError as exc:
+        raise ApiError(404, str(exc)) from None
+    except EvaluationError as exc:
+        raise ApiError(409, str(exc)) from None
+    return [{**s.as_dict(), "hash": s.hash} for s in found]
+
+
+@router.get("/{rep}/statements/{period}")
+def statement(
+    rep: str,
+    period: str,
+    engine: EngineDep,
+    who: PrincipalDep,
+    response: Response,
+    as_of: Annotated[datetime | None, Query(description="What the engine knew then.")] = None,
+    plan_version: Annotated[
+        str | None, Query(description="PLAN@VERSION instead of the one in force.")
+    ] = None,
+) -> list[dict[str, Any]]:
+    """A rep's statements for a period: every line with its rule and events. Reps see their
+    own, managers their reports', finance everyone's."""
+    docs = _statement_docs(engine, who, rep, period, as_of, plan_version)
+    if as_of is not None:  # a figure as of a past instant never changes
+        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    response.headers["ETag"] = (
+        '"' + ",".join(d["hash"].removeprefix("sha256:")[:16] for d in docs) + '"'
+    )
+    return docs
