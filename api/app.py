@@ -3,15 +3,17 @@ as the command line."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
+import api.routers
 from api import errors
 from api.deps import Engine
-from api.routers import events, reps
 from incentive_engine import __version__
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
@@ -77,6 +79,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metadata.create_all(app.state.views)
         return await call_next(request)
 
-    for router in (events.router, reps.router):
+    for router in routers():
         app.include_router(router)
     return app
+
+
+def routers() -> list[APIRouter]:
+    """Every router of the api.routers package (one module per resource), in name order."""
+    found = []
+    for module in sorted(m.name for m in pkgutil.iter_modules(api.routers.__path__)):
+        found.append(importlib.import_module(f"api.routers.{module}").router)
+    return found
