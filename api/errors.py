@@ -22,6 +22,7 @@ CODES = {
     409: "conflict",
     422: "invalid",
     500: "internal",
+    503: "unavailable",
 }
 
 

@@ -35,9 +35,8 @@ def test_not_ready_when_the_store_cannot_be_reached() -> None:
     response = c.get("/readyz")
     assert response.status_code == 503
     body = response.json()
-    assert body["error"]["code"] == "error" or body["error"]["message"].startswith(
-        "event store unavailable"
-    )
+    assert body["error"]["code"] == "unavailable"
+    assert body["error"]["message"].startswith("event store unavailable")
     assert "Traceback" not in response.text and body["request_id"]
 
 
