@@ -421,7 +421,7 @@ class Facts:
         """Fold one event into the facts."""
         self.event_count += 1
         self._cache.clear()
-        _APPLY[type(event)](self, event)
+        _APPLY.get(type(event), _unconcerned)(self, event)
 
     def apply_all(self, events: Iterable[Event]) -> Facts:
         """Fold many events; returns self for chaining."""
@@ -429,7 +429,7 @@ class Facts:
         apply = _APPLY
         count = 0
         for event in events:
-            apply[type(event)](self, event)
+            apply.get(type(event), _unconcerned)(self, event)
             count += 1
         self.event_count += count
         return self
@@ -441,7 +441,7 @@ class Facts:
         apply, recorded = _APPLY, self.recorded
         count = 0
         for event, when in page:
-            apply[type(event)](self, event)
+            apply.get(type(event), _unconcerned)(self, event)
             if type(event) is not ActivityLogged:
                 recorded[event.event_id] = when
             count += 1
@@ -736,6 +736,10 @@ def _deal_day(deal: Deal) -> date | None:
     if deal.won is not None:
         return deal.won.close_date
     return deal.created.created_date if deal.created else None
+
+
+def _unconcerned(facts: Facts, event: Event) -> None:
+    """Events that do not change the facts (disputes, for instance) are counted, not folded."""
 
 
 def fold(events: Iterable[Event]) -> Facts:
