@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventsourcing.persistence import PersistenceError
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -115,13 +116,35 @@ class IngestWorker:
                     messages = [m for batch in polled.values() for m in batch]
                     if not messages:
                         continue
-                    self.handle(service, producer, messages)
+                    self._store_with_retry(service, producer, messages, stop)
                     producer.flush()
                     consumer.commit()  # only after the batch is stored and dead letters sent
         finally:
             consumer.close()
             producer.close()
         return self.stats
+
+    def _store_with_retry(
+        self,
+        service: IngestService,
+        producer: KafkaProducer,
+        messages: list[ConsumerRecord],
+        stop: threading.Event,
+    ) -> None:
+        """Store a poll's messages, retrying with backoff while the store is unreachable
+        (a dropped database connection): nothing is committed until the batch is stored,
+        and the idempotent append makes a retry of a half-seen batch harmless."""
+        delay = 0.1
+        while True:
+            try:
+                self.handle(service, producer, messages)
+                return
+            except PersistenceError as exc:
+                self.stats.errors.append(str(exc))
+                log.warning("store unavailable (%s); retrying the batch in %.1fs", exc, delay)
+                if stop.wait(delay):
+                    raise
+                delay = min(delay * 2, 5.0)
 
     def handle(
         self, service: IngestService, producer: KafkaProducer, messages: list[ConsumerRecord]

@@ -420,5 +420,6 @@ def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
         "POSTGRES_SCHEMA": parts["schema"],
         "ORIGINATOR_ID_TYPE": "text",
         "POSTGRES_LOCK_TIMEOUT": "30",
+        "POSTGRES_PRE_PING": "y",  # a connection dropped by the server is replaced, not used
     }
     return InfrastructureFactory.construct(env), "postgres"

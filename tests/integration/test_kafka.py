@@ -172,3 +172,42 @@ def test_a_killed_worker_restarts_and_stores_each_event_exactly_once(
         proc.wait(timeout=30)
     ids = event_ids(settings)
     assert partial > 0 and len(ids) == len(events) == len(set(ids))
+
+
+def test_a_dropped_postgres_connection_mid_stream_is_retried(broker: str, pg_schema: str) -> None:
+    """pg_terminate_backend on the worker's connections while it stores: nothing lost or doubled."""
+    import psycopg
+
+    from tests.conftest import PG_DSN, postgres_settings
+
+    settings = postgres_settings(pg_schema)
+    config = topics(broker, f"pgdrop-{time.monotonic_ns()}")
+    events = [hired("an")] + [call("an", i) for i in range(4000)]
+    produce(broker, config.topic, [("an", as_message(e)) for e in events])
+    config.max_records = 200
+    worker = IngestWorker(settings, config)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and worker.stats.stored == 0:
+            time.sleep(0.01)
+        killed = 0
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+            for _ in range(3):  # several times, while batches are being stored
+                killed += admin.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                    "AND application_name = '' AND state IS NOT NULL AND query LIKE %s",
+                    (f"%{pg_schema}%",),
+                ).fetchone()[0]
+                time.sleep(0.05)
+        while time.monotonic() < deadline and len(event_ids(settings)) < len(events):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    ids = event_ids(settings)
+    assert killed > 0, "no connection was dropped: the test did not test anything"
+    assert len(ids) == len(events) == len(set(ids))
