@@ -83,7 +83,8 @@ def test_projection_worker_follows_the_log_and_stops_on_sigterm(tmp_path: Path) 
 
 def test_docker_compose_file_describes_the_services() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    assert {"postgres", "api", "projector"} <= set(compose["services"])
+    assert {"postgres", "kafka", "api", "projector", "worker"} <= set(compose["services"])
+    assert compose["services"]["worker"]["command"][0] == "worker"
     assert compose["services"]["api"]["command"][0] == "serve"
     assert compose["services"]["projector"]["command"][:2] == ["project", "--follow"]
     tool = shutil.which("docker-compose")
