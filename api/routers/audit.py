@@ -1,0 +1,150 @@
+"""The audit trail for finance: explain every line of a rep's statements, verify the
+tamper-evident log and the sealed periods, and download a period's audit pack."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from api.auth import Principal, Role
+from api.deps import EngineDep, parse_period, require
+from api.errors import ApiError
+from api.routers.pay import AsOf, answer, instant, is_past
+from incentive_engine.audit import verify
+from incentive_engine.audit_trail import explain_line, export_pack
+from incentive_engine.commissions import CommissionError, rep_statements
+from plans.evaluate import EvaluationError
+from projections.audit_chain import AuditChain
+from projections.runner import ProjectionRunner
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+Finance = Annotated[Principal, require(Role.FINANCE)]
+
+
+class FindingOut(BaseModel):
+    """One problem verification found."""
+
+    kind: str
+    position: int | None
+    event_id: str | None
+    detail: str
+
+
+class Verification(BaseModel):
+    """What verification checked (events chained, closed periods recomputed) and found."""
+
+    ok: bool
+    events: int
+    periods: int
+    findings: list[FindingOut]
+
+
+class StatementSummary(BaseModel):
+    """A statement explained: its plan, total and hash."""
+
+    rep_id: str
+    period: str
+    plan_id: str
+    plan_version: int
+    plan_hash: str
+    currency: str
+    total: str
+    hash: str
+
+
+class Explanation(BaseModel):
+    """From the paid total to each line, its rule, tier and rate, and the events behind it
+    (with their recorded times and sources)."""
+
+    rep_id: str
+    period: str
+    statements: list[StatementSummary]
+    chains: list[dict[str, Any]]
+
+
+# Declared before /{rep}/{period}, which would otherwise also match /export/{period}.
+@router.get("/export/{period}", response_class=Response)
+def export(period: str, engine: EngineDep, who: Finance) -> Response:
+    """The period's audit pack as a zip: statements, lines, payouts, adjustments, the events
+    behind every line, the plan documents and a manifest with each file's sha256."""
+    the_period = parse_period(period)
+    snap = engine.snapshot()
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="audit-pack-") as tmp:
+        directory = Path(tmp) / str(the_period)
+        try:
+            export_pack(snap, engine.store, the_period, directory)
+        except EvaluationError as exc:
+            raise ApiError(409, str(exc)) from None
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as pack:
+            for path in sorted(directory.rglob("*")):
+                if path.is_file():
+                    pack.write(path, f"{the_period}/{path.relative_to(directory).as_posix()}")
+    name = f"audit-pack-{the_period}.zip"
+    return Response(
+        buffer.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/verify", response_model=Verification)
+def verify_log(request: Request, engine: EngineDep, who: Finance) -> Verification:
+    """Extend the hash chain with the events not chained yet, then recompute it from the log
+    and every closed period's statements: ``ok`` false with the findings when anything was
+    altered, removed or reordered."""
+    views = request.app.state.views
+    ProjectionRunner(engine.store, views, [AuditChain()]).run()
+    with views.connect() as conn:
+        report = verify(engine.store, conn)
+    return Verification(
+        ok=report.ok,
+        events=report.events,
+        periods=report.periods,
+        findings=[
+            FindingOut(kind=f.kind, position=f.position, event_id=f.event_id, detail=f.detail)
+            for f in report.findings
+        ],
+    )
+
+
+@router.get("/{rep}/{period}", response_model=Explanation)
+def explain(
+    rep: str, period: str, request: Request, engine: EngineDep, who: Finance, as_of: AsOf = None
+) -> Response:
+    """The explain chain of every line of a rep's statements for a period."""
+    the_period = parse_period(period)
+    as_of = instant(as_of)
+    snap = engine.snapshot(as_of)
+    try:
+        found = rep_statements(snap, rep, the_period)
+    except CommissionError as exc:
+        raise ApiError(404, str(exc)) from None
+    except EvaluationError as exc:
+        raise ApiError(409, str(exc)) from None
+    body = Explanation(
+        rep_id=rep,
+        period=str(the_period),
+        statements=[
+            StatementSummary(
+                rep_id=s.rep_id,
+                period=s.period,
+                plan_id=s.plan_id,
+                plan_version=s.plan_version,
+                plan_hash=s.plan_hash,
+                currency=s.currency,
+                total=str(s.total),
+                hash=s.hash,
+            )
+            for s in found
+        ],
+        chains=[explain_line(snap, engine.store, s, ln) for s in found for ln in s.lines],
+    )
+    return answer(request, body, immutable=is_past(as_of))

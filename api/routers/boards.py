@@ -1,0 +1,242 @@
+"""Leaderboards (never pay) and sales KPIs with their definitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+
+from api.auth import Principal, Role
+from api.deps import EngineDep, parse_period, require
+from api.errors import ApiError
+from api.routers.pay import AsOf, Limit, Offset, Page, answer, instant, is_past, refused, window
+from incentive_engine.kpis import KPIS, KpiError, kpi, trend
+from incentive_engine.leaderboards import LeaderboardError, Metric, leaderboard, members
+from incentive_engine.periods import Period, PeriodKind
+from plans.evaluate import EvaluationError
+
+router = APIRouter(tags=["boards"])
+
+HUMANS = (Role.REP, Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN)
+ANALYSTS = (Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN)
+KPI_FIELDS = {
+    "target": "target",
+    "targets": "target",
+    "period": "period",
+    "by": "by",
+    "trend": "trend",
+    "currency": "currency",
+}
+"""Words of a KPI refusal and the query parameter each points at."""
+
+# ------------------------------------------------------------ leaderboards
+
+
+class Standing(BaseModel):
+    """A rep's place on a board: rank, value, when it was reached, and movement since the
+    previous period (None: new on the board). Never pay."""
+
+    rank: int
+    rep_id: str
+    name: str
+    value: Decimal
+    reached_at: datetime | None
+    previous_rank: int | None
+    movement: int | None
+
+
+class Board(Page[Standing]):
+    """A leaderboard page, with the caller's own standing when they are on it."""
+
+    metric: Metric
+    scope: str
+    period: str
+    you: Standing | None = None
+
+
+@router.get("/v1/leaderboards/{metric}", response_model=Board)
+def leaderboard_of(
+    metric: Metric,
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(*HUMANS)],
+    scope: Annotated[str, Query(description="company, team:NAME or territory:ID.")] = "company",
+    period: Annotated[
+        str | None, Query(description="Day, week, month, quarter or year (default this quarter).")
+    ] = None,
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """Reps ranked by points, revenue, attainment, deals won or new customers in a scope and
+    period; ties go to who reached the value first, then rep id. Boards never show pay."""
+    the_period = (
+        parse_period(period)
+        if period is not None
+        else Period.containing(datetime.now(UTC).date(), PeriodKind.QUARTER)
+    )
+    as_of = instant(as_of)
+    snap = engine.snapshot(as_of)
+    try:
+        members(snap.facts, scope, the_period)
+    except LeaderboardError as exc:
+        raise ApiError(422, str(exc), details=[{"field": "scope", "reason": str(exc)}]) from None
+    try:
+        board = leaderboard(snap.facts, snap.book, metric, the_period, scope)
+    except LeaderboardError as exc:
+        if metric is Metric.ATTAINMENT and the_period.kind in (PeriodKind.DAY, PeriodKind.WEEK):
+            raise refused(str(exc), {"period": "period"}) from None
+        raise ApiError(409, str(exc)) from None
+    except EvaluationError as exc:
+        raise ApiError(409, str(exc)) from None
+    rows = [
+        Standing(
+            rank=s.rank,
+            rep_id=s.rep_id,
+            name=s.name,
+            value=s.value,
+            reached_at=s.reached_at,
+            previous_rank=s.previous_rank,
+            movement=s.movement,
+        )
+        for s in board
+    ]
+    you = next((r for r in rows if r.rep_id == who.subject), None)
+    body = Board(
+        metric=metric,
+        scope=scope,
+        period=str(the_period),
+        you=you,
+        **window(rows, limit, offset),
+    )
+    return answer(request, body, immutable=is_past(as_of) and period is not None)
+
+
+# -------------------------------------------------------------------- KPIs
+
+
+class KpiInfo(BaseModel):
+    """A KPI: its name, group, definition, whether it has a trend and which targets it takes."""
+
+    name: str
+    group: str
+    definition: str
+    trend: bool
+    targets: Literal["sources", "calls"] | None
+
+
+class KpiRows(Page[dict[str, Any]]):
+    """A page of a KPI's rows (their columns depend on the KPI; money and ratios as exact
+    decimal text, ratios in percent)."""
+
+    name: str
+    by: str
+    period: str
+    on: date | None
+    trend: bool
+
+
+def _plain(value: Any) -> Any:
+    """A KPI cell as JSON: decimals as exact text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _targets(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    found = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            reason = f"{item!r}: write NAME=NUMBER, e.g. web=40 or calls=30"
+            raise ApiError(422, reason, details=[{"field": "target", "reason": reason}])
+        found[name.strip()] = value.strip()
+    return found
+
+
+@router.get("/v1/kpis", response_model=Page[KpiInfo])
+def kpi_catalogue(
+    who: Annotated[Principal, require(*ANALYSTS)],
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Every KPI with its group and definition, in the order of the five groups."""
+    rows = [
+        KpiInfo(
+            name=k.name,
+            group=k.group,
+            definition=k.definition,
+            trend=bool(k.measures),
+            targets=k.targets,
+        )
+        for k in KPIS.values()
+    ]
+    return window(rows, limit, offset)
+
+
+@router.get("/v1/kpis/{name}", response_model=KpiRows)
+def kpi_rows(
+    name: str,
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(*ANALYSTS)],
+    by: Annotated[
+        Literal["rep", "team", "territory", "company"], Query(description="How rows are grouped.")
+    ] = "company",
+    period: Annotated[
+        str | None, Query(description="Month, quarter or year (default this month).")
+    ] = None,
+    as_of: AsOf = None,
+    on: Annotated[
+        date | None,
+        Query(description="The day to stand on (default: as_of's day, else today in the period)."),
+    ] = None,
+    with_trend: Annotated[
+        bool, Query(alias="trend", description="Previous period and a year earlier.")
+    ] = False,
+    target: Annotated[
+        list[str] | None, Query(description="NAME=NUMBER, repeatable (leads, calls_per_day).")
+    ] = None,
+    currency: Annotated[str | None, Query(description="Report money in this currency.")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """A KPI's rows per rep, team, territory or the company for a period, or its trend
+    (period over period and year over year). Managers, finance and plan admins."""
+    if name not in KPIS:
+        raise ApiError(404, f"unknown KPI {name!r}; KPIs: {', '.join(KPIS)}")
+    as_of = instant(as_of)
+    targets = _targets(target)
+    now = datetime.now(UTC).date()
+    anchor = on or (as_of.date() if as_of else None)
+    the_period = (
+        parse_period(period)
+        if period is not None
+        else Period.containing(anchor or now, PeriodKind.MONTH)
+    )
+    day = anchor or (now if now in the_period else None)
+    snap = engine.snapshot(as_of)
+    compute = trend if with_trend else kpi
+    try:
+        rows = compute(
+            snap.facts, name, the_period, by, as_of=day, targets=targets, currency=currency
+        )
+    except KpiError as exc:
+        raise refused(str(exc), KPI_FIELDS) from None
+    plain = [{k: _plain(v) for k, v in row.items()} for row in rows]
+    body = KpiRows(
+        name=name,
+        by=by,
+        period=str(the_period),
+        on=day,
+        trend=with_trend,
+        **window(plain, limit, offset),
+    )
+    return answer(request, body, immutable=is_past(as_of))

@@ -1,0 +1,629 @@
+"""Pay: a rep's earnings by period, points and badges, the payouts of a period (JSON or CSV
+for payroll) and period close; and the helpers the other read routers share (pages, as-of
+instants, cache headers)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from api.auth import Principal, Role
+from api.deps import EngineDep, PrincipalDep, check_pay_access, may_see_pay, parse_period, require
+from api.errors import ApiError
+from incentive_engine.commissions import (
+    CommissionError,
+    Snapshot,
+    close_period,
+    payout_of,
+    period_statements,
+    rep_statements,
+)
+from incentive_engine.events import Payout, PeriodClosed
+from incentive_engine.facts import Facts
+from incentive_engine.periods import Period, PeriodKind
+from plans.documents import PlanVersion
+from plans.evaluate import EvaluationError
+from plans.points import badges, points
+
+router = APIRouter(tags=["pay"])
+
+T = TypeVar("T")
+
+IMMUTABLE = "private, max-age=31536000, immutable"
+"""Cache-Control of a figure that can never change (as of a past instant, or sealed)."""
+
+# ------------------------------------------------------------ shared helpers
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list: the items, how many there are in all, and the window asked for."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page (1..1000).")]
+Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+AsOf = Annotated[
+    datetime | None,
+    Query(description="What the engine knew at this recorded instant (UTC if naive)."),
+]
+
+
+def window(items: Sequence[T], limit: int, offset: int) -> dict[str, Any]:
+    """The page fields of a list already in its stable order."""
+    return {
+        "items": list(items[offset : offset + limit]),
+        "total": len(items),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def instant(value: datetime | None) -> datetime | None:
+    """An as-of instant, read as UTC when naive."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def is_past(value: datetime | None) -> bool:
+    """Whether an as-of instant is given and already past (its figures never change)."""
+    return value is not None and value <= datetime.now(UTC)
+
+
+def today() -> date:
+    """Today's date (UTC)."""
+    return datetime.now(UTC).date()
+
+
+def etag_of(content: Any) -> str:
+    """A strong ETag: sha256 of the canonical JSON of a response body."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def answer(
+    request: Request, body: BaseModel, *, immutable: bool, status_code: int = 200
+) -> Response:
+    """The JSON of a body; when it can never change, cached for a year with an ETag (and a
+    304 when the client already holds it)."""
+    content = body.model_dump(mode="json")
+    if not immutable:
+        return JSONResponse(content, status_code=status_code)
+    tag = etag_of(content)
+    headers = {"Cache-Control": IMMUTABLE, "ETag": tag}
+    held = {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}
+    if tag in held or "*" in held:
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(content, status_code=status_code, headers=headers)
+
+
+def refused(message: str, fields: Mapping[str, str]) -> ApiError:
+    """A service's refusal as an HTTP error: a 422 naming the field of the first candidate
+    word (word -> field) the message mentions, or a 409 when it mentions none (the data
+    cannot answer as asked)."""
+    words = set(message.replace("'", " ").replace(":", " ").replace(",", " ").split())
+    field = next((f for word, f in fields.items() if word in words), None)
+    if field is None:
+        return ApiError(409, message)
+    return ApiError(422, message, details=[{"field": field, "reason": message}])
+
+
+def check_access(who: Principal, rep_id: str, facts: Facts, day: date, what: str) -> None:
+    """403 unless the caller may read this rep's figures (the pay rule: a rep their own, a
+    manager their own and their reports', finance everyone's), whether or not the rep exists."""
+    if who.role not in (Role.REP, Role.MANAGER, Role.FINANCE):
+        raise ApiError(403, f"the {who.role.value} role may not read {what}")
+    if not may_see_pay(who, rep_id, facts, day):
+        raise ApiError(403, f"you may not read this rep's {what}")
+
+
+def known_rep(facts: Facts, rep_id: str) -> None:
+    """404 for a rep the engine does not know (asked only after access was granted)."""
+    if rep_id not in facts.reps:
+        raise ApiError(404, f"unknown rep {rep_id!r}")
+
+
+# ---------------------------------------------------------------- models
+
+
+class PayoutRow(BaseModel):
+    """A rep's pay for a period under one plan: what payroll pays."""
+
+    rep_id: str
+    name: str
+    period: str
+    plan_id: str
+    plan_version: int
+    currency: str
+    earned: Decimal
+    adjustments: Decimal
+    total: Decimal
+    status: Literal["open", "sealed"]
+    statement_hash: str
+
+
+class Payouts(Page[PayoutRow]):
+    """A period's payouts (sealed figures once it is closed), by rep id then plan."""
+
+    period: str
+    status: Literal["open", "sealed"]
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+
+
+class EarningsRow(BaseModel):
+    """A rep's earnings in one plan period (sealed figures once the period is closed)."""
+
+    period: str
+    plan_id: str
+    plan_version: int
+    currency: str
+    earned: Decimal | None
+    adjustments: Decimal | None
+    total: Decimal | None
+    status: Literal["open", "sealed"]
+    statement_hash: str | None
+    error: str | None = None
+
+
+class Earnings(Page[EarningsRow]):
+    """Every plan period of a rep, from the plan's start to the latest period with data."""
+
+    rep_id: str
+
+
+class PointsLineOut(BaseModel):
+    """Points earned (or removed by a daily cap) at an instant, by a rule, from events."""
+
+    plan_id: str
+    plan_version: int
+    at: datetime
+    rule: str
+    description: str
+    points: Decimal
+    event_ids: list[str]
+
+
+class PlanPoints(BaseModel):
+    """A rep's points under one plan version."""
+
+    plan_id: str
+    plan_version: int
+    plan_hash: str
+    points: Decimal
+    reached_at: datetime | None
+
+
+class Points(Page[PointsLineOut]):
+    """A rep's points for a period: the lines (paged), the total and the total per plan."""
+
+    rep_id: str
+    period: str
+    points: Decimal
+    plans: list[PlanPoints]
+
+
+class BadgeOut(BaseModel):
+    """A badge held, with the day and the events that earned it."""
+
+    badge_id: str
+    name: str
+    earned_on: date
+    scope: str
+    plan_id: str
+    plan_version: int
+    event_ids: list[str]
+
+
+class Badges(Page[BadgeOut]):
+    """The badges a rep holds on a day."""
+
+    rep_id: str
+    on: date
+
+
+class CloseRequest(BaseModel):
+    """Who closes the period (recorded in the log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    closed_by: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+
+
+class Closed(BaseModel):
+    """A closed period: every covered rep's sealed payout and statement hash."""
+
+    period: str
+    closed_at: datetime
+    closed_by: str | None
+    statements_hash: str | None
+    payouts: list[PayoutRow]
+
+
+# ------------------------------------------------------------- earnings
+
+
+def _plan_periods(snap: Snapshot) -> list[Period]:
+    """Every period of every plan's kind from its start to the latest effective date known
+    (the logic of the statements read model)."""
+    facts, book = snap.facts, snap.book
+    last = max(
+        [d.won.close_date for d in facts.deals.values() if d.won is not None]
+        + [Period.parse(p).end for (_, _, p) in facts.quotas]
+        + [v.plan.effective_from for v in book.versions],
+        default=date.min,
+    )
+    found: set[Period] = set()
+    for v in book.versions:
+        end = min(last, v.plan.effective_to or last)
+        current = Period.containing(v.plan.effective_from, v.plan.period)
+        while current.start <= end:
+            found.add(current)
+            current = current.next()
+    return sorted(found, key=lambda p: (p.start, p.end))
+
+
+def _currencies(snap: Snapshot) -> dict[str, str]:
+    return {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
+
+
+def _adjusted(p: Payout) -> Decimal:
+    return sum((a.amount for a in p.adjustments), Decimal(0))
+
+
+def _earnings(snap: Snapshot, rep_id: str) -> list[EarningsRow]:
+    currency = _currencies(snap)
+    rows: list[EarningsRow] = []
+    for period in _plan_periods(snap):
+        closed = snap.facts.closed_periods.get(str(period))
+        if closed is not None:
+            for p in sorted(closed.payouts, key=lambda x: x.plan_id):
+                if p.rep_id == rep_id:
+                    rows.append(
+                        EarningsRow(
+                            period=str(period),
+                            plan_id=p.plan_id,
+                            plan_version=p.version,
+                            currency=currency.get(p.plan_id, ""),
+                            earned=p.earned,
+                            adjustments=_adjusted(p),
+                            total=p.total,
+                            status="sealed",
+                            statement_hash=p.statement_hash,
+                        )
+                    )
+            continue
+        try:
+            found = rep_statements(snap, rep_id, period)
+        except CommissionError:
+            continue  # no plan covers the rep in this period
+        except EvaluationError as exc:
+            for v in snap.book.for_rep(snap.facts, rep_id, period):
+                rows.append(_failed(period, v, str(exc)))
+            continue
+        for s in found:
+            rows.append(
+                EarningsRow(
+                    period=str(period),
+                    plan_id=s.plan_id,
+                    plan_version=s.plan_version,
+                    currency=s.currency,
+                    earned=s.earned,
+                    adjustments=s.total - s.earned,
+                    total=s.total,
+                    status="open",
+                    statement_hash=s.hash,
+                )
+            )
+    return rows
+
+
+def _failed(period: Period, version: PlanVersion, error: str) -> EarningsRow:
+    return EarningsRow(
+        period=str(period),
+        plan_id=version.plan.plan_id,
+        plan_version=version.plan.version,
+        currency=version.plan.currency,
+        earned=None,
+        adjustments=None,
+        total=None,
+        status="open",
+        statement_hash=None,
+        error=error,
+    )
+
+
+@router.get("/v1/reps/{rep}/earnings", response_model=Earnings)
+def earnings(
+    rep: str,
+    request: Request,
+    engine: EngineDep,
+    who: PrincipalDep,
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """A rep's earnings in every plan period from the plan's start to the latest with data:
+    earned, adjustments of closed periods, total and open/sealed. Reps see their own,
+    managers their reports', finance everyone's."""
+    as_of = instant(as_of)
+    snap = engine.snapshot(as_of)
+    check_pay_access(who, rep, snap.facts, (as_of or datetime.now(UTC)).date())
+    known_rep(snap.facts, rep)
+    rows = _earnings(snap, rep)
+    body = Earnings(rep_id=rep, **window(rows, limit, offset))
+    return answer(request, body, immutable=is_past(as_of))
+
+
+# --------------------------------------------------------- points, badges
+
+
+def _versions(snap: Snapshot, rep_id: str, period: Period) -> list[PlanVersion]:
+    """The versions with points or badge rules covering the rep in the period's plan period
+    (the logic of the gamification commands)."""
+    found = []
+    for plan_id in snap.book.plan_ids():
+        version = snap.book.in_force(plan_id, period.end)
+        if version is None or (version.plan.points is None and not version.plan.badges):
+            continue
+        plan_period = Period.containing(period.end, version.plan.period)
+        if version in snap.book.for_rep(snap.facts, rep_id, plan_period):
+            found.append(version)
+    return found
+
+
+@router.get("/v1/reps/{rep}/points", response_model=Points)
+def rep_points(
+    rep: str,
+    request: Request,
+    engine: EngineDep,
+    who: PrincipalDep,
+    period: Annotated[str, Query(description="Day, week, month, quarter or year.")],
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """A rep's points for a period, line by line (when, by which rule, from which events),
+    with the total. Reps see their own, managers their reports', finance everyone's."""
+    the_period = parse_period(period)
+    as_of = instant(as_of)
+    snap = engine.snapshot(as_of)
+    check_access(who, rep, snap.facts, the_period.end, "points")
+    known_rep(snap.facts, rep)
+    versions = [v for v in _versions(snap, rep, the_period) if v.plan.points is not None]
+    if not versions:
+        raise ApiError(404, f"no published plan with points rules covers {rep} in {the_period}")
+    lines: list[PointsLineOut] = []
+    plans: list[PlanPoints] = []
+    for version in versions:
+        s = points(snap.facts, version, rep, the_period)
+        plans.append(
+            PlanPoints(
+                plan_id=s.plan_id,
+                plan_version=s.plan_version,
+                plan_hash=s.plan_hash,
+                points=s.total,
+                reached_at=s.reached_at,
+            )
+        )
+        lines += [
+            PointsLineOut(
+                plan_id=s.plan_id,
+                plan_version=s.plan_version,
+                at=ln.at,
+                rule=ln.rule,
+                description=ln.description,
+                points=ln.points,
+                event_ids=list(ln.event_ids),
+            )
+            for ln in s.lines
+        ]
+    body = Points(
+        rep_id=rep,
+        period=str(the_period),
+        points=sum((p.points for p in plans), Decimal(0)),
+        plans=plans,
+        **window(lines, limit, offset),
+    )
+    return answer(request, body, immutable=is_past(as_of))
+
+
+@router.get("/v1/reps/{rep}/badges", response_model=Badges)
+def rep_badges(
+    rep: str,
+    request: Request,
+    engine: EngineDep,
+    who: PrincipalDep,
+    on: Annotated[
+        date | None, Query(description="Badges held on this day (default today).")
+    ] = None,
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """The badges a rep holds on a day, each with the day and the events that earned it.
+    Reps see their own, managers their reports', finance everyone's."""
+    day = on or today()
+    as_of = instant(as_of)
+    snap = engine.snapshot(as_of)
+    check_access(who, rep, snap.facts, day, "badges")
+    known_rep(snap.facts, rep)
+    held = [
+        BadgeOut(
+            badge_id=b.badge_id,
+            name=b.name,
+            earned_on=b.earned_on,
+            scope=b.scope,
+            plan_id=version.plan.plan_id,
+            plan_version=version.plan.version,
+            event_ids=list(b.event_ids),
+        )
+        for version in _versions(snap, rep, Period.containing(day, PeriodKind.DAY))
+        for b in badges(snap.facts, version, rep, day)
+    ]
+    body = Badges(rep_id=rep, on=day, **window(held, limit, offset))
+    return answer(request, body, immutable=is_past(as_of) and on is not None)
+
+
+# ---------------------------------------------------------------- payouts
+
+
+def _payout_rows(
+    snap: Snapshot, period: Period, found: Sequence[Payout], status: Literal["open", "sealed"]
+) -> list[PayoutRow]:
+    currency = _currencies(snap)
+    reps = snap.facts.reps
+    return [
+        PayoutRow(
+            rep_id=p.rep_id,
+            name=reps[p.rep_id].name if p.rep_id in reps else "",
+            period=str(period),
+            plan_id=p.plan_id,
+            plan_version=p.version,
+            currency=currency.get(p.plan_id, ""),
+            earned=p.earned,
+            adjustments=_adjusted(p),
+            total=p.total,
+            status=status,
+            statement_hash=p.statement_hash,
+        )
+        for p in sorted(found, key=lambda x: (x.rep_id, x.plan_id))
+    ]
+
+
+CSV_COLUMNS = (
+    "rep_id",
+    "name",
+    "period",
+    "plan",
+    "currency",
+    "earned",
+    "adjustments",
+    "total",
+    "status",
+    "statement_hash",
+)
+
+
+def _csv(rows: list[PayoutRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            [
+                r.rep_id,
+                r.name,
+                r.period,
+                f"{r.plan_id}@{r.plan_version}",
+                r.currency,
+                str(r.earned),
+                str(r.adjustments),
+                str(r.total),
+                r.status,
+                r.statement_hash,
+            ]
+        )
+    return out.getvalue()
+
+
+@router.get(
+    "/v1/payouts/{period}",
+    response_model=Payouts,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def payouts(
+    period: str,
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(Role.FINANCE)],
+    as_of: AsOf = None,
+    fmt: Annotated[
+        Literal["json", "csv"] | None,
+        Query(alias="format", description="csv for payroll (or send 'Accept: text/csv')."),
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """Every rep's pay for a period (sealed figures once closed), by rep id then plan:
+    paged JSON, or the whole list as CSV for payroll. Finance only."""
+    the_period = parse_period(period)
+    as_of = instant(as_of)
+    snap = engine.snapshot(as_of)
+    closed = snap.facts.closed_periods.get(str(the_period))
+    try:
+        found = (
+            list(closed.payouts)
+            if closed is not None
+            else [payout_of(s) for s in period_statements(snap, the_period)]
+        )
+    except EvaluationError as exc:
+        raise ApiError(409, str(exc)) from None
+    status: Literal["open", "sealed"] = "sealed" if closed is not None else "open"
+    rows = _payout_rows(snap, the_period, found, status)
+    immutable = closed is not None or is_past(as_of)
+    wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("Accept", ""))
+    if wants_csv:
+        text = _csv(rows)
+        headers = {
+            "Content-Disposition": f'attachment; filename="payouts-{the_period}.csv"',
+            "Vary": "Accept",
+        }
+        if immutable:
+            headers |= {"Cache-Control": IMMUTABLE, "ETag": etag_of(text)}
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+    body = Payouts(
+        period=str(the_period),
+        status=status,
+        closed_at=closed.closed_at if closed else None,
+        closed_by=closed.closed_by if closed else None,
+        **window(rows, limit, offset),
+    )
+    response = answer(request, body, immutable=immutable)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+# ------------------------------------------------------------------ close
+
+
+@router.post("/v1/periods/{period}/close", response_model=Closed, status_code=201)
+def close(
+    period: str,
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(Role.FINANCE)],
+    body: Annotated[CloseRequest, Body()],
+) -> Response:
+    """Seal a period's payouts and statement hashes in the log (refused with a 409 when it is
+    already closed, the previous period is still open, or it has not ended). Finance only."""
+    the_period = parse_period(period)
+    try:
+        event: PeriodClosed = close_period(engine.store, the_period, closed_by=body.closed_by)
+    except CommissionError as exc:
+        raise ApiError(409, str(exc)) from None
+    snap = engine.snapshot()
+    result = Closed(
+        period=event.period,
+        closed_at=event.closed_at,
+        closed_by=event.closed_by,
+        statements_hash=event.statements_hash,
+        payouts=_payout_rows(snap, the_period, event.payouts, "sealed"),
+    )
+    return answer(request, result, immutable=False, status_code=201)

@@ -1,0 +1,492 @@
+"""Territories and their owners, quotas (listed, and allocated from history), and attainment
+against quota per rep, team or territory."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Principal, Role
+from api.deps import Engine, EngineDep, may_see_pay, parse_period, reports_of, require
+from api.errors import ApiError
+from api.routers.pay import (
+    AsOf,
+    Limit,
+    Offset,
+    Page,
+    answer,
+    instant,
+    is_past,
+    refused,
+    today,
+    window,
+)
+from incentive_engine.attainment import AttainmentError, attainment
+from incentive_engine.events import QuotaChanged, QuotaSet, QuotaSubject, event_content
+from incentive_engine.facts import Facts
+from incentive_engine.ingest import IngestService, RawRecord
+from incentive_engine.periods import Period
+from incentive_engine.quotas import (
+    Allocation,
+    AllocationRow,
+    Method,
+    QuotaError,
+    action,
+    allocate,
+    to_events,
+)
+
+router = APIRouter(tags=["territories"])
+
+PLANNERS = (Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN)
+
+# -------------------------------------------------------------- territories
+
+
+class OwnerShare(BaseModel):
+    """One owner of a territory and their share in percent."""
+
+    rep_id: str
+    share: Decimal
+
+
+class TerritoryOut(BaseModel):
+    """A territory as defined on a day, with its owners then."""
+
+    territory_id: str
+    name: str
+    criteria: dict[str, str]
+    owners: list[OwnerShare]
+    owned_since: date | None
+
+
+class Territories(Page[TerritoryOut]):
+    """The territories in force on a day, by territory id."""
+
+    on: date
+
+
+@router.get("/v1/territories", response_model=Territories)
+def territories(
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(*PLANNERS)],
+    on: Annotated[date | None, Query(description="Definitions and owners on this day.")] = None,
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """Territories in force on a day (default today), with their criteria and owners."""
+    day = on or today()
+    as_of = instant(as_of)
+    facts = engine.snapshot(as_of).facts
+    rows = []
+    for tid in sorted(facts.territories):
+        t = facts.territories[tid]
+        definition = t.definition_on(day)
+        if definition is None:
+            continue
+        ownership = t.ownership_on(day)
+        rows.append(
+            TerritoryOut(
+                territory_id=tid,
+                name=definition.name,
+                criteria=definition.criteria.model_dump(mode="json", exclude_none=True),
+                owners=[
+                    OwnerShare(rep_id=s.rep_id, share=s.share)
+                    for s in (ownership.owners if ownership else ())
+                ],
+                owned_since=ownership.effective if ownership else None,
+            )
+        )
+    body = Territories(on=day, **window(rows, limit, offset))
+    return answer(request, body, immutable=is_past(as_of) and on is not None)
+
+
+# ------------------------------------------------------------------- quotas
+
+
+class QuotaOut(BaseModel):
+    """The quota in force for a rep, team or territory and period (its latest entry)."""
+
+    period: str
+    subject: QuotaSubject
+    subject_id: str
+    name: str
+    amount: Decimal
+    currency: str
+    effective: date
+    event_id: str
+    changes: int
+
+
+class Quotas(Page[QuotaOut]):
+    """Quotas in force, by period, subject kind and id."""
+
+
+def _name(facts: Facts, subject: QuotaSubject, subject_id: str) -> str:
+    if subject is QuotaSubject.REP:
+        rep = facts.reps.get(subject_id)
+        return rep.name if rep is not None else ""
+    if subject is QuotaSubject.TERRITORY:
+        territory = facts.territories.get(subject_id)
+        current = territory.current if territory is not None else None
+        return current.name if current is not None else ""
+    return subject_id
+
+
+@router.get("/v1/quotas", response_model=Quotas)
+def quotas(
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(*PLANNERS)],
+    period: Annotated[str | None, Query(description="Only this period, e.g. 2027-Q1.")] = None,
+    subject: Annotated[
+        QuotaSubject | None, Query(description="Only quotas of reps, teams or territories.")
+    ] = None,
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """The quotas in force: the latest amount per rep, team or territory and period."""
+    wanted = str(parse_period(period)) if period is not None else None
+    as_of = instant(as_of)
+    facts = engine.snapshot(as_of).facts
+    found = []
+    for (subj, subject_id, name), entries in facts.quotas.items():
+        if not entries or (wanted is not None and name != wanted):
+            continue
+        if subject is not None and subj is not subject:
+            continue
+        found.append((Period.parse(name), subj.value, subject_id, subj, entries))
+    found.sort(key=lambda f: (f[0].start, f[0].end, f[1], f[2]))
+    rows = [
+        QuotaOut(
+            period=str(the_period),
+            subject=subj,
+            subject_id=subject_id,
+            name=_name(facts, subj, subject_id),
+            amount=entries[-1].amount,
+            currency=entries[-1].currency,
+            effective=entries[-1].effective,
+            event_id=entries[-1].event_id,
+            changes=len(entries) - 1,
+        )
+        for the_period, _, subject_id, subj, entries in found
+    ]
+    return answer(request, Quotas(**window(rows, limit, offset)), immutable=is_past(as_of))
+
+
+# --------------------------------------------------------------- attainment
+
+
+class AttainmentOut(BaseModel):
+    """Credited revenue, quota and attainment (percent) of a rep, team or territory."""
+
+    subject: Literal["rep", "team", "territory"]
+    subject_id: str
+    name: str
+    period: str
+    currency: str | None
+    quota: Decimal | None
+    credited: Decimal
+    attainment: Decimal | None
+    note: str
+
+
+class Attainments(Page[AttainmentOut]):
+    """Attainment rows for a period, by subject id."""
+
+    period: str
+    by: Literal["rep", "team", "territory"]
+
+
+def _visible(
+    who: Principal, facts: Facts, by: str, period: Period
+) -> tuple[set[str] | None, str | None]:
+    """(the subject ids the caller may see, None for all; or why they may see none)."""
+    if who.role in (Role.FINANCE, Role.PLAN_ADMIN):
+        return None, None
+    if who.role is Role.REP:
+        if by != "rep":
+            return set(), "a rep sees only their own attainment (by=rep)"
+        return {who.subject}, None
+    people = {who.subject} | reports_of(facts, who.subject, period.end)
+    if by == "rep":
+        return people, None
+    if by == "team":
+        teams = set()
+        for rep_id in people:
+            rep = facts.reps.get(rep_id)
+            day = rep.last_day_in(period) if rep is not None else None
+            team = rep.team_on(day) if rep is not None and day is not None else None
+            if team is not None:
+                teams.add(team)
+        return teams, None
+    owned = set()
+    for tid, t in facts.territories.items():
+        ownership = t.ownership_on(period.end)
+        if ownership is not None and any(s.rep_id in people for s in ownership.owners):
+            owned.add(tid)
+    return owned, None
+
+
+@router.get("/v1/attainment/{period}", response_model=Attainments)
+def attainment_of(
+    period: str,
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(Role.REP, Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN)],
+    by: Annotated[
+        Literal["rep", "team", "territory"], Query(description="Rows per rep, team or territory.")
+    ] = "rep",
+    rep: Annotated[str | None, Query(description="Only this rep's row (by=rep).")] = None,
+    prorate: Annotated[bool, Query(description="Prorate rep quotas by days employed.")] = True,
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """Credited revenue against quota per rep, team or territory. Finance and plan admins
+    see every row; a manager their own, their reports' and their teams' and territories';
+    a rep only their own row."""
+    the_period = parse_period(period)
+    as_of = instant(as_of)
+    facts = engine.snapshot(as_of).facts
+    if rep is not None:
+        if by != "rep":
+            reason = "rep filters rows by rep: use it with by=rep"
+            raise ApiError(422, reason, details=[{"field": "rep", "reason": reason}])
+        if who.role is not Role.PLAN_ADMIN and not may_see_pay(who, rep, facts, the_period.end):
+            raise ApiError(403, "you may not read this rep's attainment")
+        if rep not in facts.reps:
+            raise ApiError(404, f"unknown rep {rep!r}")
+    visible, why = _visible(who, facts, by, the_period)
+    if why is not None:
+        raise ApiError(403, why)
+    try:
+        found = attainment(facts, the_period, by, prorate=prorate)
+    except AttainmentError as exc:
+        raise ApiError(409, str(exc)) from None
+    rows = [
+        AttainmentOut(
+            subject=a.subject,
+            subject_id=a.subject_id,
+            name=a.name,
+            period=a.period,
+            currency=a.currency,
+            quota=a.quota,
+            credited=a.credited,
+            attainment=a.attainment,
+            note=a.note,
+        )
+        for a in found
+        if (visible is None or a.subject_id in visible) and (rep is None or a.subject_id == rep)
+    ]
+    body = Attainments(period=str(the_period), by=by, **window(rows, limit, offset))
+    return answer(request, body, immutable=is_past(as_of))
+
+
+# --------------------------------------------------------------- allocation
+
+
+class AllocateRequest(BaseModel):
+    """How to allocate a period's quotas (a dry run unless ``dry_run`` is false). Amounts and
+    rates are exact decimals: send them as strings to keep every digit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(description="The period to allocate, e.g. 2027-Q1.")
+    method: Method
+    rate: Decimal = Field(Decimal(0), description="Growth rate in percent (20 means +20 %).")
+    market: dict[str, Decimal] | None = Field(
+        None, description="Market growth per region in percent (market method)."
+    )
+    target: Decimal | None = Field(None, description="Scale the allocations to sum to this.")
+    currency: str = Field("VND", min_length=3, max_length=3)
+    cascade: bool = Field(False, description="Also give territory owners their share.")
+    dry_run: bool = Field(True, description="Only compute the table (default).")
+    published_by: str | None = Field(
+        None, max_length=200, description="Who publishes (default: the caller)."
+    )
+    reason: str | None = Field(None, max_length=500, description="Why (on changed quotas).")
+
+
+class AllocationRowOut(BaseModel):
+    """One proposed quota, its history, and what publishing does with it."""
+
+    subject: QuotaSubject
+    subject_id: str
+    name: str
+    last_year: Decimal
+    basis: Decimal
+    raw: Decimal
+    allocated: Decimal
+    share: Decimal
+    note: str
+    action: str
+
+
+class Published(BaseModel):
+    """What publishing stored: quotas set, changed, already equal, and left to set by hand."""
+
+    stored: int
+    set: int
+    changed: int
+    unchanged: int
+    by_hand: int
+
+
+class AllocationOut(BaseModel):
+    """The proposed quotas with their totals, and what was published (None: a dry run)."""
+
+    period: str
+    base: str
+    history: list[str]
+    method: Method
+    currency: str
+    rate: Decimal
+    market: dict[str, Decimal]
+    target: Decimal | None
+    total: Decimal
+    raw_total: Decimal
+    last_year_total: Decimal
+    implied_change: Decimal | None
+    rows: list[AllocationRowOut]
+    cascaded: list[AllocationRowOut]
+    dry_run: bool
+    published: Published | None
+
+
+ALLOCATION_FIELDS = {
+    "cascade": "cascade",
+    "target": "target",
+    "market": "market",
+    "currency": "currency",
+    "method": "method",
+    "rate": "rate",
+    "reason": "reason",
+}
+"""Words of an allocation refusal and the body field each points at."""
+
+
+def _default_reason(allocation: Allocation, by: str) -> str:
+    """The reason recorded on changed quotas unless one is given (as the CLI writes it)."""
+    text = f"quota allocation: {allocation.method} over {allocation.base}"
+    if allocation.method is Method.MARKET:
+        text += " (" + ", ".join(f"{r} {p} %" for r, p in allocation.market) + ")"
+    else:
+        text += f" {allocation.rate:+} %"
+    if allocation.target is not None:
+        text += f", target {allocation.target}"
+    return text + f", by {by}"
+
+
+def _publish(
+    engine: Engine,
+    allocation: Allocation,
+    events: list[QuotaSet | QuotaChanged],
+    by: str,
+    request_id: str,
+) -> Published:
+    """Append the events through the ingest service (all or nothing) and count the outcome."""
+    rows = (*allocation.rows, *allocation.cascaded)
+    by_hand = sum(1 for r in rows if not r.allocated)
+    stored = duplicates = 0
+    if events:
+        source = f"http:{request_id} quota allocate {allocation.period} by {by}"
+        records = [event_content(e) for e in events]
+        raws = [
+            RawRecord(source, i, r, json.dumps(r, ensure_ascii=False, default=str))
+            for i, r in enumerate(records, start=1)
+        ]
+        report = IngestService(engine.store).ingest(source, lambda: raws)
+        if report.errors:
+            details = [
+                {"field": e.field, "reason": e.reason, "event_id": e.event_id}
+                for e in report.errors
+            ]
+            raise ApiError(422, "the quotas were refused; nothing was stored", details=details)
+        stored, duplicates = report.stored, report.duplicates
+    changed = sum(1 for e in events if isinstance(e, QuotaChanged))
+    return Published(
+        stored=stored,
+        set=len(events) - changed,
+        changed=changed,
+        unchanged=len(rows) - by_hand - len(events) + duplicates,
+        by_hand=by_hand,
+    )
+
+
+@router.post("/v1/quotas/allocate", response_model=AllocationOut)
+def allocate_quotas(
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(Role.FINANCE, Role.PLAN_ADMIN)],
+    body: Annotated[AllocateRequest, Body()],
+) -> AllocationOut:
+    """Propose a period's quotas from the same period last year (uplift, growth, average or
+    market); with ``dry_run`` false, publish them as QuotaSet / QuotaChanged events through
+    ingest (publishing the same allocation again changes nothing)."""
+    the_period = parse_period(body.period)
+    facts = engine.snapshot().facts
+    by = (body.published_by or "").strip() or who.subject
+    try:
+        allocation = allocate(
+            facts,
+            the_period,
+            method=body.method,
+            currency=body.currency,
+            rate=body.rate,
+            market=body.market,
+            target=body.target,
+            cascade=body.cascade,
+        )
+        reason = (body.reason or "").strip() or _default_reason(allocation, by)
+        events: list[QuotaSet | QuotaChanged] = (
+            [] if body.dry_run else to_events(allocation, facts, reason=reason)
+        )
+    except QuotaError as exc:
+        raise refused(str(exc), ALLOCATION_FIELDS) from None
+    rows = [_row(facts, allocation, r) for r in allocation.rows]
+    cascaded = [_row(facts, allocation, r) for r in allocation.cascaded]
+    published = None
+    if not body.dry_run:
+        published = _publish(engine, allocation, events, by, request.state.request_id)
+    return AllocationOut(
+        period=str(allocation.period),
+        base=str(allocation.base),
+        history=[str(p) for p in allocation.history],
+        method=allocation.method,
+        currency=allocation.currency,
+        rate=allocation.rate,
+        market=dict(allocation.market),
+        target=allocation.target,
+        total=allocation.total,
+        raw_total=allocation.raw_total,
+        last_year_total=allocation.last_year_total,
+        implied_change=allocation.implied_change,
+        rows=rows,
+        cascaded=cascaded,
+        dry_run=body.dry_run,
+        published=published,
+    )
+
+
+def _row(facts: Facts, allocation: Allocation, row: AllocationRow) -> AllocationRowOut:
+    return AllocationRowOut(
+        subject=row.subject,
+        subject_id=row.subject_id,
+        name=row.name,
+        last_year=row.last_year,
+        basis=row.basis,
+        raw=row.raw,
+        allocated=row.allocated,
+        share=row.share,
+        note=row.note,
+        action=action(facts, allocation, row),
+    )
