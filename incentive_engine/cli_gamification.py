@@ -21,7 +21,6 @@ from incentive_engine.commissions import Snapshot, snapshot
 from incentive_engine.leaderboards import LeaderboardError, Metric, leaderboard
 from incentive_engine.periods import Period, PeriodKind
 from incentive_engine.store import EventStore
-from plans.documents import PlanVersion
 from plans.evaluate import EvaluationError
 from plans.points import badges, points
 
@@ -35,19 +34,6 @@ Fmt = Annotated[Format, typer.Option("--format")]
 def _snap(ctx: typer.Context, as_of: str | None) -> Snapshot:
     with EventStore(settings_of(ctx)) as store:
         return snapshot(store, as_of=parse_instant(as_of))
-
-
-def _versions(snap: Snapshot, rep_id: str, period: Period) -> list[PlanVersion]:
-    """The versions with points or badge rules covering the rep in the period's plan period."""
-    found = []
-    for plan_id in snap.book.plan_ids():
-        version = snap.book.in_force(plan_id, period.end)
-        if version is None or (version.plan.points is None and not version.plan.badges):
-            continue
-        plan_period = Period.containing(period.end, version.plan.period)
-        if version in snap.book.for_rep(snap.facts, rep_id, plan_period):
-            found.append(version)
-    return found
 
 
 @gamification_commands.command("leaderboard")
@@ -107,7 +93,9 @@ def points_command(
     if rep not in snap.facts.reps:
         fail(f"unknown rep {rep!r}")
     the_period = period_arg(period)
-    versions = [v for v in _versions(snap, rep, the_period) if v.plan.points is not None]
+    versions = [
+        v for v in snap.book.gamified_for(snap.facts, rep, the_period) if v.plan.points is not None
+    ]
     if not versions:
         fail(f"no published plan with points rules covers {rep} in {the_period}")
     for version in versions:
@@ -146,7 +134,8 @@ def badges_command(
     except ValueError:
         raise typer.BadParameter(f"{on!r} is not an ISO date") from None
     rows = []
-    for version in _versions(snap, rep, Period.containing(day, PeriodKind.DAY)):
+    today = Period.containing(day, PeriodKind.DAY)
+    for version in snap.book.gamified_for(snap.facts, rep, today):
         for b in badges(snap.facts, version, rep, day):
             rows.append(
                 {

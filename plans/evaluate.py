@@ -197,6 +197,37 @@ class PlanBook:
         """The plan ids, sorted."""
         return sorted({v.plan.plan_id for v in self.versions})
 
+    def periods(self, facts: Facts) -> list[Period]:
+        """Every period of every plan's kind, from its start to the latest effective date the
+        facts know (the periods statements and boards are kept for)."""
+        last = max(
+            [d.won.close_date for d in facts.deals.values() if d.won is not None]
+            + [Period.parse(p).end for (_, _, p) in facts.quotas]
+            + [v.plan.effective_from for v in self.versions],
+            default=date.min,
+        )
+        found: set[Period] = set()
+        for v in self.versions:
+            end = min(last, v.plan.effective_to or last)
+            current = Period.containing(v.plan.effective_from, v.plan.period)
+            while current.start <= end:
+                found.add(current)
+                current = current.next()
+        return sorted(found, key=lambda p: (p.start, p.end))
+
+    def gamified_for(self, facts: Facts, rep_id: str, period: Period) -> list[PlanVersion]:
+        """The versions with points or badge rules in force at the period's end that cover
+        the rep (in that plan's period containing the day)."""
+        found = []
+        for plan_id in self.plan_ids():
+            version = self.in_force(plan_id, period.end)
+            if version is None or (version.plan.points is None and not version.plan.badges):
+                continue
+            plan_period = Period.containing(period.end, version.plan.period)
+            if version in self.for_rep(facts, rep_id, plan_period):
+                found.append(version)
+        return found
+
     def for_rep(self, facts: Facts, rep_id: str, period: Period) -> list[PlanVersion]:
         """The versions (one per plan) in force on the period's last day that cover the rep
         as placed on their last day employed in the period."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
 
 from sqlalchemy import Column, Connection, Integer, String, Table, Text, select
 
@@ -129,30 +128,12 @@ class Statements(Projection):
         self.dirty = False
 
 
-def _periods(facts: Facts, book: PlanBook) -> list[Period]:
-    """Every period of every plan's kind from its start to the latest effective date known."""
-    last = max(
-        [d.won.close_date for d in facts.deals.values() if d.won is not None]
-        + [Period.parse(p).end for (_, _, p) in facts.quotas]
-        + [v.plan.effective_from for v in book.versions],
-        default=date.min,
-    )
-    found: set[Period] = set()
-    for v in book.versions:
-        end = min(last, v.plan.effective_to or last)
-        current = Period.containing(v.plan.effective_from, v.plan.period)
-        while current.start <= end:
-            found.add(current)
-            current = current.next()
-    return sorted(found)
-
-
 def statement_rows(facts: Facts) -> list[dict[str, object]]:
     """The rows of the statements table for the given facts (an error row when a statement
     cannot be computed, e.g. a missing quota, so one bad rep never hides the others)."""
     book = PlanBook.from_facts(facts)
     rows: list[dict[str, object]] = []
-    for period in _periods(facts, book):
+    for period in book.periods(facts):
         status = "sealed" if str(period) in facts.closed_periods else "open"
         for rep_id in sorted(facts.reps):
             for version in book.for_rep(facts, rep_id, period):
@@ -232,7 +213,7 @@ def leaderboard_rows(facts: Facts) -> list[dict[str, object]]:
     quotas exist); team and territory boards are the same order filtered by membership."""
     book = PlanBook.from_facts(facts)
     rows: list[dict[str, object]] = []
-    for period in _periods(facts, book):
+    for period in book.periods(facts):
         for metric in Metric:
             try:
                 board = leaderboard(facts, book, metric, period)
@@ -257,7 +238,7 @@ def leaderboard_rows(facts: Facts) -> list[dict[str, object]]:
 def badge_rows(facts: Facts) -> list[dict[str, object]]:
     """Badges every rep holds at the latest day the facts reach, under each plan."""
     book = PlanBook.from_facts(facts)
-    periods = _periods(facts, book)
+    periods = book.periods(facts)
     if not periods:
         return []
     until = periods[-1].end
@@ -288,7 +269,7 @@ def badge_rows(facts: Facts) -> list[dict[str, object]]:
 def kpi_rows(facts: Facts) -> list[dict[str, object]]:
     """Company KPIs for every plan period (those that need no targets), one row per KPI row."""
     rows: list[dict[str, object]] = []
-    for period in _periods(facts, PlanBook.from_facts(facts)):
+    for period in PlanBook.from_facts(facts).periods(facts):
         for name in KPIS:
             try:
                 found = kpi(facts, name, period, "company")

@@ -259,26 +259,6 @@ class Closed(BaseModel):
 # ------------------------------------------------------------- earnings
 
 
-def _plan_periods(snap: Snapshot) -> list[Period]:
-    """Every period of every plan's kind from its start to the latest effective date known
-    (the logic of the statements read model)."""
-    facts, book = snap.facts, snap.book
-    last = max(
-        [d.won.close_date for d in facts.deals.values() if d.won is not None]
-        + [Period.parse(p).end for (_, _, p) in facts.quotas]
-        + [v.plan.effective_from for v in book.versions],
-        default=date.min,
-    )
-    found: set[Period] = set()
-    for v in book.versions:
-        end = min(last, v.plan.effective_to or last)
-        current = Period.containing(v.plan.effective_from, v.plan.period)
-        while current.start <= end:
-            found.add(current)
-            current = current.next()
-    return sorted(found, key=lambda p: (p.start, p.end))
-
-
 def _currencies(snap: Snapshot) -> dict[str, str]:
     return {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
 
@@ -290,7 +270,7 @@ def _adjusted(p: Payout) -> Decimal:
 def _earnings(snap: Snapshot, rep_id: str) -> list[EarningsRow]:
     currency = _currencies(snap)
     rows: list[EarningsRow] = []
-    for period in _plan_periods(snap):
+    for period in snap.book.periods(snap.facts):
         closed = snap.facts.closed_periods.get(str(period))
         if closed is not None:
             for p in sorted(closed.payouts, key=lambda x: x.plan_id):
@@ -374,20 +354,6 @@ def earnings(
 # --------------------------------------------------------- points, badges
 
 
-def _versions(snap: Snapshot, rep_id: str, period: Period) -> list[PlanVersion]:
-    """The versions with points or badge rules covering the rep in the period's plan period
-    (the logic of the gamification commands)."""
-    found = []
-    for plan_id in snap.book.plan_ids():
-        version = snap.book.in_force(plan_id, period.end)
-        if version is None or (version.plan.points is None and not version.plan.badges):
-            continue
-        plan_period = Period.containing(period.end, version.plan.period)
-        if version in snap.book.for_rep(snap.facts, rep_id, plan_period):
-            found.append(version)
-    return found
-
-
 @router.get("/v1/reps/{rep}/points", response_model=Points)
 def rep_points(
     rep: str,
@@ -406,7 +372,9 @@ def rep_points(
     snap = engine.snapshot(as_of)
     check_access(who, rep, snap.facts, the_period.end, "points")
     known_rep(snap.facts, rep)
-    versions = [v for v in _versions(snap, rep, the_period) if v.plan.points is not None]
+    versions = [
+        v for v in snap.book.gamified_for(snap.facts, rep, the_period) if v.plan.points is not None
+    ]
     if not versions:
         raise ApiError(404, f"no published plan with points rules covers {rep} in {the_period}")
     lines: list[PointsLineOut] = []
@@ -474,7 +442,9 @@ def rep_badges(
             plan_version=version.plan.version,
             event_ids=list(b.event_ids),
         )
-        for version in _versions(snap, rep, Period.containing(day, PeriodKind.DAY))
+        for version in snap.book.gamified_for(
+            snap.facts, rep, Period.containing(day, PeriodKind.DAY)
+        )
         for b in badges(snap.facts, version, rep, day)
     ]
     body = Badges(rep_id=rep, on=day, **window(held, limit, offset))
