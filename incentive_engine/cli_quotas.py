@@ -34,7 +34,9 @@ from incentive_engine.quotas import (
     QuotaError,
     action,
     allocate,
+    default_reason,
     rollup,
+    subject_name,
     to_events,
 )
 from incentive_engine.settings import Settings
@@ -165,7 +167,7 @@ def allocate_command(
             target=the_target,
             cascade=cascade,
         )
-        why = reason or _default_reason(allocation, by)
+        why = reason or default_reason(allocation, by)
         events = to_events(allocation, facts, reason=why) if publish else []
     except QuotaError as exc:
         fail(str(exc))
@@ -201,17 +203,6 @@ def allocate_command(
         )
 
 
-def _default_reason(allocation: Allocation, by: str | None) -> str:
-    text = f"quota allocation: {allocation.method} over {allocation.base}"
-    if allocation.method is Method.MARKET:
-        text += " (" + ", ".join(f"{r} {p} %" for r, p in allocation.market) + ")"
-    else:
-        text += f" {allocation.rate:+} %"
-    if allocation.target is not None:
-        text += f", target {allocation.target}"
-    return text + (f", by {by}" if by else "")
-
-
 def _publish(
     settings: Settings, allocation: Allocation, events: list[QuotaSet | QuotaChanged], by: str
 ) -> dict[str, int]:
@@ -231,17 +222,6 @@ def _publish(
         "unchanged": len(rows) - by_hand - len(events) + duplicates,
         "by_hand": by_hand,
     }
-
-
-def _name(facts: Facts, subject: QuotaSubject, subject_id: str) -> str:
-    if subject is QuotaSubject.REP:
-        rep = facts.reps.get(subject_id)
-        return rep.name if rep is not None else ""
-    if subject is QuotaSubject.TERRITORY:
-        territory = facts.territories.get(subject_id)
-        current = territory.current if territory is not None else None
-        return current.name if current is not None else ""
-    return subject_id
 
 
 @quota_app.command("list")
@@ -274,7 +254,7 @@ def list_command(
                 "period": str(the_period),
                 "subject": subj.value,
                 "id": subject_id,
-                "name": _name(facts, subj, subject_id),
+                "name": subject_name(facts, subj, subject_id),
                 "amount": _amount_text(entry.amount, entry.currency, table),
                 "currency": entry.currency,
                 "effective": entry.effective.isoformat(),

@@ -794,3 +794,27 @@ def _rollup_row(
         tuple(reps),
         note,
     )
+
+
+def subject_name(facts: Facts, subject: QuotaSubject, subject_id: str) -> str:
+    """The display name of a quota's subject: the rep's name, the territory's, or the team."""
+    if subject is QuotaSubject.REP:
+        rep = facts.reps.get(subject_id)
+        return rep.name if rep is not None else ""
+    if subject is QuotaSubject.TERRITORY:
+        territory = facts.territories.get(subject_id)
+        current = territory.current if territory is not None else None
+        return current.name if current is not None else ""
+    return subject_id
+
+
+def default_reason(allocation: Allocation, by: str | None) -> str:
+    """The reason recorded on quotas an allocation changes, when none is given."""
+    text = f"quota allocation: {allocation.method} over {allocation.base}"
+    if allocation.method is Method.MARKET:
+        text += " (" + ", ".join(f"{r} {p} %" for r, p in allocation.market) + ")"
+    else:
+        text += f" {allocation.rate:+} %"
+    if allocation.target is not None:
+        text += f", target {allocation.target}"
+    return text + (f", by {by}" if by else "")

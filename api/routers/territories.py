@@ -38,6 +38,8 @@ from incentive_engine.quotas import (
     QuotaError,
     action,
     allocate,
+    default_reason,
+    subject_name,
     to_events,
 )
 
@@ -129,17 +131,6 @@ class Quotas(Page[QuotaOut]):
     """Quotas in force, by period, subject kind and id."""
 
 
-def _name(facts: Facts, subject: QuotaSubject, subject_id: str) -> str:
-    if subject is QuotaSubject.REP:
-        rep = facts.reps.get(subject_id)
-        return rep.name if rep is not None else ""
-    if subject is QuotaSubject.TERRITORY:
-        territory = facts.territories.get(subject_id)
-        current = territory.current if territory is not None else None
-        return current.name if current is not None else ""
-    return subject_id
-
-
 @router.get("/v1/quotas", response_model=Quotas)
 def quotas(
     request: Request,
@@ -170,7 +161,7 @@ def quotas(
             period=str(the_period),
             subject=subj,
             subject_id=subject_id,
-            name=_name(facts, subj, subject_id),
+            name=subject_name(facts, subj, subject_id),
             amount=entries[-1].amount,
             currency=entries[-1].currency,
             effective=entries[-1].effective,
@@ -374,18 +365,6 @@ ALLOCATION_FIELDS = {
 """Words of an allocation refusal and the body field each points at."""
 
 
-def _default_reason(allocation: Allocation, by: str) -> str:
-    """The reason recorded on changed quotas unless one is given (as the CLI writes it)."""
-    text = f"quota allocation: {allocation.method} over {allocation.base}"
-    if allocation.method is Method.MARKET:
-        text += " (" + ", ".join(f"{r} {p} %" for r, p in allocation.market) + ")"
-    else:
-        text += f" {allocation.rate:+} %"
-    if allocation.target is not None:
-        text += f", target {allocation.target}"
-    return text + f", by {by}"
-
-
 def _publish(
     engine: Engine,
     allocation: Allocation,
@@ -446,7 +425,7 @@ def allocate_quotas(
             target=body.target,
             cascade=body.cascade,
         )
-        reason = (body.reason or "").strip() or _default_reason(allocation, by)
+        reason = (body.reason or "").strip() or default_reason(allocation, by)
         events: list[QuotaSet | QuotaChanged] = (
             [] if body.dry_run else to_events(allocation, facts, reason=reason)
         )
