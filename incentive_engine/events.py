@@ -633,6 +633,75 @@ class ManualAdjustment(Event):
     posted_date: date
 
 
+class DisputeOutcome(StrEnum):
+    """How a dispute of a statement line ends."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class DisputeRaised(Event):
+    """A rep (or their manager, or finance) disputes one line of the rep's statement: the line
+    as it stood when raised, and the amount expected instead."""
+
+    EFFECTIVE = "raised_at"
+    REPS = ("rep_id",)
+    type: Literal["DisputeRaised"] = "DisputeRaised"
+    dispute_id: Id
+    rep_id: Id
+    period: PeriodName
+    line: int = Field(ge=1)
+    """The statement line's number."""
+    plan_id: Id
+    plan_version: int | None = Field(None, ge=1)
+    component: Text | None = None
+    line_amount: Signed | None = None
+    """The disputed line's amount when the dispute was raised."""
+    reason: Text
+    expected_amount: Signed
+    currency: Currency
+    raised_by: Text
+    raised_role: Text | None = None
+    raised_at: UtcDateTime
+
+
+class DisputeCommented(Event):
+    """A comment on a dispute, by its rep, a manager or finance."""
+
+    EFFECTIVE = "at"
+    type: Literal["DisputeCommented"] = "DisputeCommented"
+    dispute_id: Id
+    author: Text
+    role: Text
+    comment: Annotated[str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_nfc)]
+    at: UtcDateTime
+
+
+class DisputeResolved(Event):
+    """A dispute is resolved: accepted (with the manual adjustment that pays the difference)
+    or rejected (with the reason)."""
+
+    EFFECTIVE = "at"
+    type: Literal["DisputeResolved"] = "DisputeResolved"
+    dispute_id: Id
+    outcome: DisputeOutcome
+    reason: Text | None = None
+    resolved_by: Text
+    at: UtcDateTime
+    adjustment_event_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _outcome_is_complete(self) -> DisputeResolved:
+        if self.outcome is DisputeOutcome.ACCEPTED and self.adjustment_event_id is None:
+            raise ValueError("an accepted dispute names its adjustment_event_id")
+        if self.outcome is DisputeOutcome.REJECTED:
+            if self.reason is None:
+                raise ValueError("a rejected dispute needs a reason")
+            if self.adjustment_event_id is not None:
+                raise ValueError("a rejected dispute has no adjustment")
+        return self
+
+
 class FxRateSet(Event):
     """The rate to convert one unit of ``base`` into ``quote`` on a date."""
 
@@ -675,6 +744,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     PeriodClosed,
     ManualAdjustment,
     FxRateSet,
+    DisputeRaised,
+    DisputeCommented,
+    DisputeResolved,
 )
 EVENT_CLASSES: dict[str, type[Event]] = {
     cls.model_fields["type"].default: cls for cls in EVENT_TYPES
@@ -703,7 +775,10 @@ AnyEvent = Annotated[
     | PlanVersionPublished
     | PeriodClosed
     | ManualAdjustment
-    | FxRateSet,
+    | FxRateSet
+    | DisputeRaised
+    | DisputeCommented
+    | DisputeResolved,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
@@ -779,6 +854,16 @@ def describe(event: Event) -> str:
             return f"{event.rep_id} {event.period}: {money} ({event.reason})"
         case FxRateSet():
             return f"1 {event.base} = {event.rate} {event.quote}"
+        case DisputeRaised():
+            money = format_money(event.expected_amount, event.currency)
+            return (
+                f"dispute {event.dispute_id}: {event.rep_id} {event.period} line {event.line}, "
+                f"expects {money}"
+            )
+        case DisputeCommented():
+            return f"dispute {event.dispute_id}: comment by {event.author}"
+        case DisputeResolved():
+            return f"dispute {event.dispute_id} {event.outcome.value} by {event.resolved_by}"
     return event.__class__.__name__
 
 
