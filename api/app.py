@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if getattr(app.state, "engine", None) is not None:
             app.state.engine.close()
+            app.state.views.dispose()
+            app.state.engine = None  # a restarted lifespan opens them again
 
     app = FastAPI(title="incentive-engine", version=__version__, lifespan=lifespan)
     app.state.settings = settings

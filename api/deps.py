@@ -103,28 +103,13 @@ def parse_period(text: str) -> Period:
         raise ApiError(422, str(exc), details=[{"field": "period", "reason": str(exc)}]) from None
 
 
-def reports_of(facts: Facts, manager: str, day: date) -> set[str]:
-    """Everyone below a manager on a day (direct and indirect reports)."""
-    below: set[str] = set()
-    frontier = {manager}
-    while frontier:
-        found = {
-            rep_id
-            for rep_id, rep in facts.reps.items()
-            if rep.manager_on(day) in frontier and rep_id not in below and rep_id != manager
-        }
-        below |= found
-        frontier = found
-    return below
-
-
 def may_see_pay(who: Principal, rep_id: str, facts: Facts, day: date) -> bool:
     """Finance sees everyone's pay; a rep their own; a manager their own and their reports'."""
     if who.role is Role.FINANCE:
         return True
     if who.role in (Role.REP, Role.MANAGER) and who.subject == rep_id:
         return True
-    return who.role is Role.MANAGER and rep_id in reports_of(facts, who.subject, day)
+    return who.role is Role.MANAGER and rep_id in facts.reports_of(who.subject, day)
 
 
 def check_pay_access(who: Principal, rep_id: str, facts: Facts, day: date) -> None:

@@ -258,35 +258,20 @@ class Actor:
     subject: str
 
 
-def reports_below(facts: Facts, manager: str, day: date) -> set[str]:
-    """Everyone below a manager on a day (direct and indirect reports)."""
-    below: set[str] = set()
-    frontier = {manager}
-    while frontier:
-        found = {
-            rep_id
-            for rep_id, rep in facts.reps.items()
-            if rep.manager_on(day) in frontier and rep_id not in below and rep_id != manager
-        }
-        below |= found
-        frontier = found
-    return below
-
-
 def may_see(actor: Actor, rep_id: str, facts: Facts, day: date) -> bool:
     """Finance sees every dispute; a rep their own; a manager their own and their reports'."""
     if actor.role == FINANCE:
         return True
     if actor.role in (REP, MANAGER) and actor.subject == rep_id:
         return True
-    return actor.role == MANAGER and rep_id in reports_below(facts, actor.subject, day)
+    return actor.role == MANAGER and rep_id in facts.reports_of(actor.subject, day)
 
 
 def may_resolve(actor: Actor, rep_id: str, facts: Facts, day: date) -> bool:
     """Finance, or a manager above the rep (never the rep themselves)."""
     if actor.role == FINANCE:
         return True
-    return actor.role == MANAGER and rep_id in reports_below(facts, actor.subject, day)
+    return actor.role == MANAGER and rep_id in facts.reports_of(actor.subject, day)
 
 
 def _period_end(text: str) -> date:

@@ -657,6 +657,20 @@ class Facts:
             self._cache[key] = sorted(deals, key=lambda d: (d.won.close_date, d.deal_id))  # type: ignore[union-attr]
         return list(self._cache[key])
 
+    def reports_of(self, manager: str, day: date) -> set[str]:
+        """Everyone below a manager on a day (direct and indirect reports)."""
+        below: set[str] = set()
+        frontier = {manager}
+        while frontier:
+            found = {
+                rep_id
+                for rep_id, rep in self.reps.items()
+                if rep.manager_on(day) in frontier and rep_id not in below and rep_id != manager
+            }
+            below |= found
+            frontier = found
+        return below
+
     def leads_of(self, rep_id: str) -> list[Lead]:
         """The leads a rep holds, by lead id."""
         if "leads" not in self._cache:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, Role
-from api.deps import Engine, EngineDep, may_see_pay, parse_period, reports_of, require
+from api.deps import Engine, EngineDep, may_see_pay, parse_period, require
 from api.errors import ApiError
 from api.routers.pay import (
     AsOf,
@@ -207,7 +207,7 @@ def _visible(
         if by != "rep":
             return set(), "a rep sees only their own attainment (by=rep)"
         return {who.subject}, None
-    people = {who.subject} | reports_of(facts, who.subject, period.end)
+    people = {who.subject} | facts.reports_of(who.subject, period.end)
     if by == "rep":
         return people, None
     if by == "team":

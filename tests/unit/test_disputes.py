@@ -20,7 +20,6 @@ from incentive_engine.disputes import (
     fold_disputes,
     may_resolve,
     may_see,
-    reports_below,
 )
 from incentive_engine.events import (
     EVENT_ADAPTER,
@@ -250,8 +249,8 @@ def test_who_may_see_and_resolve(actor: Actor, rep: str, see: bool, resolve: boo
 
 
 def test_reports_below_walks_the_whole_chain() -> None:
-    assert reports_below(org(), "boss", END) == {"mgr", "an"}
-    assert reports_below(org(), "an", END) == set()
+    assert org().reports_of("boss", END) == {"mgr", "an"}
+    assert org().reports_of("an", END) == set()
 
 
 def test_outcomes_are_the_two_documented() -> None:
