@@ -13,12 +13,9 @@ from pydantic import BaseModel
 
 import api.routers
 from api import errors
-from api.deps import Engine
 from incentive_engine import __version__
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
-from projections.base import metadata
-from projections.runner import make_engine
 
 
 class Health(BaseModel):
@@ -70,16 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_api_route("/healthz", healthz, response_model=Health, methods=["GET"])
     app.add_api_route("/readyz", readyz, response_model=Readiness, methods=["GET"])
-
-    @app.middleware("http")
-    async def open_store(request: Request, call_next):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
-        """Open the store and read-model database on the first /v1 request (health checks
-        must answer even when the store does not)."""
-        if request.url.path.startswith("/v1") and app.state.engine is None:
-            app.state.engine = Engine(settings)
-            app.state.views = make_engine(settings.resolved_views_url())
-            metadata.create_all(app.state.views)
-        return await call_next(request)
 
     for router in routers():
         app.include_router(router)

@@ -17,6 +17,8 @@ from incentive_engine.replay import gc_paused, replay_facts
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
 from plans.evaluate import PlanBook
+from projections.base import metadata
+from projections.runner import make_engine
 
 
 class Engine:
@@ -30,6 +32,13 @@ class Engine:
         self._facts = Facts()
         self._position = 0
         self._snapshot: Snapshot | None = None
+        self.responses: dict[tuple[object, ...], bytes] = {}
+        """Serialised answers valid at ``position`` (emptied when the log moves)."""
+
+    @property
+    def position(self) -> int:
+        """The log position the cached snapshot stands at."""
+        return self._position
 
     def snapshot(self, as_of: datetime | None = None) -> Snapshot:
         """Facts and plan versions now (cached, caught up) or as of an instant (folded)."""
@@ -44,6 +53,7 @@ class Engine:
                         self._facts.apply_recorded(page)
                 self._position = head
                 self._snapshot = Snapshot(self._facts, PlanBook.from_facts(self._facts))
+                self.responses = {}
             return self._snapshot
 
     def close(self) -> None:
@@ -51,22 +61,33 @@ class Engine:
         self.store.close()
 
 
-def engine(request: Request) -> Engine:
-    """The application's engine."""
-    found: Engine = request.app.state.engine
+_opening = threading.Lock()
+
+
+async def engine(request: Request) -> Engine:
+    """The application's engine, opened on first use (health checks answer without it)."""
+    app = request.app
+    found: Engine | None = app.state.engine
+    if found is None:
+        with _opening:
+            if app.state.engine is None:
+                app.state.engine = Engine(app.state.settings)
+                app.state.views = make_engine(app.state.settings.resolved_views_url())
+                metadata.create_all(app.state.views)
+            found = app.state.engine
     return found
 
 
 EngineDep = Annotated[Engine, Depends(engine)]
 
 
-def principal(
+async def principal(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> Principal:
     """The caller, from a bearer token or an API key; 401 otherwise."""
-    settings: Settings = request.app.state.engine.settings
+    settings: Settings = request.app.state.settings
     try:
         if authorization:
             scheme, _, token = authorization.partition(" ")
@@ -86,7 +107,7 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 def require(*roles: Role) -> object:
     """A dependency admitting only the given roles (403 for the others)."""
 
-    def check(who: PrincipalDep) -> Principal:
+    async def check(who: PrincipalDep) -> Principal:
         if who.role not in roles:
             allowed = ", ".join(r.value for r in roles)
             raise ApiError(403, f"the {who.role.value} role may not do this (allowed: {allowed})")
