@@ -32,7 +32,8 @@ def test_catalogue_has_every_required_type() -> None:
         "OpportunityStageChanged", "DealWon", "DealLost", "DealAmended", "DealCancelled",
         "TerritoryDefined", "TerritoryAssigned", "TerritoryReassigned", "QuotaSet",
         "QuotaChanged", "LeadCreated", "LeadQualified", "ActivityLogged",
-        "PlanVersionPublished", "PeriodClosed", "FxRateSet",
+        "PlanVersionPublished", "PeriodClosed", "FxRateSet", "ManualAdjustment",
+        "TerritoryModelDefined", "DisputeRaised", "DisputeCommented", "DisputeResolved",
     }  # fmt: skip
     assert required <= set(EVENT_CLASSES)
 
