@@ -19,6 +19,8 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     InfrastructureFactory,
     IntegrityError,
+    OperationalError,
+    PersistenceError,
     StoredEvent,
 )
 
@@ -211,16 +213,32 @@ class EventStore:
         if self._backend == "sqlite":
             marks = ",".join("?" * len(ids))
             sql = f"SELECT originator_id, state FROM {table} WHERE originator_id IN ({marks})"
-            with datastore.transaction(commit=False) as c:
+            with self._reading() as c:
                 c.execute(sql, ids)
                 return [(r["originator_id"], r["state"]) for r in c.fetchall()]
         sql = (
             f'SELECT originator_id, state FROM "{datastore.schema}"."{table}" '
             "WHERE originator_id = ANY(%s)"
         )
-        with datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(sql, (ids,))
             return [(r["originator_id"], bytes(r["state"])) for r in c.fetchall()]
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A read transaction on the recorder's own connection pool, with database failures
+        (a dropped connection, a server restart) raised as the library's PersistenceError,
+        like its own reads and writes."""
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        try:
+            with datastore.transaction(commit=False) as cursor:
+                yield cursor
+        except PersistenceError:
+            raise
+        except Exception as exc:
+            if _is_database_error(exc):
+                raise OperationalError(f"{type(exc).__name__}: {exc}") from exc
+            raise
 
     def max_position(self) -> int:
         """Position of the last event in the log (0 when empty)."""
@@ -264,7 +282,7 @@ class EventStore:
                 sql += f" AND topic IN ({','.join('?' * len(types))})"
                 params.extend(types)
             sql += " ORDER BY rowid LIMIT ?"
-            with datastore.transaction(commit=False) as c:
+            with self._reading() as c:
                 c.execute(sql, [*params, limit])
                 return [(row[0], row[1]) for row in c.fetchall()]
         sql = (
@@ -279,7 +297,7 @@ class EventStore:
             sql += " AND topic = ANY(%s)"
             pg_params.append(list(types))
         sql += " ORDER BY notification_id LIMIT %s"
-        with datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(sql, [*pg_params, limit])
             return [(row["notification_id"], bytes(row["state"])) for row in c.fetchall()]
 
@@ -338,10 +356,20 @@ class EventStore:
                 f'SELECT notification_id AS rowid FROM "{datastore.schema}"."{table}" '
                 "WHERE originator_id = %s"
             )
-        with datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(sql, [event_id])
             row = c.fetchone()
         return int(row["rowid"] if self._backend == "postgres" else row[0])
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """Whether an exception comes from the database driver (sqlite3 or psycopg)."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith("psycopg")
 
 
 def _recorded_text(state: bytes) -> str:
