@@ -295,18 +295,24 @@ class IngestService:
     ) -> SourceReport:
         """Validate then store one source; ``records`` is called once per pass."""
         report = SourceReport(source)
-        bad = self._check(records(), report)
+        first = records()
+        # Records already in memory (an HTTP or Kafka batch) keep their validated events from
+        # the first pass; a file is read twice so that memory stays bounded.
+        in_memory = isinstance(first, list | tuple)
+        validated: dict[tuple[str, int], Event] | None = {} if in_memory else None
+        bad = self._check(first, report, validated)
         if report.errors and dead_letters is None:
             return report
         refs = self.references()
         batch: list[Event] = []
-        for record in records():
+        for record in first if in_memory else records():
             if (record.source, record.line) in bad:
                 if dead_letters is not None:
                     dead_letters.write(record, bad[(record.source, record.line)])
                     report.dead_lettered += 1
                 continue
-            event = validate_record(record)
+            known = validated.get((record.source, record.line)) if validated is not None else None
+            event = known if known is not None else validate_record(record)
             if not isinstance(event, Event):  # the source changed between the passes
                 raise RuntimeError(f"{record.source}:{record.line} changed while being ingested")
             batch.append(event)
@@ -339,7 +345,10 @@ class IngestService:
             progress(len(batch))
 
     def _check(
-        self, records: Iterable[RawRecord], report: SourceReport
+        self,
+        records: Iterable[RawRecord],
+        report: SourceReport,
+        validated: dict[tuple[str, int], Event] | None = None,
     ) -> dict[tuple[str, int], list[RecordError]]:
         """First pass: every record's errors, keyed by (source, line); writes nothing."""
         local = self.references().copy()
@@ -364,6 +373,8 @@ class IngestService:
             if not isinstance(event, Event):
                 refuse(record, event)
                 continue
+            if validated is not None:
+                validated[(record.source, record.line)] = event
             h = event_hash(event)
             first = offered.setdefault(event.event_id, (h, record.line))
             if first[0] != h:
