@@ -343,6 +343,44 @@ def worker(
     )
 
 
+@app.command("publish")
+def publish_command(
+    ctx: typer.Context,
+    bootstrap: Annotated[
+        str, typer.Option(envvar="INCENTIVE_KAFKA_BOOTSTRAP", help="host:port,...")
+    ],
+    topic: Annotated[str, typer.Option(help="Outbound topic.")] = "incentive.notifications",
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep publishing until SIGTERM.")
+    ] = False,
+    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 1.0,
+) -> None:
+    """Publish what changed for whom (keyed by rep, stable ids) from the log's tracking position."""
+    import signal
+    import threading
+
+    from kafka import KafkaProducer
+
+    from projections.publisher import Publisher
+    from projections.runner import ProjectionRunner, make_engine
+
+    settings = settings_of(ctx)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    publisher = Publisher(producer, topic)
+    with EventStore(settings) as store:
+        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [publisher])
+        publisher.prime(store, runner.positions()[publisher.name])
+        if follow:
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            runner.follow(stop, poll_seconds=poll)
+        else:
+            runner.run()
+    producer.close()
+    console.print(f"published {publisher.sent} notification(s) to {topic}")
+
+
 @app.command()
 def project(
     ctx: typer.Context,

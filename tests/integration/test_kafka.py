@@ -281,3 +281,67 @@ def test_the_worker_recovers_when_the_broker_restarts(tmp_path: Path) -> None:
         broker_proc.wait(timeout=10)
     ids = event_ids(settings)
     assert len(ids) == len(before) + len(after) == len(set(ids))
+
+
+def test_publisher_sends_each_reps_news_once_with_stable_ids(broker: str, tmp_path: Path) -> None:
+    from kafka import KafkaConsumer
+
+    from incentive_engine.events import DealCancelled
+    from projections.publisher import Publisher
+    from projections.runner import ProjectionRunner, make_engine
+    from tests.factories import won
+
+    settings = Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")
+    topic = f"notes-{time.monotonic_ns()}"
+    admin = KafkaAdminClient(bootstrap_servers=broker)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    admin.close()
+    with EventStore(settings) as store:
+        store.append(
+            [
+                hired("an"),
+                hired("binh"),
+                won("D1", rep_id="an"),
+                won("D2", splits=[{"rep_id": "an", "share": 50}, {"rep_id": "binh", "share": 50}]),
+            ]
+        )
+
+        def run_once() -> Publisher:
+            producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+            publisher = Publisher(producer, topic)
+            runner = ProjectionRunner(
+                store, make_engine(settings.resolved_views_url()), [publisher]
+            )
+            publisher.prime(store, runner.positions()["publisher"])
+            runner.run()
+            producer.close()
+            return publisher
+
+        assert run_once().sent == 3  # D1 -> an; D2 -> an and binh
+        assert run_once().sent == 0  # the tracking position: nothing sent twice
+        store.append(
+            [
+                DealCancelled(
+                    event_id="c2", deal_id="D2", cancelled_date="2026-03-01", reason="refund"
+                )
+            ]
+        )
+        assert run_once().sent == 2  # after a restart, the cancellation still finds D2's reps
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=broker,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+    )
+    ids = sorted(json.loads(m.value)["id"] for m in consumer)
+    consumer.close()
+    assert ids == sorted(
+        [
+            "statement_changed:won-D1:an",
+            "statement_changed:won-D2:an",
+            "statement_changed:won-D2:binh",
+            "statement_changed:c2:an",
+            "statement_changed:c2:binh",
+        ]
+    )
