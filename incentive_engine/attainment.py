@@ -93,12 +93,7 @@ class Attainment:
 
 def rep_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> list[Attainment]:
     """Every rep employed in the period: named credit (splits, rep, else territory owner)."""
-    credited: dict[str, list[tuple[Deal, Decimal]]] = {}
-    for deal in facts.won_deals(period):
-        if deal.cancellation is not None:
-            continue
-        for c in facts.credits(deal):
-            credited.setdefault(c.rep_id, []).append((deal, c.amount))
+    credited = facts.standing_credits(period)
     rows = []
     for rep_id in sorted(facts.reps):
         rep = facts.reps[rep_id]
@@ -107,10 +102,10 @@ def rep_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> lis
         quota = rep_quota(facts, rep_id, period, prorate=prorate)
         currency = quota[1] if quota else None
         total = Decimal(0)
-        for deal, amount in credited.get(rep_id, []):
+        for deal, credit in credited.get(rep_id, []):
             won = deal.won
             assert won is not None
-            total += deal_in(facts, deal, amount, currency or won.currency)
+            total += deal_in(facts, deal, credit.amount, currency or won.currency)
         rows.append(
             Attainment(
                 "rep",

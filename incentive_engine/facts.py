@@ -699,16 +699,21 @@ class Facts:
         """Won deals that name no rep and fall in no owned territory."""
         return [d for d in self.won_deals() if not self.credits(d)]
 
+    def standing_credits(self, period: Period) -> dict[str, list[tuple[Deal, Credit]]]:
+        """Every rep's (deal, credit) pairs for deals won in a period and not cancelled, in
+        close order (named crediting)."""
+        key = ("standing", period)
+        if key not in self._cache:
+            self._cache[key] = {
+                rep_id: kept
+                for rep_id, pairs in self.credits_by_rep(period).items()
+                if (kept := [(d, c) for d, c in pairs if d.cancellation is None])
+            }
+        return self._cache[key]  # type: ignore[no-any-return]
+
     def credited_revenue(self, rep_id: str, period: Period) -> Decimal:
         """A rep's credited revenue from deals closed in a period (cancellations excluded)."""
-        total = Decimal(0)
-        for deal in self.won_deals(period):
-            if deal.cancellation is not None:
-                continue
-            for c in self.credits(deal):
-                if c.rep_id == rep_id:
-                    total += c.amount
-        return total
+        return sum((c.amount for _, c in self.standing_credits(period).get(rep_id, [])), Decimal(0))
 
     def fx_rate(self, base: str, quote: str, day: date) -> Decimal:
         """The rate converting base into quote on a day (the latest set on or before it)."""

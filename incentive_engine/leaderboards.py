@@ -91,17 +91,16 @@ def _deal_values(
 ) -> dict[str, tuple[Decimal, int, set[str], datetime | None]]:
     """Per rep: (credited revenue, deals won, new customers, last close) for the period."""
     found: dict[str, tuple[Decimal, int, set[str], datetime | None]] = {}
-    for deal in facts.won_deals(period):
-        won = deal.won
-        assert won is not None
-        if deal.cancellation is not None:
-            continue
-        for c in facts.credits(deal):
-            revenue, deals, customers, _ = found.get(c.rep_id, (ZERO, 0, set(), None))
-            amount = deal_in(facts, deal, c.amount, currency or won.currency)
+    for rep_id, pairs in facts.standing_credits(period).items():
+        revenue, customers, last = ZERO, set(), None
+        for deal, c in pairs:
+            won = deal.won
+            assert won is not None
+            revenue += deal_in(facts, deal, c.amount, currency or won.currency)
             if won.customer.is_new:
-                customers = customers | {won.customer.customer_id}
-            found[c.rep_id] = (revenue + amount, deals + 1, customers, _midnight(won.close_date))
+                customers.add(won.customer.customer_id)
+            last = _midnight(won.close_date)
+        found[rep_id] = (revenue, len(pairs), customers, last)
     return found
 
 

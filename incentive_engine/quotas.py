@@ -105,14 +105,10 @@ def _in_currency(facts: Facts, deal: Deal, amount: Decimal, currency: str) -> De
 def rep_revenue(facts: Facts, period: Period, currency: str) -> dict[str, Decimal]:
     """Every rep's credited revenue in a period (``Facts.credited_revenue`` for all reps in
     one pass: cancelled deals excluded), converted into ``currency``."""
-    totals: dict[str, Decimal] = {}
-    for deal in facts.won_deals(period):
-        if deal.cancellation is not None:
-            continue
-        for credit in facts.credits(deal):
-            amount = _in_currency(facts, deal, credit.amount, currency)
-            totals[credit.rep_id] = totals.get(credit.rep_id, ZERO) + amount
-    return totals
+    return {
+        rep_id: sum((_in_currency(facts, d, c.amount, currency) for d, c in pairs), ZERO)
+        for rep_id, pairs in facts.standing_credits(period).items()
+    }
 
 
 def territory_revenue(facts: Facts, period: Period, currency: str) -> dict[str, Decimal]:
