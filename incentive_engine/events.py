@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import orjson
 from pydantic import (
@@ -206,6 +208,26 @@ class Event(BaseModel):
 
     event_id: Id
     schema_version: Literal[1] = 1
+
+    @cached_property
+    def canonical(self) -> bytes:
+        """The content as canonical JSON bytes, computed once (the event is immutable): the
+        idempotency hash and the stored record are both made from it."""
+        return orjson.dumps(
+            self.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS
+        )
+
+    @cached_property
+    def digest(self) -> str:
+        """The ``sha256:`` hash of the canonical content (see ``event_hash``)."""
+        return "sha256:" + hashlib.sha256(self.canonical).hexdigest()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy (with updated fields): never carries the original's cached content."""
+        copy = super().model_copy(update=update, deep=deep)
+        for cached in ("canonical", "digest"):
+            copy.__dict__.pop(cached, None)
+        return copy
 
     @property
     def effective(self) -> date | datetime:
@@ -798,7 +820,7 @@ def event_content(event: Event) -> dict[str, Any]:
 
 def event_hash(event: Event) -> str:
     """The content hash of an event: equal content, equal hash (the idempotency check)."""
-    return content_hash(event_content(event))
+    return event.digest
 
 
 def describe(event: Event) -> str:

@@ -111,7 +111,8 @@ class IngestWorker:
         producer = KafkaProducer(bootstrap_servers=self.config.bootstrap, acks="all")
         try:
             with EventStore(self.settings) as store:
-                service = IngestService(store)
+                # One poll is one batch: one validation pass, one transaction.
+                service = IngestService(store, batch_size=self.config.max_records)
                 while not stop.is_set():
                     polled = consumer.poll(timeout_ms=self.config.poll_ms)
                     messages = [m for batch in polled.values() for m in batch]

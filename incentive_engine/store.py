@@ -24,7 +24,8 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from incentive_engine.events import EVENT_ADAPTER, Event, event_content, event_hash
+from incentive_engine import postgres_log
+from incentive_engine.events import EVENT_ADAPTER, Event, event_hash
 from incentive_engine.settings import Settings, postgres_parts, sqlite_path
 
 Clock = Callable[[], datetime]
@@ -69,16 +70,15 @@ class AppendReport:
     conflicts: list[Conflict] = field(default_factory=list)
 
 
-def encode_state(
-    event: Event, recorded_at: datetime, source: str | None, content_hash: str | None = None
-) -> bytes:
-    """Serialise an event with its recording metadata (Decimals as exact strings)."""
+def encode_state(event: Event, recorded_at: str, source: str | None) -> bytes:
+    """Serialise an event (its canonical content) with its recording metadata; the
+    recorded time comes formatted (``format_instant``), once per append."""
     return orjson.dumps(
         {
-            "event": event_content(event),
-            "recorded_at": format_instant(recorded_at),
+            "event": orjson.Fragment(event.canonical),
+            "recorded_at": recorded_at,
             "source": source,
-            "hash": content_hash or event_hash(event),
+            "hash": event_hash(event),
         }
     )
 
@@ -161,7 +161,7 @@ class EventStore:
             else:
                 report.conflicts.append(Conflict(event.event_id, seen, h))
         stored = self.stored_hashes(offered)
-        stamp = self._stamp(recorded_at)
+        stamp = format_instant(self._stamp(recorded_at))
         to_store: list[tuple[str, StoredEvent]] = []
         for event in unique:
             existing = stored.get(event.event_id)
@@ -173,7 +173,7 @@ class EventStore:
                             originator_id=event.event_id,
                             originator_version=1,
                             topic=event.type,  # type: ignore[attr-defined]
-                            state=encode_state(event, stamp, source, offered[event.event_id]),
+                            state=encode_state(event, stamp, source),
                         ),
                     )
                 )
@@ -197,32 +197,36 @@ class EventStore:
     # -------------------------------------------------------------- reading
 
     def stored_hashes(self, event_ids: Iterable[str]) -> dict[str, str]:
-        """Content hashes of those of the given event ids that are already stored."""
-        ids = list(event_ids)
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            for event_id, state in self._select_states(ids[start : start + 500]):
-                found[event_id] = orjson.loads(state)["hash"]
-        return found
+        """Content hashes of those of the given event ids that are already stored (one
+        read transaction, however many ids)."""
+        return {
+            event_id: orjson.loads(state)["hash"]
+            for event_id, state in self._select_states(list(event_ids))
+        }
 
     def _select_states(self, ids: list[str]) -> list[tuple[str, bytes]]:
         if not ids:
             return []
         table = self.recorder.events_table_name  # type: ignore[attr-defined]
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        if self._backend == "sqlite":
-            marks = ",".join("?" * len(ids))
-            sql = f"SELECT originator_id, state FROM {table} WHERE originator_id IN ({marks})"
-            with self._reading() as c:
-                c.execute(sql, ids)
-                return [(r["originator_id"], r["state"]) for r in c.fetchall()]
-        sql = (
-            f'SELECT originator_id, state FROM "{datastore.schema}"."{table}" '
-            "WHERE originator_id = ANY(%s)"
-        )
+        found: list[tuple[str, bytes]] = []
         with self._reading() as c:
-            c.execute(sql, (ids,))
-            return [(r["originator_id"], bytes(r["state"])) for r in c.fetchall()]
+            if self._backend == "postgres":
+                c.execute(
+                    f'SELECT originator_id, state FROM "{datastore.schema}"."{table}" '
+                    "WHERE originator_id = ANY(%s)",
+                    (ids,),
+                )
+                return [(r["originator_id"], bytes(r["state"])) for r in c.fetchall()]
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                c.execute(
+                    f"SELECT originator_id, state FROM {table} WHERE originator_id IN ({marks})",
+                    chunk,
+                )
+                found.extend((r["originator_id"], r["state"]) for r in c.fetchall())
+        return found
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Any]:
@@ -449,5 +453,6 @@ def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
         "ORIGINATOR_ID_TYPE": "text",
         "POSTGRES_LOCK_TIMEOUT": "30",
         "POSTGRES_PRE_PING": "y",  # a connection dropped by the server is replaced, not used
+        "APPLICATION_RECORDER_TOPIC": postgres_log.TOPIC,
     }
     return InfrastructureFactory.construct(env), "postgres"
