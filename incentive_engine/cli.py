@@ -324,19 +324,31 @@ def worker(
         str, typer.Option(help="Where refused messages go.")
     ] = "incentive.events.dead",
     group: Annotated[str, typer.Option(help="Consumer group.")] = "incentive-engine",
+    max_records: Annotated[
+        int, typer.Option(min=1, help="Messages per poll, stored as one batch.")
+    ] = 5000,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Worker processes in the group on this machine.")
+    ] = 1,
 ) -> None:
     """Ingest events from a Kafka topic in a consumer group (stops cleanly on SIGTERM)."""
     import signal
     import threading
 
-    from incentive_engine.kafka_worker import IngestWorker, WorkerConfig
+    from incentive_engine.kafka_worker import IngestWorker, WorkerConfig, run_processes
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    config = WorkerConfig(bootstrap, topic, dead_letter_topic, group)
-    console.print(f"consuming {topic} from {bootstrap} in group {group}")
-    stats = IngestWorker(settings_of(ctx), config).run(stop)
+    config = WorkerConfig(bootstrap, topic, dead_letter_topic, group, max_records=max_records)
+    console.print(
+        f"consuming {topic} from {bootstrap} in group {group} "
+        f"({processes} process{'es' if processes > 1 else ''})"
+    )
+    if processes > 1:
+        stats = run_processes(settings_of(ctx), config, processes, stop)
+    else:
+        stats = IngestWorker(settings_of(ctx), config).run(stop)
     console.print(
         f"stopped: {stats.stored} stored, {stats.duplicates} duplicates, "
         f"{stats.dead_lettered} dead-lettered"

@@ -14,9 +14,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import multiprocessing
+import signal
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
@@ -39,7 +43,8 @@ class WorkerConfig:
     topic: str = "incentive.events"
     dead_letter_topic: str = "incentive.events.dead"
     group: str = "incentive-engine"
-    max_records: int = 1000
+    max_records: int = 5000
+    """Messages per poll; a poll is validated and stored as one batch, one transaction."""
     max_message_bytes: int = 1_000_000
     poll_ms: int = 500
 
@@ -99,6 +104,9 @@ class IngestWorker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.config.max_records,
+            # The broker answers a fetch as soon as data arrives or after this wait: bounds
+            # the delay from produce to store when traffic is light.
+            fetch_max_wait_ms=100,
             # Used as the rebalance timeout: keeps group changes quick.
             max_poll_interval_ms=3000,
             session_timeout_ms=6000,
@@ -196,6 +204,56 @@ class IngestWorker:
             self.stats.duplicates += report.duplicates
         self.stats.dead_lettered += letters.count
         self.stats.batches += 1
+
+
+def run_processes(
+    settings: Settings, config: WorkerConfig, processes: int, stop: threading.Event
+) -> WorkerStats:
+    """Run ``processes`` workers in the one consumer group, each its own process (Python
+    validates on one core per process), until ``stop`` is set; a worker that dies is
+    restarted.  Returns the summed stats of the workers that stopped cleanly.
+
+    Workers are stopped with SIGTERM and report through a pipe of their own: nothing is
+    shared between processes, so a worker killed at any instant cannot wedge the others."""
+    context = multiprocessing.get_context("spawn")
+
+    def start() -> tuple[BaseProcess, Connection]:
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=_child, args=(settings, config, sender), daemon=True)
+        child.start()
+        sender.close()
+        return child, receiver
+
+    children = [start() for _ in range(processes)]
+    while not stop.wait(1.0):
+        for i, (child, _) in enumerate(children):
+            if not child.is_alive():
+                log.warning(
+                    "worker process %s exited (%s); restarting it", child.pid, child.exitcode
+                )
+                children[i] = start()
+    for child, _ in children:
+        child.terminate()  # SIGTERM: the worker finishes its batch, commits and leaves the group
+    total = WorkerStats()
+    for child, receiver in children:
+        try:
+            if receiver.poll(60):
+                stats: WorkerStats = receiver.recv()
+                for name in ("polled", "stored", "duplicates", "dead_lettered", "batches"):
+                    setattr(total, name, getattr(total, name) + getattr(stats, name))
+                total.errors.extend(stats.errors)
+        except EOFError:
+            log.warning("worker process %s stopped without reporting", child.pid)
+        child.join(timeout=10)
+    return total
+
+
+def _child(settings: Settings, config: WorkerConfig, results: Connection) -> None:
+    """One worker process: SIGTERM stops it cleanly; Ctrl-C is left to the parent."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    results.send(IngestWorker(settings, config).run(stop))
 
 
 def dead_letters(

@@ -174,6 +174,62 @@ def test_a_killed_worker_restarts_and_stores_each_event_exactly_once(
     assert partial > 0 and len(ids) == len(events) == len(set(ids))
 
 
+def worker_children(pid: int) -> set[int]:
+    """The worker processes a ``worker --processes N`` parent has spawned."""
+    found = set()
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.add(int(child))
+        except FileNotFoundError:
+            pass  # exited meanwhile
+    return found
+
+
+def test_worker_processes_share_the_group_and_a_killed_one_is_replaced(
+    broker: str, pg_schema: str
+) -> None:
+    """``worker --processes 2`` on PostgreSQL: both processes consume; kill -9 one mid-stream,
+    the parent starts another, and every event is stored exactly once."""
+    from tests.conftest import postgres_settings
+
+    settings = postgres_settings(pg_schema)
+    config = topics(broker, f"procs-{time.monotonic_ns()}")
+    reps = ["an", "binh", "chi", "dung"]
+    events = [hired(r) for r in reps] + [call(reps[i % 4], i) for i in range(8000)]
+    produce(broker, config.topic, [(e.rep_id, as_message(e)) for e in events])
+    env = {**os.environ, "INCENTIVE_STORE_URL": settings.store_url}
+    cmd = [sys.executable, "-m", "incentive_engine", "worker", "--bootstrap", broker]
+    cmd += ["--topic", config.topic, "--dead-letter-topic", config.dead_letter_topic]
+    cmd += ["--group", config.group, "--processes", "2", "--max-records", "200"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(worker_children(proc.pid)) < 2:
+            time.sleep(0.05)
+        first = worker_children(proc.pid)
+        assert len(first) == 2
+        with EventStore(settings) as store:
+            while time.monotonic() < deadline and store.max_position() < 1000:
+                time.sleep(0.01)
+            victim = min(first)
+            os.kill(victim, signal.SIGKILL)
+            partial = store.max_position()
+            while time.monotonic() < deadline and len(worker_children(proc.pid) - first) < 1:
+                time.sleep(0.1)
+            replaced = worker_children(proc.pid)
+            while time.monotonic() < deadline and store.max_position() < len(events):
+                time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    ids = event_ids(settings)
+    assert victim not in replaced and len(replaced) == 2, "the killed process was not replaced"
+    assert 0 < partial < len(events), "the kill did not land mid-stream"
+    assert len(ids) == len(events) == len(set(ids))
+    assert proc.returncode == 0 and "stopped:" in out
+
+
 def test_a_dropped_postgres_connection_mid_stream_is_retried(
     broker: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
