@@ -167,6 +167,14 @@ def _ranked(
     return [(rep_id, value, reached) for rep_id, (value, reached) in order]
 
 
+def ranking(
+    facts: Facts, book: PlanBook, metric: Metric, period: Period, scope: str = "company"
+) -> list[tuple[str, Decimal, datetime | None]]:
+    """The reps of a board in rank order, with their values and when they reached them (the
+    board without movement: one period computed, not two)."""
+    return _ranked(facts, _values(facts, book, metric, period, members(facts, scope, period)))
+
+
 def leaderboard(
     facts: Facts,
     book: PlanBook,
@@ -175,7 +183,7 @@ def leaderboard(
     scope: str = "company",
 ) -> list[Standing]:
     """The board for a metric, scope and period, with movement since the previous period."""
-    current = _ranked(facts, _values(facts, book, metric, period, members(facts, scope, period)))
+    current = ranking(facts, book, metric, period, scope)
     previous_period = period.previous()
     try:
         before_members = members(facts, scope, previous_period)

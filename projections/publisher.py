@@ -1,16 +1,26 @@
 """The notification publisher: follows the log with a tracking position and publishes, to an
-outbound topic keyed by rep, what changed for whom (statement changed, period closed,
-dispute updated), each with a stable notification id so consumers can deduplicate.
+outbound topic keyed by rep, what changed for whom (statement changed, rank changed, badge
+awarded, period closed, dispute updated), each with a stable notification id so consumers
+can deduplicate.
 
 Delivery is at least once: notifications of a page are sent and flushed before the page's
 tracking position is committed, so a crash may send a page again, with the same ids.
+Statement, period and dispute news is per event.  Rank and badge news compares the points
+boards and the badges held before and after each page of the log: a badge's id names the
+badge, its scope and the day it was earned (earned once, announced once); a rank change's
+id names the board, the move and the log position it was seen at, so a page sent again
+repeats its ids (a page first read up to the log's head may, when sent again, have grown
+and report the latest rank under a new id: rank news is state, "you are now 3rd").
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -28,23 +38,31 @@ from incentive_engine.events import (
     TerritoryReassigned,
 )
 from incentive_engine.facts import Facts
+from incentive_engine.leaderboards import LeaderboardError, Metric, ranking
+from incentive_engine.periods import Period, PeriodKind
 from incentive_engine.store import EventStore, RecordedEvent
+from plans.evaluate import EvaluationError, PlanBook
+from plans.points import Badge, badges
 from projections.base import Projection
 
 
 @dataclass(frozen=True)
 class Notification:
-    """One rep's news: what changed, caused by which event (id = kind:event:rep, stable)."""
+    """One rep's news: what changed, caused by which event; the id is stable (kind, what it
+    is about, rep) so consumers can deduplicate."""
 
     kind: str
     rep_id: str
     event_id: str
     period: str | None = None
+    about: str | None = None
+    """What the news is about when the causing event alone does not say (a badge, a move)."""
+    detail: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def notification_id(self) -> str:
         """The stable id consumers deduplicate on."""
-        return f"{self.kind}:{self.event_id}:{self.rep_id}"
+        return f"{self.kind}:{self.about or self.event_id}:{self.rep_id}"
 
     def value(self) -> bytes:
         """The message value (JSON)."""
@@ -55,7 +73,9 @@ class Notification:
                 "rep_id": self.rep_id,
                 "event_id": self.event_id,
                 "period": self.period,
-            }
+                **self.detail,
+            },
+            ensure_ascii=False,
         ).encode()
 
 
@@ -87,6 +107,94 @@ def notifications(
     return [Notification(kind, r, event.event_id, period) for r in dict.fromkeys(reps)]
 
 
+@dataclass(frozen=True)
+class Standings:
+    """The gamification a page of the log can change: points ranks per plan period (reps who
+    scored) and the badges each rep holds."""
+
+    ranks: dict[str, dict[str, tuple[int, Decimal]]] = field(default_factory=dict)
+    """period -> rep -> (rank, points)."""
+    badges: dict[str, dict[tuple[str, str, date], Badge]] = field(default_factory=dict)
+    """rep -> (badge id, scope, earned on) -> badge."""
+
+
+def standings(facts: Facts, days: Iterable[date], until: date | None) -> Standings:
+    """Points ranks in the plan periods containing the given days, and every rep's badges
+    held on ``until`` (pure)."""
+    book = PlanBook.from_facts(facts)
+    gamified = [v for v in book.versions if v.plan.points is not None or v.plan.badges]
+    if not gamified:
+        return Standings()
+    periods = {Period.containing(d, v.plan.period) for d in days for v in gamified}
+    ranks: dict[str, dict[str, tuple[int, Decimal]]] = {}
+    for period in sorted(periods, key=lambda p: (p.start, p.end)):
+        try:
+            order = ranking(facts, book, Metric.POINTS, period)
+        except (LeaderboardError, EvaluationError):
+            continue
+        scored = [(rep_id, value) for rep_id, value, _ in order if value != 0]
+        ranks[str(period)] = {r: (i, v) for i, (r, v) in enumerate(scored, start=1)}
+    held: dict[str, dict[tuple[str, str, date], Badge]] = {}
+    if until is not None:
+        day = Period.containing(until, PeriodKind.DAY)
+        for rep_id in sorted(facts.reps):
+            for version in book.gamified_for(facts, rep_id, day):
+                for b in badges(facts, version, rep_id, until):
+                    held.setdefault(rep_id, {})[(b.badge_id, b.scope, b.earned_on)] = b
+    return Standings(ranks, held)
+
+
+def gamification_news(
+    before: Standings, after: Standings, event_id: str, position: int
+) -> list[Notification]:
+    """Rank changes and new badges between two standings (pure); ``event_id`` and
+    ``position`` are the last event of the page that moved them."""
+    news: list[Notification] = []
+    for period, board in after.ranks.items():
+        old = before.ranks.get(period, {})
+        for rep_id in sorted(set(board) | set(old)):
+            was, now = old.get(rep_id, (None, None)), board.get(rep_id, (None, None))
+            if was[0] == now[0]:
+                continue
+            move = f"{was[0] or '-'}>{now[0] or '-'}"
+            news.append(
+                Notification(
+                    "rank_changed",
+                    rep_id,
+                    event_id,
+                    period,
+                    about=f"points/{period}/{move}@{position}",
+                    detail={
+                        "metric": "points",
+                        "rank_before": was[0],
+                        "rank": now[0],
+                        "points": None if now[1] is None else str(now[1]),
+                    },
+                )
+            )
+    for rep_id, held in sorted(after.badges.items()):
+        for key, badge in sorted(held.items()):
+            if key in before.badges.get(rep_id, {}):
+                continue
+            badge_id, scope, earned_on = key
+            news.append(
+                Notification(
+                    "badge_awarded",
+                    rep_id,
+                    badge.event_ids[-1] if badge.event_ids else event_id,
+                    scope or None,
+                    about=f"{badge_id}/{scope or '-'}/{earned_on.isoformat()}",
+                    detail={
+                        "badge_id": badge_id,
+                        "name": badge.name,
+                        "earned_on": earned_on.isoformat(),
+                        "event_ids": list(badge.event_ids),
+                    },
+                )
+            )
+    return news
+
+
 class Publisher(Projection):
     """Publishes notifications for every event after its tracking position."""
 
@@ -97,24 +205,44 @@ class Publisher(Projection):
         self.topic = topic
         self.facts = Facts()
         self.sent = 0
+        self.last_day: date | None = None
+        """The latest effective day folded: badges are those held on it."""
 
     def prime(self, store: EventStore, position: int) -> None:
         """Fold the history up to the tracking position (already published) so that later
         events find what they change (the reps a cancelled deal credited)."""
         for page in store.events(until=position):
             self.facts.apply_recorded(page)
+            for event, _ in page:
+                self._saw(event.effective_day)
+
+    def _saw(self, day: date) -> None:
+        if self.last_day is None or day > self.last_day:
+            self.last_day = day
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         """Fold the page and send its notifications (flushed before the position commits)."""
+        if not events:
+            return
+        days = sorted({r.event.effective_day for r in events})
+        for day in days:
+            self._saw(day)
+        before = standings(self.facts, days, self.last_day)
         for recorded in events:
             event = recorded.event
-            before: list[str] = []
+            owners: list[str] = []
             if isinstance(event, TerritoryAssigned | TerritoryReassigned):
                 territory = self.facts.territories.get(event.territory_id)
                 ownership = territory.ownership_on(event.effective_date) if territory else None
-                before = [s.rep_id for s in ownership.owners] if ownership else []
+                owners = [s.rep_id for s in ownership.owners] if ownership else []
             self.facts.apply(event)
-            for n in notifications(self.facts, event, before):
-                self.producer.send(self.topic, key=n.rep_id.encode(), value=n.value())  # type: ignore[attr-defined]
-                self.sent += 1
+            self._send(notifications(self.facts, event, owners))
+        after = standings(self.facts, days, self.last_day)
+        last = events[-1]
+        self._send(gamification_news(before, after, last.event.event_id, last.position))
         self.producer.flush()  # type: ignore[attr-defined]
+
+    def _send(self, news: Iterable[Notification]) -> None:
+        for n in news:
+            self.producer.send(self.topic, key=n.rep_id.encode(), value=n.value())  # type: ignore[attr-defined]
+            self.sent += 1

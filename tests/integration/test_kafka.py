@@ -22,6 +22,8 @@ from incentive_engine.events import event_content
 from incentive_engine.kafka_worker import IngestWorker, WorkerConfig, dead_letters
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
+from projections.publisher import Publisher
+from projections.runner import ProjectionRunner, make_engine
 from tests.factories import call, hired
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -339,12 +341,75 @@ def test_the_worker_recovers_when_the_broker_restarts(tmp_path: Path) -> None:
     assert len(ids) == len(before) + len(after) == len(set(ids))
 
 
-def test_publisher_sends_each_reps_news_once_with_stable_ids(broker: str, tmp_path: Path) -> None:
+def publish_once(store: EventStore, settings: Settings, broker: str, topic: str) -> Publisher:
+    """One run of the publisher from its tracking position, as a restarted process would."""
+    producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+    publisher = Publisher(producer, topic)
+    runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [publisher])
+    publisher.prime(store, runner.positions()["publisher"])
+    runner.run()
+    producer.close()
+    return publisher
+
+
+def published(broker: str, topic: str) -> list[tuple[str, dict[str, object]]]:
+    """Every (key, message) on a topic, from the start."""
     from kafka import KafkaConsumer
 
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=broker,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+    )
+    found = [(m.key.decode(), json.loads(m.value)) for m in consumer]
+    consumer.close()
+    return found
+
+
+def test_publisher_announces_rank_changes_and_badges_keyed_by_rep(
+    broker: str, tmp_path: Path
+) -> None:
+    from plans.documents import publication
+    from tests.examples.plans import plan, tiered
+    from tests.factories import won
+
+    settings = Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")
+    topic = f"game-{time.monotonic_ns()}"
+    admin = KafkaAdminClient(bootstrap_servers=broker)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    admin.close()
+    gamified = plan(
+        tiered(),
+        points={"won_deal": 10, "per_amount": {"step": 10_000_000, "points": 1}},
+        badges=[{"id": "first", "name": "First win", "kind": "first_won_deal"}],
+    )
+    with EventStore(settings) as store:
+        store.append([publication(gamified.plan), hired("an"), hired("binh")])
+        store.append([won("D1", 20_000_000, rep_id="an", close_date="2026-01-20")])
+        publish_once(store, settings, broker, topic)
+        store.append([won("D2", 90_000_000, rep_id="binh", close_date="2026-02-03")])
+        publish_once(store, settings, broker, topic)
+        publish_once(store, settings, broker, topic)  # nothing new: nothing sent
+    news = [(key, m) for key, m in published(broker, topic) if m["kind"] != "statement_changed"]
+    assert all(key == m["rep_id"] for key, m in news)  # keyed by rep
+    summary = sorted(
+        str((m["kind"], m["rep_id"], m.get("rank_before"), m.get("rank"), m.get("badge_id")))
+        for _, m in news
+    )
+    assert summary == [
+        "('badge_awarded', 'an', None, None, 'first')",
+        "('badge_awarded', 'binh', None, None, 'first')",
+        "('rank_changed', 'an', 1, 2, None)",  # overtaken by binh's bigger deal
+        "('rank_changed', 'an', None, 1, None)",  # first on the board
+        "('rank_changed', 'binh', None, 1, None)",
+    ]
+    assert len({m["id"] for _, m in news}) == len(news)
+
+
+def test_publisher_sends_each_reps_news_once_with_stable_ids(broker: str, tmp_path: Path) -> None:
     from incentive_engine.events import DealCancelled
-    from projections.publisher import Publisher
-    from projections.runner import ProjectionRunner, make_engine
     from tests.factories import won
 
     settings = Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")
@@ -363,15 +428,7 @@ def test_publisher_sends_each_reps_news_once_with_stable_ids(broker: str, tmp_pa
         )
 
         def run_once() -> Publisher:
-            producer = KafkaProducer(bootstrap_servers=broker, acks="all")
-            publisher = Publisher(producer, topic)
-            runner = ProjectionRunner(
-                store, make_engine(settings.resolved_views_url()), [publisher]
-            )
-            publisher.prime(store, runner.positions()["publisher"])
-            runner.run()
-            producer.close()
-            return publisher
+            return publish_once(store, settings, broker, topic)
 
         assert run_once().sent == 3  # D1 -> an; D2 -> an and binh
         assert run_once().sent == 0  # the tracking position: nothing sent twice
@@ -383,15 +440,7 @@ def test_publisher_sends_each_reps_news_once_with_stable_ids(broker: str, tmp_pa
             ]
         )
         assert run_once().sent == 2  # after a restart, the cancellation still finds D2's reps
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=broker,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=5000,
-    )
-    ids = sorted(json.loads(m.value)["id"] for m in consumer)
-    consumer.close()
+    ids = sorted(m["id"] for _, m in published(broker, topic))
     assert ids == sorted(
         [
             "statement_changed:won-D1:an",

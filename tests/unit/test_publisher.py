@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from incentive_engine.events import (
+    ActivityLogged,
     ManualAdjustment,
     Payout,
     PeriodClosed,
@@ -10,7 +11,9 @@ from incentive_engine.events import (
     TerritoryReassigned,
 )
 from incentive_engine.facts import fold
-from projections.publisher import notifications
+from plans.documents import publication
+from projections.publisher import Notification, gamification_news, notifications, standings
+from tests.examples.plans import plan, rep, tiered
 from tests.factories import assigned, customer, hired, territory, won
 
 
@@ -67,3 +70,67 @@ def test_quota_adjustment_close_and_periods() -> None:
         event_id="q2", subject="team", subject_id="HCM", period="2026-Q1", amount=1, currency="VND"
     )
     assert notifications(fold([team_quota]), team_quota) == []
+
+
+# ------------------------------------------------------------------ rank and badge news
+
+BADGE_PLAN = plan(
+    tiered(),
+    points={"activities": {"call_connected": 1}, "won_deal": 10},
+    badges=[{"id": "first", "name": "First win", "kind": "first_won_deal"}],
+)
+
+
+def call_at(rep_id: str, n: int) -> ActivityLogged:
+    return ActivityLogged(
+        event_id=f"c-{rep_id}-{n}",
+        rep_id=rep_id,
+        kind="call_connected",
+        occurred_at=f"2026-01-05T09:{n:02d}:00+00:00",
+    )
+
+
+def news(before_events: list, page: list) -> list[Notification]:  # type: ignore[type-arg]
+    """What gamification news one page brings after a history (the publisher's comparison)."""
+    facts = fold(before_events)
+    days = sorted({e.effective_day for e in page})
+    until = max(e.effective_day for e in before_events + page)
+    before = standings(facts, days, until)
+    facts.apply_all(page)
+    return gamification_news(before, standings(facts, days, until), page[-1].event_id, 42)
+
+
+def test_overtaking_moves_both_reps_and_names_the_move() -> None:
+    history = [publication(BADGE_PLAN.plan), rep("an"), rep("binh")]
+    history += [call_at("an", i) for i in range(3)] + [call_at("binh", 0)]
+    found = news(history, [call_at("binh", i) for i in range(1, 4)])  # binh 4 > an 3
+    moves = {(n.rep_id, n.detail["rank_before"], n.detail["rank"]) for n in found}
+    assert moves == {("an", 1, 2), ("binh", 2, 1)}
+    assert {n.notification_id for n in found} == {
+        "rank_changed:points/2026-Q1/1>2@42:an",
+        "rank_changed:points/2026-Q1/2>1@42:binh",
+    }
+    assert all(n.kind == "rank_changed" and n.period == "2026-Q1" for n in found)
+
+
+def test_a_first_score_enters_the_board_and_zero_scorers_are_not_ranked() -> None:
+    history = [publication(BADGE_PLAN.plan), rep("an"), rep("binh"), rep("chi")]
+    history.append(call_at("an", 0))
+    found = news(history, [call_at("binh", 1), call_at("binh", 2)])
+    moves = {(n.rep_id, n.detail["rank_before"], n.detail["rank"]) for n in found}
+    assert moves == {("binh", None, 1), ("an", 1, 2)}  # chi, on zero, holds no place
+
+
+def test_nothing_changes_nothing_is_sent() -> None:
+    history = [publication(BADGE_PLAN.plan), rep("an"), call_at("an", 0)]
+    assert news(history, [rep("binh")]) == []
+
+
+def test_a_first_win_awards_the_badge_once_with_its_evidence() -> None:
+    history = [publication(BADGE_PLAN.plan), rep("an")]
+    win = won("D1", 45_000_000, rep_id="an", close_date="2026-01-20")
+    found = news(history, [win])
+    [badge] = [n for n in found if n.kind == "badge_awarded"]
+    assert badge.notification_id == "badge_awarded:first/-/2026-01-20:an"
+    assert badge.event_id == win.event_id and badge.detail["event_ids"] == [win.event_id]
+    assert news([*history, win], [call_at("an", 1)]) == []  # held already: not again
