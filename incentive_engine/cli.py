@@ -23,6 +23,7 @@ from incentive_engine.cli_common import (
     console,
     emit,
     errors,
+    fail,
     iso,
     number,
     parse_instant,
@@ -291,8 +292,14 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.auth import secret_of
 
-    uvicorn.run(create_app(settings_of(ctx)), host=host, port=port)
+    settings = settings_of(ctx)
+    try:
+        secret_of(settings)  # refuse to start rather than fail every authenticated request
+    except RuntimeError as exc:
+        fail(str(exc))
+    uvicorn.run(create_app(settings), host=host, port=port)
 
 
 @app.command()

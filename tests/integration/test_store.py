@@ -128,3 +128,15 @@ def test_concurrent_writers_store_each_event_once(settings: Settings) -> None:
 def test_naive_recorded_at_is_refused(store: EventStore) -> None:
     with pytest.raises(ValueError, match="time zone"):
         store.append([hired("an")], recorded_at=datetime(2026, 1, 1))
+
+
+def test_ids_with_quotes_backslashes_braces_and_null_round_trip(store: EventStore) -> None:
+    """The PostgreSQL insert renders array literals itself: every character must survive."""
+    odd = ['a"b', "c\\d", "{e,f}", "NULL", "Đà-Nẵng#1", 'x\\"y', "g'h"]
+    events = [call(rep_id, 1).model_copy(update={"event_id": f"act-{rep_id}"}) for rep_id in odd]
+    events = [hired(rep_id) for rep_id in odd] + events
+    report = store.append(events)
+    assert [eid for eid, _ in report.stored] == [e.event_id for e in events]
+    read = [r.event for r in store.read()]
+    assert read == events
+    assert store.append(events).duplicates == [e.event_id for e in events]
