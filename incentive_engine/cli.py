@@ -337,6 +337,15 @@ def worker(
     processes: Annotated[
         int, typer.Option(min=1, help="Worker processes in the group on this machine.")
     ] = 1,
+    reference_wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds a message naming a rep, deal or territory not stored yet waits "
+            "for it (its events may travel through another partition) before it is "
+            "dead-lettered.",
+        ),
+    ] = 10.0,
 ) -> None:
     """Ingest events from a Kafka topic in a consumer group (stops cleanly on SIGTERM)."""
     import signal
@@ -347,7 +356,14 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    config = WorkerConfig(bootstrap, topic, dead_letter_topic, group, max_records=max_records)
+    config = WorkerConfig(
+        bootstrap,
+        topic,
+        dead_letter_topic,
+        group,
+        max_records=max_records,
+        reference_wait_s=reference_wait,
+    )
     console.print(
         f"consuming {topic} from {bootstrap} in group {group} "
         f"({processes} process{'es' if processes > 1 else ''})"
@@ -358,7 +374,7 @@ def worker(
         stats = IngestWorker(settings_of(ctx), config).run(stop)
     console.print(
         f"stopped: {stats.stored} stored, {stats.duplicates} duplicates, "
-        f"{stats.dead_lettered} dead-lettered"
+        f"{stats.dead_lettered} dead-lettered, {stats.waited} waits for a reference"
     )
 
 

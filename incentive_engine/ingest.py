@@ -37,6 +37,9 @@ class RecordError:
     event_id: str | None
     field: str
     reason: str
+    unresolved: bool = False
+    """A reference to something not (yet) known: the only kind of error that more events
+    arriving later can cure (a stream waits a while for it; a file cannot)."""
 
     def __str__(self) -> str:
         who = f" event {self.event_id}" if self.event_id else ""
@@ -393,7 +396,7 @@ class IngestService:
                 refuse(
                     record,
                     [
-                        RecordError(record.source, record.line, event.event_id, f, r)
+                        RecordError(record.source, record.line, event.event_id, f, r, True)
                         for f, r in problems
                     ],
                 )

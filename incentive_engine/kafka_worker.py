@@ -17,7 +17,8 @@ import logging
 import multiprocessing
 import signal
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -27,6 +28,7 @@ from eventsourcing.persistence import PersistenceError
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from incentive_engine.ingest import IngestService, RawRecord, RecordError, parse_jsonl
 from incentive_engine.settings import Settings
@@ -47,6 +49,12 @@ class WorkerConfig:
     """Messages per poll; a poll is validated and stored as one batch, one transaction."""
     max_message_bytes: int = 1_000_000
     poll_ms: int = 500
+    reference_wait_s: float = 10.0
+    """How long a message whose only fault is a reference to something not stored yet (a rep,
+    deal or territory whose own events travel through another partition) is retried before
+    it is dead-lettered; its partition's offset is not committed past it meanwhile."""
+    retry_ms: int = 500
+    """How long a partition with a waiting message pauses before it is read again."""
 
 
 @dataclass
@@ -58,21 +66,37 @@ class WorkerStats:
     duplicates: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    waited: int = 0
+    """Deliveries put back to wait for a reference (one message may wait several times)."""
+
+    def add(self, other: WorkerStats) -> None:
+        """Add another worker's figures to these."""
+        for name in ("polled", "stored", "duplicates", "dead_lettered", "batches", "waited"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
     errors: list[str] = field(default_factory=list)
 
 
 class _DeadLetters:
-    """Sends refused records to the dead-letter topic (used as the ingest service's sink)."""
+    """Sends refused records to the dead-letter topic (used as the ingest service's sink),
+    except those the worker chooses to let wait for a missing reference."""
 
     def __init__(
-        self, producer: KafkaProducer, topic: str, messages: dict[int, ConsumerRecord]
+        self,
+        producer: KafkaProducer,
+        topic: str,
+        messages: dict[int, ConsumerRecord],
+        wait: Callable[[ConsumerRecord], bool],
     ) -> None:
-        self.producer, self.topic, self.messages = producer, topic, messages
+        self.producer, self.topic, self.messages, self.wait = producer, topic, messages, wait
         self.count = 0
 
     def write(self, record: RawRecord, errors: Sequence[RecordError]) -> None:
-        """Dead-letter one refused record with its reasons."""
+        """Dead-letter one refused record with its reasons (or let it wait)."""
         message = self.messages[record.line]
+        if all(e.unresolved for e in errors) and self.wait(message):
+            return
         self.send(message, [{"field": e.field, "reason": e.reason} for e in errors])
 
     def send(self, message: ConsumerRecord, reasons: list[dict[str, str]]) -> None:
@@ -95,6 +119,11 @@ class IngestWorker:
         self.settings = settings
         self.config = config
         self.stats = WorkerStats()
+        self._first_seen: dict[tuple[str, int, int], float] = {}
+        """When each message now waiting for a reference was first refused (monotonic)."""
+        self._held: dict[TopicPartition, int] = {}
+        """This batch's partitions with a waiting message: the earliest such offset."""
+        self._paused: dict[TopicPartition, float] = {}
 
     def _consumer(self) -> KafkaConsumer:
         return KafkaConsumer(
@@ -122,6 +151,7 @@ class IngestWorker:
                 # One poll is one batch: one validation pass, one transaction.
                 service = IngestService(store, batch_size=self.config.max_records)
                 while not stop.is_set():
+                    self._resume_due(consumer)
                     polled = consumer.poll(timeout_ms=self.config.poll_ms)
                     messages = [m for batch in polled.values() for m in batch]
                     if not messages:
@@ -129,7 +159,10 @@ class IngestWorker:
                     self._store_with_retry(service, producer, messages, stop)
                     producer.flush()
                     try:
-                        consumer.commit()  # only after the batch is stored, dead letters sent
+                        # Only after the batch is stored and its dead letters sent; never past
+                        # a message still waiting for a reference.
+                        consumer.commit(self._offsets(messages))
+                        self._wait_again(consumer)
                     except CommitFailedError as exc:
                         # The group moved on (a long retry outlived the poll interval): the
                         # partitions go to whoever owns them now and the batch is delivered
@@ -142,6 +175,47 @@ class IngestWorker:
             consumer.close()
             producer.close()
         return self.stats
+
+    def _offsets(self, messages: list[ConsumerRecord]) -> dict[TopicPartition, OffsetAndMetadata]:
+        """The offsets to commit for a stored batch: past its last message, or up to the
+        first message that waits for a reference."""
+        after: dict[TopicPartition, int] = {}
+        for m in messages:
+            tp = TopicPartition(m.topic, m.partition)
+            after[tp] = max(after.get(tp, 0), m.offset + 1)
+        after.update(self._held)
+        return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in after.items()}
+
+    def _wait(self, message: ConsumerRecord) -> bool:
+        """Whether a message refused only for an unknown reference may wait longer (and
+        note it); once it has waited ``reference_wait_s`` it is dead-lettered."""
+        key = (message.topic, message.partition, message.offset)
+        first = self._first_seen.setdefault(key, time.monotonic())
+        if time.monotonic() - first >= self.config.reference_wait_s:
+            del self._first_seen[key]
+            return False
+        tp = TopicPartition(message.topic, message.partition)
+        self._held[tp] = min(self._held.get(tp, message.offset), message.offset)
+        self.stats.waited += 1
+        return True
+
+    def _wait_again(self, consumer: KafkaConsumer) -> None:
+        """Rewind each partition with a waiting message to it and pause it a while (the
+        messages after it were stored; read again they are duplicates, a no-op)."""
+        for tp, offset in self._held.items():
+            consumer.seek(tp, offset)
+            consumer.pause(tp)
+            self._paused[tp] = time.monotonic() + self.config.retry_ms / 1000
+        self._held = {}
+
+    def _resume_due(self, consumer: KafkaConsumer) -> None:
+        now = time.monotonic()
+        due = [tp for tp, at in self._paused.items() if at <= now]
+        if due:
+            assigned = consumer.assignment()
+            consumer.resume(*[tp for tp in due if tp in assigned])
+            for tp in due:
+                del self._paused[tp]
 
     def _store_with_retry(
         self,
@@ -168,10 +242,12 @@ class IngestWorker:
     def handle(
         self, service: IngestService, producer: KafkaProducer, messages: list[ConsumerRecord]
     ) -> None:
-        """Validate and store one poll's messages; dead-letter the refused ones."""
+        """Validate and store one poll's messages; dead-letter the refused ones, except those
+        that wait for a reference."""
         self.stats.polled += len(messages)
+        self._held = {}
         by_line: dict[int, ConsumerRecord] = {}
-        letters = _DeadLetters(producer, self.config.dead_letter_topic, by_line)
+        letters = _DeadLetters(producer, self.config.dead_letter_topic, by_line, self._wait)
         records: list[RawRecord] = []
         for i, message in enumerate(messages, start=1):
             by_line[i] = message
@@ -204,6 +280,10 @@ class IngestWorker:
             self.stats.duplicates += report.duplicates
         self.stats.dead_lettered += letters.count
         self.stats.batches += 1
+        for m in messages:  # forget the waits that ended (stored, or dead-lettered)
+            tp = TopicPartition(m.topic, m.partition)
+            if m.offset < self._held.get(tp, m.offset + 1):
+                self._first_seen.pop((m.topic, m.partition, m.offset), None)
 
 
 def run_processes(
@@ -239,9 +319,7 @@ def run_processes(
         try:
             if receiver.poll(60):
                 stats: WorkerStats = receiver.recv()
-                for name in ("polled", "stored", "duplicates", "dead_lettered", "batches"):
-                    setattr(total, name, getattr(total, name) + getattr(stats, name))
-                total.errors.extend(stats.errors)
+                total.add(stats)
         except EOFError:
             log.warning("worker process %s stopped without reporting", child.pid)
         child.join(timeout=10)

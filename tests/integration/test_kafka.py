@@ -130,6 +130,48 @@ def test_valid_events_are_stored_once_and_bad_messages_dead_lettered(
     assert all({"partition", "offset", "original", "topic"} <= set(letter) for letter in letters)
 
 
+def test_a_reference_arriving_through_another_partition_is_waited_for(
+    broker: str, tmp_path: Path
+) -> None:
+    """A deal keyed by deal id can overtake its rep's hiring, keyed by rep id: it waits for
+    the rep instead of being dead-lettered; a rep that never comes is dead-lettered after
+    the wait, and traffic behind it on its partition keeps being stored meanwhile."""
+    from tests.factories import won
+
+    settings = Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")
+    config = topics(broker, f"refs-{time.monotonic_ns()}")
+    config.reference_wait_s, config.retry_ms = 4.0, 200
+    early = won("D1", rep_id="late")
+    ghost = won("D2", rep_id="ghost")
+    behind = call("an", 5)
+    produce(broker, config.topic, [("an", as_message(hired("an"))), ("D1", as_message(early))])
+    produce(broker, config.topic, [("D2", as_message(ghost)), ("D2", as_message(behind))])
+    worker = IngestWorker(settings, config)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    stored_while_waiting = False
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and worker.stats.waited == 0:
+            time.sleep(0.05)
+        assert worker.stats.waited > 0 and worker.stats.dead_lettered == 0
+        produce(broker, config.topic, [("late", as_message(hired("late")))])
+        while time.monotonic() < deadline and worker.stats.dead_lettered == 0:
+            if behind.event_id in event_ids(settings):
+                stored_while_waiting = worker.stats.dead_lettered == 0
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert stored_while_waiting
+    ids = event_ids(settings)
+    assert early.event_id in ids and ghost.event_id not in ids
+    assert len(ids) == len(set(ids)) == 4  # an, late, D1, the call behind the ghost
+    [letter] = dead_letters(broker, config.dead_letter_topic, expect=1)
+    assert "unknown rep 'ghost'" in letter["errors"][0]["reason"]
+
+
 def test_a_killed_worker_restarts_and_stores_each_event_exactly_once(
     broker: str, tmp_path: Path
 ) -> None:
