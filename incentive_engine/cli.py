@@ -320,12 +320,16 @@ def token(
     sys.stdout.write(issue_token(settings_of(ctx), chosen, subject) + "\n")
 
 
+Bootstrap = Annotated[
+    str, typer.Option(envvar="INCENTIVE_KAFKA_BOOTSTRAP", help="Kafka brokers, host:port,...")
+]
+"""The broker address option shared by the Kafka commands."""
+
+
 @app.command()
 def worker(
     ctx: typer.Context,
-    bootstrap: Annotated[
-        str, typer.Option(envvar="INCENTIVE_KAFKA_BOOTSTRAP", help="host:port,...")
-    ],
+    bootstrap: Bootstrap,
     topic: Annotated[str, typer.Option(help="Events topic.")] = "incentive.events",
     dead_letter_topic: Annotated[
         str, typer.Option(help="Where refused messages go.")
@@ -378,12 +382,55 @@ def worker(
     )
 
 
+@app.command("dead-letters")
+def dead_letters_command(
+    ctx: typer.Context,
+    bootstrap: Bootstrap,
+    topic: Annotated[str, typer.Option(help="Dead-letter topic.")] = "incentive.events.dead",
+    redrive_to: Annotated[
+        str | None,
+        typer.Option(
+            "--redrive-to",
+            help="Send the letters not redriven before back to this events topic "
+            "(original bytes and key), once the cause is fixed.",
+        ),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(min=0.5, help="Listing: seconds of quiet that end the read.")
+    ] = 5,
+    fmt: Annotated[Format, typer.Option("--format", help="table, json or csv.")] = Format.TABLE,
+) -> None:
+    """List the refused messages (partition, offset, key, event, reasons), or redrive them."""
+    import base64
+
+    from incentive_engine.kafka_worker import dead_letters, redrive
+
+    if redrive_to is not None:
+        sent = redrive(bootstrap, topic, redrive_to)
+        console.print(f"redrove {sent} dead letter(s) from {topic} to {redrive_to}")
+        return
+    rows = []
+    for letter in dead_letters(bootstrap, topic, timeout_s=wait):
+        try:
+            event_id = json.loads(base64.b64decode(letter["original"])).get("event_id")
+        except (ValueError, AttributeError):
+            event_id = None  # not JSON, or not an object: the reasons say so
+        rows.append(
+            {
+                "partition": letter["partition"],
+                "offset": letter["offset"],
+                "key": letter["key"],
+                "event_id": event_id,
+                "reasons": "; ".join(f"{e['field']}: {e['reason']}" for e in letter["errors"]),
+            }
+        )
+    emit(rows, fmt, title=f"dead letters on {topic}")
+
+
 @app.command("publish")
 def publish_command(
     ctx: typer.Context,
-    bootstrap: Annotated[
-        str, typer.Option(envvar="INCENTIVE_KAFKA_BOOTSTRAP", help="host:port,...")
-    ],
+    bootstrap: Bootstrap,
     topic: Annotated[str, typer.Option(help="Outbound topic.")] = "incentive.notifications",
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep publishing until SIGTERM.")

@@ -36,6 +36,16 @@ from incentive_engine.store import EventStore
 
 log = logging.getLogger("incentive_engine.kafka")
 
+GROUP_TIMING: dict[str, int] = {
+    # The poll interval is also the rebalance timeout, which a broker may wait out before
+    # it completes a join: short, so that joining and group changes take seconds, not
+    # minutes (every poll here is quick; a long store retry is handled at commit).
+    "max_poll_interval_ms": 3000,
+    "session_timeout_ms": 6000,
+    "heartbeat_interval_ms": 1000,
+}
+"""Consumer-group timing shared by the worker and the dead-letter redrive."""
+
 
 @dataclass
 class WorkerConfig:
@@ -136,10 +146,7 @@ class IngestWorker:
             # The broker answers a fetch as soon as data arrives or after this wait: bounds
             # the delay from produce to store when traffic is light.
             fetch_max_wait_ms=100,
-            # Used as the rebalance timeout: keeps group changes quick.
-            max_poll_interval_ms=3000,
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
+            **GROUP_TIMING,
         )
 
     def run(self, stop: threading.Event) -> WorkerStats:
@@ -337,7 +344,8 @@ def _child(settings: Settings, config: WorkerConfig, results: Connection) -> Non
 def dead_letters(
     bootstrap: str, topic: str, *, timeout_s: float = 10, expect: int | None = None
 ) -> list[dict[str, Any]]:
-    """Read a dead-letter topic from the start (for operators and tests)."""
+    """Read a dead-letter topic from the start (for operators and tests); each letter
+    gains its message ``key``."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -348,9 +356,69 @@ def dead_letters(
     found = []
     try:
         for message in consumer:
-            found.append(json.loads(message.value))
+            key = message.key.decode("utf-8", "replace") if message.key else None
+            found.append({**json.loads(message.value), "key": key})
             if expect is not None and len(found) >= expect:
                 break
     finally:
         consumer.close()
     return found
+
+
+def redrive(
+    bootstrap: str,
+    dead_letter_topic: str,
+    events_topic: str,
+    *,
+    group: str = "incentive-engine-redrive",
+    quiet_s: float = 2,
+    join_timeout_s: float = 60,
+) -> int:
+    """Send the dead letters not redriven before back to the events topic, each with its
+    original bytes and key (after the cause is fixed: a missing rep now loaded, say); the
+    group remembers how far it got.  Only letters written before the run starts are sent
+    (by their timestamps): one still invalid is dead-lettered again by the worker, and
+    redriven only by a later run.  The run ends at the first newer letter of every
+    partition, or after ``quiet_s`` without letters.  Returns how many were sent."""
+    consumer = KafkaConsumer(
+        dead_letter_topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **GROUP_TIMING,
+    )
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    started_ms = time.time() * 1000
+    joining_until = time.monotonic() + join_timeout_s
+    quiet_since: float | None = None  # from joining the group, or from the last letter
+    reached: set[TopicPartition] = set()  # partitions whose letters from before are all sent
+    done: dict[TopicPartition, OffsetAndMetadata] = {}
+    sent = 0
+    try:
+        while True:
+            polled = consumer.poll(timeout_ms=200)
+            assigned = consumer.assignment()
+            for tp, batch in polled.items():
+                for message in batch:
+                    if tp in reached or message.timestamp >= started_ms:
+                        reached.add(tp)  # written after the start (perhaps by this very run)
+                        continue
+                    original = base64.b64decode(json.loads(message.value)["original"])
+                    producer.send(events_topic, key=message.key, value=original)
+                    done[tp] = OffsetAndMetadata(message.offset + 1, "", -1)
+                    sent += 1
+            now = time.monotonic()
+            if polled or (quiet_since is None and assigned):
+                quiet_since = now
+            if assigned and (assigned <= reached or now - (quiet_since or now) >= quiet_s):
+                break
+            if quiet_since is None and now > joining_until:
+                raise RuntimeError(f"could not join consumer group {group!r} at {bootstrap}")
+        producer.flush()
+        if done:
+            consumer.commit(done)  # only once every letter sent is on the events topic
+    finally:
+        producer.close()
+        consumer.close()
+    return sent

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -170,6 +170,53 @@ def test_a_reference_arriving_through_another_partition_is_waited_for(
     assert len(ids) == len(set(ids)) == 4  # an, late, D1, the call behind the ghost
     [letter] = dead_letters(broker, config.dead_letter_topic, expect=1)
     assert "unknown rep 'ghost'" in letter["errors"][0]["reason"]
+
+
+def test_operators_list_dead_letters_and_redrive_them_once_the_cause_is_fixed(
+    broker: str, tmp_path: Path
+) -> None:
+    from tests.factories import won
+
+    settings = Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")
+    config = topics(broker, f"redrive-{time.monotonic_ns()}")
+    config.reference_wait_s = 0  # dead-letter unknown references at once
+    orphan = won("D9", rep_id="newcomer")
+    produce(broker, config.topic, [("D9", as_message(orphan)), ("x", b"{broken")])
+    worker = IngestWorker(settings, config)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    cli = [sys.executable, "-m", "incentive_engine", "dead-letters", "--bootstrap", broker]
+    cli += ["--topic", config.dead_letter_topic, "--wait", "1"]
+
+    def run(*args: str) -> str:  # as an operator would, in a process of its own
+        done = subprocess.run([*cli, *args], cwd=ROOT, capture_output=True, text=True, timeout=90)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def until(done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not done():
+            time.sleep(0.05)
+
+    try:
+        until(lambda: worker.stats.dead_lettered >= 2)
+        rows = sorted(json.loads(run("--format", "json")), key=lambda r: r["offset"])
+        assert [(r["key"], r["event_id"]) for r in rows] == [("D9", "won-D9"), ("x", None)]
+        assert "unknown rep 'newcomer'" in rows[0]["reasons"] and "JSON" in rows[1]["reasons"]
+
+        produce(broker, config.topic, [("newcomer", as_message(hired("newcomer")))])
+        until(lambda: "hire-newcomer" in event_ids(settings))
+        assert "redrove 2 dead letter(s)" in run("--redrive-to", config.topic)
+        until(lambda: worker.stats.dead_lettered >= 3)  # the broken one, refused again
+        # The group remembers: only the broken message's new letter goes again.
+        assert "redrove 1 dead letter(s)" in run("--redrive-to", config.topic)
+        until(lambda: worker.stats.dead_lettered >= 4)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert orphan.event_id in event_ids(settings)  # the cured letter is stored
+    assert worker.stats.dead_lettered == 4 and event_ids(settings).count(orphan.event_id) == 1
 
 
 def test_a_killed_worker_restarts_and_stores_each_event_exactly_once(
