@@ -19,7 +19,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.broker import free_port
+
 HOST = "127.0.0.1"
 
 
@@ -35,13 +36,6 @@ def cli() -> list[str]:
     """The command that runs ``incentive-engine`` with this interpreter."""
     script = Path(sys.executable).with_name("incentive-engine")
     return [str(script)] if script.exists() else [sys.executable, "-m", "incentive_engine"]
-
-
-def free_port() -> int:
-    """A TCP port free on the loopback interface."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until_up(port: int, server: subprocess.Popen[bytes], timeout: float = 60) -> None:

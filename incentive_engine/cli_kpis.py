@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from incentive_engine.cli_common import Format, emit, fail, parse_instant, settings_of
 from incentive_engine.facts import Facts
-from incentive_engine.kpis import BY_CHOICES, KPIS, Kpi, KpiError, kpi, trend
+from incentive_engine.kpis import BY_CHOICES, KPIS, Kpi, KpiError, kpi, parse_targets, trend
 from incentive_engine.money import MINOR_UNITS, round_money
 from incentive_engine.periods import Period, PeriodKind
 from incentive_engine.replay import replay_facts
@@ -102,18 +102,6 @@ def _facts(ctx: typer.Context, as_of: datetime | None) -> Facts:
         return replay_facts(store, as_of=as_of)
 
 
-def _targets(items: list[str] | None) -> dict[str, str] | None:
-    if not items:
-        return None
-    found = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            fail(f"--target {item!r}: write NAME=NUMBER, e.g. web=40 or calls=30", 2)
-        found[name.strip()] = value.strip()
-    return found
-
-
 def _show(value: Any, column: str, currency: str | None) -> Any:
     """A cell for a table: percentages and days to one decimal, money to the currency's
     minor units with separators, booleans as yes/no."""
@@ -164,7 +152,10 @@ def _run(
         instant = parse_instant(as_of)
     except typer.BadParameter as exc:
         fail(f"--as-of: {exc.message}", 2)
-    targets = _targets(target)
+    try:
+        targets = parse_targets(target)
+    except KpiError as exc:
+        fail(f"--target {exc}", 2)
     today = datetime.now(UTC).date()
     try:
         on_day = date.fromisoformat(on) if on is not None else None

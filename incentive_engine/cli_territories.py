@@ -30,6 +30,7 @@ from incentive_engine.territories import (
     coverage_gaps,
     design,
     dimension_values,
+    in_force,
     territory_report,
     unassigned,
     unowned,
@@ -174,23 +175,16 @@ def list_territories(
 ) -> None:
     """Territories in force on a day, with their criteria and owners."""
     facts, day = _facts(ctx, as_of), _day(on)
-    rows = []
-    for tid in sorted(facts.territories):
-        t = facts.territories[tid]
-        definition = t.definition_on(day)
-        if definition is None:
-            continue
-        ownership = t.ownership_on(day)
-        owners = ", ".join(f"{s.rep_id} {s.share}%" for s in ownership.owners) if ownership else ""
-        rows.append(
-            {
-                "territory_id": tid,
-                "name": definition.name,
-                "criteria": _criteria(definition.criteria),
-                "owners": owners or "(none)",
-                "since": ownership.effective.isoformat() if ownership else "",
-            }
-        )
+    rows = [
+        {
+            "territory_id": t.territory_id,
+            "name": t.definition.name,
+            "criteria": _criteria(t.definition.criteria),
+            "owners": t.owners_text(),
+            "since": t.ownership.effective.isoformat() if t.ownership else "",
+        }
+        for t in in_force(facts, day)
+    ]
     emit(rows, fmt, f"territories on {day}")
 
 

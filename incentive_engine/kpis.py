@@ -75,6 +75,20 @@ class KpiError(ValueError):
     """A KPI that cannot be computed as asked (unknown name, bad grouping or target...)."""
 
 
+def parse_targets(items: list[str] | None) -> dict[str, str] | None:
+    """Targets written ``NAME=NUMBER`` (``web=40``, ``calls=30``) as a mapping, or None when
+    none are given; a malformed item is a KpiError naming it."""
+    if not items:
+        return None
+    found = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise KpiError(f"{item!r}: write NAME=NUMBER, e.g. web=40 or calls=30")
+        found[name.strip()] = value.strip()
+    return found
+
+
 # ------------------------------------------------------------------ arithmetic
 
 

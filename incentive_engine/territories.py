@@ -18,11 +18,13 @@ from incentive_engine.events import (
     CompanySize,
     CustomerType,
     Ownership,
+    Share,
     TerritoryCriteria,
     TerritoryDefined,
     TerritoryModelDefined,
 )
-from incentive_engine.facts import DIMENSIONS, Deal, Facts, Territory
+from incentive_engine.facts import DIMENSIONS, Deal, Definition, Facts, Territory
+from incentive_engine.facts import Ownership as Owners
 from incentive_engine.periods import Period
 
 FIXED_VALUES: dict[str, tuple[str, ...]] = {
@@ -141,6 +143,35 @@ def _is_open(deal: Deal, day: date) -> bool:
     return not (won or lost)
 
 
+@dataclass(frozen=True)
+class InForce:
+    """A territory as it stands on a day: its definition and its owners (if any)."""
+
+    territory_id: str
+    definition: Definition
+    ownership: Owners | None
+
+    @property
+    def owners(self) -> tuple[Share, ...]:
+        """The owners with their shares (none when unowned)."""
+        return self.ownership.owners if self.ownership else ()
+
+    def owners_text(self) -> str:
+        """The owners as ``rep 60%, rep 40%``, or ``(none)``."""
+        return ", ".join(f"{s.rep_id} {s.share}%" for s in self.owners) or "(none)"
+
+
+def in_force(facts: Facts, day: date) -> list[InForce]:
+    """The territories defined on a day, by id, with their definition and ownership then."""
+    found = []
+    for tid in sorted(facts.territories):
+        territory = facts.territories[tid]
+        definition = territory.definition_on(day)
+        if definition is not None:
+            found.append(InForce(tid, definition, territory.ownership_on(day)))
+    return found
+
+
 def territory_report(facts: Facts, period: Period) -> list[TerritoryRow]:
     """Per territory defined at the period's end: owners then, reps, active customers
     (won, non-cancelled deals in the period), prospects (opportunities open at the period's
@@ -163,20 +194,15 @@ def territory_report(facts: Facts, period: Period) -> list[TerritoryRow]:
             if tid is not None:
                 prospects.setdefault(tid, set()).add(deal.created.customer.customer_id)
     rows = []
-    for tid in sorted(facts.territories):
-        t = facts.territories[tid]
-        definition = t.definition_on(day)
-        if definition is None:
-            continue
-        ownership = t.ownership_on(day)
-        owners = ownership.owners if ownership else ()
+    for t in in_force(facts, day):
+        tid = t.territory_id
         rows.append(
             TerritoryRow(
                 territory_id=tid,
-                name=definition.name,
-                criteria=_criteria_text(definition.criteria),
-                owners=", ".join(f"{s.rep_id} {s.share}%" for s in owners) or "(none)",
-                reps=len(owners),
+                name=t.definition.name,
+                criteria=_criteria_text(t.definition.criteria),
+                owners=t.owners_text(),
+                reps=len(t.owners),
                 active_customers=len(customers.get(tid, ())),
                 prospects=len(prospects.get(tid, ())),
                 deals_won=deals_won.get(tid, 0),

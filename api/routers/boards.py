@@ -13,7 +13,7 @@ from api.auth import Principal, Role
 from api.deps import EngineDep, parse_period, require
 from api.errors import ApiError
 from api.routers.pay import AsOf, Limit, Offset, Page, answer, instant, is_past, refused, window
-from incentive_engine.kpis import KPIS, KpiError, kpi, trend
+from incentive_engine.kpis import KPIS, KpiError, kpi, parse_targets, trend
 from incentive_engine.leaderboards import LeaderboardError, Metric, leaderboard, members
 from incentive_engine.periods import Period, PeriodKind
 from plans.evaluate import EvaluationError
@@ -148,19 +148,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _targets(items: list[str] | None) -> dict[str, str] | None:
-    if not items:
-        return None
-    found = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            reason = f"{item!r}: write NAME=NUMBER, e.g. web=40 or calls=30"
-            raise ApiError(422, reason, details=[{"field": "target", "reason": reason}])
-        found[name.strip()] = value.strip()
-    return found
-
-
 @router.get("/v1/kpis", response_model=Page[KpiInfo])
 def kpi_catalogue(
     who: Annotated[Principal, require(*ANALYSTS)],
@@ -213,7 +200,10 @@ def kpi_rows(
     if name not in KPIS:
         raise ApiError(404, f"unknown KPI {name!r}; KPIs: {', '.join(KPIS)}")
     as_of = instant(as_of)
-    targets = _targets(target)
+    try:
+        targets = parse_targets(target)
+    except KpiError as exc:
+        raise ApiError(422, str(exc), details=[{"field": "target", "reason": str(exc)}]) from None
     now = datetime.now(UTC).date()
     anchor = on or (as_of.date() if as_of else None)
     the_period = (

@@ -42,6 +42,7 @@ from incentive_engine.quotas import (
     subject_name,
     to_events,
 )
+from incentive_engine.territories import in_force
 
 router = APIRouter(tags=["territories"])
 
@@ -87,25 +88,16 @@ def territories(
     day = on or today()
     as_of = instant(as_of)
     facts = engine.snapshot(as_of).facts
-    rows = []
-    for tid in sorted(facts.territories):
-        t = facts.territories[tid]
-        definition = t.definition_on(day)
-        if definition is None:
-            continue
-        ownership = t.ownership_on(day)
-        rows.append(
-            TerritoryOut(
-                territory_id=tid,
-                name=definition.name,
-                criteria=definition.criteria.model_dump(mode="json", exclude_none=True),
-                owners=[
-                    OwnerShare(rep_id=s.rep_id, share=s.share)
-                    for s in (ownership.owners if ownership else ())
-                ],
-                owned_since=ownership.effective if ownership else None,
-            )
+    rows = [
+        TerritoryOut(
+            territory_id=t.territory_id,
+            name=t.definition.name,
+            criteria=t.definition.criteria.model_dump(mode="json", exclude_none=True),
+            owners=[OwnerShare(rep_id=s.rep_id, share=s.share) for s in t.owners],
+            owned_since=t.ownership.effective if t.ownership else None,
         )
+        for t in in_force(facts, day)
+    ]
     body = Territories(on=day, **window(rows, limit, offset))
     return answer(request, body, immutable=is_past(as_of) and on is not None)
 

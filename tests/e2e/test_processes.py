@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,15 +17,10 @@ import pytest
 import yaml
 
 from incentive_engine.events import event_content
+from tests.broker import free_port
 from tests.factories import call, hired
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def engine(store: str, *args: str) -> subprocess.Popen[str]:

