@@ -667,6 +667,13 @@ def _outcomes(f: _Frame) -> dict[str, _Outcome]:
     return found
 
 
+def _per_outcome(f: _Frame, row: Callable[[str, _Outcome], Row], *more: Iterable[str]) -> list[Row]:
+    """One row per group of the closed opportunities' outcomes (and of ``more`` groups):
+    every group seen, the company always."""
+    found = _outcomes(f)
+    return [row(group, found.get(group, _Outcome())) for group in f.groups(found, *more)]
+
+
 def win_rate(
     facts: Facts,
     period: Period,
@@ -681,12 +688,10 @@ def win_rate(
     later still counts as won; a deal both lost and won counts as won. Grouped by the
     owner and their team on the closing day."""
     f = _frame(facts, period, by, as_of, currency)
-    found = _outcomes(f)
-    rows = []
-    for group in f.groups(found):
-        o = found.get(group, _Outcome())
-        rows.append({"group": group, "won": o.won, "lost": o.lost, "win_rate_pct": o.win_rate})
-    return rows
+    return _per_outcome(
+        f,
+        lambda group, o: {"group": group, "won": o.won, "lost": o.lost, "win_rate_pct": o.win_rate},
+    )
 
 
 def loss_reasons(
@@ -725,20 +730,16 @@ def deal_size(
     cancelled, each at its amount after amendments, in the reporting currency (converted
     at the close date's rate)."""
     f = _frame(facts, period, by, as_of, currency)
-    found = _outcomes(f)
-    rows = []
-    for group in f.groups(found):
-        o = found.get(group, _Outcome())
-        rows.append(
-            {
-                "group": group,
-                "deals": o.sold,
-                "total": o.revenue,
-                "average": o.deal_size,
-                "currency": f.currency,
-            }
-        )
-    return rows
+    return _per_outcome(
+        f,
+        lambda group, o: {
+            "group": group,
+            "deals": o.sold,
+            "total": o.revenue,
+            "average": o.deal_size,
+            "currency": f.currency,
+        },
+    )
 
 
 def days_open(
@@ -754,19 +755,15 @@ def days_open(
     lost date minus the date the opportunity was opened, averaged. Deals won without an
     opportunity have no opening date and are left out."""
     f = _frame(facts, period, by, as_of, currency)
-    found = _outcomes(f)
-    rows = []
-    for group in f.groups(found):
-        o = found.get(group, _Outcome())
-        rows.append(
-            {
-                "group": group,
-                "closed": o.closed_timed,
-                "total_days": o.days_open,
-                "average_days": _mean(o.days_open, o.closed_timed),
-            }
-        )
-    return rows
+    return _per_outcome(
+        f,
+        lambda group, o: {
+            "group": group,
+            "closed": o.closed_timed,
+            "total_days": o.days_open,
+            "average_days": _mean(o.days_open, o.closed_timed),
+        },
+    )
 
 
 def sales_cycle(
@@ -782,19 +779,15 @@ def sales_cycle(
     the period (close date minus the opportunity's opening date; deals won without an
     opportunity are left out)."""
     f = _frame(facts, period, by, as_of, currency)
-    found = _outcomes(f)
-    rows = []
-    for group in f.groups(found):
-        o = found.get(group, _Outcome())
-        rows.append(
-            {
-                "group": group,
-                "won": o.won_timed,
-                "total_days": o.cycle_days,
-                "average_days": o.cycle,
-            }
-        )
-    return rows
+    return _per_outcome(
+        f,
+        lambda group, o: {
+            "group": group,
+            "won": o.won_timed,
+            "total_days": o.cycle_days,
+            "average_days": o.cycle,
+        },
+    )
 
 
 def _velocity(open_count: int, o: _Outcome) -> Decimal | None:
@@ -818,23 +811,20 @@ def velocity(
     deal size / sales-cycle length in days, with the win rate, deal size and cycle of the
     period. None when a factor is missing (nothing closed or won, or a cycle of 0 days)."""
     f = _frame(facts, period, by, as_of, currency)
-    found = _outcomes(f)
     pipe = {g: sum(n for n, _ in cells.values()) for g, cells in _open_pipeline(f).items()}
-    rows = []
-    for group in f.groups(found, pipe):
-        o = found.get(group, _Outcome())
-        rows.append(
-            {
-                "group": group,
-                "open_opportunities": pipe.get(group, 0),
-                "win_rate_pct": o.win_rate,
-                "average_deal_size": o.deal_size,
-                "sales_cycle_days": o.cycle,
-                "velocity_per_day": _velocity(pipe.get(group, 0), o),
-                "currency": f.currency,
-            }
-        )
-    return rows
+    return _per_outcome(
+        f,
+        lambda group, o: {
+            "group": group,
+            "open_opportunities": pipe.get(group, 0),
+            "win_rate_pct": o.win_rate,
+            "average_deal_size": o.deal_size,
+            "sales_cycle_days": o.cycle,
+            "velocity_per_day": _velocity(pipe.get(group, 0), o),
+            "currency": f.currency,
+        },
+        pipe,
+    )
 
 
 def new_vs_existing(
@@ -881,28 +871,25 @@ def outcomes(
     deal size, average days open, sales-cycle length, open opportunities, sales velocity
     and deals with new and existing customers, each as defined on its own."""
     f = _frame(facts, period, by, as_of, currency)
-    found = _outcomes(f)
     pipe = {g: sum(n for n, _ in cells.values()) for g, cells in _open_pipeline(f).items()}
-    rows = []
-    for group in f.groups(found, pipe):
-        o = found.get(group, _Outcome())
-        rows.append(
-            {
-                "group": group,
-                "won": o.won,
-                "lost": o.lost,
-                "win_rate_pct": o.win_rate,
-                "average_deal_size": o.deal_size,
-                "average_days_open": _mean(o.days_open, o.closed_timed),
-                "sales_cycle_days": o.cycle,
-                "open_opportunities": pipe.get(group, 0),
-                "velocity_per_day": _velocity(pipe.get(group, 0), o),
-                "new_customer_deals": int(o.new[0]),
-                "existing_customer_deals": int(o.existing[0]),
-                "currency": f.currency,
-            }
-        )
-    return rows
+    return _per_outcome(
+        f,
+        lambda group, o: {
+            "group": group,
+            "won": o.won,
+            "lost": o.lost,
+            "win_rate_pct": o.win_rate,
+            "average_deal_size": o.deal_size,
+            "average_days_open": _mean(o.days_open, o.closed_timed),
+            "sales_cycle_days": o.cycle,
+            "open_opportunities": pipe.get(group, 0),
+            "velocity_per_day": _velocity(pipe.get(group, 0), o),
+            "new_customer_deals": int(o.new[0]),
+            "existing_customer_deals": int(o.existing[0]),
+            "currency": f.currency,
+        },
+        pipe,
+    )
 
 
 # --------------------------------------------------------------------- activity
