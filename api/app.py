@@ -15,7 +15,7 @@ import api.routers
 from api import errors
 from incentive_engine import __version__
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 
 
 class Health(BaseModel):

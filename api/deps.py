@@ -10,55 +10,32 @@ from fastapi import Depends, Header, Request
 
 from api.auth import AuthError, Principal, Role, from_api_key, from_token
 from api.errors import ApiError
-from incentive_engine.commissions import Snapshot
-from incentive_engine.facts import Facts
-from incentive_engine.periods import Period
-from incentive_engine.replay import gc_paused, replay_facts
+from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.periods import Period
+from incentive_engine.services.commissions import Snapshot
+from incentive_engine.services.engine import Engine as CoreEngine
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
-from plans.evaluate import PlanBook
 from projections.base import metadata
 from projections.runner import make_engine
 
 
-class Engine:
-    """What an application holds: settings, one store, and the facts kept current by folding
-    only the events appended since the last request (as-of requests fold their own)."""
+class Engine(CoreEngine):
+    """The application core as the API holds it, with serialised answers cached until the
+    log moves."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.store = EventStore(settings)
-        self._lock = threading.Lock()
-        self._facts = Facts()
-        self._position = 0
-        self._snapshot: Snapshot | None = None
+        super().__init__(settings)
         self.responses: dict[tuple[object, ...], bytes] = {}
         """Serialised answers valid at ``position`` (emptied when the log moves)."""
 
-    @property
-    def position(self) -> int:
-        """The log position the cached snapshot stands at."""
-        return self._position
-
     def snapshot(self, as_of: datetime | None = None) -> Snapshot:
-        """Facts and plan versions now (cached, caught up) or as of an instant (folded)."""
-        if as_of is not None:
-            facts = replay_facts(self.store, as_of=as_of)
-            return Snapshot(facts, PlanBook.from_facts(facts))
-        head = self.store.max_position()
-        with self._lock:
-            if self._snapshot is None or head != self._position:
-                with gc_paused():
-                    for page in self.store.events(self._position, until=head):
-                        self._facts.apply_recorded(page)
-                self._position = head
-                self._snapshot = Snapshot(self._facts, PlanBook.from_facts(self._facts))
-                self.responses = {}
-            return self._snapshot
-
-    def close(self) -> None:
-        """Release the store."""
-        self.store.close()
+        """Facts and plan versions now (caught up, emptying the answer cache when the log
+        moved) or as of an instant."""
+        before = self.position
+        found = super().snapshot(as_of)
+        if as_of is None and self.position != before:
+            self.responses = {}
+        return found
 
 
 _opening = threading.Lock()

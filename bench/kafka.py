@@ -27,9 +27,8 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from api.deps import Engine
-from incentive_engine.commissions import rep_statements
-from incentive_engine.demo_data import iter_generate
-from incentive_engine.events import (
+from incentive_engine.demo.generator import iter_generate
+from incentive_engine.domain.events import (
     DealWon,
     QuotaSet,
     RepHired,
@@ -38,10 +37,11 @@ from incentive_engine.events import (
     TerritoryModelDefined,
     event_content,
 )
-from incentive_engine.kafka_worker import dead_letters, message_key
-from incentive_engine.periods import Period
+from incentive_engine.domain.periods import Period
+from incentive_engine.kafka.worker import dead_letters, message_key
+from incentive_engine.services.commissions import rep_statements
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
 from tests.broker import free_port, start_broker
 from tests.examples.plans import plan, tiered

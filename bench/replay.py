@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from incentive_engine.demo_data import iter_generate
-from incentive_engine.ingest import IngestService, read_jsonl
-from incentive_engine.replay import gc_paused, replay_facts
+from incentive_engine.demo.generator import iter_generate
+from incentive_engine.services.ingest import IngestService, read_jsonl
+from incentive_engine.services.replay import gc_paused, replay_facts
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore, decode
+from incentive_engine.store.event_store import EventStore, decode
 
 
 def timed(label: str, n: int, fn: Callable[[], object], repeat: int = 1) -> float:

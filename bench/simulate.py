@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 from bench.replay import timed
-from incentive_engine.demo_data import iter_generate
-from incentive_engine.periods import Period
-from incentive_engine.replay import gc_paused, replay_facts
+from incentive_engine.demo.generator import iter_generate
+from incentive_engine.domain.periods import Period
+from incentive_engine.domain.simulation import simulate, window
+from incentive_engine.services.replay import gc_paused, replay_facts
 from incentive_engine.settings import Settings
-from incentive_engine.simulation import simulate, window
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from plans.documents import PlanVersion, load_plan, publication
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from incentive_engine.events import PlanVersionPublished, content_hash
+from incentive_engine.domain.events import PlanVersionPublished, content_hash
 from plans.model import Plan
 
 

@@ -28,11 +28,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from incentive_engine.attainment import AttainmentError, deal_in, rep_quota
-from incentive_engine.events import QuotaSubject, canonical_json, content_hash
-from incentive_engine.facts import Credit, Deal, Facts, Rep
-from incentive_engine.money import format_money, round_money
-from incentive_engine.periods import Period
+from incentive_engine.domain.attainment import AttainmentError, deal_in, rep_quota
+from incentive_engine.domain.events import QuotaSubject, canonical_json, content_hash
+from incentive_engine.domain.facts import Credit, Deal, Facts, Rep
+from incentive_engine.domain.money import format_money, round_money
+from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.model import (
     Band,

@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from incentive_engine.events import ActivityKind, Currency, Id, LeadSource, Text
-from incentive_engine.periods import PeriodKind
+from incentive_engine.domain.events import ActivityKind, Currency, Id, LeadSource, Text
+from incentive_engine.domain.periods import PeriodKind
 
 Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 """A non-negative amount in the plan's currency."""

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from incentive_engine.events import ActivityKind
-from incentive_engine.facts import Facts
-from incentive_engine.periods import Period
+from incentive_engine.domain.events import ActivityKind
+from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.evaluate import Credited, EvaluationError, credits_for, quota_for
 from plans.model import BadgeKind, BadgeRule, Plan, PointsRules

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Column, Connection, Integer, String, Table, select
 
-from incentive_engine.chain import GENESIS, links
-from incentive_engine.store import RecordedEvent
+from incentive_engine.store.chain import GENESIS, links
+from incentive_engine.store.event_store import RecordedEvent
 from projections.base import Projection, metadata
 
 chain_table = Table(

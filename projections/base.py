@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, MetaData, Table
 
-from incentive_engine.store import RecordedEvent
+from incentive_engine.store.event_store import RecordedEvent
 
 metadata = MetaData()
 """Every read-model table, so that one ``create_all`` builds them all."""

@@ -19,8 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from incentive_engine.events import describe
-from incentive_engine.store import RecordedEvent
+from incentive_engine.domain.events import describe
+from incentive_engine.store.event_store import RecordedEvent
 from projections.base import Projection, metadata
 
 event_index = Table(

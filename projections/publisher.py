@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from incentive_engine.events import (
+from incentive_engine.domain.events import (
     DealAmended,
     DealCancelled,
     DealWon,
@@ -37,10 +37,10 @@ from incentive_engine.events import (
     TerritoryAssigned,
     TerritoryReassigned,
 )
-from incentive_engine.facts import Facts
-from incentive_engine.leaderboards import LeaderboardError, Metric, ranking
-from incentive_engine.periods import Period, PeriodKind
-from incentive_engine.store import EventStore, RecordedEvent
+from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.leaderboards import LeaderboardError, Metric, ranking
+from incentive_engine.domain.periods import Period, PeriodKind
+from incentive_engine.store.event_store import EventStore, RecordedEvent
 from plans.evaluate import EvaluationError, PlanBook
 from plans.points import Badge, badges
 from projections.base import Projection

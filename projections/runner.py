@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Table as SATable
 
-from incentive_engine.store import EventStore, RecordedEvent, decode
+from incentive_engine.store.event_store import EventStore, RecordedEvent, decode
 from projections.base import Projection, metadata
 
 projection_tracking = SATable(

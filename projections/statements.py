@@ -15,12 +15,12 @@ from collections.abc import Sequence
 
 from sqlalchemy import Column, Connection, Integer, String, Table, Text, select
 
-from incentive_engine.attainment import AttainmentError, attainment
-from incentive_engine.facts import Facts
-from incentive_engine.kpis import KPIS, KpiError, kpi
-from incentive_engine.leaderboards import LeaderboardError, Metric, leaderboard
-from incentive_engine.periods import Period
-from incentive_engine.store import RecordedEvent
+from incentive_engine.domain.attainment import AttainmentError, attainment
+from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.kpis import KPIS, KpiError, kpi
+from incentive_engine.domain.leaderboards import LeaderboardError, Metric, leaderboard
+from incentive_engine.domain.periods import Period
+from incentive_engine.store.event_store import RecordedEvent
 from plans.evaluate import EvaluationError, PlanBook, evaluate
 from plans.points import badges
 from projections.base import Projection, metadata

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 
 PG_DSN = os.environ.get("INCENTIVE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from incentive_engine.events import (
+from incentive_engine.domain.events import (
     ActivityLogged,
     DealWon,
     RepHired,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from incentive_engine.demo_data import generate, iter_generate
-from incentive_engine.events import (
+from incentive_engine.demo.generator import generate, iter_generate
+from incentive_engine.domain.events import (
     EVENT_ADAPTER,
     ActivityLogged,
     CompanySize,
@@ -83,7 +83,7 @@ def test_iter_generate_streams_the_same_events() -> None:
 
 def test_output_does_not_depend_on_the_hash_seed() -> None:
     code = (
-        "import hashlib; from incentive_engine.demo_data import generate;"
+        "import hashlib; from incentive_engine.demo.generator import generate;"
         "print(hashlib.sha256(b'\\n'.join(e.model_dump_json().encode()"
         " for e in generate(reps=8, events=2000, seed=11))).hexdigest())"
     )

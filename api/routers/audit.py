@@ -16,9 +16,9 @@ from api.auth import Principal, Role
 from api.deps import EngineDep, parse_period, require
 from api.errors import ApiError
 from api.routers.pay import AsOf, answer, instant, is_past
-from incentive_engine.audit import verify
-from incentive_engine.audit_trail import explain_line, export_pack
-from incentive_engine.commissions import CommissionError, rep_statements
+from incentive_engine.services.audit import verify
+from incentive_engine.services.audit_trail import explain_line, export_pack
+from incentive_engine.services.commissions import CommissionError, rep_statements
 from plans.evaluate import EvaluationError
 from projections.audit_chain import AuditChain
 from projections.runner import ProjectionRunner

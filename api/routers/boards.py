@@ -13,9 +13,9 @@ from api.auth import Principal, Role
 from api.deps import EngineDep, parse_period, require
 from api.errors import ApiError
 from api.routers.pay import AsOf, Limit, Offset, Page, answer, instant, is_past, refused, window
-from incentive_engine.kpis import KPIS, KpiError, kpi, parse_targets, trend
-from incentive_engine.leaderboards import LeaderboardError, Metric, leaderboard, members
-from incentive_engine.periods import Period, PeriodKind
+from incentive_engine.domain.kpis import KPIS, KpiError, kpi, parse_targets, trend
+from incentive_engine.domain.leaderboards import LeaderboardError, Metric, leaderboard, members
+from incentive_engine.domain.periods import Period, PeriodKind
 from plans.evaluate import EvaluationError
 
 router = APIRouter(tags=["boards"])

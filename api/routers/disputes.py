@@ -1,5 +1,5 @@
 """Disputes of statement lines: raise, read, comment, resolve, and the queue (every step is an
-event; the rules live in ``incentive_engine.disputes``)."""
+event; the rules live in ``incentive_engine.services.disputes``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Principal, Role
 from api.deps import EngineDep, require
 from api.errors import ApiError
-from incentive_engine.disputes import (
+from incentive_engine.services.disputes import (
     Actor,
     Dispute,
     DisputeConflict,

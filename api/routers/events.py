@@ -14,8 +14,8 @@ from api.auth import Principal, Role
 from api.deps import EngineDep, require
 from api.errors import ApiError
 from api.idempotency import body_hash, recall, remember
-from incentive_engine.events import catalogue_schema
-from incentive_engine.ingest import IngestService, RawRecord, parse_jsonl
+from incentive_engine.domain.events import catalogue_schema
+from incentive_engine.services.ingest import IngestService, RawRecord, parse_jsonl
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

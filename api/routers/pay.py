@@ -20,7 +20,10 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from api.auth import Principal, Role
 from api.deps import EngineDep, PrincipalDep, check_pay_access, may_see_pay, parse_period, require
 from api.errors import ApiError
-from incentive_engine.commissions import (
+from incentive_engine.domain.events import Payout, PeriodClosed
+from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.periods import Period, PeriodKind
+from incentive_engine.services.commissions import (
     CommissionError,
     Snapshot,
     close_period,
@@ -28,9 +31,6 @@ from incentive_engine.commissions import (
     period_statements,
     rep_statements,
 )
-from incentive_engine.events import Payout, PeriodClosed
-from incentive_engine.facts import Facts
-from incentive_engine.periods import Period, PeriodKind
 from plans.documents import PlanVersion
 from plans.evaluate import EvaluationError
 from plans.points import badges, points

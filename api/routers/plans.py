@@ -15,11 +15,16 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Principal, Role
 from api.deps import Engine, EngineDep, parse_period, require
 from api.errors import ApiError
-from incentive_engine.commissions import CommissionError, find_version
-from incentive_engine.events import content_hash
-from incentive_engine.periods import Period
-from incentive_engine.plan_service import PlanPublishError, get_version, list_versions, publish
-from incentive_engine.simulation import SimulationError, simulate, window
+from incentive_engine.domain.events import content_hash
+from incentive_engine.domain.periods import Period
+from incentive_engine.domain.simulation import SimulationError, simulate, window
+from incentive_engine.services.commissions import CommissionError, find_version
+from incentive_engine.services.plan_publishing import (
+    PlanPublishError,
+    get_version,
+    list_versions,
+    publish,
+)
 from plans.documents import PlanError, PlanVersion, parse_yaml, plan_from_data
 from plans.model import Plan, plan_schema
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 from api.auth import Principal
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
 from api.errors import ApiError
-from incentive_engine.commissions import CommissionError, find_version, rep_statements
+from incentive_engine.services.commissions import CommissionError, find_version, rep_statements
 from plans.evaluate import EvaluationError
 
 router = APIRouter(prefix="/v1/reps", tags=["reps"])

@@ -26,12 +26,11 @@ from api.routers.pay import (
     today,
     window,
 )
-from incentive_engine.attainment import AttainmentError, attainment
-from incentive_engine.events import QuotaChanged, QuotaSet, QuotaSubject, event_content
-from incentive_engine.facts import Facts
-from incentive_engine.ingest import IngestService, RawRecord
-from incentive_engine.periods import Period
-from incentive_engine.quotas import (
+from incentive_engine.domain.attainment import AttainmentError, attainment
+from incentive_engine.domain.events import QuotaChanged, QuotaSet, QuotaSubject, event_content
+from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.periods import Period
+from incentive_engine.domain.quotas import (
     Allocation,
     AllocationRow,
     Method,
@@ -42,7 +41,8 @@ from incentive_engine.quotas import (
     subject_name,
     to_events,
 )
-from incentive_engine.territories import in_force
+from incentive_engine.domain.territories import in_force
+from incentive_engine.services.ingest import IngestService, RawRecord
 
 router = APIRouter(tags=["territories"])
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth import Role, issue_token
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
 from tests.examples.plans import plan, quota, rep, tiered
 from tests.factories import won

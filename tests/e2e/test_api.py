@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from api.auth import Role, issue_token
-from incentive_engine.events import event_content
+from incentive_engine.domain.events import event_content
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from tests.e2e.api_helpers import api_settings, auth, client, seed
 from tests.factories import call, hired, won
 

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import Role
-from incentive_engine.commissions import close_period
-from incentive_engine.periods import Period
+from incentive_engine.domain.periods import Period
+from incentive_engine.services.commissions import close_period
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, auth, client, seed
 from tests.factories import won

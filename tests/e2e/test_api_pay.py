@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import Role
-from incentive_engine.events import ActivityLogged
-from incentive_engine.periods import Period, PeriodKind
+from incentive_engine.domain.events import ActivityLogged
+from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, auth, client, seed

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from incentive_engine.cli import app
-from incentive_engine.events import event_content
+from incentive_engine.cli.main import app
+from incentive_engine.domain.events import event_content
 from plans.documents import publication
 from tests.conftest import postgres_settings
 from tests.examples.plans import plan, quota, rep, tiered

@@ -11,15 +11,15 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-import incentive_engine.cli
-from incentive_engine.cli_kpis import kpi_app
-from incentive_engine.events import event_content
-from incentive_engine.kpis import DEFINITIONS
+import incentive_engine.cli.main
+from incentive_engine.cli.kpis import kpi_app
+from incentive_engine.domain.events import event_content
+from incentive_engine.domain.kpis import DEFINITIONS
 from tests.conftest import postgres_settings
 from tests.unit.test_kpis import BUDGET, PRICE, events
 
 app = typer.Typer()
-app.callback()(incentive_engine.cli.main)
+app.callback()(incentive_engine.cli.main.main)
 app.add_typer(kpi_app, name="kpi")
 runner = CliRunner()
 
@@ -35,7 +35,7 @@ def seeded(tmp_path: Path, store: str | None = None) -> str:
         "\n".join(json.dumps(event_content(e), ensure_ascii=False) for e in events()) + "\n",
         encoding="utf-8",
     )
-    result = runner.invoke(incentive_engine.cli.app, ["--store", store, "ingest", str(f)])
+    result = runner.invoke(incentive_engine.cli.main.app, ["--store", store, "ingest", str(f)])
     assert result.exit_code == 0, result.output
     return store
 

@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import incentive_engine.cli
-from incentive_engine.cli_plans import plan_app
-from incentive_engine.events import content_hash
+import incentive_engine.cli.main
+from incentive_engine.cli.plans import plan_app
+from incentive_engine.domain.events import content_hash
 from plans.documents import load_plan
 from tests.conftest import postgres_settings
 
@@ -22,7 +22,7 @@ MANAGERS = CATALOG / "sales-managers-vn.yaml"
 # The plan sub-application under the real root callback (which reads --store), exactly as
 # the main command line registers it.
 app = typer.Typer()
-app.callback()(incentive_engine.cli.main)
+app.callback()(incentive_engine.cli.main.main)
 app.add_typer(plan_app, name="plan")
 runner = CliRunner()
 

@@ -12,18 +12,18 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-import incentive_engine.cli
-from incentive_engine.cli_quotas import quota_app
-from incentive_engine.events import Event, TerritoryAssigned, TerritoryDefined
+import incentive_engine.cli.main
+from incentive_engine.cli.quotas import quota_app
+from incentive_engine.domain.events import Event, TerritoryAssigned, TerritoryDefined
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from tests.conftest import postgres_settings
 from tests.examples.plans import rep
 from tests.factories import customer, won
 
 runner = CliRunner()
 app = typer.Typer()
-app.callback()(incentive_engine.cli.main)
+app.callback()(incentive_engine.cli.main.main)
 app.add_typer(quota_app, name="quota")
 
 

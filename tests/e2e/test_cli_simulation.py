@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from incentive_engine.cli import app
+from incentive_engine.cli.main import app
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
 from projections.runner import make_engine
 from projections.scenarios import load_scenario

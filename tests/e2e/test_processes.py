@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from incentive_engine.events import event_content
+from incentive_engine.domain.events import event_content
 from tests.broker import free_port
 from tests.factories import call, hired
 
@@ -86,7 +86,7 @@ def test_docker_compose_file_is_coherent_and_its_commands_parse(
     broker's advertised listener."""
     import typer.main
 
-    from incentive_engine.cli import app
+    from incentive_engine.cli.main import app
 
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     services = compose["services"]
@@ -154,7 +154,7 @@ def test_the_api_refuses_to_start_on_postgresql_without_a_signing_key(
 ) -> None:
     from typer.testing import CliRunner
 
-    from incentive_engine.cli import app
+    from incentive_engine.cli.main import app
 
     monkeypatch.delenv("INCENTIVE_API_SECRET", raising=False)
     store = "postgresql://postgres@127.0.0.1:5432/test?schema=never_opened"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from incentive_engine.events import QuotaSet, RepHired
+from incentive_engine.domain.events import QuotaSet, RepHired
 from plans.documents import PlanVersion, plan_from_data
 
 GRADUATED_TIERS = [{"from": 0, "rate": 2}, {"from": 50, "rate": 5}, {"from": 100, "rate": 8}]

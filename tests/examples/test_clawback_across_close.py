@@ -13,10 +13,15 @@ from decimal import Decimal
 
 import pytest
 
-from incentive_engine.commissions import CommissionError, close_period, rep_statements, snapshot
-from incentive_engine.events import DealCancelled
-from incentive_engine.periods import Period
-from incentive_engine.store import EventStore
+from incentive_engine.domain.events import DealCancelled
+from incentive_engine.domain.periods import Period
+from incentive_engine.services.commissions import (
+    CommissionError,
+    close_period,
+    rep_statements,
+    snapshot,
+)
+from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
 from tests.conftest import StepClock
 from tests.examples.plans import plan, quota, rep, tiered

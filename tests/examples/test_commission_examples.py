@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from incentive_engine.events import ManualAdjustment
-from incentive_engine.facts import fold
-from incentive_engine.periods import Period
+from incentive_engine.domain.events import ManualAdjustment
+from incentive_engine.domain.facts import fold
+from incentive_engine.domain.periods import Period
 from plans.evaluate import evaluate
 from tests.examples.plans import plan, quota, rep, tiered
 from tests.factories import won

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from incentive_engine.events import ActivityLogged, DealCancelled, LeadCreated
-from incentive_engine.facts import fold
-from incentive_engine.periods import Period
+from incentive_engine.domain.events import ActivityLogged, DealCancelled, LeadCreated
+from incentive_engine.domain.facts import fold
+from incentive_engine.domain.periods import Period
 from plans.points import badges, points
 from tests.examples.plans import plan, quota, rep, tiered
 from tests.factories import customer, won

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from incentive_engine.replay import replay_facts
-from incentive_engine.store import EventStore
+from incentive_engine.services.replay import replay_facts
+from incentive_engine.store.event_store import EventStore
 from tests.conftest import StepClock
 from tests.factories import assigned, customer, hired, territory, won
 

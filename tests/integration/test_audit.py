@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import orjson
 import psycopg
 
-from incentive_engine.audit import verify
-from incentive_engine.commissions import close_period
-from incentive_engine.periods import Period
+from incentive_engine.domain.periods import Period
+from incentive_engine.services.audit import verify
+from incentive_engine.services.commissions import close_period
 from incentive_engine.settings import Settings, postgres_parts, sqlite_path
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
 from projections.audit_chain import AuditChain
 from projections.runner import ProjectionRunner, make_engine
@@ -136,7 +136,7 @@ def test_a_rewritten_chain_is_caught_by_the_anchor(
 def test_cli_verify(store: EventStore, settings: Settings, clock: StepClock) -> None:
     from typer.testing import CliRunner
 
-    from incentive_engine.cli import app
+    from incentive_engine.cli.main import app
 
     seeded(store, clock)
     result = CliRunner().invoke(app, ["--store", settings.store_url, "audit", "verify"])
@@ -160,7 +160,7 @@ def test_audit_explain_and_export_pack(
 
     from typer.testing import CliRunner
 
-    from incentive_engine.cli import app
+    from incentive_engine.cli.main import app
 
     seeded(store, clock)
     cli = CliRunner()

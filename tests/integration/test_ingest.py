@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from incentive_engine.events import event_content
-from incentive_engine.ingest import IngestService, RawRecord, ingest_paths, parse_jsonl
+from incentive_engine.domain.events import event_content
+from incentive_engine.services.ingest import IngestService, RawRecord, ingest_paths, parse_jsonl
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from tests.factories import call, hired, won
 
 
@@ -218,7 +218,7 @@ def call_n(i: int) -> dict[str, Any]:
 def test_invalid_territory_and_quota_input_is_refused_and_changes_nothing(
     store: EventStore, tmp_path: Path
 ) -> None:
-    from incentive_engine.events import TerritoryModelDefined
+    from incentive_engine.domain.events import TerritoryModelDefined
 
     model = TerritoryModelDefined(
         event_id="m1", effective_date="2025-01-01", regions=["Hà Nội", "TP.HCM"]

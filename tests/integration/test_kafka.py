@@ -17,10 +17,10 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from incentive_engine.events import event_content
-from incentive_engine.kafka_worker import IngestWorker, WorkerConfig, dead_letters
+from incentive_engine.domain.events import event_content
+from incentive_engine.kafka.worker import IngestWorker, WorkerConfig, dead_letters
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from projections.publisher import Publisher
 from projections.runner import ProjectionRunner, make_engine
 from tests.broker import free_port, start_broker
@@ -451,7 +451,7 @@ def test_publisher_announces_rank_changes_and_badges_keyed_by_rep(
 
 
 def test_publisher_sends_each_reps_news_once_with_stable_ids(broker: str, tmp_path: Path) -> None:
-    from incentive_engine.events import DealCancelled
+    from incentive_engine.domain.events import DealCancelled
     from tests.factories import won
 
     settings = Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from incentive_engine.events import PlanVersionPublished, content_hash
-from incentive_engine.plan_service import (
+from incentive_engine.domain.events import PlanVersionPublished, content_hash
+from incentive_engine.services.plan_publishing import (
     PlanPublishError,
     get_version,
     list_versions,
     publish,
     version_in_force,
 )
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from plans.documents import PlanVersion, load_plan, plan_from_data
 from plans.model import Plan
 from tests.conftest import StepClock

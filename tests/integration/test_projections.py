@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore, RecordedEvent
+from incentive_engine.store.event_store import EventStore, RecordedEvent
 from projections.event_log import EventCounts, EventIndex, count_by_type, event_index, event_reps
 from projections.runner import ProjectionRunner, make_engine
 from tests.factories import call, hired
@@ -236,7 +236,7 @@ def test_pay_and_gamification_views_rebuild_identically_from_zero_and_incrementa
 ) -> None:
     """Statements, attainment, leaderboards, badges and KPIs: the rows after appending in steps and
     running after each step equal the rows of one run over the whole log from zero."""
-    from incentive_engine.demo_data import generate
+    from incentive_engine.demo.generator import generate
     from plans.documents import load_plan, publication
     from projections.statements import (
         Statements,

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from incentive_engine.demo_data import generate
-from incentive_engine.events import event_content
+from incentive_engine.demo.generator import generate
+from incentive_engine.domain.events import event_content
 from plans.documents import load_plan, publication
 from tests.conftest import postgres_settings
 

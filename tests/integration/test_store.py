@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from incentive_engine.settings import Settings
-from incentive_engine.store import EventStore
+from incentive_engine.store.event_store import EventStore
 from tests.conftest import StepClock
 from tests.factories import call, hired, won
 

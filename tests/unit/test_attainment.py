@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from incentive_engine.attainment import AttainmentError, attainment, rep_quota
-from incentive_engine.events import FxRateSet, QuotaSet, RepTransferred
-from incentive_engine.facts import fold
-from incentive_engine.periods import Period
+from incentive_engine.domain.attainment import AttainmentError, attainment, rep_quota
+from incentive_engine.domain.events import FxRateSet, QuotaSet, RepTransferred
+from incentive_engine.domain.facts import fold
+from incentive_engine.domain.periods import Period
 from plans.evaluate import EvaluationError, evaluate
 from tests.examples.plans import plan, quota, rep, tiered
 from tests.factories import assigned, customer, territory, won

@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from incentive_engine.disputes import (
+from incentive_engine.domain.events import (
+    EVENT_ADAPTER,
+    EVENT_CLASSES,
+    ManualAdjustment,
+    catalogue_schema,
+    describe,
+    event_content,
+)
+from incentive_engine.domain.facts import Facts, fold
+from incentive_engine.services.disputes import (
     Actor,
     DisputeCommented,
     DisputeOutcome,
@@ -21,15 +30,6 @@ from incentive_engine.disputes import (
     may_resolve,
     may_see,
 )
-from incentive_engine.events import (
-    EVENT_ADAPTER,
-    EVENT_CLASSES,
-    ManualAdjustment,
-    catalogue_schema,
-    describe,
-    event_content,
-)
-from incentive_engine.facts import Facts, fold
 from tests.factories import hired
 
 END = date(2026, 3, 31)

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from incentive_engine.events import (
+from incentive_engine.domain.events import (
     EVENT_ADAPTER,
     EVENT_CLASSES,
     ActivityLogged,

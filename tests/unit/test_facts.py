@@ -6,7 +6,7 @@ import random
 from datetime import date
 from decimal import Decimal
 
-from incentive_engine.events import (
+from incentive_engine.domain.events import (
     DealAmended,
     DealCancelled,
     FxRateSet,
@@ -20,8 +20,8 @@ from incentive_engine.events import (
     Stage,
     TerritoryReassigned,
 )
-from incentive_engine.facts import Facts, fold
-from incentive_engine.periods import Period
+from incentive_engine.domain.facts import Facts, fold
+from incentive_engine.domain.periods import Period
 from tests.factories import assigned, call, customer, hired, territory, won
 
 Q1 = Period.parse("2026-Q1")
@@ -154,7 +154,7 @@ def test_summary_counts() -> None:
 
 
 def test_a_redefined_territory_keeps_its_earlier_definition_for_earlier_deals() -> None:
-    from incentive_engine.events import TerritoryDefined
+    from incentive_engine.domain.events import TerritoryDefined
 
     events = [
         hired("an"),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from incentive_engine.events import (
+from incentive_engine.domain.events import (
     ActivityLogged,
     DealCancelled,
     DealLost,
@@ -24,8 +24,8 @@ from incentive_engine.events import (
     QuotaSet,
     RepTransferred,
 )
-from incentive_engine.facts import Facts, fold
-from incentive_engine.kpis import (
+from incentive_engine.domain.facts import Facts, fold
+from incentive_engine.domain.kpis import (
     DEFINITIONS,
     KPIS,
     KpiError,
@@ -52,7 +52,7 @@ from incentive_engine.kpis import (
     win_rate,
     working_days,
 )
-from incentive_engine.periods import Period
+from incentive_engine.domain.periods import Period
 from tests.examples.plans import quota, rep
 from tests.factories import customer, territory, won
 
@@ -605,7 +605,7 @@ def test_each_definition_is_its_functions_docstring_and_docs_match() -> None:
         assert len(DEFINITIONS[name]) > 80, name
     docs = (ROOT / "docs" / "kpis.md").read_text(encoding="utf-8")
     assert docs == definitions_markdown(), (
-        'docs/kpis.md is out of date: .venv/bin/python -c "from incentive_engine.kpis import '
+        'docs/kpis.md is out of date: .venv/bin/python -c "from incentive_engine.domain.kpis import '
         "definitions_markdown; print(definitions_markdown(), end='')\" > docs/kpis.md"
     )
     for definition in DEFINITIONS.values():

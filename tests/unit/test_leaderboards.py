@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from incentive_engine.events import ActivityLogged, RepTransferred
-from incentive_engine.facts import fold
-from incentive_engine.leaderboards import LeaderboardError, Metric, leaderboard
-from incentive_engine.periods import Period
+from incentive_engine.domain.events import ActivityLogged, RepTransferred
+from incentive_engine.domain.facts import fold
+from incentive_engine.domain.leaderboards import LeaderboardError, Metric, leaderboard
+from incentive_engine.domain.periods import Period
 from plans.documents import publication
 from tests.examples.plans import plan, quota, rep, tiered
 from tests.factories import assigned, customer, territory, won

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from incentive_engine.money import UnknownCurrencyError, format_money, round_money
-from incentive_engine.periods import Period, PeriodKind
+from incentive_engine.domain.money import UnknownCurrencyError, format_money, round_money
+from incentive_engine.domain.periods import Period, PeriodKind
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from incentive_engine.events import content_hash
+from incentive_engine.domain.events import content_hash
 from plans.documents import PlanError, load_plan, plan_from_data
 from plans.model import Draw, Override, Plan, RateComponent, Spiff, TargetIncentive, plan_schema
 

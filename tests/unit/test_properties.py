@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from incentive_engine.events import (
+from incentive_engine.domain.events import (
     DealAmended,
     DealCancelled,
     DealWon,
@@ -33,9 +33,9 @@ from incentive_engine.events import (
     TerritoryDefined,
     TerritoryReassigned,
 )
-from incentive_engine.facts import Facts, fold
-from incentive_engine.money import MINOR_UNITS, round_money
-from incentive_engine.periods import Period
+from incentive_engine.domain.facts import Facts, fold
+from incentive_engine.domain.money import MINOR_UNITS, round_money
+from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.evaluate import Statement, credits_for, evaluate
 from tests.examples.plans import GRADUATED_TIERS, plan, quota, rep

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from incentive_engine.events import (
+from incentive_engine.domain.events import (
     ActivityLogged,
     ManualAdjustment,
     Payout,
@@ -10,7 +10,7 @@ from incentive_engine.events import (
     QuotaSet,
     TerritoryReassigned,
 )
-from incentive_engine.facts import fold
+from incentive_engine.domain.facts import fold
 from plans.documents import publication
 from projections.publisher import Notification, gamification_news, notifications, standings
 from tests.examples.plans import plan, rep, tiered

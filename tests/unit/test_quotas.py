@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from incentive_engine.attainment import attainment
-from incentive_engine.events import (
+from incentive_engine.domain.attainment import attainment
+from incentive_engine.domain.events import (
     DealCancelled,
     Event,
     FxRateSet,
@@ -20,9 +20,9 @@ from incentive_engine.events import (
     TerritoryDefined,
     TerritoryReassigned,
 )
-from incentive_engine.facts import Facts, fold
-from incentive_engine.periods import Period
-from incentive_engine.quotas import (
+from incentive_engine.domain.facts import Facts, fold
+from incentive_engine.domain.periods import Period
+from incentive_engine.domain.quotas import (
     AllocationError,
     Method,
     Status,
@@ -336,7 +336,7 @@ def test_cascade_splits_territories_by_owner_shares_on_the_first_day() -> None:
 
 
 def test_split_gives_the_remainder_to_the_largest_share() -> None:
-    from incentive_engine.events import Share
+    from incentive_engine.domain.events import Share
 
     def shares(*pairs: tuple[str, str]) -> list[Share]:
         return [Share(rep_id=r, share=D(s)) for r, s in pairs]

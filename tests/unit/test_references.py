@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from incentive_engine.events import DealAmended, DealCancelled, QuotaChanged, QuotaSet
-from incentive_engine.references import References
+from incentive_engine.domain.events import DealAmended, DealCancelled, QuotaChanged, QuotaSet
+from incentive_engine.domain.references import References
 from tests.factories import assigned, hired, territory, won
 
 
@@ -63,7 +63,7 @@ def test_copy_is_independent() -> None:
 
 
 def test_manual_adjustment_needs_a_known_rep() -> None:
-    from incentive_engine.events import ManualAdjustment
+    from incentive_engine.domain.events import ManualAdjustment
 
     refs = known()
     adj = ManualAdjustment(event_id="m", rep_id="ghost", period="2026-Q1", amount=-1, currency="VND",

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from incentive_engine.facts import fold
-from incentive_engine.periods import Period
-from incentive_engine.simulation import SimulationError, simulate, window
+from incentive_engine.domain.facts import fold
+from incentive_engine.domain.periods import Period
+from incentive_engine.domain.simulation import SimulationError, simulate, window
 from plans.evaluate import evaluate
 from tests.examples.plans import plan, quota, rep, tiered
 from tests.factories import won

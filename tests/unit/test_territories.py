@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from incentive_engine.events import DealLost, OpportunityCreated, TerritoryModelDefined
-from incentive_engine.facts import fold
-from incentive_engine.periods import Period
-from incentive_engine.references import References
-from incentive_engine.territories import (
+from incentive_engine.domain.events import DealLost, OpportunityCreated, TerritoryModelDefined
+from incentive_engine.domain.facts import fold
+from incentive_engine.domain.periods import Period
+from incentive_engine.domain.references import References
+from incentive_engine.domain.territories import (
     TerritoryDesignError,
     coverage_gaps,
     design,

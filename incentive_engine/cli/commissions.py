@@ -1,0 +1,257 @@
+"""The commission commands: statement, payouts, explain, period close and manual adjustments."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+
+import typer
+
+from incentive_engine.cli.common import (
+    Format,
+    console,
+    emit,
+    fail,
+    money,
+    parse_instant,
+    period_arg,
+    post,
+    settings_of,
+)
+from incentive_engine.domain.events import content_hash
+from incentive_engine.services.audit_trail import explain_line
+from incentive_engine.services.commissions import (
+    CommissionError,
+    Snapshot,
+    close_period,
+    find_version,
+    payout_of,
+    period_statements,
+    rep_statements,
+    snapshot,
+    total_paid,
+)
+from incentive_engine.settings import Settings
+from incentive_engine.store.event_store import EventStore
+from plans.evaluate import EvaluationError
+
+commission_commands = typer.Typer()
+"""Top-level commands, merged into the main application."""
+
+
+period_app = typer.Typer(help="Close periods: seal what is paid.", no_args_is_help=True)
+
+
+def _snapshot(settings: Settings, as_of: str | None) -> Snapshot:
+    with EventStore(settings) as store:
+        return snapshot(store, as_of=parse_instant(as_of))
+
+
+@commission_commands.command()
+def statement(
+    ctx: typer.Context,
+    rep: Annotated[str, typer.Argument(help="Rep id.")],
+    period: Annotated[str, typer.Argument(help="Period, e.g. 2026-Q1 or 2026-01.")],
+    plan_version: Annotated[
+        str | None,
+        typer.Option(
+            "--plan-version", help="Evaluate under PLAN@VERSION instead of the one in force."
+        ),
+    ] = None,
+    as_of: Annotated[str | None, typer.Option(help="What the engine knew at this instant.")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+) -> None:
+    """A rep's commission statement for a period: every line, its rule and its events."""
+    snap = _snapshot(settings_of(ctx), as_of)
+    try:
+        version = None
+        if plan_version is not None:
+            plan_id, _, number = plan_version.partition("@")
+            if not number.isdigit():
+                raise typer.BadParameter(
+                    f"{plan_version!r} is not PLAN@VERSION (e.g. field-sales-vn@2)"
+                )
+            version = find_version(snap, plan_id, int(number))
+        found = rep_statements(snap, rep, period_arg(period), plan_version=version)
+    except (CommissionError, EvaluationError) as exc:
+        fail(str(exc))
+    if fmt is Format.JSON:
+        docs = [{**s.as_dict(), "hash": s.hash} for s in found]
+        sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=2) + "\n")
+        return
+    for s in found:
+        rows = [
+            {
+                "#": ln.number,
+                "component": ln.component,
+                "kind": ln.kind,
+                "description": ln.description,
+                "base": money(ln.base, s.currency)
+                if ln.kind not in ("target_incentive",)
+                else ln.base,
+                "tier": ln.tier or "",
+                "rate": "" if ln.rate is None else ln.rate,
+                "amount": money(ln.amount, s.currency),
+            }
+            for ln in s.lines
+        ]
+        if fmt is Format.CSV:
+            emit(rows, fmt)
+            continue
+        name = snap.facts.reps[s.rep_id].name
+        attainment = "-" if s.attainment is None else f"{s.attainment.quantize(Decimal('0.1'))} %"
+        console.print(
+            f"{name} ({s.rep_id}) · {s.period} · plan {s.plan_id} v{s.plan_version} "
+            f"({s.plan_hash[:19]}…)\nquota {money(s.quota, s.currency) or '-'} · credited "
+            f"{money(s.credited, s.currency)} · attainment {attainment}"
+        )
+        emit(rows, fmt, "statement")
+        for component, subtotal in s.subtotals().items():
+            console.print(f"  {component}: {money(subtotal, s.currency)}")
+        console.print(f"total {money(s.total, s.currency)} · statement {s.hash}")
+
+
+@commission_commands.command()
+def payouts(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Argument(help="Period, e.g. 2026-Q1.")],
+    as_of: Annotated[str | None, typer.Option(help="What the engine knew at this instant.")] = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="csv is ready for payroll import.")
+    ] = Format.TABLE,
+) -> None:
+    """Every rep's pay for a period (sealed figures once closed), for finance and payroll."""
+    snap = _snapshot(settings_of(ctx), as_of)
+    the_period = period_arg(period)
+    closed = snap.facts.closed_periods.get(str(the_period))
+    try:
+        found = (
+            [payout_of(s) for s in period_statements(snap, the_period)]
+            if closed is None
+            else list(closed.payouts)
+        )
+    except EvaluationError as exc:
+        fail(str(exc))
+    currency = {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
+    rows = [
+        {
+            "rep_id": p.rep_id,
+            "name": snap.facts.reps[p.rep_id].name if p.rep_id in snap.facts.reps else "",
+            "period": str(the_period),
+            "plan": f"{p.plan_id}@{p.version}",
+            "currency": currency.get(p.plan_id, ""),
+            "earned": str(p.earned),
+            "adjustments": str(sum((a.amount for a in p.adjustments), Decimal(0))),
+            "total": str(p.total),
+            "status": "sealed" if closed is not None else "open",
+            "statement_hash": p.statement_hash,
+        }
+        for p in found
+    ]
+    if fmt is Format.TABLE:
+        for row in rows:
+            for key in ("earned", "adjustments", "total"):
+                row[key] = money(Decimal(row[key]), row["currency"] or "VND")
+            row["statement_hash"] = row["statement_hash"][:19] + "…"
+        emit(rows, fmt, f"payouts {the_period} ({'sealed' if closed else 'open'})")
+        by_currency: dict[str, Decimal] = {}
+        for p in found:
+            c = currency.get(p.plan_id, "")
+            by_currency[c] = by_currency.get(c, Decimal(0)) + p.total
+        for c, amount in sorted(by_currency.items()):
+            console.print(f"total {money(amount, c)} for {len(found)} statements")
+        return
+    emit(rows, fmt)
+
+
+@commission_commands.command()
+def explain(
+    ctx: typer.Context,
+    rep: Annotated[str, typer.Argument(help="Rep id.")],
+    period: Annotated[str, typer.Argument(help="Period.")],
+    line: Annotated[int, typer.Argument(help="Statement line number.")],
+    as_of: Annotated[str | None, typer.Option(help="What the engine knew at this instant.")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+) -> None:
+    """The chain behind one statement line: the events, the rule, and the arithmetic."""
+    settings = settings_of(ctx)
+    snap = _snapshot(settings, as_of)
+    try:
+        found = rep_statements(snap, rep, period_arg(period))
+    except (CommissionError, EvaluationError) as exc:
+        fail(str(exc))
+    s = found[0]
+    chosen = next((ln for ln in s.lines if ln.number == line), None)
+    if chosen is None:
+        fail(f"{rep} {period} has lines 1..{len(s.lines)}, not {line}")
+    with EventStore(settings) as store:
+        chain = explain_line(snap, store, s, chosen)
+    rule, evidence = chain["rule"]["component"], chain["events"]
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(chain, ensure_ascii=False, indent=2) + "\n")
+        return
+    console.print(f"line {chosen.number} of {s.rep_id} {s.period}: {chosen.description}")
+    console.print(
+        f"  amount {money(chosen.amount, s.currency)} = base "
+        f"{money(chosen.base, s.currency) or '-'} x rate {chosen.rate or '-'} "
+        f"(tier {chosen.tier or '-'}), rounded half-up to {s.currency}"
+    )
+    console.print(
+        f"  rule: plan {s.plan_id} v{s.plan_version} ({s.plan_hash}), "
+        f"component {json.dumps(rule, ensure_ascii=False)}"
+    )
+    emit(evidence, fmt, "events behind the line")
+
+
+@period_app.command("close")
+def period_close(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Argument(help="Period to close, e.g. 2026-Q1.")],
+    by: Annotated[str, typer.Option("--by", help="Who closes it (recorded in the log).")],
+) -> None:
+    """Seal a period's payouts (per-rep totals and statement hashes) in the log."""
+    settings = settings_of(ctx)
+    with EventStore(settings) as store:
+        try:
+            event = close_period(store, period_arg(period), closed_by=by)
+        except CommissionError as exc:
+            fail(str(exc))
+    console.print(
+        f"closed {event.period}: {len(event.payouts)} statements, total "
+        f"{total_paid(event.payouts):,} sealed ({event.statements_hash})"
+    )
+
+
+@commission_commands.command()
+def adjust(
+    ctx: typer.Context,
+    rep: Annotated[str, typer.Argument(help="Rep id.")],
+    period: Annotated[str, typer.Argument(help="Period the adjustment is paid in.")],
+    amount: Annotated[
+        str, typer.Option(help="Amount, negative to deduct (e.g. --amount -250000).")
+    ],
+    currency: Annotated[str, typer.Option(help="Currency of the amount.")],
+    reason: Annotated[str, typer.Option(help="Why (shown on the statement).")],
+    by: Annotated[str, typer.Option("--by", help="Who posts it.")],
+    posted: Annotated[str | None, typer.Option(help="Posting date (default today).")] = None,
+) -> None:
+    """Post a manual adjustment (finance): its own line on the rep's statement."""
+    settings = settings_of(ctx)
+    day = posted or datetime.now(UTC).date().isoformat()
+    record = {
+        "type": "ManualAdjustment",
+        "rep_id": rep,
+        "period": period,
+        "amount": amount,
+        "currency": currency,
+        "reason": reason,
+        "posted_by": by,
+        "posted_date": day,
+    }
+    record["event_id"] = "adj-" + content_hash(record).removeprefix("sha256:")[:20]
+    report = post(settings, [record], "adjust")
+    state = "already posted" if report.duplicates else "posted"
+    console.print(f"{state}: {record['event_id']} {rep} {period} {amount} {currency.upper()}")

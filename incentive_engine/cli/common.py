@@ -1,0 +1,165 @@
+"""Plumbing shared by the command-line modules: consoles, output formats, settings from
+the root context, clean failures, and reading instants and periods."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from incentive_engine.domain.money import format_money
+from incentive_engine.domain.periods import Period
+from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport
+from incentive_engine.settings import Settings
+from incentive_engine.store.event_store import EventStore
+
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True, highlight=False)
+"""Errors go to stderr unwrapped, so that they can be grepped whole."""
+
+
+class Format(StrEnum):
+    """Output formats of listing commands."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings the root command's ``--store`` callback left (or the defaults)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a message on stderr (never read as markup) and exit with the code."""
+    errors.print(message, markup=False)
+    raise typer.Exit(code)
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    """Read an ISO date or datetime; a date means the end of that day (UTC)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO date or datetime") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def start_of(text: str) -> datetime:
+    """Read an ISO date or datetime; a date means the start of that day (UTC)."""
+    if len(text) == 10:
+        try:
+            return datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not an ISO date or datetime") from None
+    value = parse_instant(text)
+    assert value is not None
+    return value
+
+
+def iso(value: datetime) -> str:
+    """ISO text of a datetime, read as UTC when naive (as SQLite returns them)."""
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def period_arg(text: str) -> Period:
+    """A period argument, or a usage error naming it."""
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def number(value: Decimal) -> str:
+    """Whole numbers as integers; fractions (attainment %, shared points) to one decimal."""
+    if value == value.to_integral_value():
+        return str(value.to_integral_value())
+    return str(value.quantize(Decimal("0.1")))
+
+
+def money(amount: Decimal | None, currency: str) -> str:
+    """An amount with separators and currency ('' for none)."""
+    return "" if amount is None else format_money(amount, currency)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+@contextmanager
+def progress(label: str, total: int | None) -> Iterator[Any]:
+    """A rich progress bar on stderr (silent when stderr is not a terminal)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not errors.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def emit(rows: list[dict[str, Any]], fmt: Format, title: str | None = None) -> None:
+    """Print rows as a table, JSON or CSV."""
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    if fmt is Format.CSV:
+        out = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+        return
+    if not rows:
+        console.print(f"{title or 'rows'}: none", markup=False)
+        return
+    table = Table(title=Text(title) if title else None, show_lines=False)
+    for name in rows[0] if rows else []:
+        table.add_column(name, overflow="fold")
+    for row in rows:  # Text cells: a value such as "[bold]" is never read as markup
+        table.add_row(*(Text(_cell(v)) for v in row.values()))
+    # Piped output has no terminal width: print wide rather than cut cells short.
+    out_console = console if sys.stdout.isatty() else Console(width=200, highlight=False)
+    out_console.print(table)
+
+
+def post(settings: Settings, records: list[dict[str, Any]], source: str) -> SourceReport:
+    """Append records through the ingest service (validation and references, all or nothing);
+    print each refused record's reasons and exit 1 if any was refused."""
+    with EventStore(settings) as store:
+        raws = [
+            RawRecord(source, i, r, json.dumps(r, ensure_ascii=False, default=str))
+            for i, r in enumerate(records, start=1)
+        ]
+        report = IngestService(store).ingest(source, lambda: raws)
+    for err in report.errors:
+        errors.print(str(err), markup=False)
+    if report.errors:
+        raise typer.Exit(1)
+    return report

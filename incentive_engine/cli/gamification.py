@@ -1,0 +1,150 @@
+"""The gamification commands: leaderboard, points (with explanation) and badges."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+
+from incentive_engine.cli.common import (
+    Format,
+    console,
+    emit,
+    fail,
+    number,
+    parse_instant,
+    period_arg,
+    settings_of,
+)
+from incentive_engine.domain.leaderboards import LeaderboardError, Metric, leaderboard
+from incentive_engine.domain.periods import Period, PeriodKind
+from incentive_engine.services.commissions import Snapshot, snapshot
+from incentive_engine.store.event_store import EventStore
+from plans.evaluate import EvaluationError
+from plans.points import badges, points
+
+gamification_commands = typer.Typer()
+"""Top-level commands, merged into the main application."""
+
+AsOf = Annotated[str | None, typer.Option(help="What the engine knew at this instant.")]
+Fmt = Annotated[Format, typer.Option("--format")]
+
+
+def _snap(ctx: typer.Context, as_of: str | None) -> Snapshot:
+    with EventStore(settings_of(ctx)) as store:
+        return snapshot(store, as_of=parse_instant(as_of))
+
+
+@gamification_commands.command("leaderboard")
+def leaderboard_command(
+    ctx: typer.Context,
+    metric: Annotated[
+        Metric, typer.Argument(help="points, revenue, attainment, deals_won or new_customers.")
+    ] = Metric.POINTS,
+    period: Annotated[
+        str | None, typer.Option(help="Day, week, month, quarter or year (default this quarter).")
+    ] = None,
+    scope: Annotated[str, typer.Option(help="company, team:NAME or territory:ID.")] = "company",
+    rep: Annotated[str | None, typer.Option(help="Mark this rep's own position.")] = None,
+    top: Annotated[int, typer.Option(min=1, help="Show the first N (and the marked rep).")] = 20,
+    as_of: AsOf = None,
+    fmt: Fmt = Format.TABLE,
+) -> None:
+    """Reps ranked by a metric: ties go to who reached the value first, then rep id.
+    Boards never show pay."""
+    snap = _snap(ctx, as_of)
+    the_period = (
+        period_arg(period)
+        if period
+        else Period.containing(datetime.now(UTC).date(), PeriodKind.QUARTER)
+    )
+    try:
+        board = leaderboard(snap.facts, snap.book, metric, the_period, scope)
+    except (LeaderboardError, EvaluationError) as exc:
+        fail(str(exc))
+    if rep is not None and rep not in snap.facts.reps:
+        fail(f"unknown rep {rep!r}")
+    shown = [s for s in board if s.rank <= top or s.rep_id == rep]
+    rows = [
+        {
+            "rank": s.rank,
+            "rep": s.rep_id,
+            "name": s.name + (" ◀ you" if s.rep_id == rep and fmt is Format.TABLE else ""),
+            metric.value: number(s.value),
+            "reached": s.reached_at.isoformat() if s.reached_at else "",
+            "movement": "new" if s.movement is None else f"{s.movement:+d}",
+        }
+        for s in shown
+    ]
+    emit(rows, fmt, f"{metric.value} leaderboard, {scope}, {the_period}")
+
+
+@gamification_commands.command("points")
+def points_command(
+    ctx: typer.Context,
+    rep: Annotated[str, typer.Argument(help="Rep id.")],
+    period: Annotated[str, typer.Argument(help="Day, week, month, quarter or year.")],
+    as_of: AsOf = None,
+    fmt: Fmt = Format.TABLE,
+) -> None:
+    """A rep's points for a period, line by line: when, by which rule, from which events."""
+    snap = _snap(ctx, as_of)
+    if rep not in snap.facts.reps:
+        fail(f"unknown rep {rep!r}")
+    the_period = period_arg(period)
+    versions = [
+        v for v in snap.book.gamified_for(snap.facts, rep, the_period) if v.plan.points is not None
+    ]
+    if not versions:
+        fail(f"no published plan with points rules covers {rep} in {the_period}")
+    for version in versions:
+        s = points(snap.facts, version, rep, the_period)
+        rows = [
+            {
+                "at": ln.at.isoformat(),
+                "rule": ln.rule,
+                "description": ln.description,
+                "points": number(ln.points),
+                "events": ", ".join(ln.event_ids),
+            }
+            for ln in s.lines
+        ]
+        emit(rows, fmt, f"points of {rep}, {the_period}, plan {s.plan_id} v{s.plan_version}")
+        if fmt is Format.TABLE:
+            reached = s.reached_at.isoformat() if s.reached_at else "-"
+            console.print(f"total {number(s.total)} points (reached {reached})")
+
+
+@gamification_commands.command("badges")
+def badges_command(
+    ctx: typer.Context,
+    rep: Annotated[str, typer.Argument(help="Rep id.")],
+    on: Annotated[str | None, typer.Option(help="Badges held on this day (default today).")] = None,
+    as_of: AsOf = None,
+    fmt: Fmt = Format.TABLE,
+) -> None:
+    """The badges a rep holds, each with the day and the events that earned it (a clawback
+    that removes the basis removes the badge)."""
+    snap = _snap(ctx, as_of)
+    if rep not in snap.facts.reps:
+        fail(f"unknown rep {rep!r}")
+    try:
+        day = date.fromisoformat(on) if on else datetime.now(UTC).date()
+    except ValueError:
+        raise typer.BadParameter(f"{on!r} is not an ISO date") from None
+    rows = []
+    today = Period.containing(day, PeriodKind.DAY)
+    for version in snap.book.gamified_for(snap.facts, rep, today):
+        for b in badges(snap.facts, version, rep, day):
+            rows.append(
+                {
+                    "badge": b.badge_id,
+                    "name": b.name,
+                    "earned_on": b.earned_on.isoformat(),
+                    "scope": b.scope,
+                    "plan": f"{version.plan.plan_id}@{version.plan.version}",
+                    "events": ", ".join(b.event_ids),
+                }
+            )
+    emit(rows, fmt, f"badges of {rep} on {day}")

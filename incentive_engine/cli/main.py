@@ -1,0 +1,735 @@
+"""The ``incentive-engine`` command line: the composition root that wires settings, store,
+services and read models for the ``demo``, ``ingest``, ``replay``, ``events`` and ``schema``
+commands."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from incentive_engine.cli.audit import audit_app
+from incentive_engine.cli.commissions import commission_commands, period_app
+from incentive_engine.cli.common import (
+    Format,
+    console,
+    emit,
+    errors,
+    fail,
+    iso,
+    number,
+    parse_instant,
+    progress,
+    settings_of,
+    start_of,
+)
+from incentive_engine.cli.gamification import gamification_commands
+from incentive_engine.cli.kpis import kpi_app
+from incentive_engine.cli.plans import plan_app
+from incentive_engine.cli.quotas import quota_app
+from incentive_engine.cli.simulation import simulation_commands
+from incentive_engine.cli.territories import attainment_commands, territory_app
+from incentive_engine.domain.attainment import attainment
+from incentive_engine.domain.events import (
+    EVENT_CLASSES,
+    catalogue_schema,
+)
+from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.kpis import kpi
+from incentive_engine.domain.leaderboards import Metric, leaderboard
+from incentive_engine.domain.money import format_money
+from incentive_engine.domain.periods import Period, PeriodKind
+from incentive_engine.domain.territories import territory_report
+from incentive_engine.services.commissions import (
+    period_statements,
+    snapshot,
+)
+from incentive_engine.services.ingest import IngestService, ingest_paths
+from incentive_engine.services.plan_publishing import publish
+from incentive_engine.services.replay import replay_facts
+from incentive_engine.settings import Settings
+from incentive_engine.store.event_store import EventStore
+from plans.documents import load_plan
+
+CATALOG = Path(__file__).resolve().parents[2] / "plans" / "catalog"
+"""Plan documents that ship with the project."""
+
+app = typer.Typer(
+    help="Event-sourced incentive and commission engine.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="INCENTIVE_STORE_URL",
+            help="Event store URL: sqlite:///PATH (default sqlite:///incentive-engine.db) "
+            "or postgresql://USER@HOST:PORT/DB?schema=S.",
+        ),
+    ] = None,
+) -> None:
+    """Event-sourced incentive and commission engine."""
+    settings = Settings()
+    if store:
+        settings = settings.model_copy(update={"store_url": store})
+    ctx.obj = settings
+
+
+# ------------------------------------------------------------------ schema
+
+
+@app.command()
+def schema(
+    event_type: Annotated[
+        str | None, typer.Option("--type", help="Only this event type (e.g. DealWon).")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the event catalogue, for CRM integrators to validate against."""
+    if event_type is None:
+        document = catalogue_schema()
+    elif event_type in EVENT_CLASSES:
+        document = EVENT_CLASSES[event_type].model_json_schema()
+    else:
+        errors.print(
+            f"unknown event type {event_type!r}; known: {', '.join(sorted(EVENT_CLASSES))}"
+        )
+        raise typer.Exit(2)
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+# ------------------------------------------------------------------ ingest
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="JSONL (.jsonl) or CSV (.csv) files.")],
+    dead_letter: Annotated[
+        Path | None,
+        typer.Option(
+            "--dead-letter",
+            help="Store the valid records and append each invalid one, with its reasons, "
+            "to this JSONL file (default: a file with any invalid record writes nothing).",
+        ),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+    show: Annotated[int, typer.Option(help="Errors to print per file.")] = 20,
+) -> None:
+    """Validate and append events from CRM export files; idempotent by event_id."""
+    settings = settings_of(ctx)
+    with EventStore(settings) as store:
+        service = IngestService(store)
+        try:
+            with progress("ingest", None) as advance:
+                reports = ingest_paths(service, files, dead_letter=dead_letter, progress=advance)
+        except (FileNotFoundError, ValueError) as exc:
+            errors.print(str(exc))
+            raise typer.Exit(2) from None
+    if fmt is Format.JSON:
+        sys.stdout.write(
+            json.dumps([r.as_dict() for r in reports], ensure_ascii=False, indent=2) + "\n"
+        )
+    else:
+        for r in reports:
+            for err in r.errors[:show]:
+                errors.print(str(err), markup=False, highlight=False)
+            if len(r.errors) > show:
+                errors.print(f"... and {len(r.errors) - show} more errors in {r.source}")
+        rows = [{k: v for k, v in r.as_dict().items() if k != "errors"} for r in reports]
+        emit(rows, fmt, "ingest")
+        for r in reports:
+            if r.errors and not r.written:
+                errors.print(
+                    f"{r.source}: {r.invalid} invalid record(s): nothing from this file was "
+                    "stored (fix them, or use --dead-letter PATH to store the valid ones)"
+                )
+    if any(r.errors or r.conflicts for r in reports):
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ replay
+
+
+def _fold(settings: Settings, as_of: datetime | None) -> tuple[Facts, int]:
+    with EventStore(settings) as store:
+        total = store.max_position()
+        with progress("replay", total) as advance:
+            facts = replay_facts(store, as_of=as_of, progress=advance)
+    return facts, total
+
+
+@app.command()
+def replay(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Only what was recorded by this instant (ISO date or datetime, UTC)."),
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the read models from zero first.")
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+) -> None:
+    """Replay the log: fold it into facts (as of an instant if asked) and bring the read
+    models up to date from their tracking positions."""
+    from projections.runner import ProjectionRunner, make_engine
+
+    settings = settings_of(ctx)
+    cut = parse_instant(as_of)
+    started = datetime.now(UTC)
+    facts, _total = _fold(settings, cut)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    applied = 0
+    if cut is None:
+        with EventStore(settings) as store:
+            runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()))
+            if rebuild:
+                runner.rebuild()
+            with progress("read models", runner.lag()) as advance:
+                applied = runner.run(progress=advance)
+    summary = facts.summary()
+    rate = summary["events"] / seconds if seconds > 0 else 0.0
+    rows = [{"fact": k, "count": v} for k, v in summary.items()]
+    emit(rows, fmt, f"what the engine knows{f' as of {cut.isoformat()}' if cut else ''}")
+    if fmt is Format.TABLE:
+        console.print(
+            f"replayed {summary['events']:,} events in {seconds:.2f}s ({rate:,.0f} events/s); "
+            f"read models: {applied:,} new events applied"
+        )
+
+
+# ------------------------------------------------------------------ events
+
+
+@app.command()
+def events(
+    ctx: typer.Context,
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Event type (repeatable).")
+    ] = None,
+    rep: Annotated[str | None, typer.Option(help="Only events naming this rep.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Effective on or after (ISO date/time).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Effective on or before (ISO date/time).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Recorded on or before (ISO date/time).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    after: Annotated[int, typer.Option(help="Start after this log position (paging).")] = 0,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+) -> None:
+    """List events in log order, filtered by type, rep, effective time and recorded time."""
+    from projections.event_log import EventIndex, event_index, event_reps
+    from projections.runner import ProjectionRunner, make_engine
+
+    for t in event_type or ():
+        if t not in EVENT_CLASSES:
+            raise typer.BadParameter(
+                f"unknown event type {t!r}; known: {', '.join(sorted(EVENT_CLASSES))}"
+            )
+    settings = settings_of(ctx)
+    with EventStore(settings) as store:
+        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [EventIndex()])
+        runner.run()
+    ix = event_index.c
+    query = select(ix.position, ix.recorded_at, ix.type, ix.event_id, ix.effective_at, ix.summary)
+    query = query.where(ix.position > after)
+    if event_type:
+        query = query.where(ix.type.in_(event_type))
+    if rep:
+        query = query.where(
+            ix.position.in_(select(event_reps.c.position).where(event_reps.c.rep_id == rep))
+        )
+    if since:
+        query = query.where(ix.effective_at >= start_of(since))
+    if until:
+        query = query.where(ix.effective_at <= parse_instant(until))
+    if as_of:
+        query = query.where(ix.recorded_at <= parse_instant(as_of))
+    query = query.order_by(ix.position).limit(limit)
+    with runner.engine.connect() as conn:
+        rows = [
+            {
+                "position": r.position,
+                "recorded_at": iso(r.recorded_at),
+                "type": r.type,
+                "event_id": r.event_id,
+                "effective": iso(r.effective_at),
+                "summary": r.summary,
+            }
+            for r in conn.execute(query)
+        ]
+    emit(rows, fmt, "events")
+
+
+# ------------------------------------------------------------ long-running
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP API (FastAPI under uvicorn) on the configured store."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.auth import secret_of
+
+    settings = settings_of(ctx)
+    try:
+        secret_of(settings)  # refuse to start rather than fail every authenticated request
+    except RuntimeError as exc:
+        fail(str(exc))
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@app.command()
+def token(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Argument(help="rep, manager, finance, plan_admin or integration.")],
+    subject: Annotated[str, typer.Argument(help="Who: the rep id for reps and managers.")],
+) -> None:
+    """Issue an API token for local use (signed with the store's key, valid token_minutes)."""
+    from api.auth import Role, issue_token
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter(
+            f"role {role!r}: choose {', '.join(r.value for r in Role)}"
+        ) from None
+    sys.stdout.write(issue_token(settings_of(ctx), chosen, subject) + "\n")
+
+
+Bootstrap = Annotated[
+    str, typer.Option(envvar="INCENTIVE_KAFKA_BOOTSTRAP", help="Kafka brokers, host:port,...")
+]
+"""The broker address option shared by the Kafka commands."""
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    bootstrap: Bootstrap,
+    topic: Annotated[str, typer.Option(help="Events topic.")] = "incentive.events",
+    dead_letter_topic: Annotated[
+        str, typer.Option(help="Where refused messages go.")
+    ] = "incentive.events.dead",
+    group: Annotated[str, typer.Option(help="Consumer group.")] = "incentive-engine",
+    max_records: Annotated[
+        int, typer.Option(min=1, help="Messages per poll, stored as one batch.")
+    ] = 5000,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Worker processes in the group on this machine.")
+    ] = 1,
+    reference_wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds a message naming a rep, deal or territory not stored yet waits "
+            "for it (its events may travel through another partition) before it is "
+            "dead-lettered.",
+        ),
+    ] = 10.0,
+) -> None:
+    """Ingest events from a Kafka topic in a consumer group (stops cleanly on SIGTERM)."""
+    import signal
+    import threading
+
+    from incentive_engine.kafka.worker import IngestWorker, WorkerConfig, run_processes
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    config = WorkerConfig(
+        bootstrap,
+        topic,
+        dead_letter_topic,
+        group,
+        max_records=max_records,
+        reference_wait_s=reference_wait,
+    )
+    console.print(
+        f"consuming {topic} from {bootstrap} in group {group} "
+        f"({processes} process{'es' if processes > 1 else ''})"
+    )
+    if processes > 1:
+        stats = run_processes(settings_of(ctx), config, processes, stop)
+    else:
+        stats = IngestWorker(settings_of(ctx), config).run(stop)
+    console.print(
+        f"stopped: {stats.stored} stored, {stats.duplicates} duplicates, "
+        f"{stats.dead_lettered} dead-lettered, {stats.waited} waits for a reference"
+    )
+
+
+@app.command("dead-letters")
+def dead_letters_command(
+    ctx: typer.Context,
+    bootstrap: Bootstrap,
+    topic: Annotated[str, typer.Option(help="Dead-letter topic.")] = "incentive.events.dead",
+    redrive_to: Annotated[
+        str | None,
+        typer.Option(
+            "--redrive-to",
+            help="Send the letters not redriven before back to this events topic "
+            "(original bytes and key), once the cause is fixed.",
+        ),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(min=0.5, help="Listing: seconds of quiet that end the read.")
+    ] = 5,
+    fmt: Annotated[Format, typer.Option("--format", help="table, json or csv.")] = Format.TABLE,
+) -> None:
+    """List the refused messages (partition, offset, key, event, reasons), or redrive them."""
+    import base64
+
+    from incentive_engine.kafka.worker import dead_letters, redrive
+
+    if redrive_to is not None:
+        sent = redrive(bootstrap, topic, redrive_to)
+        console.print(f"redrove {sent} dead letter(s) from {topic} to {redrive_to}")
+        return
+    rows = []
+    for letter in dead_letters(bootstrap, topic, timeout_s=wait):
+        try:
+            event_id = json.loads(base64.b64decode(letter["original"])).get("event_id")
+        except (ValueError, AttributeError):
+            event_id = None  # not JSON, or not an object: the reasons say so
+        rows.append(
+            {
+                "partition": letter["partition"],
+                "offset": letter["offset"],
+                "key": letter["key"],
+                "event_id": event_id,
+                "reasons": "; ".join(f"{e['field']}: {e['reason']}" for e in letter["errors"]),
+            }
+        )
+    emit(rows, fmt, title=f"dead letters on {topic}")
+
+
+@app.command("publish")
+def publish_command(
+    ctx: typer.Context,
+    bootstrap: Bootstrap,
+    topic: Annotated[str, typer.Option(help="Outbound topic.")] = "incentive.notifications",
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep publishing until SIGTERM.")
+    ] = False,
+    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 1.0,
+) -> None:
+    """Publish what changed for whom (keyed by rep, stable ids) from the log's tracking position."""
+    import signal
+    import threading
+
+    from kafka import KafkaProducer
+
+    from projections.publisher import Publisher
+    from projections.runner import ProjectionRunner, make_engine
+
+    settings = settings_of(ctx)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    publisher = Publisher(producer, topic)
+    with EventStore(settings) as store:
+        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [publisher])
+        publisher.prime(store, runner.positions()[publisher.name])
+        if follow:
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            runner.follow(stop, poll_seconds=poll)
+        else:
+            runner.run()
+    producer.close()
+    console.print(f"published {publisher.sent} notification(s) to {topic}")
+
+
+@app.command()
+def project(
+    ctx: typer.Context,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep applying new events until stopped (SIGTERM).")
+    ] = False,
+    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 1.0,
+) -> None:
+    """Bring the read models up to date from their tracking positions (the projection worker)."""
+    import signal
+    import threading
+
+    from projections.runner import ProjectionRunner, make_engine
+
+    settings = settings_of(ctx)
+    with EventStore(settings) as store:
+        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()))
+        if not follow:
+            console.print(f"applied {runner.run():,} events; lag {runner.lag()}")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        console.print(f"following the log (poll every {poll}s); stop with SIGTERM")
+        runner.follow(stop, poll_seconds=poll)
+        console.print("stopped")
+
+
+# -------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    reps: Annotated[int, typer.Option(min=1, max=10_000, help="Field reps.")] = 30,
+    n_events: Annotated[
+        int, typer.Option("--events", min=100, help="Approximate events.")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo store and its CRM export go.")
+    ] = Path("incentive-engine-demo"),
+) -> None:
+    """Generate a Vietnamese sales organisation's year, ingest it into a fresh embedded
+    store, and print what the engine knows."""
+    from incentive_engine.demo.generator import generate
+    from incentive_engine.services.ingest import parse_jsonl
+
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    export = directory / "events.jsonl"
+    generated = generate(reps=reps, events=n_events, seed=seed)
+    with export.open("w", encoding="utf-8") as handle:
+        for e in generated:
+            handle.write(
+                json.dumps(e.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
+            )
+            handle.write("\n")
+    settings = Settings(store_url=f"sqlite:///{directory / 'store.db'}")
+    ctx.obj = settings
+    console.print(f"generated {len(generated):,} events for {reps} reps -> {export}")
+    started = datetime.now(UTC)
+    with EventStore(settings) as store:
+        service = IngestService(store)
+        with progress("ingest", len(generated)) as advance:
+            lines = export.read_text(encoding="utf-8").splitlines()
+            report = service.ingest(
+                str(export), lambda: parse_jsonl(lines, str(export)), progress=advance
+            )
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    if report.errors:
+        for err in report.errors[:20]:
+            errors.print(str(err), markup=False)
+        raise typer.Exit(1)
+    console.print(
+        f"ingested {report.stored:,} events into {settings.store_url} in {seconds:.2f}s "
+        f"({report.stored / max(seconds, 1e-9):,.0f} events/s)"
+    )
+    with EventStore(settings) as store:
+        for path in sorted(CATALOG.glob("*.yaml")):
+            result = publish(
+                store, load_plan(path.read_text(encoding="utf-8"), str(path)), published_by="demo"
+            )
+            v = result.version
+            console.print(
+                f"published plan {v.plan.plan_id} v{v.plan.version} ({v.content_hash[:19]}…)"
+            )
+    facts, _ = _fold(settings, None)
+    _print_overview(facts)
+    _print_pay(settings)
+    hint = f"incentive-engine --store {settings.store_url}"
+    console.print(
+        f"\nnext:\n  {hint} statement REP 2026-Q1\n  {hint} payouts 2026-Q1 --format csv\n"
+        f"  {hint} explain REP 2026-Q1 1\n  {hint} events --type DealWon --limit 10"
+    )
+
+
+def _print_pay(settings: Settings) -> None:
+    """The demo's pay: Q1 payouts per rep and the top earner's statement."""
+    with EventStore(settings) as store:
+        snap = snapshot(store)
+    q1 = Period.parse("2026-Q1")
+    found = period_statements(snap, q1)
+    if not found:
+        return
+    ranked = sorted(found, key=lambda s: (-s.total, s.rep_id))
+    rows = [
+        {
+            "rep": s.rep_id,
+            "name": snap.facts.reps[s.rep_id].name,
+            "plan": f"{s.plan_id}@{s.plan_version}",
+            "attainment": "-"
+            if s.attainment is None
+            else f"{s.attainment.quantize(Decimal('0.1'))} %",
+            "earned": format_money(s.total, s.currency),
+        }
+        for s in ranked[:10]
+    ]
+    emit(rows, Format.TABLE, f"top earners, {q1} (of {len(found)} statements)")
+    by_currency: dict[str, Decimal] = {}
+    for s in found:
+        by_currency[s.currency] = by_currency.get(s.currency, Decimal(0)) + s.total
+    for currency, amount in sorted(by_currency.items()):
+        console.print(f"{q1} payouts: {format_money(amount, currency)} for {len(found)} statements")
+    top = ranked[0]
+    rows = [
+        {
+            "#": ln.number,
+            "component": ln.component,
+            "description": ln.description,
+            "amount": format_money(ln.amount, top.currency),
+        }
+        for ln in top.lines
+    ]
+    emit(
+        rows, Format.TABLE, f"statement of {snap.facts.reps[top.rep_id].name} ({top.rep_id}), {q1}"
+    )
+    console.print(f"total {format_money(top.total, top.currency)} · statement {top.hash}")
+    _print_kpis(snap.facts, q1)
+    board = leaderboard(snap.facts, snap.book, Metric.POINTS, q1)
+    emit(
+        [
+            {
+                "rank": st.rank,
+                "rep": st.rep_id,
+                "name": st.name,
+                "points": number(st.value),
+                "reached": st.reached_at.date().isoformat() if st.reached_at else "",
+                "movement": "new" if st.movement is None else f"{st.movement:+d}",
+            }
+            for st in board[:10]
+        ],
+        Format.TABLE,
+        f"points leaderboard, {q1}",
+    )
+
+
+def _print_kpis(facts: Facts, period: Period) -> None:
+    """A KPI summary for the company (definitions: `incentive-engine kpi list`)."""
+    [o] = kpi(facts, "outcomes", period)
+    [c] = kpi(facts, "call_outcomes", period)
+    [d] = kpi(facts, "calls_per_day", period)
+    leads = kpi(facts, "leads", period)
+    currency = str(o["currency"])
+    rows = [
+        {
+            "kpi": "win rate",
+            "value": f"{number(o['win_rate_pct'])} % ({o['won']} won, {o['lost']} lost)",
+        },
+        {"kpi": "average deal size", "value": format_money(o["average_deal_size"], currency)},
+        {"kpi": "sales cycle", "value": f"{number(o['sales_cycle_days'])} days"},
+        {
+            "kpi": "sales velocity",
+            "value": f"{format_money(o['velocity_per_day'], currency)} a day",
+        },
+        {
+            "kpi": "new / existing customer deals",
+            "value": f"{o['new_customer_deals']} / {o['existing_customer_deals']}",
+        },
+        {
+            "kpi": "calls per rep per working day",
+            "value": f"{number(d['calls_per_day'])} ({number(c['connected_pct'])} % connected)",
+        },
+        {
+            "kpi": "leads by source",
+            "value": ", ".join(f"{r['source']} {r['leads']}" for r in leads),
+        },
+    ]
+    emit(rows, Format.TABLE, f"KPI summary, {period}")
+
+
+def _print_overview(facts: Facts) -> None:
+    """What the engine knows: organisation, territories, deals by region, top reps."""
+    emit(
+        [{"fact": k, "count": v} for k, v in facts.summary().items()],
+        Format.TABLE,
+        "what the engine knows",
+    )
+    teams: dict[str, list[str]] = {}
+    for rep in sorted(facts.reps.values(), key=lambda r: r.rep_id):
+        last = rep.placements[-1] if rep.placements else None
+        if last is not None and rep.termination_date is None:
+            teams.setdefault(last.team, []).append(rep.rep_id)
+    emit(
+        [{"team": t, "people": len(ids)} for t, ids in sorted(teams.items())],
+        Format.TABLE,
+        "teams",
+    )
+    won = facts.won_deals()
+    if not won:
+        return
+    year = won[-1].won.close_date.year  # type: ignore[union-attr]
+    by_region: dict[str, list[Any]] = {}
+    for d in won:
+        by_region.setdefault(d.attributes["region"] or "?", []).append(d)
+    currency = won[0].won.currency  # type: ignore[union-attr]
+    emit(
+        [
+            {
+                "region": region,
+                "deals won": len(ds),
+                "revenue": format_money(
+                    sum((d.amount for d in ds if d.cancellation is None), Decimal(0)), currency
+                ),
+                "cancelled": sum(1 for d in ds if d.cancellation is not None),
+            }
+            for region, ds in sorted(by_region.items())
+        ],
+        Format.TABLE,
+        f"deals won in {year}",
+    )
+    quarter = Period.containing(date(year, 1, 1), PeriodKind.QUARTER)
+    teams = [
+        {
+            "team": a.subject_id,
+            "quota": format_money(a.quota, a.currency or currency) if a.quota else "-",
+            "credited": format_money(a.credited, a.currency or currency),
+            "attainment": "-" if a.attainment is None else f"{a.attainment:.1f} %",
+        }
+        for a in attainment(facts, quarter, "team")
+        if a.quota is not None
+    ]
+    emit(teams, Format.TABLE, f"attainment by team, {quarter}")
+    territories = [
+        {
+            "territory": r.territory_id,
+            "owners": r.owners,
+            "customers": r.active_customers,
+            "prospects": r.prospects,
+            "revenue": format_money(r.revenue, currency),
+        }
+        for r in territory_report(facts, quarter)
+    ]
+    emit(territories, Format.TABLE, f"territories, {quarter}")
+
+
+app.add_typer(period_app, name="period")
+app.add_typer(plan_app, name="plan")
+app.add_typer(territory_app, name="territory")
+app.add_typer(quota_app, name="quota")
+app.add_typer(audit_app, name="audit")
+app.add_typer(kpi_app, name="kpi")
+for commands in (
+    commission_commands,
+    attainment_commands,
+    gamification_commands,
+    simulation_commands,
+):
+    app.registered_commands.extend(commands.registered_commands)

@@ -1,0 +1,271 @@
+"""The ``plan`` commands: validate, publish, list, show and diff plan versions, and print the
+plan document's JSON Schema.
+
+A typer sub-application (``plan_app``) registered by the main command line as ``plan``; it
+reads the global ``--store`` setting from the root context.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from incentive_engine.cli.common import Format, emit, fail, settings_of
+from incentive_engine.domain.events import content_hash
+from incentive_engine.services.plan_publishing import (
+    PlanPublishError,
+    get_version,
+    list_versions,
+    publish,
+)
+from incentive_engine.settings import Settings
+from incentive_engine.store.event_store import EventStore
+from plans.diff import diff_plans
+from plans.documents import PlanError, load_plan
+from plans.model import Plan, plan_schema
+
+plan_app = typer.Typer(
+    name="plan",
+    help="Validate, publish, list, show and compare plan versions (plans are YAML documents).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+class ListFormat(StrEnum):
+    """Output formats of the listing plan commands."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+class DocumentFormat(StrEnum):
+    """Output formats of a plan document."""
+
+    YAML = "yaml"
+    JSON = "json"
+
+
+def _read_plan(path: Path) -> Plan:
+    """A validated plan from a file, or exit: 2 when the file is missing, 1 when invalid."""
+    if not path.is_file():
+        fail(f"{path}: no such file", 2)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        fail(f"{path}: (document): not UTF-8 text ({exc.reason})")
+    try:
+        return load_plan(text, str(path))
+    except PlanError as exc:
+        fail(str(exc))
+
+
+# ------------------------------------------------------------------- validate
+
+
+@plan_app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="Plan document (YAML or JSON).")],
+) -> None:
+    """Validate a plan document; print its content hash, or every problem (exit 1)."""
+    plan = _read_plan(file)
+    digest = content_hash(plan.document())
+    typer.echo(f"{file}: valid plan {plan.plan_id} v{plan.version} (content hash {digest})")
+
+
+# -------------------------------------------------------------------- publish
+
+
+@plan_app.command("publish")
+def publish_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Plan document (YAML or JSON).")],
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who publishes (recorded on the event).")
+    ] = None,
+) -> None:
+    """Validate a plan document and publish it as a new, immutable plan version."""
+    plan = _read_plan(file)
+    with EventStore(settings_of(ctx)) as store:
+        try:
+            result = publish(store, plan, published_by=by)
+        except PlanPublishError as exc:
+            fail(str(exc))
+    name = f"plan {plan.plan_id} v{plan.version}"
+    if result.already_published:
+        digest = result.content_hash
+        typer.echo(f"{name} is already published with this document ({digest}): nothing to do")
+    else:
+        typer.echo(
+            f"published {name} ({result.content_hash}) as event {result.event_id} "
+            f"at log position {result.position}"
+        )
+
+
+# ----------------------------------------------------------------------- list
+
+
+@plan_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    fmt: Annotated[ListFormat, typer.Option("--format", help="table or json.")] = (
+        ListFormat.TABLE
+    ),
+) -> None:
+    """List the published plan versions."""
+    with EventStore(settings_of(ctx)) as store:
+        versions = list_versions(store)
+    rows = [
+        {
+            "plan": v.plan.plan_id,
+            "version": v.plan.version,
+            "name": v.plan.name,
+            "effective_from": v.plan.effective_from.isoformat(),
+            "effective_to": v.plan.effective_to.isoformat() if v.plan.effective_to else None,
+            "currency": v.plan.currency,
+            "period": v.plan.period.value,
+            "components": [c.id for c in v.plan.components],
+            "content_hash": v.content_hash,
+        }
+        for v in versions
+    ]
+    if not rows and fmt is ListFormat.TABLE:
+        typer.echo("no plan is published yet")
+        return
+    emit(rows, Format(fmt.value), "published plan versions")
+
+
+# ----------------------------------------------------------------------- show
+
+
+class _Dumper(yaml.SafeDumper):
+    """A YAML dumper writing Decimals as plain numbers (read back exactly by load_plan)."""
+
+
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+
+def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    """A Decimal as written in the document (``2``, ``2.50``); as quoted text in the rare
+    case YAML would not read that spelling back as a number (``1E+2``)."""
+    text = str(value)
+    tag = dumper.resolve(yaml.ScalarNode, text, (True, False))
+    if tag in _NUMBER_TAGS:
+        return dumper.represent_scalar(tag, text)
+    return dumper.represent_str(text)
+
+
+_Dumper.add_representer(Decimal, _represent_decimal)
+
+
+def _plain(value: Any) -> Any:
+    """Enums as their values and tuples as lists, for the YAML dumper."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def plan_yaml(plan: Plan) -> str:
+    """The plan document as YAML with exact numbers (it loads back to the same document)."""
+    data = _plain(plan.model_dump(mode="python", by_alias=True, exclude_none=True))
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    return text
+
+
+@plan_app.command()
+def show(
+    ctx: typer.Context,
+    plan_id: Annotated[str, typer.Argument(metavar="ID", help="Plan id.")],
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="Version (default: the latest).")
+    ] = None,
+    fmt: Annotated[DocumentFormat, typer.Option("--format", help="yaml or json.")] = (
+        DocumentFormat.YAML
+    ),
+) -> None:
+    """Print a published plan version's document with its content hash and publishing event."""
+    with EventStore(settings_of(ctx)) as store:
+        try:
+            found = get_version(store, plan_id, version)
+        except LookupError as exc:
+            fail(str(exc.args[0]))
+    plan = found.plan
+    if fmt is DocumentFormat.JSON:
+        out = {
+            "plan_id": plan.plan_id,
+            "version": plan.version,
+            "content_hash": found.content_hash,
+            "event_id": found.event_id,
+            "document": plan.document(),
+        }
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+        return
+    sys.stdout.write(
+        f"# plan {plan.plan_id} v{plan.version}: {plan.name}\n"
+        f"# content hash: {found.content_hash}\n"
+        f"# published by event: {found.event_id}\n" + plan_yaml(plan)
+    )
+
+
+# ----------------------------------------------------------------------- diff
+
+
+def _operand(text: str, store: list[EventStore], settings: Settings) -> Plan:
+    """A plan from a file path, or from ``ID@VERSION`` (``ID@latest``) in the store."""
+    path = Path(text)
+    if path.is_file() or "@" not in text:
+        return _read_plan(path)
+    plan_id, _, number = text.rpartition("@")
+    if number != "latest" and not number.isdigit():
+        fail(f"{text!r}: give a file or ID@VERSION (a number, or latest)", 2)
+    if not store:
+        store.append(EventStore(settings))
+    try:
+        return get_version(store[0], plan_id, None if number == "latest" else int(number)).plan
+    except LookupError as exc:
+        fail(str(exc.args[0]))
+
+
+@plan_app.command()
+def diff(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(metavar="A", help="Plan file, or ID@VERSION published.")],
+    b: Annotated[str, typer.Argument(metavar="B", help="Plan file, or ID@VERSION published.")],
+    fmt: Annotated[ListFormat, typer.Option("--format", help="table or json.")] = (
+        ListFormat.TABLE
+    ),
+) -> None:
+    """Show what changes from plan A to plan B, field by field (components by id)."""
+    opened: list[EventStore] = []
+    try:
+        before = _operand(a, opened, settings_of(ctx))
+        after = _operand(b, opened, settings_of(ctx))
+    finally:
+        for s in opened:
+            s.close()
+    changes = [c.as_dict() for c in diff_plans(before, after)]
+    if not changes and fmt is ListFormat.TABLE:
+        typer.echo(f"no changes from {a} to {b}")
+        return
+    emit(changes, Format(fmt.value), f"{a} -> {b}")
+
+
+# --------------------------------------------------------------------- schema
+
+
+@plan_app.command()
+def schema() -> None:
+    """Print the JSON Schema of the plan document, for editors and CI to validate against."""
+    sys.stdout.write(json.dumps(plan_schema(), ensure_ascii=False, indent=2) + "\n")

@@ -1,0 +1,1 @@
+"""A seeded generator of a realistic year of a Vietnamese sales organisation."""

@@ -1,0 +1,228 @@
+"""Attainment: credited revenue against quota per rep, team and territory (pure).
+
+The one definition of a rep's quota (prorated by days employed unless switched off) and of
+converting credit into the quota's currency (at the FX rate of the close date, or a clear
+error): the commission evaluator uses the same functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from incentive_engine.domain.events import QuotaSubject
+from incentive_engine.domain.facts import Deal, Facts
+from incentive_engine.domain.money import round_money
+from incentive_engine.domain.periods import Period
+
+HUNDRED = Decimal(100)
+
+
+class AttainmentError(ValueError):
+    """Attainment cannot be computed (a currency without an FX rate, a quota in another
+    currency...)."""
+
+
+def convert(
+    facts: Facts, amount: Decimal, currency: str, into: str, day: date, what: str
+) -> Decimal:
+    """An amount in another currency at the rate of the day, or a clear error naming ``what``."""
+    if currency == into:
+        return amount
+    try:
+        return amount * facts.fx_rate(currency, into, day)
+    except LookupError as exc:
+        raise AttainmentError(f"{what} is in {currency}, needed in {into}: {exc}") from None
+
+
+def deal_in(facts: Facts, deal: Deal, amount: Decimal, into: str) -> Decimal:
+    """A deal amount converted into a currency at the rate of its close date."""
+    won = deal.won
+    assert won is not None
+    return convert(facts, amount, won.currency, into, won.close_date, f"deal {deal.deal_id}")
+
+
+def rep_quota(
+    facts: Facts, rep_id: str, period: Period, *, currency: str | None = None, prorate: bool = True
+) -> tuple[Decimal, str, tuple[str, ...]] | None:
+    """(amount, currency, event ids) of a rep's quota for the period, prorated by the days
+    the rep is employed in it (rounded half-up to the currency's minor units) unless
+    ``prorate`` is off; None when no quota is set.  With ``currency``, a quota in another
+    currency is an error."""
+    entry = facts.quota(QuotaSubject.REP, rep_id, period)
+    if entry is None:
+        return None
+    if currency is not None and entry.currency != currency:
+        raise AttainmentError(
+            f"quota of {rep_id} for {period} is in {entry.currency}, not {currency}"
+        )
+    amount = entry.amount
+    rep = facts.reps.get(rep_id)
+    if prorate and rep is not None:
+        days = rep.days_in(period)
+        if days < period.days:
+            amount = round_money(amount * days / period.days, entry.currency)
+    return amount, entry.currency, (entry.event_id,)
+
+
+Subject = Literal["rep", "team", "territory"]
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """Credited revenue, quota and attainment of one rep, team or territory in a period."""
+
+    subject: Subject
+    subject_id: str
+    name: str
+    period: str
+    currency: str | None
+    quota: Decimal | None
+    credited: Decimal
+    note: str = ""
+
+    @property
+    def attainment(self) -> Decimal | None:
+        """Credited as a percentage of quota (None without a quota)."""
+        if not self.quota:
+            return None
+        return self.credited * HUNDRED / self.quota
+
+
+def rep_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> list[Attainment]:
+    """Every rep employed in the period: named credit (splits, rep, else territory owner)."""
+    credited = facts.standing_credits(period)
+    rows = []
+    for rep_id in sorted(facts.reps):
+        rep = facts.reps[rep_id]
+        if rep.days_in(period) == 0:
+            continue
+        quota = rep_quota(facts, rep_id, period, prorate=prorate)
+        currency = quota[1] if quota else None
+        total = Decimal(0)
+        for deal, credit in credited.get(rep_id, []):
+            won = deal.won
+            assert won is not None
+            total += deal_in(facts, deal, credit.amount, currency or won.currency)
+        rows.append(
+            Attainment(
+                "rep",
+                rep_id,
+                rep.name,
+                str(period),
+                currency,
+                quota[0] if quota else None,
+                total,
+                "" if quota else "no quota",
+            )
+        )
+    return rows
+
+
+def team_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> list[Attainment]:
+    """Every team: its members' credit (by the team on each deal's close date) against the
+    team's top-down quota, or else the sum of its members' quotas weighted by days in team."""
+    teams: dict[str, list[str]] = {}
+    for rep_id in sorted(facts.reps):
+        rep = facts.reps[rep_id]
+        for team in sorted({p.team for p in rep.placements}):
+            teams.setdefault(team, []).append(rep_id)
+    rows = []
+    for team in sorted(teams):
+        members = teams[team]
+        top_down = facts.quota(QuotaSubject.TEAM, team, period)
+        currency = top_down.currency if top_down else None
+        quota: Decimal | None = top_down.amount if top_down else None
+        note = "team quota" if top_down else ""
+        if top_down is None:
+            quota, currency = _members_quota(facts, team, members, period, prorate)
+            note = "sum of members' quotas" if quota is not None else "no quota"
+        total = Decimal(0)
+        for deal in facts.won_deals(period):
+            won = deal.won
+            assert won is not None
+            if deal.cancellation is not None:
+                continue
+            for c in facts.credits(deal):
+                rep = facts.reps.get(c.rep_id)
+                if rep is not None and rep.team_on(won.close_date) == team:
+                    total += deal_in(facts, deal, c.amount, currency or won.currency)
+        rows.append(Attainment("team", team, team, str(period), currency, quota, total, note))
+    return rows
+
+
+def _members_quota(
+    facts: Facts, team: str, members: list[str], period: Period, prorate: bool
+) -> tuple[Decimal | None, str | None]:
+    """Members' quotas weighted by their days in the team: over the period's days when
+    prorating (a rep in the team half the quarter brings half their quota), else over the
+    days they were employed (a full quota is shared between the teams they were in)."""
+    total, currency = Decimal(0), None
+    for rep_id in members:
+        quota = rep_quota(facts, rep_id, period, prorate=False)
+        rep = facts.reps[rep_id]
+        employed = rep.days_in(period)
+        if quota is None or employed == 0:
+            continue
+        amount, currency = quota[0], quota[1]
+        in_team = rep.team_days(period).get(team, 0)
+        total += amount * in_team / (period.days if prorate else employed)
+    if currency is None:
+        return None, None
+    return round_money(total, currency), currency
+
+
+def territory_revenues(facts: Facts, period: Period, into: str | None = None) -> dict[str, Decimal]:
+    """Every territory's revenue in a period: won, non-cancelled deals closed in it that fall
+    in the territory (whoever was credited), in ``into`` (each deal's own currency if None)."""
+    totals: dict[str, Decimal] = {}
+    for deal in facts.won_deals(period):
+        placed = facts.territory_for(deal)
+        if deal.cancellation is not None or placed is None:
+            continue
+        won = deal.won
+        assert won is not None
+        tid = placed[0].territory_id
+        amount = deal_in(facts, deal, deal.amount, into or won.currency)
+        totals[tid] = totals.get(tid, Decimal(0)) + amount
+    return totals
+
+
+def territory_attainment(facts: Facts, period: Period) -> list[Attainment]:
+    """Every territory defined in the period: the revenue of deals falling in it (whoever was
+    credited) against its territory quota."""
+    rows = []
+    for tid in sorted(facts.territories):
+        t = facts.territories[tid]
+        definition = t.definition_on(period.end)
+        if definition is None:
+            continue
+        entry = facts.quota(QuotaSubject.TERRITORY, tid, period)
+        currency = entry.currency if entry else None
+        total = territory_revenues(facts, period, currency).get(tid, Decimal(0))
+        rows.append(
+            Attainment(
+                "territory",
+                tid,
+                definition.name,
+                str(period),
+                currency,
+                entry.amount if entry else None,
+                total,
+                "" if entry else "no quota",
+            )
+        )
+    return rows
+
+
+def attainment(
+    facts: Facts, period: Period, by: Subject = "rep", *, prorate: bool = True
+) -> list[Attainment]:
+    """Attainment rows for every rep, team or territory in a period."""
+    if by == "rep":
+        return rep_attainment(facts, period, prorate=prorate)
+    if by == "team":
+        return team_attainment(facts, period, prorate=prorate)
+    return territory_attainment(facts, period)

@@ -1,0 +1,901 @@
+"""The event catalogue: one frozen pydantic model per business fact the engine records.
+
+Every event carries a source-assigned ``event_id`` (the idempotency key), its ``type``,
+a ``schema_version`` and an effective time (a date, or a datetime in UTC) that decides
+which period it belongs to.  Events are facts, never derived numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+from pydantic_core import to_jsonable_python
+
+from incentive_engine.domain.money import check_currency
+from incentive_engine.domain.periods import Period
+
+# --------------------------------------------------------------------------- types
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+_ZERO = timedelta(0)
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive datetimes are read as UTC; aware ones are converted to UTC."""
+    offset = value.utcoffset()
+    if offset is None:
+        return value.replace(tzinfo=UTC)
+    return value if offset == _ZERO else value.astimezone(UTC)
+
+
+def _period(text: str) -> str:
+    return str(Period.parse(text))
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]
+"""An identifier assigned by the source system: 1..128 characters, no whitespace."""
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_nfc)]
+"""Free text, Unicode-normalised (NFC) so Vietnamese text compares equal however typed."""
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=28)]
+"""A non-negative money amount, exact."""
+Currency = Annotated[str, BeforeValidator(_upper), AfterValidator(check_currency)]
+"""An ISO 4217 currency code the engine knows (see ``money.MINOR_UNITS``)."""
+Percent = Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)]
+"""A share in percent, above 0 and at most 100."""
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+"""A datetime in UTC (naive input is read as UTC)."""
+PeriodName = Annotated[str, AfterValidator(_period)]
+"""A period name: ``2026-01``, ``2026-Q1`` or ``2026``."""
+
+
+class Role(StrEnum):
+    """What a person does in the sales organisation."""
+
+    REP = "rep"
+    MANAGER = "manager"
+    DIRECTOR = "director"
+
+
+class Stage(StrEnum):
+    """Stages of the PEAK pipeline, plus the two outcomes."""
+
+    PROSPECT = "prospect"
+    ENGAGE = "engage"
+    ACQUIRE = "acquire"
+    KEEP = "keep"
+    WON = "won"
+    LOST = "lost"
+
+
+class CustomerType(StrEnum):
+    """Who the customer is."""
+
+    INDIVIDUAL = "individual"
+    BUSINESS = "business"
+
+
+class CompanySize(StrEnum):
+    """Size of a business customer."""
+
+    SME = "sme"
+    CORPORATION = "corporation"
+
+
+class Ownership(StrEnum):
+    """Ownership of a business customer."""
+
+    PRIVATE = "private"
+    STATE = "state"
+
+
+class LeadSource(StrEnum):
+    """Where a lead came from."""
+
+    WEB = "web"
+    SOCIAL = "social"
+    SALES_TEAM = "sales_team"
+    REFERRAL = "referral"
+    OTHER = "other"
+
+
+class ActivityKind(StrEnum):
+    """A sales activity and, for calls, its outcome."""
+
+    CALL_CONNECTED = "call_connected"
+    CALL_UNANSWERED = "call_unanswered"
+    MEETING = "meeting"
+    EMAIL = "email"
+    DEMO = "demo"
+
+
+class QuotaSubject(StrEnum):
+    """Who a quota is set for."""
+
+    REP = "rep"
+    TEAM = "team"
+    TERRITORY = "territory"
+
+
+# ----------------------------------------------------------------- value objects
+
+
+class Value(BaseModel):
+    """Base of the small value objects nested inside events."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Customer(Value):
+    """The customer of a deal or opportunity, with the dimensions territories use."""
+
+    customer_id: Id
+    name: Text | None = None
+    region: Text
+    customer_type: CustomerType
+    industry: Text
+    size: CompanySize | None = None
+    ownership: Ownership | None = None
+    is_new: bool = False
+
+
+class Share(Value):
+    """One rep's share (in percent) of a deal's credit or of a territory."""
+
+    rep_id: Id
+    share: Percent
+
+
+def _check_shares(shares: tuple[Share, ...] | None, what: str) -> None:
+    if not shares:
+        return
+    total = sum((s.share for s in shares), Decimal(0))
+    if total != 100:
+        raise ValueError(f"{what} shares sum to {total} %, they must sum to exactly 100 %")
+    reps = [s.rep_id for s in shares]
+    if len(set(reps)) != len(reps):
+        raise ValueError(f"{what} names a rep more than once: {sorted(reps)}")
+
+
+class TerritoryCriteria(Value):
+    """The dimension values a deal must match to fall in a territory (unset = any)."""
+
+    region: Text | None = None
+    customer_type: CustomerType | None = None
+    industry: Text | None = None
+    size: CompanySize | None = None
+    ownership: Ownership | None = None
+    product_group: Text | None = None
+
+
+# ------------------------------------------------------------------------ events
+
+
+class Event(BaseModel):
+    """Base of every event: identity, type, schema version and effective time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    EFFECTIVE: ClassVar[str]
+    """Name of the field that holds the event's effective time."""
+    REPS: ClassVar[tuple[str, ...]] = ()
+    """Names of the fields that hold rep ids (used for filtering and references)."""
+
+    event_id: Id
+    schema_version: Literal[1] = 1
+
+    @cached_property
+    def canonical(self) -> bytes:
+        """The content as canonical JSON bytes, computed once (the event is immutable): the
+        idempotency hash and the stored record are both made from it."""
+        return orjson.dumps(
+            self.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS
+        )
+
+    @cached_property
+    def digest(self) -> str:
+        """The ``sha256:`` hash of the canonical content (see ``event_hash``)."""
+        return "sha256:" + hashlib.sha256(self.canonical).hexdigest()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy (with updated fields): never carries the original's cached content."""
+        copy = super().model_copy(update=update, deep=deep)
+        for cached in ("canonical", "digest"):
+            copy.__dict__.pop(cached, None)
+        return copy
+
+    @property
+    def effective(self) -> date | datetime:
+        """The event's effective time as given: a date or a UTC datetime."""
+        value: date | datetime = getattr(self, self.EFFECTIVE)
+        return value
+
+    @property
+    def effective_at(self) -> datetime:
+        """The effective time as a UTC datetime (a date means its midnight UTC)."""
+        value = self.effective
+        if isinstance(value, datetime):
+            return value
+        return datetime.combine(value, time(0), tzinfo=UTC)
+
+    @property
+    def effective_day(self) -> date:
+        """The effective day (UTC)."""
+        value = self.effective
+        return value.date() if isinstance(value, datetime) else value
+
+    def rep_ids(self) -> tuple[str, ...]:
+        """Every rep the event names, in a stable order."""
+        found: list[str] = []
+        for name in self.REPS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(s.rep_id for s in value)
+        return tuple(dict.fromkeys(found))
+
+
+# org ------------------------------------------------------------------------
+
+
+class RepHired(Event):
+    """A person joins the sales organisation."""
+
+    EFFECTIVE = "hire_date"
+    REPS = ("rep_id", "manager_id")
+    type: Literal["RepHired"] = "RepHired"
+    rep_id: Id
+    name: Text
+    team: Text
+    manager_id: Id | None = None
+    role: Role = Role.REP
+    hire_date: date
+    email: Text | None = None
+
+
+class RepTransferred(Event):
+    """A rep moves to another team, manager or role from an effective date."""
+
+    EFFECTIVE = "effective_date"
+    REPS = ("rep_id", "manager_id")
+    type: Literal["RepTransferred"] = "RepTransferred"
+    rep_id: Id
+    effective_date: date
+    team: Text
+    manager_id: Id | None = None
+    role: Role | None = None
+
+
+class RepTerminated(Event):
+    """A rep leaves; their last working day is the termination date."""
+
+    EFFECTIVE = "termination_date"
+    REPS = ("rep_id",)
+    type: Literal["RepTerminated"] = "RepTerminated"
+    rep_id: Id
+    termination_date: date
+    reason: Text | None = None
+
+
+# deals ----------------------------------------------------------------------
+
+
+class OpportunityCreated(Event):
+    """An opportunity enters the pipeline; if won it becomes the deal with the same id."""
+
+    EFFECTIVE = "created_date"
+    REPS = ("rep_id",)
+    type: Literal["OpportunityCreated"] = "OpportunityCreated"
+    deal_id: Id
+    rep_id: Id
+    created_date: date
+    stage: Stage = Stage.PROSPECT
+    amount: Amount
+    currency: Currency
+    expected_close_date: date | None = None
+    product_group: Text
+    customer: Customer
+    lead_id: Id | None = None
+    lead_source: LeadSource | None = None
+
+
+class OpportunityStageChanged(Event):
+    """An opportunity moves to another stage of the pipeline."""
+
+    EFFECTIVE = "changed_date"
+    type: Literal["OpportunityStageChanged"] = "OpportunityStageChanged"
+    deal_id: Id
+    stage: Stage
+    changed_date: date
+
+
+class DealWon(Event):
+    """A deal is won.  Credit goes to ``splits``, else ``rep_id``, else the territory owner."""
+
+    EFFECTIVE = "close_date"
+    REPS = ("rep_id", "splits")
+    type: Literal["DealWon"] = "DealWon"
+    deal_id: Id
+    rep_id: Id | None = None
+    splits: tuple[Share, ...] | None = None
+    amount: Amount
+    currency: Currency
+    close_date: date
+    product_group: Text
+    customer: Customer
+    lead_source: LeadSource | None = None
+
+    @model_validator(mode="after")
+    def _splits_sum_to_100(self) -> DealWon:
+        _check_shares(self.splits, "credit split")
+        return self
+
+
+class DealLost(Event):
+    """An opportunity is lost, with the reason."""
+
+    EFFECTIVE = "lost_date"
+    type: Literal["DealLost"] = "DealLost"
+    deal_id: Id
+    lost_date: date
+    reason: Text
+
+
+class DealAmended(Event):
+    """A won deal's amount (and optionally its credit splits) changes from a date."""
+
+    EFFECTIVE = "amended_date"
+    REPS = ("splits",)
+    type: Literal["DealAmended"] = "DealAmended"
+    deal_id: Id
+    amended_date: date
+    amount: Amount
+    currency: Currency
+    splits: tuple[Share, ...] | None = None
+    reason: Text
+
+    @model_validator(mode="after")
+    def _splits_sum_to_100(self) -> DealAmended:
+        _check_shares(self.splits, "credit split")
+        return self
+
+
+class DealCancelled(Event):
+    """A won deal is cancelled (subject to the plan's clawback window)."""
+
+    EFFECTIVE = "cancelled_date"
+    type: Literal["DealCancelled"] = "DealCancelled"
+    deal_id: Id
+    cancelled_date: date
+    reason: Text
+
+
+# territories and quotas -----------------------------------------------------
+
+
+class TerritoryModelDefined(Event):
+    """The values territories may use for the free-text dimensions, from a day on (customer
+    type, size and ownership have fixed values).  Territory criteria outside the model are
+    refused; deals outside it simply match no territory."""
+
+    EFFECTIVE = "effective_date"
+    type: Literal["TerritoryModelDefined"] = "TerritoryModelDefined"
+    effective_date: date
+    regions: tuple[Text, ...] = Field(min_length=1)
+    industries: tuple[Text, ...] = ()
+    product_groups: tuple[Text, ...] = ()
+
+    @model_validator(mode="after")
+    def _no_repeats(self) -> TerritoryModelDefined:
+        for name in ("regions", "industries", "product_groups"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} lists a value more than once")
+        return self
+
+    def allowed(self, dimension: str) -> tuple[str, ...] | None:
+        """The values allowed for a free-text dimension (None: any value, not modelled)."""
+        values = {
+            "region": self.regions,
+            "industry": self.industries,
+            "product_group": self.product_groups,
+        }.get(dimension)
+        return values or None
+
+
+class TerritoryDefined(Event):
+    """A territory is defined by criteria over any subset of the dimensions."""
+
+    EFFECTIVE = "effective_date"
+    type: Literal["TerritoryDefined"] = "TerritoryDefined"
+    territory_id: Id
+    name: Text
+    criteria: TerritoryCriteria
+    effective_date: date
+
+
+class _Ownership(Event):
+    """Owners of a territory from an effective date (one rep, or several with shares)."""
+
+    EFFECTIVE = "effective_date"
+    REPS = ("owners",)
+    territory_id: Id
+    owners: tuple[Share, ...] = Field(min_length=1)
+    effective_date: date
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_owner(cls, data: Any) -> Any:
+        """Accept ``rep_id`` as shorthand for a single owner with 100 %."""
+        if isinstance(data, dict) and "rep_id" in data and "owners" not in data:
+            data = dict(data)
+            data["owners"] = [{"rep_id": data.pop("rep_id"), "share": 100}]
+        return data
+
+    @model_validator(mode="after")
+    def _shares_sum_to_100(self) -> _Ownership:
+        _check_shares(self.owners, "territory owner")
+        return self
+
+
+class TerritoryAssigned(_Ownership):
+    """A territory gets its owner(s) from an effective date."""
+
+    type: Literal["TerritoryAssigned"] = "TerritoryAssigned"
+
+
+class TerritoryReassigned(_Ownership):
+    """A territory changes owner(s) from an effective date (which may be in the past)."""
+
+    type: Literal["TerritoryReassigned"] = "TerritoryReassigned"
+    reason: Text | None = None
+
+
+class _Quota(Event):
+    """A quota for a rep, team or territory and a period."""
+
+    EFFECTIVE = "effective_date"
+    subject: QuotaSubject = QuotaSubject.REP
+    subject_id: Text
+    """A rep id, a team name or a territory id, as ``subject`` says."""
+    period: PeriodName
+    amount: Amount
+    currency: Currency
+    effective_date: date | None = None
+
+    @model_validator(mode="after")
+    def _effective_defaults_to_period_start(self) -> _Quota:
+        if self.effective_date is None:
+            object.__setattr__(self, "effective_date", Period.parse(self.period).start)
+        return self
+
+    def rep_ids(self) -> tuple[str, ...]:
+        """The rep the quota is for, if it is a rep quota."""
+        return (self.subject_id,) if self.subject is QuotaSubject.REP else ()
+
+
+class QuotaSet(_Quota):
+    """A quota is set for a period."""
+
+    type: Literal["QuotaSet"] = "QuotaSet"
+
+
+class QuotaChanged(_Quota):
+    """A quota already set is changed, with the reason."""
+
+    type: Literal["QuotaChanged"] = "QuotaChanged"
+    reason: Text
+
+
+# activity -------------------------------------------------------------------
+
+
+class LeadCreated(Event):
+    """A lead arrives from a source."""
+
+    EFFECTIVE = "created_date"
+    REPS = ("rep_id",)
+    type: Literal["LeadCreated"] = "LeadCreated"
+    lead_id: Id
+    source: LeadSource
+    created_date: date
+    rep_id: Id | None = None
+    customer_id: Id | None = None
+    region: Text | None = None
+
+
+class LeadQualified(Event):
+    """A lead is qualified."""
+
+    EFFECTIVE = "qualified_date"
+    REPS = ("rep_id",)
+    type: Literal["LeadQualified"] = "LeadQualified"
+    lead_id: Id
+    qualified_date: date
+    rep_id: Id | None = None
+
+
+class ActivityLogged(Event):
+    """A rep's sales activity: a call (connected or not), meeting, email or demo."""
+
+    EFFECTIVE = "occurred_at"
+    REPS = ("rep_id",)
+    type: Literal["ActivityLogged"] = "ActivityLogged"
+    rep_id: Id
+    kind: ActivityKind
+    occurred_at: UtcDateTime
+    customer_id: Id | None = None
+    deal_id: Id | None = None
+
+
+# plans and periods ----------------------------------------------------------
+
+
+def content_hash(document: Any) -> str:
+    """The ``sha256:`` hash of a JSON-able value's canonical form."""
+    return "sha256:" + hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+class PlanVersionPublished(Event):
+    """A plan version is published: its document, content hash and effective dates."""
+
+    EFFECTIVE = "effective_from"
+    type: Literal["PlanVersionPublished"] = "PlanVersionPublished"
+    plan_id: Id
+    version: int = Field(ge=1)
+    effective_from: date
+    effective_to: date | None = None
+    document: dict[str, Any]
+    content_hash: str
+    published_by: Text | None = None
+
+    @model_validator(mode="after")
+    def _hash_matches_document(self) -> PlanVersionPublished:
+        actual = content_hash(self.document)
+        if self.content_hash != actual:
+            raise ValueError(
+                f"content_hash {self.content_hash!r} does not match the document ({actual})"
+            )
+        if self.effective_to is not None and self.effective_to < self.effective_from:
+            raise ValueError("effective_to is before effective_from")
+        return self
+
+
+Signed = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=28)]
+"""An exact amount that may be negative (adjustments)."""
+
+
+class PriorAdjustment(Value):
+    """An adjustment paid in a period for an earlier, closed period."""
+
+    period: PeriodName
+    amount: Signed
+
+
+class Payout(Value):
+    """What a rep was paid for a period under one plan version, sealed at close."""
+
+    rep_id: Id
+    plan_id: Id
+    version: int = Field(ge=1)
+    earned: Signed
+    """The period's own lines (commission, bonuses, draw, manual adjustments)."""
+    adjustments: tuple[PriorAdjustment, ...] = ()
+    """Adjustments for earlier closed periods paid in this one."""
+    total: Signed
+    statement_hash: str
+
+    @model_validator(mode="after")
+    def _total_adds_up(self) -> Payout:
+        expected = self.earned + sum((a.amount for a in self.adjustments), Decimal(0))
+        if expected != self.total:
+            raise ValueError(f"total {self.total} is not earned + adjustments ({expected})")
+        return self
+
+
+class PeriodClosed(Event):
+    """Finance closes a period: what is paid is sealed and never rewritten.
+
+    The one event that carries computed figures: the per-rep payouts and statement hashes
+    as they were when the period was closed, so that later changes become adjustments."""
+
+    EFFECTIVE = "closed_at"
+    type: Literal["PeriodClosed"] = "PeriodClosed"
+    period: PeriodName
+    closed_at: UtcDateTime
+    closed_by: Text | None = None
+    payouts: tuple[Payout, ...] = ()
+    statements_hash: str | None = None
+    chain_position: int | None = Field(None, ge=0)
+    """Position of the last event before the close, whose chain link is sealed here."""
+    chain_link: str | None = None
+    """The audit chain's link at ``chain_position``: the log up to it can no longer change."""
+
+
+class ManualAdjustment(Event):
+    """Finance posts a one-off amount (positive or negative) on a rep's statement."""
+
+    EFFECTIVE = "posted_date"
+    REPS = ("rep_id",)
+    type: Literal["ManualAdjustment"] = "ManualAdjustment"
+    rep_id: Id
+    period: PeriodName
+    amount: Signed
+    currency: Currency
+    reason: Text
+    posted_by: Text
+    posted_date: date
+
+
+class DisputeOutcome(StrEnum):
+    """How a dispute of a statement line ends."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class DisputeRaised(Event):
+    """A rep (or their manager, or finance) disputes one line of the rep's statement: the line
+    as it stood when raised, and the amount expected instead."""
+
+    EFFECTIVE = "raised_at"
+    REPS = ("rep_id",)
+    type: Literal["DisputeRaised"] = "DisputeRaised"
+    dispute_id: Id
+    rep_id: Id
+    period: PeriodName
+    line: int = Field(ge=1)
+    """The statement line's number."""
+    plan_id: Id
+    plan_version: int | None = Field(None, ge=1)
+    component: Text | None = None
+    line_amount: Signed | None = None
+    """The disputed line's amount when the dispute was raised."""
+    reason: Text
+    expected_amount: Signed
+    currency: Currency
+    raised_by: Text
+    raised_role: Text | None = None
+    raised_at: UtcDateTime
+
+
+class DisputeCommented(Event):
+    """A comment on a dispute, by its rep, a manager or finance."""
+
+    EFFECTIVE = "at"
+    type: Literal["DisputeCommented"] = "DisputeCommented"
+    dispute_id: Id
+    author: Text
+    role: Text
+    comment: Annotated[str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_nfc)]
+    at: UtcDateTime
+
+
+class DisputeResolved(Event):
+    """A dispute is resolved: accepted (with the manual adjustment that pays the difference)
+    or rejected (with the reason)."""
+
+    EFFECTIVE = "at"
+    type: Literal["DisputeResolved"] = "DisputeResolved"
+    dispute_id: Id
+    outcome: DisputeOutcome
+    reason: Text | None = None
+    resolved_by: Text
+    at: UtcDateTime
+    adjustment_event_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _outcome_is_complete(self) -> DisputeResolved:
+        if self.outcome is DisputeOutcome.ACCEPTED and self.adjustment_event_id is None:
+            raise ValueError("an accepted dispute names its adjustment_event_id")
+        if self.outcome is DisputeOutcome.REJECTED:
+            if self.reason is None:
+                raise ValueError("a rejected dispute needs a reason")
+            if self.adjustment_event_id is not None:
+                raise ValueError("a rejected dispute has no adjustment")
+        return self
+
+
+class FxRateSet(Event):
+    """The rate to convert one unit of ``base`` into ``quote`` on a date."""
+
+    EFFECTIVE = "rate_date"
+    type: Literal["FxRateSet"] = "FxRateSet"
+    base: Currency
+    quote: Currency
+    rate: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    rate_date: date
+
+    @model_validator(mode="after")
+    def _two_currencies(self) -> FxRateSet:
+        if self.base == self.quote:
+            raise ValueError(f"base and quote are both {self.base}")
+        return self
+
+
+# ---------------------------------------------------------------- the catalogue
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    RepHired,
+    RepTransferred,
+    RepTerminated,
+    OpportunityCreated,
+    OpportunityStageChanged,
+    DealWon,
+    DealLost,
+    DealAmended,
+    DealCancelled,
+    TerritoryModelDefined,
+    TerritoryDefined,
+    TerritoryAssigned,
+    TerritoryReassigned,
+    QuotaSet,
+    QuotaChanged,
+    LeadCreated,
+    LeadQualified,
+    ActivityLogged,
+    PlanVersionPublished,
+    PeriodClosed,
+    ManualAdjustment,
+    FxRateSet,
+    DisputeRaised,
+    DisputeCommented,
+    DisputeResolved,
+)
+EVENT_CLASSES: dict[str, type[Event]] = {
+    cls.model_fields["type"].default: cls for cls in EVENT_TYPES
+}
+"""Event classes by their ``type`` name."""
+
+AnyEvent = Annotated[
+    RepHired
+    | RepTransferred
+    | RepTerminated
+    | OpportunityCreated
+    | OpportunityStageChanged
+    | DealWon
+    | DealLost
+    | DealAmended
+    | DealCancelled
+    | TerritoryModelDefined
+    | TerritoryDefined
+    | TerritoryAssigned
+    | TerritoryReassigned
+    | QuotaSet
+    | QuotaChanged
+    | LeadCreated
+    | LeadQualified
+    | ActivityLogged
+    | PlanVersionPublished
+    | PeriodClosed
+    | ManualAdjustment
+    | FxRateSet
+    | DisputeRaised
+    | DisputeCommented
+    | DisputeResolved,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Canonical JSON bytes: keys sorted, no whitespace, UTF-8 unescaped, Decimals and dates
+    as text (the same bytes as ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``, made faster)."""
+    return orjson.dumps(to_jsonable_python(value), option=orjson.OPT_SORT_KEYS)
+
+
+def event_content(event: Event) -> dict[str, Any]:
+    """The event as a JSON-ready dict (Decimals as exact strings, dates as ISO text)."""
+    return event.model_dump(mode="json", exclude_none=True)
+
+
+def event_hash(event: Event) -> str:
+    """The content hash of an event: equal content, equal hash (the idempotency check)."""
+    return event.digest
+
+
+def describe(event: Event) -> str:
+    """A one-line human summary of an event, for listings."""
+    from incentive_engine.domain.money import format_money
+
+    match event:
+        case RepHired():
+            return f"{event.name} ({event.rep_id}) joins {event.team} as {event.role.value}"
+        case RepTransferred():
+            return f"{event.rep_id} moves to {event.team}"
+        case RepTerminated():
+            return f"{event.rep_id} leaves"
+        case OpportunityCreated():
+            money = format_money(event.amount, event.currency)
+            return f"{event.deal_id} opened by {event.rep_id}, {money}, {event.stage.value}"
+        case OpportunityStageChanged():
+            return f"{event.deal_id} -> {event.stage.value}"
+        case DealWon():
+            money = format_money(event.amount, event.currency)
+            who = event.rep_id or ("split" if event.splits else "territory")
+            return f"{event.deal_id} won, {money}, {who}, {event.customer.region}"
+        case DealLost():
+            return f"{event.deal_id} lost: {event.reason}"
+        case DealAmended():
+            return f"{event.deal_id} amended to {format_money(event.amount, event.currency)}"
+        case DealCancelled():
+            return f"{event.deal_id} cancelled: {event.reason}"
+        case TerritoryModelDefined():
+            return (
+                f"territory model: {len(event.regions)} regions, {len(event.industries)} industries"
+            )
+        case TerritoryDefined():
+            return f"{event.territory_id} defined: {event.name}"
+        case TerritoryAssigned() | TerritoryReassigned():
+            owners = ", ".join(f"{s.rep_id} {s.share}%" for s in event.owners)
+            return f"{event.territory_id} -> {owners}"
+        case QuotaSet() | QuotaChanged():
+            money = format_money(event.amount, event.currency)
+            return f"{event.subject.value} {event.subject_id} {event.period}: {money}"
+        case LeadCreated():
+            return f"lead {event.lead_id} from {event.source.value}"
+        case LeadQualified():
+            return f"lead {event.lead_id} qualified"
+        case ActivityLogged():
+            return f"{event.rep_id} {event.kind.value}"
+        case PlanVersionPublished():
+            return f"plan {event.plan_id} v{event.version} from {event.effective_from}"
+        case PeriodClosed():
+            return f"period {event.period} closed ({len(event.payouts)} payouts)"
+        case ManualAdjustment():
+            money = format_money(event.amount, event.currency)
+            return f"{event.rep_id} {event.period}: {money} ({event.reason})"
+        case FxRateSet():
+            return f"1 {event.base} = {event.rate} {event.quote}"
+        case DisputeRaised():
+            money = format_money(event.expected_amount, event.currency)
+            return (
+                f"dispute {event.dispute_id}: {event.rep_id} {event.period} line {event.line}, "
+                f"expects {money}"
+            )
+        case DisputeCommented():
+            return f"dispute {event.dispute_id}: comment by {event.author}"
+        case DisputeResolved():
+            return f"dispute {event.dispute_id} {event.outcome.value} by {event.resolved_by}"
+    return event.__class__.__name__
+
+
+def catalogue_schema() -> dict[str, Any]:
+    """JSON Schema of every event type, for CRM integrators to validate before sending."""
+    schema = EVENT_ADAPTER.json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "incentive-engine event"
+    schema["description"] = (
+        "One record of an incentive-engine event log. Amounts are exact decimals: "
+        "send them as JSON numbers or strings; they are never read through floating point."
+    )
+    return schema

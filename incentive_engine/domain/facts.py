@@ -1,0 +1,792 @@
+"""The fold: events into plan-independent facts (pure: no I/O, no clock, no randomness).
+
+Facts answer the questions plans ask: who was in which team under which manager on a
+day, who owned a territory on a day, what quota a rep had for a period, which deals
+closed, for how much, credited to whom, and what activity and leads each rep had.
+
+Facts do not depend on the order in which events were appended: every timeline is
+ordered by effective time, then by a documented tie-break (``QuotaChanged`` after
+``QuotaSet`` on the same day, then event id), so the same set of events always gives
+the same facts.  Each fact keeps the ids of the events behind it, for explanations.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal, NamedTuple
+
+from incentive_engine.domain.events import (
+    ActivityKind,
+    ActivityLogged,
+    DealAmended,
+    DealCancelled,
+    DealLost,
+    DealWon,
+    Event,
+    FxRateSet,
+    LeadCreated,
+    LeadQualified,
+    LeadSource,
+    ManualAdjustment,
+    OpportunityCreated,
+    OpportunityStageChanged,
+    PeriodClosed,
+    PlanVersionPublished,
+    QuotaChanged,
+    QuotaSet,
+    QuotaSubject,
+    RepHired,
+    RepTerminated,
+    RepTransferred,
+    Role,
+    Share,
+    Stage,
+    TerritoryAssigned,
+    TerritoryCriteria,
+    TerritoryDefined,
+    TerritoryModelDefined,
+    TerritoryReassigned,
+)
+from incentive_engine.domain.periods import Period
+
+HUNDRED = Decimal(100)
+DIMENSIONS = ("region", "customer_type", "industry", "size", "ownership", "product_group")
+"""The territory dimensions, in the order used to name and compare territories."""
+
+
+def _insort(items: list, item: Any, key: Callable[[Any], Any] | None = None) -> None:  # type: ignore[type-arg]
+    """Insert keeping ``items`` sorted (by ``key``, or by the items' own order)."""
+    bisect.insort(items, item, key=key)
+
+
+# ------------------------------------------------------------------------ org
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Placement:
+    """Where a rep sits from a day on: team, manager and role."""
+
+    effective: date
+    event_id: str
+    team: str
+    manager_id: str | None
+    role: Role | None
+    """None when a transfer kept the role unchanged."""
+
+
+@dataclass
+class Rep:
+    """A person of the sales organisation over time: employment spells and placements."""
+
+    rep_id: str
+    hires: list[tuple[date, str, str]] = field(default_factory=list)
+    """(hire date, event id, name), in date order."""
+    terminations: list[tuple[date, str]] = field(default_factory=list)
+    """(last working day, event id), in date order."""
+    placements: list[Placement] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The name given by the latest hire."""
+        return self.hires[-1][2] if self.hires else ""
+
+    @property
+    def hire_date(self) -> date | None:
+        """The first hire date (None if never hired)."""
+        return self.hires[0][0] if self.hires else None
+
+    @property
+    def termination_date(self) -> date | None:
+        """The last working day of the latest spell, if it has ended."""
+        spells = self.spells()
+        return spells[-1][1] if spells else None
+
+    def spells(self) -> list[tuple[date, date | None]]:
+        """Employment spells (first day, last day or None), from hires and terminations in
+        date order (a hire before a termination of the same day); a hire while employed and
+        a termination while not employed change nothing."""
+        timeline = sorted(
+            [(d, 0, e) for d, e, _ in self.hires] + [(d, 1, e) for d, e in self.terminations]
+        )
+        spells: list[tuple[date, date | None]] = []
+        start: date | None = None
+        for day, kind, _ in timeline:
+            if kind == 0 and start is None:
+                start = day
+            elif kind == 1 and start is not None and day >= start:
+                spells.append((start, day))
+                start = None
+        if start is not None:
+            spells.append((start, None))
+        return spells
+
+    def placement_on(self, day: date) -> Placement | None:
+        """Team, manager and role on a day (None before hire)."""
+        i = bisect.bisect_right(
+            self.placements, (day, "\uffff"), key=lambda p: (p.effective, p.event_id)
+        )
+        return self.placements[i - 1] if i else None
+
+    def role_on(self, day: date) -> Role | None:
+        """The rep's role on a day (a transfer without a role keeps the earlier one)."""
+        i = bisect.bisect_right(
+            self.placements, (day, "\uffff"), key=lambda p: (p.effective, p.event_id)
+        )
+        for p in reversed(self.placements[:i]):
+            if p.role is not None:
+                return p.role
+        return None
+
+    def team_on(self, day: date) -> str | None:
+        """The rep's team on a day."""
+        p = self.placement_on(day)
+        return p.team if p else None
+
+    def manager_on(self, day: date) -> str | None:
+        """The rep's manager on a day."""
+        p = self.placement_on(day)
+        return p.manager_id if p else None
+
+    def active_on(self, day: date) -> bool:
+        """Whether the rep is employed on a day."""
+        return any(start <= day and (end is None or day <= end) for start, end in self.spells())
+
+    def days_in(self, period: Period) -> int:
+        """Days of the period during which the rep is employed."""
+        total = 0
+        for start, end in self.spells():
+            first, last = max(period.start, start), min(period.end, end or period.end)
+            total += max(0, (last - first).days + 1)
+        return total
+
+    def team_days(self, period: Period) -> dict[str, int]:
+        """Days of the period the rep was employed in each team."""
+        days: dict[str, int] = {}
+        spells = self.spells()
+        for i, placement in enumerate(self.placements):
+            start = max(placement.effective, period.start)
+            end = period.end
+            if i + 1 < len(self.placements):
+                end = min(end, self.placements[i + 1].effective - timedelta(days=1))
+            for first, last in spells if start <= end else []:
+                lo, hi = max(start, first), min(end, last or end)
+                if lo <= hi:
+                    days[placement.team] = days.get(placement.team, 0) + (hi - lo).days + 1
+        return days
+
+    def last_day_in(self, period: Period) -> date | None:
+        """The rep's last day employed within the period (None if not employed in it)."""
+        days = [
+            min(period.end, end or period.end)
+            for start, end in self.spells()
+            if start <= period.end and (end is None or end >= period.start)
+        ]
+        return max(days) if days else None
+
+
+# ---------------------------------------------------------------- territories
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Ownership:
+    """The owners of a territory from a day on."""
+
+    effective: date
+    event_id: str
+    owners: tuple[Share, ...] = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Definition:
+    """A territory's name and criteria from a day on."""
+
+    effective: date
+    event_id: str
+    name: str = field(compare=False)
+    criteria: TerritoryCriteria = field(compare=False)
+
+    @property
+    def specificity(self) -> int:
+        """How many dimensions the criteria constrain (more is more specific)."""
+        return sum(getattr(self.criteria, d) is not None for d in DIMENSIONS)
+
+    def matches(self, attributes: dict[str, str | None]) -> bool:
+        """Whether a deal with these dimension values falls in the territory."""
+        for dim in DIMENSIONS:
+            wanted = getattr(self.criteria, dim)
+            if wanted is not None and attributes.get(dim) != wanted:
+                return False
+        return True
+
+
+@dataclass
+class Territory:
+    """A territory: its definitions (criteria) and its owners over time."""
+
+    territory_id: str
+    definitions: list[Definition] = field(default_factory=list)
+    ownerships: list[Ownership] = field(default_factory=list)
+
+    def definition_on(self, day: date) -> Definition | None:
+        """The definition in force on a day (None before the territory exists)."""
+        i = bisect.bisect_right(
+            self.definitions, (day, "\uffff"), key=lambda d: (d.effective, d.event_id)
+        )
+        return self.definitions[i - 1] if i else None
+
+    @property
+    def current(self) -> Definition | None:
+        """The latest definition."""
+        return self.definitions[-1] if self.definitions else None
+
+    def ownership_on(self, day: date) -> Ownership | None:
+        """The ownership in force on a day (None if unowned)."""
+        i = bisect.bisect_right(
+            self.ownerships, (day, "\uffff"), key=lambda o: (o.effective, o.event_id)
+        )
+        return self.ownerships[i - 1] if i else None
+
+
+# ---------------------------------------------------------------------- deals
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Amendment:
+    """A change of a won deal's amount (and maybe splits) from a day on."""
+
+    effective: date
+    event_id: str
+    amount: Decimal = field(compare=False)
+    splits: tuple[Share, ...] | None = field(compare=False)
+    reason: str = field(compare=False)
+
+
+@dataclass
+class Deal:
+    """An opportunity and, once won, the deal it became."""
+
+    deal_id: str
+    created: OpportunityCreated | None = None
+    stages: list[tuple[date, str, Stage]] = field(default_factory=list)
+    won: DealWon | None = None
+    lost: DealLost | None = None
+    amendments: list[Amendment] = field(default_factory=list)
+    cancellation: DealCancelled | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        """The won amount after every amendment (0 before the deal is won)."""
+        if self.won is None:
+            return Decimal(0)
+        return self.amendments[-1].amount if self.amendments else self.won.amount
+
+    def amount_on(self, day: date) -> Decimal:
+        """The won amount as amended up to and including a day."""
+        if self.won is None:
+            return Decimal(0)
+        amount = self.won.amount
+        for a in self.amendments:
+            if a.effective <= day:
+                amount = a.amount
+        return amount
+
+    @property
+    def splits(self) -> tuple[Share, ...] | None:
+        """The credit splits after every amendment that changed them."""
+        for a in reversed(self.amendments):
+            if a.splits is not None:
+                return a.splits
+        return self.won.splits if self.won else None
+
+    @property
+    def attributes(self) -> dict[str, str | None]:
+        """The deal's territory dimensions (region, customer type, industry, ...)."""
+        source = self.won or self.created
+        if source is None:
+            return {}
+        c = source.customer
+        return {
+            "region": c.region,
+            "customer_type": c.customer_type.value,
+            "industry": c.industry,
+            "size": c.size.value if c.size else None,
+            "ownership": c.ownership.value if c.ownership else None,
+            "product_group": source.product_group,
+        }
+
+    @property
+    def pay_event_ids(self) -> list[str]:
+        """The events that decide what the deal pays: the win, amendments, cancellation."""
+        ids = [self.won.event_id] if self.won is not None else []
+        ids += [a.event_id for a in self.amendments]
+        if self.cancellation is not None:
+            ids.append(self.cancellation.event_id)
+        return ids
+
+    @property
+    def event_ids(self) -> list[str]:
+        """Every event behind the deal, in effective order."""
+        ids = [e.event_id for e in (self.created, self.won, self.lost) if e is not None]
+        ids += [s[1] for s in self.stages] + [a.event_id for a in self.amendments]
+        if self.cancellation is not None:
+            ids.append(self.cancellation.event_id)
+        return ids
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """One rep's credit for a deal: their share of its amount and why they get it."""
+
+    deal_id: str
+    rep_id: str
+    share: Decimal
+    amount: Decimal
+    currency: str
+    basis: Literal["split", "rep", "territory"]
+    territory_id: str | None
+    event_ids: tuple[str, ...]
+
+
+# ------------------------------------------------------------ quota, activity
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class QuotaEntry:
+    """A quota amount from a day on (a QuotaChanged beats a QuotaSet of the same day)."""
+
+    effective: date
+    rank: int
+    event_id: str
+    amount: Decimal = field(compare=False)
+    currency: str = field(compare=False)
+
+
+class Activity(NamedTuple):
+    """One logged sales activity (a tuple: cheap to build, ordered by time then event id)."""
+
+    occurred_at: datetime
+    event_id: str
+    rep_id: str
+    kind: ActivityKind
+    customer_id: str | None
+    deal_id: str | None
+
+
+@dataclass
+class Lead:
+    """A lead, its source and whether it was qualified."""
+
+    lead_id: str
+    source: LeadSource | None = None
+    created_date: date | None = None
+    rep_id: str | None = None
+    qualified_date: date | None = None
+    event_ids: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- facts
+
+
+@dataclass
+class Facts:
+    """Everything the engine knows, folded from events, independent of any plan."""
+
+    reps: dict[str, Rep] = field(default_factory=dict)
+    territories: dict[str, Territory] = field(default_factory=dict)
+    deals: dict[str, Deal] = field(default_factory=dict)
+    quotas: dict[tuple[QuotaSubject, str, str], list[QuotaEntry]] = field(default_factory=dict)
+    activities: dict[str, list[Activity]] = field(default_factory=dict)
+    leads: dict[str, Lead] = field(default_factory=dict)
+    plan_versions: dict[str, dict[int, PlanVersionPublished]] = field(default_factory=dict)
+    closed_periods: dict[str, PeriodClosed] = field(default_factory=dict)
+    territory_models: list[TerritoryModelDefined] = field(default_factory=list)
+    """Territory models in effective order (the last in force on a day applies)."""
+    manual_adjustments: dict[tuple[str, str], list[ManualAdjustment]] = field(default_factory=dict)
+    recorded: dict[str, str] = field(default_factory=dict)
+    """Recorded time (ISO text) of the events that can change pay, when the shell knows it."""
+    fx_rates: dict[tuple[str, str], list[tuple[date, str, Decimal]]] = field(default_factory=dict)
+    event_count: int = 0
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Answers derived from the facts as they stand (won deals per period, credits per rep);
+    emptied whenever an event is folded in."""
+
+    # ------------------------------------------------------------ folding
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the facts."""
+        self.event_count += 1
+        self._cache.clear()
+        _APPLY.get(type(event), _unconcerned)(self, event)
+
+    def apply_all(self, events: Iterable[Event]) -> Facts:
+        """Fold many events; returns self for chaining."""
+        self._cache.clear()
+        apply = _APPLY
+        count = 0
+        for event in events:
+            apply.get(type(event), _unconcerned)(self, event)
+            count += 1
+        self.event_count += count
+        return self
+
+    def apply_recorded(self, page: Iterable[tuple[Event, str]]) -> Facts:
+        """Fold (event, recorded-at text) pairs, remembering when pay-relevant events were
+        recorded (activities are not: they never change pay)."""
+        self._cache.clear()
+        apply, recorded = _APPLY, self.recorded
+        count = 0
+        for event, when in page:
+            apply.get(type(event), _unconcerned)(self, event)
+            if type(event) is not ActivityLogged:
+                recorded[event.event_id] = when
+            count += 1
+        self.event_count += count
+        return self
+
+    def _rep(self, rep_id: str) -> Rep:
+        rep = self.reps.get(rep_id)
+        if rep is None:
+            rep = self.reps[rep_id] = Rep(rep_id)
+        return rep
+
+    def _deal(self, deal_id: str) -> Deal:
+        deal = self.deals.get(deal_id)
+        if deal is None:
+            deal = self.deals[deal_id] = Deal(deal_id)
+        return deal
+
+    def _territory(self, territory_id: str) -> Territory:
+        t = self.territories.get(territory_id)
+        if t is None:
+            t = self.territories[territory_id] = Territory(territory_id)
+        return t
+
+    def _lead(self, lead_id: str) -> Lead:
+        lead = self.leads.get(lead_id)
+        if lead is None:
+            lead = self.leads[lead_id] = Lead(lead_id)
+        return lead
+
+    def _on_hired(self, e: RepHired) -> None:
+        rep = self._rep(e.rep_id)
+        _insort(rep.hires, (e.hire_date, e.event_id, e.name))
+        rep.event_ids.append(e.event_id)
+        _insort(rep.placements, Placement(e.hire_date, e.event_id, e.team, e.manager_id, e.role))
+
+    def _on_transferred(self, e: RepTransferred) -> None:
+        rep = self._rep(e.rep_id)
+        rep.event_ids.append(e.event_id)
+        _insort(
+            rep.placements, Placement(e.effective_date, e.event_id, e.team, e.manager_id, e.role)
+        )
+
+    def _on_terminated(self, e: RepTerminated) -> None:
+        rep = self._rep(e.rep_id)
+        rep.event_ids.append(e.event_id)
+        _insort(rep.terminations, (e.termination_date, e.event_id))
+
+    def _on_opportunity(self, e: OpportunityCreated) -> None:
+        deal = self._deal(e.deal_id)
+        deal.created = e
+        _insort(deal.stages, (e.created_date, e.event_id, e.stage))
+
+    def _on_stage(self, e: OpportunityStageChanged) -> None:
+        _insort(self._deal(e.deal_id).stages, (e.changed_date, e.event_id, e.stage))
+
+    def _on_won(self, e: DealWon) -> None:
+        deal = self._deal(e.deal_id)
+        if deal.won is None or e.event_id < deal.won.event_id:
+            deal.won = e
+
+    def _on_lost(self, e: DealLost) -> None:
+        self._deal(e.deal_id).lost = e
+
+    def _on_amended(self, e: DealAmended) -> None:
+        amendment = Amendment(e.amended_date, e.event_id, e.amount, e.splits, e.reason)
+        _insort(self._deal(e.deal_id).amendments, amendment)
+
+    def _on_cancelled(self, e: DealCancelled) -> None:
+        deal = self._deal(e.deal_id)
+        earlier = deal.cancellation
+        if earlier is None or (e.cancelled_date, e.event_id) < (
+            earlier.cancelled_date,
+            earlier.event_id,
+        ):
+            deal.cancellation = e
+
+    def _on_territory(self, e: TerritoryDefined) -> None:
+        definition = Definition(e.effective_date, e.event_id, e.name, e.criteria)
+        _insort(self._territory(e.territory_id).definitions, definition)
+
+    def _on_model(self, e: TerritoryModelDefined) -> None:
+        _insort(self.territory_models, e, key=lambda m: (m.effective_date, m.event_id))
+
+    def _on_ownership(self, e: TerritoryAssigned | TerritoryReassigned) -> None:
+        _insort(
+            self._territory(e.territory_id).ownerships,
+            Ownership(e.effective_date, e.event_id, e.owners),
+        )
+
+    def _on_quota(self, e: QuotaSet | QuotaChanged) -> None:
+        assert e.effective_date is not None
+        entry = QuotaEntry(
+            e.effective_date, int(isinstance(e, QuotaChanged)), e.event_id, e.amount, e.currency
+        )
+        _insort(self.quotas.setdefault((e.subject, e.subject_id, e.period), []), entry)
+
+    def _on_lead(self, e: LeadCreated) -> None:
+        lead = self._lead(e.lead_id)
+        lead.source, lead.created_date = e.source, e.created_date
+        lead.rep_id = lead.rep_id or e.rep_id
+        lead.event_ids.append(e.event_id)
+
+    def _on_qualified(self, e: LeadQualified) -> None:
+        lead = self._lead(e.lead_id)
+        lead.qualified_date = e.qualified_date
+        lead.rep_id = e.rep_id or lead.rep_id
+        lead.event_ids.append(e.event_id)
+
+    def _on_activity(self, e: ActivityLogged) -> None:
+        items = self.activities.get(e.rep_id)
+        if items is None:
+            items = self.activities[e.rep_id] = []
+        a = Activity(e.occurred_at, e.event_id, e.rep_id, e.kind, e.customer_id, e.deal_id)
+        if items and a < items[-1]:
+            _insort(items, a)
+        else:
+            items.append(a)
+
+    def _on_plan(self, e: PlanVersionPublished) -> None:
+        self.plan_versions.setdefault(e.plan_id, {})[e.version] = e
+
+    def _on_closed(self, e: PeriodClosed) -> None:
+        earlier = self.closed_periods.get(e.period)
+        if earlier is None or (e.closed_at, e.event_id) < (earlier.closed_at, earlier.event_id):
+            self.closed_periods[e.period] = e
+
+    def _on_manual(self, e: ManualAdjustment) -> None:
+        items = self.manual_adjustments.setdefault((e.rep_id, e.period), [])
+        _insort(items, e, key=lambda m: (m.posted_date, m.event_id))
+
+    def _on_fx(self, e: FxRateSet) -> None:
+        _insort(self.fx_rates.setdefault((e.base, e.quote), []), (e.rate_date, e.event_id, e.rate))
+
+    # ------------------------------------------------------------ questions
+
+    def territory_model_on(self, day: date) -> TerritoryModelDefined | None:
+        """The territory model in force on a day."""
+        found = None
+        for m in self.territory_models:
+            if m.effective_date <= day:
+                found = m
+        return found
+
+    def quota(self, subject: QuotaSubject, subject_id: str, period: Period) -> QuotaEntry | None:
+        """The quota in force for a subject and period (the latest entry)."""
+        entries = self.quotas.get((subject, subject_id, str(period)))
+        return entries[-1] if entries else None
+
+    def territory_for(self, deal: Deal) -> tuple[Territory, Definition] | None:
+        """The territory a deal falls in, with the definition that placed it there: the most
+        specific definition in force on the close date that matches; ties go to the
+        smallest territory id."""
+        day = _deal_day(deal)
+        if day is None:
+            return None
+        attributes = deal.attributes
+        best: tuple[Territory, Definition] | None = None
+        for t in self.territories.values():
+            d = t.definition_on(day)
+            if d is None or not d.matches(attributes):
+                continue
+            if best is None or (-d.specificity, t.territory_id) < (
+                -best[1].specificity,
+                best[0].territory_id,
+            ):
+                best = (t, d)
+        return best
+
+    def credits(
+        self, deal: Deal, *, by: Literal["named", "territory"] = "named"
+    ) -> tuple[Credit, ...]:
+        """Who is credited for a won deal and with how much.  ``named`` credits the
+        splits, else the named rep, else the territory owners on the close date;
+        ``territory`` always credits the territory owners on the close date."""
+        won = deal.won
+        if won is None:
+            return ()
+        amount = deal.amount
+        base = tuple(deal.pay_event_ids)
+        splits = deal.splits
+        if by == "named" and splits:
+            return tuple(
+                Credit(deal.deal_id, s.rep_id, s.share, amount * s.share / HUNDRED,
+                       won.currency, "split", None, base)
+                for s in splits
+            )  # fmt: skip
+        if by == "named" and won.rep_id is not None:
+            return (
+                Credit(deal.deal_id, won.rep_id, HUNDRED, amount, won.currency, "rep", None, base),
+            )
+        found = self.territory_for(deal)
+        ownership = found[0].ownership_on(won.close_date) if found else None
+        if found is None or ownership is None:
+            return ()
+        territory, definition = found
+        ids = (*base, definition.event_id, ownership.event_id)
+        return tuple(
+            Credit(deal.deal_id, s.rep_id, s.share, amount * s.share / HUNDRED, won.currency,
+                   "territory", territory.territory_id, ids)
+            for s in ownership.owners
+        )  # fmt: skip
+
+    def won_deals(self, period: Period | None = None) -> list[Deal]:
+        """Won deals (closed within the period if given), ordered by close date and id."""
+        key = ("won", period)
+        if key not in self._cache:
+            deals = [
+                d
+                for d in self.deals.values()
+                if d.won is not None and (period is None or d.won.close_date in period)
+            ]
+            self._cache[key] = sorted(deals, key=lambda d: (d.won.close_date, d.deal_id))  # type: ignore[union-attr]
+        return list(self._cache[key])
+
+    def reports_of(self, manager: str, day: date) -> set[str]:
+        """Everyone below a manager on a day (direct and indirect reports)."""
+        below: set[str] = set()
+        frontier = {manager}
+        while frontier:
+            found = {
+                rep_id
+                for rep_id, rep in self.reps.items()
+                if rep.manager_on(day) in frontier and rep_id not in below and rep_id != manager
+            }
+            below |= found
+            frontier = found
+        return below
+
+    def leads_of(self, rep_id: str) -> list[Lead]:
+        """The leads a rep holds, by lead id."""
+        if "leads" not in self._cache:
+            index: dict[str, list[Lead]] = {}
+            for lead_id in sorted(self.leads):
+                lead = self.leads[lead_id]
+                if lead.rep_id is not None:
+                    index.setdefault(lead.rep_id, []).append(lead)
+            self._cache["leads"] = index
+        return list(self._cache["leads"].get(rep_id, []))
+
+    def credits_by_rep(
+        self, period: Period, *, by: Literal["named", "territory"] = "named"
+    ) -> dict[str, list[tuple[Deal, Credit]]]:
+        """Every rep's (deal, credit) pairs for the deals won in a period, in close order."""
+        key = ("credits", period, by)
+        if key not in self._cache:
+            found: dict[str, list[tuple[Deal, Credit]]] = {}
+            for deal in self.won_deals(period):
+                for credit in self.credits(deal, by=by):
+                    found.setdefault(credit.rep_id, []).append((deal, credit))
+            self._cache[key] = found
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def unassigned_deals(self) -> list[Deal]:
+        """Won deals that name no rep and fall in no owned territory."""
+        return [d for d in self.won_deals() if not self.credits(d)]
+
+    def standing_credits(self, period: Period) -> dict[str, list[tuple[Deal, Credit]]]:
+        """Every rep's (deal, credit) pairs for deals won in a period and not cancelled, in
+        close order (named crediting)."""
+        key = ("standing", period)
+        if key not in self._cache:
+            self._cache[key] = {
+                rep_id: kept
+                for rep_id, pairs in self.credits_by_rep(period).items()
+                if (kept := [(d, c) for d, c in pairs if d.cancellation is None])
+            }
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def credited_revenue(self, rep_id: str, period: Period) -> Decimal:
+        """A rep's credited revenue from deals closed in a period (cancellations excluded)."""
+        return sum((c.amount for _, c in self.standing_credits(period).get(rep_id, [])), Decimal(0))
+
+    def fx_rate(self, base: str, quote: str, day: date) -> Decimal:
+        """The rate converting base into quote on a day (the latest set on or before it)."""
+        if base == quote:
+            return Decimal(1)
+        rates = self.fx_rates.get((base, quote))
+        if rates:
+            i = bisect.bisect_right(rates, (day, "\uffff"), key=lambda r: (r[0], r[1]))
+            if i:
+                return rates[i - 1][2]
+        inverse = self.fx_rates.get((quote, base))
+        if inverse:
+            i = bisect.bisect_right(inverse, (day, "\uffff"), key=lambda r: (r[0], r[1]))
+            if i:
+                return Decimal(1) / inverse[i - 1][2]
+        raise LookupError(f"no FX rate {base}->{quote} on or before {day} (publish an FxRateSet)")
+
+    def summary(self) -> dict[str, int]:
+        """Counts of what the engine knows, for a quick look."""
+        won = [d for d in self.deals.values() if d.won is not None]
+        return {
+            "events": self.event_count,
+            "reps": sum(1 for r in self.reps.values() if r.hire_date is not None),
+            "teams": len({p.team for r in self.reps.values() for p in r.placements}),
+            "territories": len(self.territories),
+            "opportunities": sum(1 for d in self.deals.values() if d.created is not None),
+            "deals_won": len(won),
+            "deals_lost": sum(1 for d in self.deals.values() if d.lost is not None),
+            "deals_cancelled": sum(1 for d in won if d.cancellation is not None),
+            "quotas": len(self.quotas),
+            "leads": len(self.leads),
+            "activities": sum(len(a) for a in self.activities.values()),
+            "plan_versions": sum(len(v) for v in self.plan_versions.values()),
+            "closed_periods": len(self.closed_periods),
+        }
+
+
+def _deal_day(deal: Deal) -> date | None:
+    if deal.won is not None:
+        return deal.won.close_date
+    return deal.created.created_date if deal.created else None
+
+
+def _unconcerned(facts: Facts, event: Event) -> None:
+    """Events that do not change the facts (disputes, for instance) are counted, not folded."""
+
+
+def fold(events: Iterable[Event]) -> Facts:
+    """Fold events into a fresh set of facts."""
+    return Facts().apply_all(events)
+
+
+_APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
+    RepHired: Facts._on_hired,
+    RepTransferred: Facts._on_transferred,
+    RepTerminated: Facts._on_terminated,
+    OpportunityCreated: Facts._on_opportunity,
+    OpportunityStageChanged: Facts._on_stage,
+    DealWon: Facts._on_won,
+    DealLost: Facts._on_lost,
+    DealAmended: Facts._on_amended,
+    DealCancelled: Facts._on_cancelled,
+    TerritoryDefined: Facts._on_territory,
+    TerritoryModelDefined: Facts._on_model,
+    TerritoryAssigned: Facts._on_ownership,
+    TerritoryReassigned: Facts._on_ownership,
+    QuotaSet: Facts._on_quota,
+    QuotaChanged: Facts._on_quota,
+    LeadCreated: Facts._on_lead,
+    LeadQualified: Facts._on_qualified,
+    ActivityLogged: Facts._on_activity,
+    PlanVersionPublished: Facts._on_plan,
+    PeriodClosed: Facts._on_closed,
+    ManualAdjustment: Facts._on_manual,
+    FxRateSet: Facts._on_fx,
+}  # type: ignore[dict-item]

@@ -1,0 +1,227 @@
+"""Referential checks: which reps, teams, deals, territories, leads and quotas an event may name.
+
+Pure: the known identifiers are plain sets filled from events; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from incentive_engine.domain.events import (
+    ActivityLogged,
+    DealAmended,
+    DealCancelled,
+    DealLost,
+    DealWon,
+    Event,
+    LeadCreated,
+    LeadQualified,
+    ManualAdjustment,
+    OpportunityCreated,
+    OpportunityStageChanged,
+    QuotaChanged,
+    QuotaSet,
+    QuotaSubject,
+    RepHired,
+    RepTerminated,
+    RepTransferred,
+    TerritoryAssigned,
+    TerritoryDefined,
+    TerritoryModelDefined,
+    TerritoryReassigned,
+)
+
+DEFINING_TYPES = (
+    "RepHired",
+    "RepTransferred",
+    "OpportunityCreated",
+    "DealWon",
+    "TerritoryDefined",
+    "LeadCreated",
+    "QuotaSet",
+    "TerritoryModelDefined",
+)
+"""Event types that introduce identifiers other events may refer to."""
+
+Problem = tuple[str, str]
+"""A (field, reason) pair."""
+
+
+@dataclass
+class References:
+    """Identifiers known so far, and the checks of an event's references against them."""
+
+    reps: set[str] = field(default_factory=set)
+    teams: set[str] = field(default_factory=set)
+    opportunities: set[str] = field(default_factory=set)
+    won: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """deal id -> (event id of the win, currency)."""
+    territories: set[str] = field(default_factory=set)
+    leads: set[str] = field(default_factory=set)
+    quotas: set[tuple[str, str, str]] = field(default_factory=set)
+    model: TerritoryModelDefined | None = None
+    """The latest territory model (by effective date, then event id)."""
+
+    def copy(self) -> References:
+        """An independent copy."""
+        return References(
+            reps=set(self.reps),
+            teams=set(self.teams),
+            opportunities=set(self.opportunities),
+            won=dict(self.won),
+            territories=set(self.territories),
+            leads=set(self.leads),
+            quotas=set(self.quotas),
+            model=self.model,
+        )
+
+    def learn(self, event: Event) -> None:
+        """Remember the identifiers an event introduces."""
+        match event:
+            case RepHired():
+                self.reps.add(event.rep_id)
+                self.teams.add(event.team)
+            case RepTransferred():
+                self.teams.add(event.team)
+            case OpportunityCreated():
+                self.opportunities.add(event.deal_id)
+            case DealWon():
+                self.opportunities.add(event.deal_id)
+                self.won.setdefault(event.deal_id, (event.event_id, event.currency))
+            case TerritoryDefined():
+                self.territories.add(event.territory_id)
+            case LeadCreated():
+                self.leads.add(event.lead_id)
+            case QuotaSet():
+                self.quotas.add((event.subject.value, event.subject_id, event.period))
+            case TerritoryModelDefined():
+                key = (event.effective_date, event.event_id)
+                if self.model is None or key > (self.model.effective_date, self.model.event_id):
+                    self.model = event
+            case _:
+                pass
+
+    def learn_all(self, events: Iterable[Event]) -> None:
+        """Remember the identifiers of many events."""
+        for event in events:
+            self.learn(event)
+
+    def problems(self, event: Event) -> list[Problem]:
+        """Every reference of the event to something unknown, as (field, reason)."""
+        found: list[Problem] = []
+
+        def rep(fieldname: str, rep_id: str | None) -> None:
+            if rep_id is not None and rep_id not in self.reps:
+                found.append((fieldname, f"unknown rep {rep_id!r} (no RepHired for it)"))
+
+        def opportunity(deal_id: str) -> None:
+            if deal_id not in self.opportunities:
+                found.append(
+                    ("deal_id", f"unknown deal {deal_id!r} (no OpportunityCreated or DealWon)")
+                )
+
+        def won(deal_id: str) -> tuple[str, str] | None:
+            win = self.won.get(deal_id)
+            if win is None:
+                found.append(("deal_id", f"deal {deal_id!r} has not been won (no DealWon)"))
+            return win
+
+        def territory(territory_id: str) -> None:
+            if territory_id not in self.territories:
+                found.append(
+                    ("territory_id", f"unknown territory {territory_id!r} (no TerritoryDefined)")
+                )
+
+        match event:
+            case RepHired():
+                rep("manager_id", event.manager_id)
+            case RepTransferred():
+                rep("rep_id", event.rep_id)
+                rep("manager_id", event.manager_id)
+            case RepTerminated():
+                rep("rep_id", event.rep_id)
+            case OpportunityCreated():
+                rep("rep_id", event.rep_id)
+            case OpportunityStageChanged() | DealLost():
+                opportunity(event.deal_id)
+            case DealWon():
+                rep("rep_id", event.rep_id)
+                for i, s in enumerate(event.splits or ()):
+                    rep(f"splits.{i}.rep_id", s.rep_id)
+                earlier = self.won.get(event.deal_id)
+                if earlier is not None and earlier[0] != event.event_id:
+                    found.append(
+                        ("deal_id", f"deal {event.deal_id!r} was already won by event {earlier[0]}")
+                    )
+            case DealAmended():
+                win = won(event.deal_id)
+                if win is not None and win[1] != event.currency:
+                    found.append(
+                        ("currency", f"deal {event.deal_id!r} is in {win[1]}, not {event.currency}")
+                    )
+                for i, s in enumerate(event.splits or ()):
+                    rep(f"splits.{i}.rep_id", s.rep_id)
+            case DealCancelled():
+                won(event.deal_id)
+            case TerritoryDefined():
+                found.extend(self._outside_model(event))
+            case TerritoryAssigned() | TerritoryReassigned():
+                territory(event.territory_id)
+                for i, s in enumerate(event.owners):
+                    rep(f"owners.{i}.rep_id", s.rep_id)
+            case QuotaSet() | QuotaChanged():
+                self._quota_subject(event, found)
+                if isinstance(event, QuotaChanged):
+                    key = (event.subject.value, event.subject_id, event.period)
+                    if key not in self.quotas:
+                        found.append(
+                            (
+                                "period",
+                                f"no quota was set for {event.subject.value} "
+                                f"{event.subject_id!r} in {event.period} (no QuotaSet)",
+                            )
+                        )
+            case LeadCreated():
+                rep("rep_id", event.rep_id)
+            case LeadQualified():
+                rep("rep_id", event.rep_id)
+                if event.lead_id not in self.leads:
+                    found.append(("lead_id", f"unknown lead {event.lead_id!r} (no LeadCreated)"))
+            case ActivityLogged():
+                rep("rep_id", event.rep_id)
+                if event.deal_id is not None:
+                    opportunity(event.deal_id)
+            case ManualAdjustment():
+                rep("rep_id", event.rep_id)
+            case _:
+                pass
+        return found
+
+    def _outside_model(self, event: TerritoryDefined) -> list[Problem]:
+        """Criteria values the territory model does not allow."""
+        if self.model is None:
+            return []
+        found = []
+        for dimension in ("region", "industry", "product_group"):
+            value = getattr(event.criteria, dimension)
+            allowed = self.model.allowed(dimension)
+            if value is not None and allowed is not None and value not in allowed:
+                found.append(
+                    (
+                        f"criteria.{dimension}",
+                        f"{value!r} is not in the territory model (allowed: {', '.join(allowed)})",
+                    )
+                )
+        return found
+
+    def _quota_subject(self, event: QuotaSet | QuotaChanged, found: list[Problem]) -> None:
+        known = {
+            QuotaSubject.REP: (self.reps, "rep", "RepHired"),
+            QuotaSubject.TEAM: (self.teams, "team", "RepHired or RepTransferred"),
+            QuotaSubject.TERRITORY: (self.territories, "territory", "TerritoryDefined"),
+        }[event.subject]
+        if event.subject_id not in known[0]:
+            found.append(
+                ("subject_id", f"unknown {known[1]} {event.subject_id!r} (no {known[2]} for it)")
+            )

@@ -1,0 +1,1 @@
+"""The Kafka door: the ingestion worker, its consumer group and dead letters."""

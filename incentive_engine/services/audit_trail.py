@@ -1,0 +1,172 @@
+"""The audit trail for finance: from a paid total down to each line, its rule, and the events
+(with recorded times and sources) behind it; and the audit pack of a period (CSV and JSON
+files that can be checked with a spreadsheet)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from incentive_engine.domain.events import describe, event_content
+from incentive_engine.domain.periods import Period
+from incentive_engine.services.commissions import (
+    Snapshot,
+    find_version,
+    payout_of,
+    period_statements,
+)
+from incentive_engine.store.chain import head
+from incentive_engine.store.event_store import EventStore, RecordedEvent
+from plans.evaluate import Line, Statement
+
+
+def evidence(store: EventStore, event_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The recorded events behind a line, in the order given: type, position, effective and
+    recorded time, source and a summary."""
+    found = []
+    for event_id in dict.fromkeys(event_ids):
+        recorded = store.get(event_id)
+        if recorded is not None:
+            found.append(_evidence_row(recorded))
+    return found
+
+
+def _evidence_row(recorded: RecordedEvent) -> dict[str, Any]:
+    return {
+        "event_id": recorded.event.event_id,
+        "type": recorded.event.type,  # type: ignore[attr-defined]
+        "position": recorded.position,
+        "effective": recorded.event.effective_at.isoformat(),
+        "recorded_at": recorded.recorded_at.isoformat(),
+        "source": recorded.source,
+        "summary": describe(recorded.event),
+    }
+
+
+def rule_of(snap: Snapshot, statement: Statement, line: Line) -> dict[str, Any] | None:
+    """The plan component (as published) that produced a line."""
+    version = find_version(snap, statement.plan_id, statement.plan_version)
+    for component in version.plan.components:
+        if component.id == line.component:
+            return component.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return None
+
+
+def explain_line(
+    snap: Snapshot, store: EventStore, statement: Statement, line: Line
+) -> dict[str, Any]:
+    """The chain behind one line: the statement it belongs to, the line, the rule, the events."""
+    return {
+        "statement": {
+            "rep_id": statement.rep_id,
+            "period": statement.period,
+            "hash": statement.hash,
+            "total": str(statement.total),
+        },
+        "line": line.as_dict(),
+        "rule": {
+            "plan_id": statement.plan_id,
+            "version": statement.plan_version,
+            "plan_hash": statement.plan_hash,
+            "component": rule_of(snap, statement, line),
+        },
+        "events": evidence(store, line.event_ids),
+    }
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        if not rows:
+            return
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def export_pack(snap: Snapshot, store: EventStore, period: Period, directory: Path) -> Path:
+    """Write the audit pack of a period into a directory; returns the manifest's path.
+
+    Files: statements (JSON, and CSV a line per row), payouts (CSV: sealed figures once the
+    period is closed, else as computed), adjustments (CSV), events behind every line (CSV and
+    JSON, with recorded times and sources), the plan documents with their hashes, and a
+    manifest with the log position, chain head and the sha256 of every file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    found = period_statements(snap, period)
+    closed = snap.facts.closed_periods.get(str(period))
+    payouts = list(closed.payouts) if closed else [payout_of(s) for s in found]
+    line_rows, adjustment_rows, wanted = [], [], []
+    for s in found:
+        for ln in s.lines:
+            row = {"rep_id": s.rep_id, "plan": f"{s.plan_id}@{s.plan_version}", **ln.as_dict()}
+            row["deal_ids"] = " ".join(ln.deal_ids)
+            row["event_ids"] = " ".join(ln.event_ids)
+            line_rows.append(row)
+            if ln.kind == "prior_period":
+                adjustment_rows.append(row)
+            wanted.extend(ln.event_ids)
+    by_id = {r.event.event_id: r for r in store.read() if r.event.event_id in set(wanted)}
+    events = [by_id[e] for e in dict.fromkeys(wanted) if e in by_id]
+    event_rows = [_evidence_row(r) for r in events]
+    versions = {(s.plan_id, s.plan_version) for s in found}
+    plans = [
+        {
+            "plan_id": p,
+            "version": v,
+            "content_hash": find_version(snap, p, v).content_hash,
+            "document": find_version(snap, p, v).plan.document(),
+        }
+        for p, v in sorted(versions)
+    ]
+    files = {
+        "statements.json": lambda p: _write_json(
+            p, [{**s.as_dict(), "hash": s.hash} for s in found]
+        ),
+        "statement_lines.csv": lambda p: _write_csv(p, line_rows),
+        "payouts.csv": lambda p: _write_csv(
+            p,
+            [
+                {
+                    "rep_id": x.rep_id,
+                    "plan": f"{x.plan_id}@{x.version}",
+                    "earned": str(x.earned),
+                    "adjustments": str(sum((a.amount for a in x.adjustments), start=0)),
+                    "total": str(x.total),
+                    "statement_hash": x.statement_hash,
+                    "status": "sealed" if closed else "open",
+                }
+                for x in payouts
+            ],
+        ),
+        "adjustments.csv": lambda p: _write_csv(p, adjustment_rows),
+        "events.csv": lambda p: _write_csv(p, event_rows),
+        "events.json": lambda p: _write_json(
+            p, [{**_evidence_row(r), "event": event_content(r.event)} for r in events]
+        ),
+        "plans.json": lambda p: _write_json(p, plans),
+    }
+    digests = {}
+    for name, write in files.items():
+        path = directory / name
+        write(path)
+        digests[name] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    position, link = head(store)
+    manifest = {
+        "period": str(period),
+        "status": "sealed" if closed else "open",
+        "sealed_statements_hash": closed.statements_hash if closed else None,
+        "log_position": position,
+        "chain_head": link,
+        "statements": len(found),
+        "files": digests,
+    }
+    path = directory / "manifest.json"
+    _write_json(path, manifest)
+    return path

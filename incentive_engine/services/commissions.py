@@ -1,0 +1,135 @@
+"""Commission services: statements, payouts and period close over the store (the I/O shell
+around the pure evaluator in ``plans.evaluate``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from incentive_engine.domain.events import Payout, PeriodClosed, PriorAdjustment, content_hash
+from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.periods import Period
+from incentive_engine.services.replay import replay_facts
+from incentive_engine.store.chain import head
+from incentive_engine.store.event_store import EventStore, utc_now
+from plans.documents import PlanVersion
+from plans.evaluate import EvaluationError, PlanBook, Statement, evaluate, statements
+
+
+class CommissionError(ValueError):
+    """A commission command that cannot be carried out (nothing was changed)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Facts and plan versions as of an instant (or now)."""
+
+    facts: Facts
+    book: PlanBook
+
+
+def snapshot(store: EventStore, *, as_of: datetime | None = None) -> Snapshot:
+    """Fold the log (as of an instant) and collect its plan versions."""
+    facts = replay_facts(store, as_of=as_of)
+    return Snapshot(facts, PlanBook.from_facts(facts))
+
+
+def rep_statements(
+    snap: Snapshot, rep_id: str, period: Period, *, plan_version: PlanVersion | None = None
+) -> list[Statement]:
+    """A rep's statements for a period: under the versions in force, or one version asked for."""
+    if rep_id not in snap.facts.reps:
+        raise CommissionError(f"unknown rep {rep_id!r}")
+    if plan_version is not None:
+        return [evaluate(snap.facts, plan_version, rep_id, period, book=snap.book)]
+    found = [
+        evaluate(snap.facts, v, rep_id, period, book=snap.book)
+        for v in snap.book.for_rep(snap.facts, rep_id, period)
+    ]
+    if not found:
+        raise CommissionError(f"no published plan covers {rep_id} in {period}")
+    return found
+
+
+def find_version(snap: Snapshot, plan_id: str, version: int) -> PlanVersion:
+    """A published version by plan id and number, or a clear error."""
+    for v in snap.book.versions:
+        if v.key == (plan_id, version):
+            return v
+    known = ", ".join(f"{p}@{n}" for p, n in (v.key for v in snap.book.versions)) or "none"
+    raise CommissionError(f"plan {plan_id} version {version} is not published (published: {known})")
+
+
+def period_statements(snap: Snapshot, period: Period) -> list[Statement]:
+    """Every covered rep's statements for a period (sorted by rep, then plan)."""
+    return statements(snap.facts, period, book=snap.book)
+
+
+def payout_of(statement: Statement) -> Payout:
+    """The sealed form of a statement."""
+    return Payout(
+        rep_id=statement.rep_id,
+        plan_id=statement.plan_id,
+        version=statement.plan_version,
+        earned=statement.earned,
+        adjustments=tuple(
+            PriorAdjustment(period=p, amount=a) for p, a in sorted(statement.adjustments().items())
+        ),
+        total=statement.total,
+        statement_hash=statement.hash,
+    )
+
+
+def close_period(
+    store: EventStore,
+    period: Period,
+    *,
+    closed_by: str,
+    now: datetime | None = None,
+) -> PeriodClosed:
+    """Seal a period: every covered rep's payout and statement hash, as a PeriodClosed event.
+
+    Refused (nothing written) when the period is already closed, has not ended, or follows
+    a period that had a plan in force and is still open."""
+    now = now or utc_now()
+    snap = snapshot(store)
+    facts = snap.facts
+    name = str(period)
+    if name in facts.closed_periods:
+        at = facts.closed_periods[name].closed_at.isoformat()
+        raise CommissionError(f"period {name} is already closed (closed at {at})")
+    if period.end >= now.date():
+        raise CommissionError(f"period {name} has not ended yet (it ends on {period.end})")
+    previous = period.previous()
+    had_plan = any(
+        v.plan.period == period.kind and v.plan.in_force_on(previous.end)
+        for v in snap.book.versions
+    )
+    if had_plan and str(previous) not in facts.closed_periods:
+        raise CommissionError(f"close {previous} first: periods are closed in order")
+    try:
+        sealed = period_statements(snap, period)
+    except EvaluationError as exc:
+        raise CommissionError(f"cannot close {name}: {exc}") from exc
+    payouts = tuple(payout_of(s) for s in sealed)
+    chain_position, chain_link = head(store)
+    event = PeriodClosed(
+        event_id=f"close:{name}",
+        period=name,
+        closed_at=now,
+        closed_by=closed_by,
+        payouts=payouts,
+        statements_hash=content_hash([p.statement_hash for p in payouts]),
+        chain_position=chain_position,
+        chain_link=chain_link,
+    )
+    report = store.append([event], source=f"period close by {closed_by}")
+    if report.conflicts or report.duplicates:
+        raise CommissionError(f"period {name} was closed meanwhile by another process")
+    return event
+
+
+def total_paid(payouts: tuple[Payout, ...] | list[Payout]) -> Decimal:
+    """Sum of payout totals."""
+    return sum((p.total for p in payouts), Decimal(0))

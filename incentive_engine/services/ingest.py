@@ -1,0 +1,436 @@
+"""Ingest: read CRM exports (JSONL, CSV) or in-memory records, validate, and append to the store.
+
+A source is read twice: a first pass validates every record (schema, references,
+conflicts with what is stored) without writing; a second pass appends the valid
+records in batches, each batch one transaction.  By default a source with any
+invalid record writes nothing; with dead-lettering, the valid records are stored
+and each invalid one is written with its reasons to a dead-letter file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from pydantic import ValidationError
+
+from incentive_engine.domain.events import EVENT_ADAPTER, EVENT_CLASSES, Event, event_hash
+from incentive_engine.domain.references import DEFINING_TYPES, References
+from incentive_engine.store.event_store import AppendReport, EventStore
+
+# ------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """Why one record was refused: where it came from, which field, and the reason."""
+
+    source: str
+    line: int
+    event_id: str | None
+    field: str
+    reason: str
+    unresolved: bool = False
+    """A reference to something not (yet) known: the only kind of error that more events
+    arriving later can cure (a stream waits a while for it; a file cannot)."""
+
+    def __str__(self) -> str:
+        who = f" event {self.event_id}" if self.event_id else ""
+        return f"{self.source}:{self.line}:{who} field '{self.field}': {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as a JSON-ready dict."""
+        return {
+            "source": self.source,
+            "line": self.line,
+            "event_id": self.event_id,
+            "field": self.field,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One record as read from a source, before validation (or the reason it is unreadable)."""
+
+    source: str
+    line: int
+    data: dict[str, Any] | None
+    original: str
+    error: str | None = None
+
+    @property
+    def event_id(self) -> str | None:
+        """The record's event_id, if it has a usable one."""
+        value = (self.data or {}).get("event_id")
+        return value if isinstance(value, str) else None
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
+def _loads(text: str) -> Any:
+    """JSON with every number read as an exact Decimal (never through float)."""
+    return _DECODER.decode(text)
+
+
+def read_jsonl(path: Path) -> Iterator[RawRecord]:
+    """Records of a JSON Lines file, one object per non-blank line."""
+    with path.open(encoding="utf-8") as handle:
+        yield from parse_jsonl(handle, str(path))
+
+
+def parse_jsonl(lines: Iterable[str], source: str) -> Iterator[RawRecord]:
+    """Records of JSON Lines text, one object per non-blank line."""
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            data = _loads(text)
+        except json.JSONDecodeError as exc:
+            yield RawRecord(
+                source, number, None, text, f"not valid JSON: {exc.msg} at column {exc.colno}"
+            )
+            continue
+        if not isinstance(data, dict):
+            yield RawRecord(source, number, None, text, "a record must be a JSON object")
+            continue
+        yield RawRecord(source, number, data, text)
+
+
+def read_csv(path: Path) -> Iterator[RawRecord]:
+    """Records of a CSV file with a header row (see ``parse_csv`` for the column rules)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        yield from parse_csv(handle, str(path))
+
+
+def parse_csv(handle: IO[str] | Iterable[str], source: str) -> Iterator[RawRecord]:
+    """Records of CSV text.  Empty cells are absent fields; a dotted header such as
+    ``customer.region`` fills a nested field; a cell holding a JSON array or object
+    (``[{"rep_id": "an", "share": 60}, ...]``) is read as JSON."""
+    reader = csv.reader(handle)
+    header = next(reader, None)
+    if header is None:
+        return
+    header = [h.strip() for h in header]
+    for row in reader:
+        number = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        original = ",".join(row)
+        if len(row) != len(header):
+            yield RawRecord(
+                source, number, None, original,
+                f"has {len(row)} cells but the header has {len(header)} columns",
+            )  # fmt: skip
+            continue
+        data: dict[str, Any] = {}
+        try:
+            for name, cell in zip(header, row, strict=True):
+                value = cell.strip()
+                if value == "":
+                    continue
+                parsed: Any = _loads(value) if value[0] in "[{" else value
+                _put(data, name.split("."), parsed)
+        except (json.JSONDecodeError, ValueError) as exc:
+            yield RawRecord(source, number, None, original, f"cell is not valid JSON: {exc}")
+            continue
+        yield RawRecord(source, number, data, original)
+
+
+def _put(target: dict[str, Any], path: list[str], value: Any) -> None:
+    for key in path[:-1]:
+        nested = target.setdefault(key, {})
+        if not isinstance(nested, dict):
+            raise ValueError(f"column {'.'.join(path)} conflicts with column {key}")
+        target = nested
+    target[path[-1]] = value
+
+
+def read_file(path: Path) -> Iterator[RawRecord]:
+    """Records of a ``.jsonl``/``.ndjson``/``.json`` or ``.csv`` file."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return read_jsonl(path)
+    if suffix == ".csv":
+        return read_csv(path)
+    raise ValueError(f"{path}: unsupported file type {suffix!r}; use .jsonl or .csv")
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate_record(record: RawRecord) -> Event | list[RecordError]:
+    """The record as an event, or the list of its errors (field and reason each)."""
+    if record.data is None:
+        return [RecordError(record.source, record.line, None, "(record)", record.error or "")]
+    try:
+        return EVENT_ADAPTER.validate_python(record.data)
+    except ValidationError as exc:
+        return _errors(record, exc)
+
+
+def _errors(record: RawRecord, exc: ValidationError) -> list[RecordError]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        loc = list(err["loc"])
+        if loc and loc[0] in EVENT_CLASSES:
+            loc = loc[1:]  # the union's tag, not a field
+        name = ".".join(str(part) for part in loc) or (
+            "type" if err["type"].startswith("union_tag") else "(record)"
+        )
+        reason = err["msg"]
+        if err["type"] == "union_tag_invalid":
+            reason = f"unknown event type {record.data.get('type')!r}" if record.data else reason
+            reason += "; known types: " + ", ".join(sorted(EVENT_CLASSES))
+        elif err["type"] == "union_tag_not_found":
+            reason = "missing: every record needs a 'type'"
+        elif "input" in err and err["type"] not in ("missing", "extra_forbidden"):
+            reason += f" (got {err['input']!r})"
+        if err["type"] == "extra_forbidden":
+            reason = "unknown field"
+        errors.append(RecordError(record.source, record.line, record.event_id, name, reason))
+    return errors
+
+
+# -------------------------------------------------------------------- service
+
+
+@dataclass
+class SourceReport:
+    """What ingesting one source did."""
+
+    source: str
+    records: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    errors: list[RecordError] = field(default_factory=list)
+    dead_lettered: int = 0
+    written: bool = False
+    stored_ids: list[str] = field(default_factory=list)
+    duplicate_ids: list[str] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> int:
+        """Number of distinct records refused."""
+        return len({(e.source, e.line) for e in self.errors})
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        return {
+            "source": self.source,
+            "records": self.records,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
+            "invalid": self.invalid,
+            "dead_lettered": self.dead_lettered,
+            "written": self.written,
+            "errors": [e.as_dict() for e in self.errors],
+        }
+
+
+Progress = Callable[[int], None]
+"""Called with the number of records just handled."""
+
+
+class DeadLetters:
+    """A JSONL file receiving each refused record with its reasons."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[bytes] | None = None
+
+    def write(self, record: RawRecord, errors: Sequence[RecordError]) -> None:
+        """Append one refused record."""
+        if self._handle is None:
+            self._handle = self.path.open("ab")
+        entry = {
+            "source": record.source,
+            "line": record.line,
+            "errors": [{"field": e.field, "reason": e.reason} for e in errors],
+            "record": record.data if record.data is not None else record.original,
+        }
+        self._handle.write(orjson.dumps(entry, default=str) + b"\n")
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class IngestService:
+    """Validates records and appends them to the store: the one ingest path of every door."""
+
+    def __init__(self, store: EventStore, *, batch_size: int | None = None) -> None:
+        self.store = store
+        self.batch_size = batch_size or store.settings.batch_size
+        self._refs: References | None = None
+        self._refs_position = 0
+
+    def references(self) -> References:
+        """Identifiers known to the store, kept current from the log."""
+        if self._refs is None:
+            self._refs = References()
+        for recorded in self.store.read(self._refs_position, types=DEFINING_TYPES):
+            self._refs.learn(recorded.event)
+            self._refs_position = max(self._refs_position, recorded.position)
+        return self._refs
+
+    def ingest(
+        self,
+        source: str,
+        records: Callable[[], Iterable[RawRecord]],
+        *,
+        dead_letters: DeadLetters | None = None,
+        progress: Progress | None = None,
+        recorded_at: datetime | None = None,
+    ) -> SourceReport:
+        """Validate then store one source; ``records`` is called once per pass."""
+        report = SourceReport(source)
+        first = records()
+        # Records already in memory (an HTTP or Kafka batch) keep their validated events from
+        # the first pass; a file is read twice so that memory stays bounded.
+        in_memory = isinstance(first, list | tuple)
+        validated: dict[tuple[str, int], Event] | None = {} if in_memory else None
+        bad = self._check(first, report, validated)
+        if report.errors and dead_letters is None:
+            return report
+        refs = self.references()
+        batch: list[Event] = []
+        for record in first if in_memory else records():
+            if (record.source, record.line) in bad:
+                if dead_letters is not None:
+                    dead_letters.write(record, bad[(record.source, record.line)])
+                    report.dead_lettered += 1
+                continue
+            known = validated.get((record.source, record.line)) if validated is not None else None
+            event = known if known is not None else validate_record(record)
+            if not isinstance(event, Event):  # the source changed between the passes
+                raise RuntimeError(f"{record.source}:{record.line} changed while being ingested")
+            batch.append(event)
+            if len(batch) >= self.batch_size:
+                self._append(batch, refs, report, progress, recorded_at)
+                batch = []
+        if batch:
+            self._append(batch, refs, report, progress, recorded_at)
+        report.written = True
+        return report
+
+    def _append(
+        self,
+        batch: list[Event],
+        refs: References,
+        report: SourceReport,
+        progress: Progress | None,
+        recorded_at: datetime | None,
+    ) -> None:
+        outcome: AppendReport = self.store.append(
+            batch, source=report.source, recorded_at=recorded_at
+        )
+        report.stored += len(outcome.stored)
+        report.duplicates += len(outcome.duplicates)
+        report.stored_ids.extend(event_id for event_id, _ in outcome.stored)
+        report.duplicate_ids.extend(outcome.duplicates)
+        report.conflicts += len(outcome.conflicts)
+        refs.learn_all(batch)
+        if progress is not None:
+            progress(len(batch))
+
+    def _check(
+        self,
+        records: Iterable[RawRecord],
+        report: SourceReport,
+        validated: dict[tuple[str, int], Event] | None = None,
+    ) -> dict[tuple[str, int], list[RecordError]]:
+        """First pass: every record's errors, keyed by (source, line); writes nothing."""
+        local = self.references().copy()
+        bad: dict[tuple[str, int], list[RecordError]] = {}
+        deferred: list[tuple[RawRecord, Event]] = []
+        offered: dict[str, tuple[str, int]] = {}
+        pending: list[tuple[RawRecord, Event, str]] = []
+
+        def refuse(record: RawRecord, errors: list[RecordError]) -> None:
+            bad.setdefault((record.source, record.line), []).extend(errors)
+
+        def check_stored() -> None:
+            stored = self.store.stored_hashes(e.event_id for _, e, _ in pending)
+            for record, event, h in pending:
+                if stored.get(event.event_id, h) != h:
+                    refuse(record, [_conflict(record, event, "already stored")])
+            pending.clear()
+
+        for record in records:
+            report.records += 1
+            event = validate_record(record)
+            if not isinstance(event, Event):
+                refuse(record, event)
+                continue
+            if validated is not None:
+                validated[(record.source, record.line)] = event
+            h = event_hash(event)
+            first = offered.setdefault(event.event_id, (h, record.line))
+            if first[0] != h:
+                refuse(record, [_conflict(record, event, f"given at line {first[1]}")])
+                continue
+            pending.append((record, event, h))
+            if len(pending) >= self.batch_size:
+                check_stored()
+            if local.problems(event):
+                deferred.append((record, event))  # may be resolved later in the source
+            local.learn(event)
+        check_stored()
+        for record, event in deferred:
+            problems = local.problems(event)
+            if problems:
+                refuse(
+                    record,
+                    [
+                        RecordError(record.source, record.line, event.event_id, f, r, True)
+                        for f, r in problems
+                    ],
+                )
+        report.errors = [e for key in sorted(bad) for e in bad[key]]
+        return bad
+
+
+def _conflict(record: RawRecord, event: Event, where: str) -> RecordError:
+    return RecordError(
+        record.source, record.line, event.event_id, "event_id",
+        f"conflict: event {event.event_id} was {where} with different content",
+    )  # fmt: skip
+
+
+def ingest_paths(
+    service: IngestService,
+    paths: Sequence[Path],
+    *,
+    dead_letter: Path | None = None,
+    progress: Progress | None = None,
+) -> list[SourceReport]:
+    """Ingest files one by one (each all-or-nothing unless dead-lettering)."""
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        read_file(path)  # fail early on an unsupported type
+    letters = DeadLetters(dead_letter) if dead_letter is not None else None
+    try:
+        return [
+            service.ingest(
+                str(path), lambda p=path: read_file(p), dead_letters=letters, progress=progress
+            )
+            for path in paths
+        ]
+    finally:
+        if letters is not None:
+            letters.close()

@@ -1,0 +1,46 @@
+"""Replay: read the log in global order and fold it into facts, optionally as of an instant."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from incentive_engine.domain.facts import Facts
+from incentive_engine.store.event_store import EventStore
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a bulk fold.
+
+    The fold builds a large, acyclic object graph; without this the collector re-walks it
+    again and again, which measured about a third of replay time.  Reference counting still
+    frees everything; the collector is restored (if it was on) afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def replay_facts(
+    store: EventStore,
+    *,
+    as_of: datetime | None = None,
+    until: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    page_size: int = 5000,
+) -> Facts:
+    """Fold the whole log (or what was recorded by ``as_of``, or up to position ``until``)."""
+    facts = Facts()
+    with gc_paused():
+        for page in store.events(as_of=as_of, until=until, page_size=page_size):
+            facts.apply_recorded(page)
+            if progress is not None:
+                progress(len(page))
+    return facts

@@ -1,0 +1,458 @@
+"""The event store: an append-only log on the ``eventsourcing`` recorders (SQLite or PostgreSQL).
+
+Each event is stored as the only record of its own stream, named by its ``event_id``,
+so the database's unique key on (stream, version) makes a duplicate impossible even
+between concurrent writers.  The log's notification id is the one global order.
+``recorded_at`` is stamped on append.  Nothing is ever updated or deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import orjson
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
+
+from incentive_engine.domain.events import EVENT_ADAPTER, Event, event_hash
+from incentive_engine.settings import Settings, postgres_parts, sqlite_path
+from incentive_engine.store import postgres_log
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock in UTC (the store's default clock)."""
+    return datetime.now(UTC)
+
+
+def format_instant(instant: datetime) -> str:
+    """A UTC instant as fixed-width ISO text, so that text order is time order."""
+    if instant.tzinfo is None:
+        raise ValueError(f"instant {instant!r} has no time zone")
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class RecordedEvent(NamedTuple):
+    """An event as the log holds it: its position, when and from where it was recorded."""
+
+    position: int
+    recorded_at: datetime
+    source: str | None
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """An event id already stored with different content."""
+
+    event_id: str
+    stored_hash: str
+    offered_hash: str
+
+
+@dataclass
+class AppendReport:
+    """What one append did: stored, duplicate (no-op) and conflicting event ids."""
+
+    stored: list[tuple[str, int]] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def encode_state(event: Event, recorded_at: str, source: str | None) -> bytes:
+    """Serialise an event (its canonical content) with its recording metadata; the
+    recorded time comes formatted (``format_instant``), once per append."""
+    return orjson.dumps(
+        {
+            "event": orjson.Fragment(event.canonical),
+            "recorded_at": recorded_at,
+            "source": source,
+            "hash": event_hash(event),
+        }
+    )
+
+
+def decode(position: int, state: bytes) -> RecordedEvent:
+    """Rebuild a recorded event from its position and stored state, validating it."""
+    data = orjson.loads(state)
+    return RecordedEvent(
+        position=position,
+        recorded_at=datetime.fromisoformat(data["recorded_at"]),
+        source=data.get("source"),
+        event=EVENT_ADAPTER.validate_python(data["event"]),
+    )
+
+
+class EventStore:
+    """Append-only, idempotent event log with one global order."""
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock = utc_now) -> None:
+        self.settings = settings or Settings()
+        self.clock = clock
+        self._factory, self._backend = _make_factory(self.settings.store_url)
+        with _creation_lock(self.settings.store_url):
+            self.recorder: ApplicationRecorder = self._factory.application_recorder()
+        self._last_recorded_at: datetime | None = None
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgres``."""
+        return self._backend
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._factory.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- writing
+
+    def append(
+        self,
+        events: Sequence[Event],
+        *,
+        source: str | None = None,
+        recorded_at: datetime | None = None,
+    ) -> AppendReport:
+        """Store the events not yet stored, all in one transaction; report duplicates and
+        conflicts (which are never stored).  Safe against concurrent writers."""
+        for _attempt in range(5):
+            report, to_store = self._plan(events, source, recorded_at)
+            if not to_store:
+                return report
+            try:
+                positions = self.recorder.insert_events([s for _, s in to_store])
+            except IntegrityError:
+                continue  # another writer stored some of them meanwhile: plan again
+            assert positions is not None
+            report.stored = [(eid, pos) for (eid, _), pos in zip(to_store, positions, strict=True)]
+            return report
+        raise RuntimeError("could not append: event ids kept colliding with concurrent writers")
+
+    def _plan(
+        self, events: Sequence[Event], source: str | None, recorded_at: datetime | None
+    ) -> tuple[AppendReport, list[tuple[str, StoredEvent]]]:
+        report = AppendReport()
+        offered: dict[str, str] = {}
+        unique: list[Event] = []
+        for event in events:
+            h = event_hash(event)
+            seen = offered.get(event.event_id)
+            if seen is None:
+                offered[event.event_id] = h
+                unique.append(event)
+            elif seen == h:
+                report.duplicates.append(event.event_id)
+            else:
+                report.conflicts.append(Conflict(event.event_id, seen, h))
+        stored = self.stored_hashes(offered)
+        stamp = format_instant(self._stamp(recorded_at))
+        to_store: list[tuple[str, StoredEvent]] = []
+        for event in unique:
+            existing = stored.get(event.event_id)
+            if existing is None:
+                to_store.append(
+                    (
+                        event.event_id,
+                        StoredEvent(
+                            originator_id=event.event_id,
+                            originator_version=1,
+                            topic=event.type,  # type: ignore[attr-defined]
+                            state=encode_state(event, stamp, source),
+                        ),
+                    )
+                )
+            elif existing == offered[event.event_id]:
+                report.duplicates.append(event.event_id)
+            else:
+                report.conflicts.append(Conflict(event.event_id, existing, offered[event.event_id]))
+        return report, to_store
+
+    def _stamp(self, recorded_at: datetime | None) -> datetime:
+        """The recorded time of the next append, never earlier than the previous one."""
+        stamp = recorded_at if recorded_at is not None else self.clock()
+        if stamp.tzinfo is None:
+            raise ValueError("recorded_at must carry a time zone")
+        stamp = stamp.astimezone(UTC)
+        if recorded_at is None and self._last_recorded_at and stamp < self._last_recorded_at:
+            stamp = self._last_recorded_at
+        self._last_recorded_at = stamp
+        return stamp
+
+    # -------------------------------------------------------------- reading
+
+    def stored_hashes(self, event_ids: Iterable[str]) -> dict[str, str]:
+        """Content hashes of those of the given event ids that are already stored (one
+        read transaction, however many ids)."""
+        return {
+            event_id: orjson.loads(state)["hash"]
+            for event_id, state in self._select_states(list(event_ids))
+        }
+
+    def _select_states(self, ids: list[str]) -> list[tuple[str, bytes]]:
+        if not ids:
+            return []
+        table = self.recorder.events_table_name  # type: ignore[attr-defined]
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        found: list[tuple[str, bytes]] = []
+        with self._reading() as c:
+            if self._backend == "postgres":
+                c.execute(
+                    f'SELECT originator_id, state FROM "{datastore.schema}"."{table}" '
+                    "WHERE originator_id = ANY(%s)",
+                    (ids,),
+                )
+                return [(r["originator_id"], bytes(r["state"])) for r in c.fetchall()]
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                c.execute(
+                    f"SELECT originator_id, state FROM {table} WHERE originator_id IN ({marks})",
+                    chunk,
+                )
+                found.extend((r["originator_id"], r["state"]) for r in c.fetchall())
+        return found
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A read transaction on the recorder's own connection pool, with database failures
+        (a dropped connection, a server restart) raised as the library's PersistenceError,
+        like its own reads and writes."""
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        try:
+            with datastore.transaction(commit=False) as cursor:
+                yield cursor
+        except PersistenceError:
+            raise
+        except Exception as exc:
+            if _is_database_error(exc):
+                raise OperationalError(f"{type(exc).__name__}: {exc}") from exc
+            raise
+
+    def max_position(self) -> int:
+        """Position of the last event in the log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def pages(
+        self,
+        after: int = 0,
+        *,
+        until: int | None = None,
+        types: Sequence[str] = (),
+        page_size: int = 5000,
+    ) -> Iterator[list[tuple[int, bytes]]]:
+        """Pages of raw (position, state) rows after a position, in global order.
+
+        Reads the recorder's table directly: writes go through the library, which assigns
+        positions in commit order; reading by ``position > last`` is then gap-safe, and
+        skipping the library's per-row objects makes reading 2-3x faster.
+        """
+        last = after
+        while True:
+            rows = self._select_page(last, until, types, page_size)
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+            if len(rows) < page_size:
+                return
+
+    def _select_page(
+        self, after: int, until: int | None, types: Sequence[str], limit: int
+    ) -> list[tuple[int, bytes]]:
+        table = self.recorder.events_table_name  # type: ignore[attr-defined]
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        if self._backend == "sqlite":
+            sql, params = f"SELECT rowid, state FROM {table} WHERE rowid > ?", [after]
+            if until is not None:
+                sql += " AND rowid <= ?"
+                params.append(until)
+            if types:
+                sql += f" AND topic IN ({','.join('?' * len(types))})"
+                params.extend(types)
+            sql += " ORDER BY rowid LIMIT ?"
+            with self._reading() as c:
+                c.execute(sql, [*params, limit])
+                return [(row[0], row[1]) for row in c.fetchall()]
+        sql = (
+            f'SELECT notification_id, state FROM "{datastore.schema}"."{table}" '
+            "WHERE notification_id > %s"
+        )
+        pg_params: list[Any] = [after]
+        if until is not None:
+            sql += " AND notification_id <= %s"
+            pg_params.append(until)
+        if types:
+            sql += " AND topic = ANY(%s)"
+            pg_params.append(list(types))
+        sql += " ORDER BY notification_id LIMIT %s"
+        with self._reading() as c:
+            c.execute(sql, [*pg_params, limit])
+            return [(row["notification_id"], bytes(row["state"])) for row in c.fetchall()]
+
+    def read(
+        self,
+        after: int = 0,
+        *,
+        until: int | None = None,
+        types: Sequence[str] = (),
+        as_of: datetime | None = None,
+        page_size: int = 5000,
+    ) -> Iterator[RecordedEvent]:
+        """Recorded events after a position, in global order; ``as_of`` keeps only
+        those recorded at or before that instant (what the engine knew then)."""
+        cut = format_instant(as_of) if as_of is not None else None
+        for page in self.pages(after, until=until, types=types, page_size=page_size):
+            for position, state in page:
+                if cut is not None and _recorded_text(state) > cut:
+                    continue
+                yield decode(position, state)
+
+    def events(
+        self,
+        after: int = 0,
+        *,
+        until: int | None = None,
+        as_of: datetime | None = None,
+        page_size: int = 5000,
+    ) -> Iterator[list[tuple[Event, str]]]:
+        """Pages of (event, recorded-at ISO text) in global order: the replay fast path,
+        which decodes neither positions nor sources."""
+        cut = format_instant(as_of) if as_of is not None else None
+        validate, loads = EVENT_ADAPTER.validate_python, orjson.loads
+        for page in self.pages(after, until=until, page_size=page_size):
+            decoded = []
+            for _, state in page:
+                recorded = _recorded_text(state)
+                if cut is None or recorded <= cut:
+                    decoded.append((validate(loads(state)["event"]), recorded))
+            yield decoded
+
+    def get(self, event_id: str) -> RecordedEvent | None:
+        """One recorded event by its id, or None."""
+        rows = self._select_states([event_id])
+        if not rows:
+            return None
+        return decode(self._position_of(event_id), rows[0][1])
+
+    def _position_of(self, event_id: str) -> int:
+        table = self.recorder.events_table_name  # type: ignore[attr-defined]
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        if self._backend == "sqlite":
+            sql = f"SELECT rowid FROM {table} WHERE originator_id = ?"
+        else:
+            sql = (
+                f'SELECT notification_id AS rowid FROM "{datastore.schema}"."{table}" '
+                "WHERE originator_id = %s"
+            )
+        with self._reading() as c:
+            c.execute(sql, [event_id])
+            row = c.fetchone()
+        return int(row["rowid"] if self._backend == "postgres" else row[0])
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """Whether an exception comes from the database driver (sqlite3 or psycopg)."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith("psycopg")
+
+
+def _recorded_text(state: bytes) -> str:
+    """The recorded_at text of a stored state (fixed-width ISO, comparable as text)."""
+    marker = b'"recorded_at":"'
+    i = state.index(marker) + len(marker)
+    return state[i : i + 32].decode()
+
+
+@contextlib.contextmanager
+def _creation_lock(store_url: str) -> Iterator[None]:
+    """Serialise first-time setup between processes starting at once: on PostgreSQL an
+    advisory lock around CREATE SCHEMA/TABLE; on SQLite an exclusive lock on a file beside
+    the database, around switching it to WAL mode and creating its table (both of which
+    fail at once, rather than wait, when another connection races them)."""
+    if store_url.startswith("sqlite:"):
+        import fcntl
+
+        path = sqlite_path(store_url)
+        lock_path = path.with_name(path.name + ".lock")
+        with lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    import psycopg
+    from psycopg import sql
+
+    parts = postgres_parts(store_url)
+    with contextlib.closing(
+        psycopg.connect(
+            host=parts["host"],
+            port=int(parts["port"]),
+            user=parts["user"],
+            password=parts["password"] or None,
+            dbname=parts["dbname"],
+            autocommit=True,
+        )
+    ) as conn:
+        conn.execute(
+            "SELECT pg_advisory_lock(hashtext(%s))", ("incentive-engine:" + parts["schema"],)
+        )
+        try:
+            schema = sql.Identifier(parts["schema"])
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+            yield
+        finally:
+            conn.execute(
+                "SELECT pg_advisory_unlock(hashtext(%s))", ("incentive-engine:" + parts["schema"],)
+            )
+
+
+def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
+    """Build the eventsourcing infrastructure factory for a store URL."""
+    if store_url.startswith("sqlite:"):
+        path = sqlite_path(store_url)
+        if path.parent != path and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "ORIGINATOR_ID_TYPE": "text",
+        }
+        return InfrastructureFactory.construct(env), "sqlite"
+    parts = postgres_parts(store_url)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts["dbname"],
+        "POSTGRES_HOST": parts["host"],
+        "POSTGRES_PORT": parts["port"],
+        "POSTGRES_USER": parts["user"],
+        "POSTGRES_PASSWORD": parts["password"],
+        "POSTGRES_SCHEMA": parts["schema"],
+        "ORIGINATOR_ID_TYPE": "text",
+        "POSTGRES_LOCK_TIMEOUT": "30",
+        "POSTGRES_PRE_PING": "y",  # a connection dropped by the server is replaced, not used
+        "APPLICATION_RECORDER_TOPIC": postgres_log.TOPIC,
+    }
+    return InfrastructureFactory.construct(env), "postgres"
