@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from incentive_engine.domain.attainment import AttainmentError, deal_in, rep_quota
+from incentive_engine.domain.errors import Conflict
 from incentive_engine.domain.events import QuotaSubject, canonical_json, content_hash
 from incentive_engine.domain.facts import Credit, Deal, Facts, Rep
 from incentive_engine.domain.money import format_money, round_money
@@ -55,7 +56,7 @@ ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
 
-class EvaluationError(ValueError):
+class EvaluationError(Conflict, ValueError):
     """A statement cannot be computed (for instance: tiers on attainment but no quota)."""
 
 

@@ -48,6 +48,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from incentive_engine.domain.attainment import Attainment, AttainmentError, attainment, convert
+from incentive_engine.domain.errors import Conflict, EngineError, Invalid
 from incentive_engine.domain.events import ActivityKind, LeadSource, Role, Stage
 from incentive_engine.domain.facts import Activity, Deal, Facts, Lead
 from incentive_engine.domain.money import UnknownCurrencyError, check_currency
@@ -71,8 +72,17 @@ Row = dict[str, Any]
 Targets = Mapping[str, Decimal | int | str]
 
 
-class KpiError(ValueError):
+class KpiError(EngineError, ValueError):
     """A KPI that cannot be computed as asked (unknown name, bad grouping or target...)."""
+
+
+class KpiInvalid(KpiError, Invalid):
+    """A KPI asked for wrongly: an unknown name, grouping, period kind or target."""
+
+
+class KpiConflict(KpiError, Conflict):
+    """A KPI the data cannot answer as asked (a missing FX rate, quotas in several
+    currencies)."""
 
 
 def parse_targets(items: list[str] | None) -> dict[str, str] | None:
@@ -84,7 +94,7 @@ def parse_targets(items: list[str] | None) -> dict[str, str] | None:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
-            raise KpiError(f"{item!r}: write NAME=NUMBER, e.g. web=40 or calls=30")
+            raise KpiInvalid(f"{item!r}: write NAME=NUMBER, e.g. web=40 or calls=30")
         found[name.strip()] = value.strip()
     return found
 
@@ -283,7 +293,7 @@ class _Frame:
         try:
             return convert(self.facts, amount, currency, self.currency, day, what)
         except AttainmentError as exc:
-            raise KpiError(str(exc)) from None
+            raise KpiConflict(str(exc)) from None
 
     def groups(self, *found: Iterable[str]) -> list[str]:
         """The groups seen, in order ((none) last); the company is always there."""
@@ -318,14 +328,14 @@ def reporting_currency(facts: Facts, currency: str | None = None) -> str | None:
         try:
             return check_currency(currency.upper())
         except UnknownCurrencyError as exc:
-            raise KpiError(str(exc)) from None
+            raise KpiInvalid(str(exc)) from None
     found = set()
     for deal in facts.deals.values():
         for e in (deal.created, deal.won):
             if e is not None:
                 found.add(e.currency)
     if len(found) > 1:
-        raise KpiError(
+        raise KpiInvalid(
             f"deals are in {', '.join(sorted(found))}: choose the currency to report in "
             "(currency=..., --currency)"
         )
@@ -336,9 +346,9 @@ def _frame(
     facts: Facts, period: Period, by: str, as_of: date | None, currency: str | None
 ) -> _Frame:
     if by not in BY_CHOICES:
-        raise KpiError(f"by {by!r}: choose {', '.join(BY_CHOICES)}")
+        raise KpiInvalid(f"by {by!r}: choose {', '.join(BY_CHOICES)}")
     if period.kind not in _MONTHS:
-        raise KpiError(f"period {period}: KPIs are by month, quarter or year")
+        raise KpiInvalid(f"period {period}: KPIs are by month, quarter or year")
     resolved = reporting_currency(facts, currency)
     cut = facts_on(facts, as_of) if as_of is not None else facts
     return _Frame(cut, period, by, as_of, resolved)  # type: ignore[arg-type]
@@ -348,9 +358,9 @@ def _number(value: Decimal | int | str, what: str) -> Decimal:
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise KpiError(f"{what}: {value!r} is not a number") from None
+        raise KpiInvalid(f"{what}: {value!r} is not a number") from None
     if not number.is_finite() or number < 0:
-        raise KpiError(f"{what}: {value!r} must be a number of at least 0")
+        raise KpiInvalid(f"{what}: {value!r} must be a number of at least 0")
     return number
 
 
@@ -359,7 +369,7 @@ def _source_targets(targets: Targets | None) -> dict[LeadSource, Decimal]:
     found = {}
     for name, value in (targets or {}).items():
         if name not in known:
-            raise KpiError(f"target {name!r}: lead sources are {', '.join(known)}")
+            raise KpiInvalid(f"target {name!r}: lead sources are {', '.join(known)}")
         found[known[name]] = _number(value, f"target {name}")
     return found
 
@@ -368,7 +378,7 @@ def _calls_target(targets: Targets | None) -> Decimal | None:
     found = dict(targets or {})
     unknown = sorted(set(found) - {"calls"})
     if unknown:
-        raise KpiError(f"target {unknown[0]!r}: calls_per_day takes one target, calls=N")
+        raise KpiInvalid(f"target {unknown[0]!r}: calls_per_day takes one target, calls=N")
     return _number(found["calls"], "target calls") if "calls" in found else None
 
 
@@ -1069,7 +1079,9 @@ def _company_attainment(facts: Facts, period: Period) -> Attainment:
     rows = [a for a in attainment(facts, period, "rep") if a.quota is not None]
     currencies = sorted({a.currency for a in rows if a.currency})
     if len(currencies) > 1:
-        raise KpiError(f"rep quotas for {period} are in {', '.join(currencies)}: no company pace")
+        raise KpiConflict(
+            f"rep quotas for {period} are in {', '.join(currencies)}: no company pace"
+        )
     quota = sum((a.quota or ZERO for a in rows), ZERO) if rows else None
     credited = sum((a.credited for a in rows), ZERO)
     note = "reps with a quota" if rows else "no quota"
@@ -1083,7 +1095,7 @@ def _attainments(f: _Frame, by: str) -> list[Attainment]:
             return [_company_attainment(f.facts, f.period)]
         return attainment(f.facts, f.period, by)  # type: ignore[arg-type]
     except AttainmentError as exc:
-        raise KpiError(str(exc)) from None
+        raise KpiConflict(str(exc)) from None
 
 
 def _pace_row(a: Attainment, share: Decimal) -> Row:
@@ -1230,7 +1242,7 @@ DEFINITIONS: dict[str, str] = {name: k.definition for name, k in KPIS.items()}
 def _spec(name: str) -> Kpi:
     spec = KPIS.get(name)
     if spec is None:
-        raise KpiError(f"unknown KPI {name!r}; KPIs: {', '.join(KPIS)}")
+        raise KpiInvalid(f"unknown KPI {name!r}; KPIs: {', '.join(KPIS)}")
     return spec
 
 
@@ -1247,7 +1259,7 @@ def kpi(
     """The rows of a KPI by name, for a period, grouped by rep, team, territory or company."""
     spec = _spec(name)
     if targets and spec.targets is None:
-        raise KpiError(f"KPI {name!r} takes no targets (leads and calls_per_day do)")
+        raise KpiInvalid(f"KPI {name!r} takes no targets (leads and calls_per_day do)")
     return spec.function(facts, period, by, as_of=as_of, targets=targets, currency=currency)
 
 
@@ -1308,7 +1320,7 @@ def trend(
     same distance into the earlier periods)."""
     spec = _spec(name)
     if not spec.measures:
-        raise KpiError(f"KPI {name!r} has no trend (its rows are not comparable over periods)")
+        raise KpiInvalid(f"KPI {name!r} has no trend (its rows are not comparable over periods)")
     options: dict[str, Any] = {"targets": targets, "currency": currency}
     before, year = period.previous(), period.previous_year()
     return compare(
