@@ -585,7 +585,7 @@ def close(
     already closed, the previous period is still open, or it has not ended). Finance only."""
     the_period = parse_period(period)
     try:
-        event: PeriodClosed = close_period(engine.store, the_period, closed_by=body.closed_by)
+        event: PeriodClosed = close_period(engine, the_period, closed_by=body.closed_by)
     except CommissionError as exc:
         raise ApiError(409, str(exc)) from None
     snap = engine.snapshot()

@@ -13,17 +13,17 @@ from incentive_engine.cli.common import (
     Format,
     console,
     emit,
+    engine_of,
     errors,
     fail,
     money,
     parse_instant,
     period_arg,
     settings_of,
+    statements_or_fail,
 )
 from incentive_engine.services.audit import verify
 from incentive_engine.services.audit_trail import explain_line, export_pack
-from incentive_engine.services.commissions import CommissionError, rep_statements, snapshot
-from incentive_engine.store.event_store import EventStore
 from plans.evaluate import EvaluationError
 from projections.audit_chain import AuditChain
 from projections.runner import ProjectionRunner, make_engine
@@ -38,13 +38,12 @@ def verify_command(
     """Recompute the hash chain over the log and every closed period's statements; report the
     first event altered, removed or reordered, and any period that no longer recomputes to
     its seal. Exit 1 when anything is found."""
-    settings = settings_of(ctx)
-    with EventStore(settings) as store:
-        engine = make_engine(settings.resolved_views_url())
+    views = make_engine(settings_of(ctx).resolved_views_url())
+    with engine_of(ctx) as engine:
         # Extend the chain with events not chained yet (existing links are never rewritten).
-        ProjectionRunner(store, engine, [AuditChain()]).run()
-        with engine.connect() as conn:
-            report = verify(store, conn)
+        ProjectionRunner(engine.store, views, [AuditChain()]).run()
+        with views.connect() as conn:
+            report = verify(engine, conn)
     rows = [
         {"kind": f.kind, "position": f.position, "event_id": f.event_id, "detail": f.detail}
         for f in report.findings
@@ -72,14 +71,10 @@ def explain_command(
 ) -> None:
     """From the paid total to each line, its rule, tier and rate, and the events behind it
     (with their recorded times and sources)."""
-    settings = settings_of(ctx)
-    with EventStore(settings) as store:
-        snap = snapshot(store, as_of=parse_instant(as_of))
-        try:
-            found = rep_statements(snap, rep, period_arg(period))
-        except (CommissionError, EvaluationError) as exc:
-            fail(str(exc))
-        chains = [explain_line(snap, store, s, ln) for s in found for ln in s.lines]
+    with engine_of(ctx) as engine:
+        snap = engine.snapshot(parse_instant(as_of))
+        found = statements_or_fail(snap, rep, period)
+        chains = [explain_line(snap, engine.store, s, ln) for s in found for ln in s.lines]
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(chains, ensure_ascii=False, indent=2) + "\n")
         return
@@ -108,11 +103,11 @@ def export_command(
 ) -> None:
     """Write the audit pack of a period (CSV and JSON: events, plan documents, statements,
     adjustments, payouts, hashes, and a manifest with each file's sha256)."""
-    settings = settings_of(ctx)
-    with EventStore(settings) as store:
-        snap = snapshot(store)
+    with engine_of(ctx) as engine:
         try:
-            manifest = export_pack(snap, store, period_arg(period), directory / period)
+            manifest = export_pack(
+                engine.snapshot(), engine.store, period_arg(period), directory / period
+            )
         except EvaluationError as exc:
             fail(str(exc))
     console.print(f"wrote the audit pack of {period} to {manifest.parent} ({manifest.name})")

@@ -14,28 +14,27 @@ from incentive_engine.cli.common import (
     Format,
     console,
     emit,
+    engine_of,
     fail,
     money,
     parse_instant,
     period_arg,
     post,
     settings_of,
+    snapshot_of,
+    statements_or_fail,
 )
 from incentive_engine.domain.events import content_hash
 from incentive_engine.services.audit_trail import explain_line
 from incentive_engine.services.commissions import (
     CommissionError,
-    Snapshot,
     close_period,
     find_version,
     payout_of,
     period_statements,
     rep_statements,
-    snapshot,
     total_paid,
 )
-from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import EventStore
 from plans.evaluate import EvaluationError
 
 commission_commands = typer.Typer()
@@ -43,11 +42,6 @@ commission_commands = typer.Typer()
 
 
 period_app = typer.Typer(help="Close periods: seal what is paid.", no_args_is_help=True)
-
-
-def _snapshot(settings: Settings, as_of: str | None) -> Snapshot:
-    with EventStore(settings) as store:
-        return snapshot(store, as_of=parse_instant(as_of))
 
 
 @commission_commands.command()
@@ -65,7 +59,7 @@ def statement(
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
     """A rep's commission statement for a period: every line, its rule and its events."""
-    snap = _snapshot(settings_of(ctx), as_of)
+    snap = snapshot_of(ctx, parse_instant(as_of))
     try:
         version = None
         if plan_version is not None:
@@ -124,7 +118,7 @@ def payouts(
     ] = Format.TABLE,
 ) -> None:
     """Every rep's pay for a period (sealed figures once closed), for finance and payroll."""
-    snap = _snapshot(settings_of(ctx), as_of)
+    snap = snapshot_of(ctx, parse_instant(as_of))
     the_period = period_arg(period)
     closed = snap.facts.closed_periods.get(str(the_period))
     try:
@@ -177,18 +171,13 @@ def explain(
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
     """The chain behind one statement line: the events, the rule, and the arithmetic."""
-    settings = settings_of(ctx)
-    snap = _snapshot(settings, as_of)
-    try:
-        found = rep_statements(snap, rep, period_arg(period))
-    except (CommissionError, EvaluationError) as exc:
-        fail(str(exc))
-    s = found[0]
-    chosen = next((ln for ln in s.lines if ln.number == line), None)
-    if chosen is None:
-        fail(f"{rep} {period} has lines 1..{len(s.lines)}, not {line}")
-    with EventStore(settings) as store:
-        chain = explain_line(snap, store, s, chosen)
+    with engine_of(ctx) as engine:
+        snap = engine.snapshot(parse_instant(as_of))
+        s = statements_or_fail(snap, rep, period)[0]
+        chosen = next((ln for ln in s.lines if ln.number == line), None)
+        if chosen is None:
+            fail(f"{rep} {period} has lines 1..{len(s.lines)}, not {line}")
+        chain = explain_line(snap, engine.store, s, chosen)
     rule, evidence = chain["rule"]["component"], chain["events"]
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(chain, ensure_ascii=False, indent=2) + "\n")
@@ -213,10 +202,9 @@ def period_close(
     by: Annotated[str, typer.Option("--by", help="Who closes it (recorded in the log).")],
 ) -> None:
     """Seal a period's payouts (per-rep totals and statement hashes) in the log."""
-    settings = settings_of(ctx)
-    with EventStore(settings) as store:
+    with engine_of(ctx) as engine:
         try:
-            event = close_period(store, period_arg(period), closed_by=by)
+            event = close_period(engine, period_arg(period), closed_by=by)
         except CommissionError as exc:
             fail(str(exc))
     console.print(

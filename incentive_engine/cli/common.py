@@ -1,5 +1,6 @@
 """Plumbing shared by the command-line modules: consoles, output formats, settings from
-the root context, clean failures, and reading instants and periods."""
+the root context, the engine every command reads facts through, clean failures, and
+reading instants and periods."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ from rich.text import Text
 
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period
+from incentive_engine.services.commissions import CommissionError, Snapshot, rep_statements
+from incentive_engine.services.engine import Engine
 from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
+from plans.evaluate import EvaluationError, Statement
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -43,6 +47,26 @@ def settings_of(ctx: typer.Context) -> Settings:
     """The settings the root command's ``--store`` callback left (or the defaults)."""
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Settings) else Settings()
+
+
+def engine_of(ctx: typer.Context) -> Engine:
+    """The application core on the configured store: the one way a command reads facts
+    (use it as a context manager; it closes the store it opened)."""
+    return Engine(settings_of(ctx))
+
+
+def snapshot_of(ctx: typer.Context, as_of: datetime | None = None) -> Snapshot:
+    """Facts and plan versions from the engine: now, or as of an instant."""
+    with engine_of(ctx) as engine:
+        return engine.snapshot(as_of)
+
+
+def statements_or_fail(snap: Snapshot, rep: str, period: str) -> list[Statement]:
+    """A rep's statements for a period under the versions in force, or exit 1 saying why."""
+    try:
+        return rep_statements(snap, rep, period_arg(period))
+    except (CommissionError, EvaluationError) as exc:
+        fail(str(exc))
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

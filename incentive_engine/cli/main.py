@@ -47,13 +47,10 @@ from incentive_engine.domain.leaderboards import Metric, leaderboard
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.domain.territories import territory_report
-from incentive_engine.services.commissions import (
-    period_statements,
-    snapshot,
-)
+from incentive_engine.services.commissions import Snapshot, period_statements
+from incentive_engine.services.engine import Engine
 from incentive_engine.services.ingest import IngestService, ingest_paths
 from incentive_engine.services.plan_publishing import publish
-from incentive_engine.services.replay import replay_facts
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from plans.documents import load_plan
@@ -165,10 +162,9 @@ def ingest(
 
 
 def _fold(settings: Settings, as_of: datetime | None) -> tuple[Facts, int]:
-    with EventStore(settings) as store:
-        total = store.max_position()
-        with progress("replay", total) as advance:
-            facts = replay_facts(store, as_of=as_of, progress=advance)
+    with Engine(settings) as engine:
+        total = engine.store.max_position()
+        facts = engine.snapshot(as_of).facts
     return facts, total
 
 
@@ -551,9 +547,10 @@ def demo(
             console.print(
                 f"published plan {v.plan.plan_id} v{v.plan.version} ({v.content_hash[:19]}…)"
             )
-    facts, _ = _fold(settings, None)
-    _print_overview(facts)
-    _print_pay(settings)
+    with Engine(settings) as engine:  # this demo's store, not the --store option's
+        snap = engine.snapshot()
+    _print_overview(snap.facts)
+    _print_pay(snap)
     hint = f"incentive-engine --store {settings.store_url}"
     console.print(
         f"\nnext:\n  {hint} statement REP 2026-Q1\n  {hint} payouts 2026-Q1 --format csv\n"
@@ -561,10 +558,8 @@ def demo(
     )
 
 
-def _print_pay(settings: Settings) -> None:
+def _print_pay(snap: Snapshot) -> None:
     """The demo's pay: Q1 payouts per rep and the top earner's statement."""
-    with EventStore(settings) as store:
-        snap = snapshot(store)
     q1 = Period.parse("2026-Q1")
     found = period_statements(snap, q1)
     if not found:
