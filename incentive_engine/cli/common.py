@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import CommissionError, Snapshot, rep_statements
@@ -53,6 +54,13 @@ def engine_of(ctx: typer.Context) -> Engine:
     """The application core on the configured store: the one way a command reads facts
     (use it as a context manager; it closes the store it opened)."""
     return Engine(settings_of(ctx))
+
+
+def facts_source(store: EventStore) -> Callable[[], Facts]:
+    """The facts the pay read models are derived from: an engine's on the store a projector
+    runs on, caught up when asked (read models never fold the log themselves)."""
+    engine = Engine(store=store)
+    return lambda: engine.snapshot().facts
 
 
 def snapshot_of(ctx: typer.Context, as_of: datetime | None = None) -> Snapshot:

@@ -22,6 +22,7 @@ from incentive_engine.cli.common import (
     console,
     emit,
     errors,
+    facts_source,
     fail,
     iso,
     number,
@@ -192,7 +193,8 @@ def replay(
     applied = 0
     if cut is None:
         with EventStore(settings) as store:
-            runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()))
+            views = make_engine(settings.resolved_views_url())
+            runner = ProjectionRunner(store, views, facts=facts_source(store))
             if rebuild:
                 runner.rebuild()
             with progress("read models", runner.lag()) as advance:
@@ -439,6 +441,7 @@ def publish_command(
 
     from kafka import KafkaProducer
 
+    from incentive_engine.services.replay import facts_until
     from projections.publisher import Publisher
     from projections.runner import ProjectionRunner, make_engine
 
@@ -447,7 +450,7 @@ def publish_command(
     publisher = Publisher(producer, topic)
     with EventStore(settings) as store:
         runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [publisher])
-        publisher.prime(store, runner.positions()[publisher.name])
+        publisher.prime(*facts_until(store, runner.positions()[publisher.name]))
         if follow:
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -475,7 +478,8 @@ def project(
 
     settings = settings_of(ctx)
     with EventStore(settings) as store:
-        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()))
+        views = make_engine(settings.resolved_views_url())
+        runner = ProjectionRunner(store, views, facts=facts_source(store))
         if not follow:
             console.print(f"applied {runner.run():,} events; lag {runner.lag()}")
             return
