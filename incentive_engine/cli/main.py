@@ -231,10 +231,20 @@ def events(
     ] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     after: Annotated[int, typer.Option(help="Start after this log position (paging).")] = 0,
+    counts: Annotated[
+        bool, typer.Option("--counts", help="How many events of each type the log holds.")
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
-    """List events in log order, filtered by type, rep, effective time and recorded time."""
-    from projections.event_log import EventIndex, event_index, event_reps
+    """List events in log order, filtered by type, rep, effective time and recorded time
+    (or count the whole log's events by type)."""
+    from projections.event_log import (
+        EventCounts,
+        EventIndex,
+        count_by_type,
+        event_index,
+        event_reps,
+    )
     from projections.runner import ProjectionRunner, make_engine
 
     for t in event_type or ():
@@ -244,8 +254,14 @@ def events(
             )
     settings = settings_of(ctx)
     with EventStore(settings) as store:
-        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [EventIndex()])
+        views = make_engine(settings.resolved_views_url())
+        runner = ProjectionRunner(store, views, [EventIndex(), EventCounts()])
         runner.run()
+    if counts:
+        with views.connect() as conn:
+            found = count_by_type(conn)
+        emit([{"type": t, "events": n} for t, n in found.items()], fmt, "events by type")
+        return
     ix = event_index.c
     query = select(ix.position, ix.recorded_at, ix.type, ix.event_id, ix.effective_at, ix.summary)
     query = query.where(ix.position > after)
