@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, MetaData, Table
 
+from incentive_engine.domain.facts import Facts
 from incentive_engine.store.event_store import RecordedEvent
 
 metadata = MetaData()
 """Every read-model table, so that one ``create_all`` builds them all."""
+
+FactsSource = Callable[[], Facts]
+"""The facts as they now stand, from the engine of the door that runs the projections (a
+read model never folds the log itself: ``lambda: engine.snapshot().facts``)."""
 
 
 class Projection(ABC):
@@ -21,8 +26,11 @@ class Projection(ABC):
     """Bump when the tables or the logic change: the runner then rebuilds from zero."""
     tables: Sequence[Table] = ()
     in_memory: bool = False
-    """State kept in memory (not only in rows): the projection refolds the log from the start
+    """State kept in memory (not only in rows): the projection sees the log from the start
     in every process and writes its rows in ``settle``, at the end of each run."""
+    derived: bool = False
+    """Rows derived from facts handed in by the door: pages only mark them stale, and
+    ``settle`` rewrites them and moves the tracking position in one transaction."""
 
     @abstractmethod
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:

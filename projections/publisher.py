@@ -40,7 +40,7 @@ from incentive_engine.domain.events import (
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.leaderboards import LeaderboardError, Metric, ranking
 from incentive_engine.domain.periods import Period, PeriodKind
-from incentive_engine.store.event_store import EventStore, RecordedEvent
+from incentive_engine.store.event_store import RecordedEvent
 from plans.evaluate import EvaluationError, PlanBook
 from plans.points import Badge, badges
 from projections.base import Projection
@@ -196,34 +196,39 @@ def gamification_news(
 
 
 class Publisher(Projection):
-    """Publishes notifications for every event after its tracking position."""
+    """Publishes notifications for every event after its tracking position.
+
+    It starts from the facts at its tracking position, handed in by the door that runs it
+    (``prime``), and steps them one event at a time, since what an event changes for whom
+    is the difference between the facts before and after it."""
 
     name = "publisher"
 
     def __init__(self, producer: object, topic: str) -> None:
         self.producer = producer
         self.topic = topic
-        self.facts = Facts()
+        self.facts: Facts | None = None
         self.sent = 0
         self.last_day: date | None = None
         """The latest effective day folded: badges are those held on it."""
 
-    def prime(self, store: EventStore, position: int) -> None:
-        """Fold the history up to the tracking position (already published) so that later
+    def prime(self, facts: Facts, last_day: date | None) -> None:
+        """Start from the facts at the tracking position (already published; the publisher's
+        own copy, which it steps) and the latest effective day among them, so that later
         events find what they change (the reps a cancelled deal credited)."""
-        for page in store.events(until=position):
-            self.facts.apply_recorded(page)
-            for event, _ in page:
-                self._saw(event.effective_day)
+        self.facts, self.last_day = facts, last_day
 
     def _saw(self, day: date) -> None:
         if self.last_day is None or day > self.last_day:
             self.last_day = day
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
-        """Fold the page and send its notifications (flushed before the position commits)."""
+        """Step the facts through the page and send its notifications (flushed before the
+        position commits)."""
         if not events:
             return
+        if self.facts is None:
+            raise RuntimeError("prime the publisher with the facts at its tracking position")
         days = sorted({r.event.effective_day for r in events})
         for day in days:
             self._saw(day)

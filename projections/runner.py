@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy import Table as SATable
 
 from incentive_engine.store.event_store import EventStore, RecordedEvent, decode
-from projections.base import Projection, metadata
+from projections.base import FactsSource, Projection, metadata
 
 projection_tracking = SATable(
     "projection_tracking",
@@ -53,13 +53,14 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def default_projections() -> list[Projection]:
-    """The read models the engine keeps by default."""
+def default_projections(facts: FactsSource) -> list[Projection]:
+    """The read models the engine keeps by default; the pay tables are derived from the
+    facts of the door's engine."""
     from projections.audit_chain import AuditChain
     from projections.event_log import EventCounts, EventIndex
     from projections.statements import Statements
 
-    return [EventIndex(), EventCounts(), AuditChain(), Statements()]
+    return [EventIndex(), EventCounts(), AuditChain(), Statements(facts)]
 
 
 class ProjectionRunner:
@@ -71,11 +72,18 @@ class ProjectionRunner:
         engine: Engine,
         projections: Sequence[Projection] | None = None,
         *,
+        facts: FactsSource | None = None,
         page_size: int = 2000,
     ) -> None:
+        """Keep ``projections`` current (the default set when None, which needs ``facts``:
+        the door's engine's, for the pay tables)."""
+        if projections is None:
+            if facts is None:
+                raise TypeError("the default read models need facts=, the door's engine's")
+            projections = default_projections(facts)
         self.store = store
         self.engine = engine
-        self.projections = list(projections if projections is not None else default_projections())
+        self.projections = list(projections)
         self.page_size = page_size
         metadata.create_all(engine)
         self._reset_outdated()
@@ -136,10 +144,11 @@ class ProjectionRunner:
         return done
 
     def _settle(self, positions: dict[str, int]) -> None:
-        """Let in-memory projections write their rows, with their position, in one go."""
+        """Let in-memory and derived projections write their rows, with their position, in
+        one go."""
         with self.engine.begin() as conn:
             for p in self.projections:
-                if p.in_memory:
+                if p.in_memory or p.derived:
                     p.settle(conn)
                     self._track(conn, p, positions[p.name], existed=True)
 
@@ -153,7 +162,7 @@ class ProjectionRunner:
                 p.apply(conn, unseen)
                 if p.in_memory:
                     self._in_memory_positions[p.name] = last
-                else:
+                elif not p.derived:  # a derived projection is tracked when it settles
                     self._track(conn, p, last, existed=positions[p.name] > 0)
                 positions[p.name] = last
 

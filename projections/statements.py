@@ -1,11 +1,14 @@
-"""The pay read models: every covered rep's statement for every period, and attainment per
-rep, team and territory for every period with quotas, kept current.
+"""The pay read models, kept for BI and payroll tools that read SQL (the README documents
+their columns): every covered rep's statement for every period, and attainment per rep,
+team and territory for every period with quotas.
 
 Statements depend on the whole history (tiers on attainment, draws carried between periods,
-adjustments of closed periods), so this projection keeps the facts in memory: it folds every
-page it is given and, when a run settles, rewrites the statements of every period from the
-first plan's start to the latest activity, together with the log position they were computed
-at, in one transaction.  A new process folds the log from the start again.
+adjustments of closed periods), so this projection is derived: the pages it is given only
+mark it stale, and when a run settles it rewrites every row from the facts of the engine of
+the door that runs it (``project``, ``replay``), together with the log position, in one
+transaction.  It never folds the log itself; a restarted projector resumes from its
+tracking position.  The CLI and the API answer from the engine, not from these tables:
+their answers must be current, as of any instant, and for any scope.
 """
 
 from __future__ import annotations
@@ -13,17 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Connection, Integer, String, Table, Text, select
+from sqlalchemy import Column, Connection, Integer, String, Table, Text, select, text
 
 from incentive_engine.domain.attainment import AttainmentError, attainment
 from incentive_engine.domain.facts import Facts
-from incentive_engine.domain.kpis import KPIS, KpiError, kpi
-from incentive_engine.domain.leaderboards import LeaderboardError, Metric, leaderboard
 from incentive_engine.domain.periods import Period
 from incentive_engine.store.event_store import RecordedEvent
 from plans.evaluate import EvaluationError, PlanBook, evaluate
-from plans.points import badges
-from projections.base import Projection, metadata
+from projections.base import FactsSource, Projection, metadata
 
 statements_table = Table(
     "statements",
@@ -59,73 +59,47 @@ attainment_table = Table(
 )
 
 
-leaderboard_table = Table(
-    "leaderboard",
-    metadata,
-    Column("metric", String(20), primary_key=True),
-    Column("period", String(16), primary_key=True),
-    Column("rank", Integer, primary_key=True),
-    Column("rep_id", String(128), nullable=False),
-    Column("name", Text, nullable=False),
-    Column("value", String(40), nullable=False),
-    Column("reached_at", String(40)),
-    Column("movement", Integer),
-)
-badges_table = Table(
-    "badges",
-    metadata,
-    Column("rep_id", String(128), primary_key=True),
-    Column("badge_id", String(128), primary_key=True),
-    Column("scope", String(40), primary_key=True),
-    Column("plan_id", String(128), nullable=False),
-    Column("name", Text, nullable=False),
-    Column("earned_on", String(10), nullable=False),
-    Column("event_ids", Text, nullable=False),
-)
-
-
-kpis_table = Table(
-    "kpis",
-    metadata,
-    Column("name", String(40), primary_key=True),
-    Column("period", String(16), primary_key=True),
-    Column("row", Integer, primary_key=True),
-    Column("data", Text, nullable=False),
-)
+RETIRED = ("leaderboard", "badges", "kpis")
+"""Tables of earlier versions that nothing read (boards, badges and KPIs are answered by the
+engine, for any scope, period and as-of): dropped when the projection is rebuilt."""
 
 
 class Statements(Projection):
-    """Statements per rep, period and plan, recomputed from in-memory facts when settled."""
+    """Statements per rep, period and plan, and attainment, rewritten from the engine's facts
+    when a run that saw new events settles."""
 
     name = "statements"
-    version = 4
-    tables = (statements_table, attainment_table, leaderboard_table, badges_table, kpis_table)
-    in_memory = True
+    version = 5
+    tables = (statements_table, attainment_table)
+    derived = True
 
-    def __init__(self) -> None:
-        self.facts = Facts()
+    def __init__(self, facts: FactsSource) -> None:
+        self.facts = facts
         self.dirty = False
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
-        """Fold the page into the in-memory facts (rows are written when the run settles)."""
-        self.facts.apply_recorded((r.event, r.recorded_at.isoformat()) for r in events)
+        """Mark the rows stale (they are rewritten when the run settles)."""
         self.dirty = True
 
     def settle(self, conn: Connection) -> None:
-        """Rewrite every statement from the facts as they now stand."""
+        """Rewrite every row from the facts as they now stand (at or past the last page)."""
         if not self.dirty:
             return
+        facts = self.facts()
         for table, rows in (
-            (statements_table, statement_rows(self.facts)),
-            (attainment_table, attainment_rows(self.facts)),
-            (leaderboard_table, leaderboard_rows(self.facts)),
-            (badges_table, badge_rows(self.facts)),
-            (kpis_table, kpi_rows(self.facts)),
+            (statements_table, statement_rows(facts)),
+            (attainment_table, attainment_rows(facts)),
         ):
             conn.execute(table.delete())
             if rows:
                 conn.execute(table.insert(), rows)
         self.dirty = False
+
+    def reset(self, conn: Connection) -> None:
+        """Remove every row, and the tables earlier versions wrote that nothing read."""
+        super().reset(conn)
+        for name in RETIRED:
+            conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
 def statement_rows(facts: Facts) -> list[dict[str, object]]:
@@ -205,85 +179,6 @@ def attainment_rows(facts: Facts) -> list[dict[str, object]]:
                         "error": None,
                     }
                 )
-    return rows
-
-
-def leaderboard_rows(facts: Facts) -> list[dict[str, object]]:
-    """Company leaderboards for every metric and every plan period (attainment only where
-    quotas exist); team and territory boards are the same order filtered by membership."""
-    book = PlanBook.from_facts(facts)
-    rows: list[dict[str, object]] = []
-    for period in book.periods(facts):
-        for metric in Metric:
-            try:
-                board = leaderboard(facts, book, metric, period)
-            except (LeaderboardError, EvaluationError):
-                continue
-            rows += [
-                {
-                    "metric": metric.value,
-                    "period": str(period),
-                    "rank": st.rank,
-                    "rep_id": st.rep_id,
-                    "name": st.name,
-                    "value": str(st.value),
-                    "reached_at": st.reached_at.isoformat() if st.reached_at else None,
-                    "movement": st.movement,
-                }
-                for st in board
-            ]
-    return rows
-
-
-def badge_rows(facts: Facts) -> list[dict[str, object]]:
-    """Badges every rep holds at the latest day the facts reach, under each plan."""
-    book = PlanBook.from_facts(facts)
-    periods = book.periods(facts)
-    if not periods:
-        return []
-    until = periods[-1].end
-    rows: list[dict[str, object]] = []
-    for plan_id in book.plan_ids():
-        version = book.in_force(plan_id, until)
-        if version is None or not version.plan.badges:
-            continue
-        plan_period = Period.containing(until, version.plan.period)
-        for rep_id in sorted(facts.reps):
-            if version not in book.for_rep(facts, rep_id, plan_period):
-                continue
-            for b in badges(facts, version, rep_id, until):
-                rows.append(
-                    {
-                        "rep_id": rep_id,
-                        "badge_id": b.badge_id,
-                        "scope": b.scope,
-                        "plan_id": version.plan.plan_id,
-                        "name": b.name,
-                        "earned_on": b.earned_on.isoformat(),
-                        "event_ids": " ".join(b.event_ids),
-                    }
-                )
-    return rows
-
-
-def kpi_rows(facts: Facts) -> list[dict[str, object]]:
-    """Company KPIs for every plan period (those that need no targets), one row per KPI row."""
-    rows: list[dict[str, object]] = []
-    for period in PlanBook.from_facts(facts).periods(facts):
-        for name in KPIS:
-            try:
-                found = kpi(facts, name, period, "company")
-            except KpiError:
-                continue
-            rows += [
-                {
-                    "name": name,
-                    "period": str(period),
-                    "row": i,
-                    "data": json.dumps(r, ensure_ascii=False, default=str, sort_keys=True),
-                }
-                for i, r in enumerate(found)
-            ]
     return rows
 
 

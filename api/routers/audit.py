@@ -98,7 +98,7 @@ def verify_log(request: Request, engine: EngineDep, who: Finance) -> Verificatio
     views = request.app.state.views
     ProjectionRunner(engine.store, views, [AuditChain()]).run()
     with views.connect() as conn:
-        report = verify(engine.store, conn)
+        report = verify(engine, conn)
     return Verification(
         ok=report.ok,
         events=report.events,

@@ -125,7 +125,7 @@ class DisputePage(BaseModel):
 
 
 def _service(engine: EngineDep) -> DisputeService:
-    return DisputeService(engine.store, engine.snapshot())
+    return DisputeService(engine)
 
 
 def _actor(who: Principal) -> Actor:

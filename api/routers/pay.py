@@ -587,7 +587,7 @@ def close(
     """Seal a period's payouts and statement hashes in the log (refused with a 409 when it is
     already closed, the previous period is still open, or it has not ended). Finance only."""
     the_period = parse_period(period)
-    event: PeriodClosed = close_period(engine.store, the_period, closed_by=body.closed_by)
+    event: PeriodClosed = close_period(engine, the_period, closed_by=body.closed_by)
     snap = engine.snapshot()
     result = Closed(
         period=event.period,

@@ -14,6 +14,7 @@ from incentive_engine.cli.common import (
     Format,
     console,
     emit,
+    engine_of,
     errors,
     money,
     parse_instant,
@@ -22,8 +23,7 @@ from incentive_engine.cli.common import (
 )
 from incentive_engine.services.audit import verify
 from incentive_engine.services.audit_trail import explain_line, export_pack
-from incentive_engine.services.commissions import rep_statements, snapshot
-from incentive_engine.store.event_store import EventStore
+from incentive_engine.services.commissions import rep_statements
 from projections.audit_chain import AuditChain
 from projections.runner import ProjectionRunner, make_engine
 
@@ -39,13 +39,12 @@ def verify_command(
     """Recompute the hash chain over the log and every closed period's statements; report the
     first event altered, removed or reordered, and any period that no longer recomputes to
     its seal. Exit 1 when anything is found."""
-    settings = settings_of(ctx)
-    with EventStore(settings) as store:
-        engine = make_engine(settings.resolved_views_url())
+    views = make_engine(settings_of(ctx).resolved_views_url())
+    with engine_of(ctx) as engine:
         # Extend the chain with events not chained yet (existing links are never rewritten).
-        ProjectionRunner(store, engine, [AuditChain()]).run()
-        with engine.connect() as conn:
-            report = verify(store, conn)
+        ProjectionRunner(engine.store, views, [AuditChain()]).run()
+        with views.connect() as conn:
+            report = verify(engine, conn)
     rows = [
         {"kind": f.kind, "position": f.position, "event_id": f.event_id, "detail": f.detail}
         for f in report.findings
@@ -73,11 +72,10 @@ def explain_command(
 ) -> None:
     """From the paid total to each line, its rule, tier and rate, and the events behind it
     (with their recorded times and sources)."""
-    settings = settings_of(ctx)
-    with EventStore(settings) as store:
-        snap = snapshot(store, as_of=parse_instant(as_of))
+    with engine_of(ctx) as engine:
+        snap = engine.snapshot(parse_instant(as_of))
         found = rep_statements(snap, rep, period_arg(period))
-        chains = [explain_line(snap, store, s, ln) for s in found for ln in s.lines]
+        chains = [explain_line(snap, engine.store, s, ln) for s in found for ln in s.lines]
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(chains, ensure_ascii=False, indent=2) + "\n")
         return
@@ -106,8 +104,8 @@ def export_command(
 ) -> None:
     """Write the audit pack of a period (CSV and JSON: events, plan documents, statements,
     adjustments, payouts, hashes, and a manifest with each file's sha256)."""
-    settings = settings_of(ctx)
-    with EventStore(settings) as store:
-        snap = snapshot(store)
-        manifest = export_pack(snap, store, period_arg(period), directory / period)
+    with engine_of(ctx) as engine:
+        manifest = export_pack(
+            engine.snapshot(), engine.store, period_arg(period), directory / period
+        )
     console.print(f"wrote the audit pack of {period} to {manifest.parent} ({manifest.name})")

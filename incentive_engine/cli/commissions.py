@@ -15,6 +15,7 @@ from incentive_engine.cli.common import (
     Format,
     console,
     emit,
+    engine_of,
     fail,
     money,
     parse_instant,
@@ -22,21 +23,18 @@ from incentive_engine.cli.common import (
     plan_ref_arg,
     post,
     settings_of,
+    snapshot_of,
 )
 from incentive_engine.domain.events import content_hash
 from incentive_engine.services.audit_trail import explain_line
 from incentive_engine.services.commissions import (
-    Snapshot,
     close_period,
     find_version,
     payout_of,
     period_statements,
     rep_statements,
-    snapshot,
     total_paid,
 )
-from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import EventStore
 
 commission_commands = typer.Typer()
 """Top-level commands, merged into the main application."""
@@ -45,11 +43,6 @@ commission_commands = typer.Typer()
 period_app = typer.Typer(
     cls=EngineErrors, help="Close periods: seal what is paid.", no_args_is_help=True
 )
-
-
-def _snapshot(settings: Settings, as_of: str | None) -> Snapshot:
-    with EventStore(settings) as store:
-        return snapshot(store, as_of=parse_instant(as_of))
 
 
 @commission_commands.command()
@@ -67,7 +60,7 @@ def statement(
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
     """A rep's commission statement for a period: every line, its rule and its events."""
-    snap = _snapshot(settings_of(ctx), as_of)
+    snap = snapshot_of(ctx, parse_instant(as_of))
     version = None
     if plan_version is not None:
         version = find_version(snap, *plan_ref_arg(plan_version).key)
@@ -118,7 +111,7 @@ def payouts(
     ] = Format.TABLE,
 ) -> None:
     """Every rep's pay for a period (sealed figures once closed), for finance and payroll."""
-    snap = _snapshot(settings_of(ctx), as_of)
+    snap = snapshot_of(ctx, parse_instant(as_of))
     the_period = period_arg(period)
     closed = snap.facts.closed_periods.get(str(the_period))
     found = (
@@ -168,15 +161,13 @@ def explain(
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
     """The chain behind one statement line: the events, the rule, and the arithmetic."""
-    settings = settings_of(ctx)
-    snap = _snapshot(settings, as_of)
-    found = rep_statements(snap, rep, period_arg(period))
-    s = found[0]
-    chosen = next((ln for ln in s.lines if ln.number == line), None)
-    if chosen is None:
-        fail(f"{rep} {period} has lines 1..{len(s.lines)}, not {line}")
-    with EventStore(settings) as store:
-        chain = explain_line(snap, store, s, chosen)
+    with engine_of(ctx) as engine:
+        snap = engine.snapshot(parse_instant(as_of))
+        s = rep_statements(snap, rep, period_arg(period))[0]
+        chosen = next((ln for ln in s.lines if ln.number == line), None)
+        if chosen is None:
+            fail(f"{rep} {period} has lines 1..{len(s.lines)}, not {line}")
+        chain = explain_line(snap, engine.store, s, chosen)
     rule, evidence = chain["rule"]["component"], chain["events"]
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(chain, ensure_ascii=False, indent=2) + "\n")
@@ -201,9 +192,8 @@ def period_close(
     by: Annotated[str, typer.Option("--by", help="Who closes it (recorded in the log).")],
 ) -> None:
     """Seal a period's payouts (per-rep totals and statement hashes) in the log."""
-    settings = settings_of(ctx)
-    with EventStore(settings) as store:
-        event = close_period(store, period_arg(period), closed_by=by)
+    with engine_of(ctx) as engine:
+        event = close_period(engine, period_arg(period), closed_by=by)
     console.print(
         f"closed {event.period}: {len(event.payouts)} statements, total "
         f"{total_paid(event.payouts):,} sealed ({event.statements_hash})"

@@ -1,5 +1,6 @@
 """Plumbing shared by the command-line modules: consoles, output formats, settings from
-the root context, clean failures, and reading instants and periods."""
+the root context, the engine every command reads facts through, clean failures, and
+reading instants and periods."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -23,8 +24,11 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from incentive_engine.domain.errors import EngineError, Invalid
+from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period
+from incentive_engine.services.commissions import Snapshot
+from incentive_engine.services.engine import Engine
 from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
@@ -65,6 +69,25 @@ def settings_of(ctx: typer.Context) -> Settings:
     """The settings the root command's ``--store`` callback left (or the defaults)."""
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Settings) else Settings()
+
+
+def engine_of(ctx: typer.Context) -> Engine:
+    """The application core on the configured store: the one way a command reads facts
+    (use it as a context manager; it closes the store it opened)."""
+    return Engine(settings_of(ctx))
+
+
+def facts_source(store: EventStore) -> Callable[[], Facts]:
+    """The facts the pay read models are derived from: an engine's on the store a projector
+    runs on, caught up when asked (read models never fold the log themselves)."""
+    engine = Engine(store=store)
+    return lambda: engine.snapshot().facts
+
+
+def snapshot_of(ctx: typer.Context, as_of: datetime | None = None) -> Snapshot:
+    """Facts and plan versions from the engine: now, or as of an instant."""
+    with engine_of(ctx) as engine:
+        return engine.snapshot(as_of)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -15,12 +15,11 @@ from incentive_engine.cli.common import (
     number,
     parse_instant,
     period_arg,
-    settings_of,
+    snapshot_of,
 )
 from incentive_engine.domain.leaderboards import Metric, leaderboard
 from incentive_engine.domain.periods import Period, PeriodKind
-from incentive_engine.services.commissions import Snapshot, snapshot
-from incentive_engine.store.event_store import EventStore
+from incentive_engine.services.commissions import Snapshot
 from plans.points import badges, points
 
 gamification_commands = typer.Typer()
@@ -31,8 +30,7 @@ Fmt = Annotated[Format, typer.Option("--format")]
 
 
 def _snap(ctx: typer.Context, as_of: str | None) -> Snapshot:
-    with EventStore(settings_of(ctx)) as store:
-        return snapshot(store, as_of=parse_instant(as_of))
+    return snapshot_of(ctx, parse_instant(as_of))
 
 
 @gamification_commands.command("leaderboard")

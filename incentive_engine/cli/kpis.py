@@ -21,14 +21,12 @@ from incentive_engine.cli.common import (
     emit,
     fail,
     parse_instant,
-    settings_of,
+    snapshot_of,
 )
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.kpis import BY_CHOICES, KPIS, Kpi, KpiError, kpi, parse_targets, trend
 from incentive_engine.domain.money import MINOR_UNITS, round_money
 from incentive_engine.domain.periods import Period, PeriodKind
-from incentive_engine.services.replay import replay_facts
-from incentive_engine.store.event_store import EventStore
 
 MONEY = {
     "value", "total", "average", "average_deal_size", "velocity_per_day", "quota", "credited",
@@ -104,8 +102,7 @@ Fmt = Annotated[Format, typer.Option("--format")]
 
 
 def _facts(ctx: typer.Context, as_of: datetime | None) -> Facts:
-    with EventStore(settings_of(ctx)) as store:
-        return replay_facts(store, as_of=as_of)
+    return snapshot_of(ctx, as_of).facts
 
 
 def _show(value: Any, column: str, currency: str | None) -> Any:

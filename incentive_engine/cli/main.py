@@ -23,6 +23,7 @@ from incentive_engine.cli.common import (
     console,
     emit,
     errors,
+    facts_source,
     fail,
     iso,
     number,
@@ -48,13 +49,10 @@ from incentive_engine.domain.leaderboards import Metric, leaderboard
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.domain.territories import territory_report
-from incentive_engine.services.commissions import (
-    period_statements,
-    snapshot,
-)
+from incentive_engine.services.commissions import Snapshot, period_statements
+from incentive_engine.services.engine import Engine
 from incentive_engine.services.ingest import IngestService, ingest_paths
 from incentive_engine.services.plan_publishing import publish
-from incentive_engine.services.replay import replay_facts
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from plans.documents import load_plan
@@ -167,10 +165,9 @@ def ingest(
 
 
 def _fold(settings: Settings, as_of: datetime | None) -> tuple[Facts, int]:
-    with EventStore(settings) as store:
-        total = store.max_position()
-        with progress("replay", total) as advance:
-            facts = replay_facts(store, as_of=as_of, progress=advance)
+    with Engine(settings) as engine:
+        total = engine.store.max_position()
+        facts = engine.snapshot(as_of).facts
     return facts, total
 
 
@@ -198,7 +195,8 @@ def replay(
     applied = 0
     if cut is None:
         with EventStore(settings) as store:
-            runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()))
+            views = make_engine(settings.resolved_views_url())
+            runner = ProjectionRunner(store, views, facts=facts_source(store))
             if rebuild:
                 runner.rebuild()
             with progress("read models", runner.lag()) as advance:
@@ -235,10 +233,20 @@ def events(
     ] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     after: Annotated[int, typer.Option(help="Start after this log position (paging).")] = 0,
+    counts: Annotated[
+        bool, typer.Option("--counts", help="How many events of each type the log holds.")
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
-    """List events in log order, filtered by type, rep, effective time and recorded time."""
-    from projections.event_log import EventIndex, event_index, event_reps
+    """List events in log order, filtered by type, rep, effective time and recorded time
+    (or count the whole log's events by type)."""
+    from projections.event_log import (
+        EventCounts,
+        EventIndex,
+        count_by_type,
+        event_index,
+        event_reps,
+    )
     from projections.runner import ProjectionRunner, make_engine
 
     for t in event_type or ():
@@ -248,8 +256,14 @@ def events(
             )
     settings = settings_of(ctx)
     with EventStore(settings) as store:
-        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [EventIndex()])
+        views = make_engine(settings.resolved_views_url())
+        runner = ProjectionRunner(store, views, [EventIndex(), EventCounts()])
         runner.run()
+    if counts:
+        with views.connect() as conn:
+            found = count_by_type(conn)
+        emit([{"type": t, "events": n} for t, n in found.items()], fmt, "events by type")
+        return
     ix = event_index.c
     query = select(ix.position, ix.recorded_at, ix.type, ix.event_id, ix.effective_at, ix.summary)
     query = query.where(ix.position > after)
@@ -445,6 +459,7 @@ def publish_command(
 
     from kafka import KafkaProducer
 
+    from incentive_engine.services.replay import facts_until
     from projections.publisher import Publisher
     from projections.runner import ProjectionRunner, make_engine
 
@@ -453,7 +468,7 @@ def publish_command(
     publisher = Publisher(producer, topic)
     with EventStore(settings) as store:
         runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [publisher])
-        publisher.prime(store, runner.positions()[publisher.name])
+        publisher.prime(*facts_until(store, runner.positions()[publisher.name]))
         if follow:
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -481,7 +496,8 @@ def project(
 
     settings = settings_of(ctx)
     with EventStore(settings) as store:
-        runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()))
+        views = make_engine(settings.resolved_views_url())
+        runner = ProjectionRunner(store, views, facts=facts_source(store))
         if not follow:
             console.print(f"applied {runner.run():,} events; lag {runner.lag()}")
             return
@@ -553,9 +569,10 @@ def demo(
             console.print(
                 f"published plan {v.plan.plan_id} v{v.plan.version} ({v.content_hash[:19]}…)"
             )
-    facts, _ = _fold(settings, None)
-    _print_overview(facts)
-    _print_pay(settings)
+    with Engine(settings) as engine:  # this demo's store, not the --store option's
+        snap = engine.snapshot()
+    _print_overview(snap.facts)
+    _print_pay(snap)
     hint = f"incentive-engine --store {settings.store_url}"
     console.print(
         f"\nnext:\n  {hint} statement REP 2026-Q1\n  {hint} payouts 2026-Q1 --format csv\n"
@@ -563,10 +580,8 @@ def demo(
     )
 
 
-def _print_pay(settings: Settings) -> None:
+def _print_pay(snap: Snapshot) -> None:
     """The demo's pay: Q1 payouts per rep and the top earner's statement."""
-    with EventStore(settings) as store:
-        snap = snapshot(store)
     q1 = Period.parse("2026-Q1")
     found = period_statements(snap, q1)
     if not found:

@@ -22,6 +22,7 @@ from incentive_engine.cli.common import (
     period_arg,
     post,
     settings_of,
+    snapshot_of,
 )
 from incentive_engine.domain.events import QuotaChanged, QuotaSet, QuotaSubject, event_content
 from incentive_engine.domain.facts import Facts
@@ -38,9 +39,7 @@ from incentive_engine.domain.quotas import (
     subject_name,
     to_events,
 )
-from incentive_engine.services.commissions import snapshot
 from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import EventStore
 
 quota_app = typer.Typer(
     cls=EngineErrors,
@@ -53,8 +52,7 @@ Fmt = Annotated[Format, typer.Option("--format")]
 
 
 def _facts(ctx: typer.Context, as_of: str | None = None) -> Facts:
-    with EventStore(settings_of(ctx)) as store:
-        return snapshot(store, as_of=parse_instant(as_of)).facts
+    return snapshot_of(ctx, parse_instant(as_of)).facts
 
 
 def _number(text: str, option: str) -> Decimal:

@@ -12,6 +12,7 @@ from incentive_engine.cli.common import (
     Format,
     console,
     emit,
+    engine_of,
     money,
     number,
     parse_instant,
@@ -20,8 +21,7 @@ from incentive_engine.cli.common import (
     settings_of,
 )
 from incentive_engine.domain.simulation import RepResult, simulate, window
-from incentive_engine.services.commissions import Snapshot, find_version, snapshot
-from incentive_engine.store.event_store import EventStore
+from incentive_engine.services.commissions import Snapshot, find_version
 from plans.documents import PlanVersion, load_plan
 from projections.base import metadata
 from projections.runner import make_engine
@@ -72,9 +72,9 @@ def simulate_command(
     """What a plan change would have paid over a window of history, rep by rep: baseline,
     simulated, difference, totals and the distribution of changes. Writes nothing to the log."""
     settings = settings_of(ctx)
-    with EventStore(settings) as store:
-        position = store.max_position()
-        snap = snapshot(store, as_of=parse_instant(as_of))
+    with engine_of(ctx) as engine:
+        position = engine.store.max_position()
+        snap = engine.snapshot(parse_instant(as_of))
     draft, base = _version(snap, plan), _version(snap, baseline)
     result = simulate(snap.facts, draft, base, window(period_arg(start), period_arg(end)))
     if save is not None:

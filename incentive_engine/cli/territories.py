@@ -19,6 +19,7 @@ from incentive_engine.cli.common import (
     period_arg,
     post,
     settings_of,
+    snapshot_of,
 )
 from incentive_engine.domain.attainment import Subject, attainment
 from incentive_engine.domain.events import content_hash, event_content
@@ -32,8 +33,6 @@ from incentive_engine.domain.territories import (
     unassigned,
     unowned,
 )
-from incentive_engine.services.commissions import snapshot
-from incentive_engine.store.event_store import EventStore
 
 territory_app = typer.Typer(
     cls=EngineErrors,
@@ -48,8 +47,7 @@ Fmt = Annotated[Format, typer.Option("--format")]
 
 
 def _facts(ctx: typer.Context, as_of: str | None) -> Facts:
-    with EventStore(settings_of(ctx)) as store:
-        return snapshot(store, as_of=parse_instant(as_of)).facts
+    return snapshot_of(ctx, parse_instant(as_of)).facts
 
 
 def _day(text: str | None) -> date:

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
 
 from incentive_engine.domain.events import PeriodClosed
 from incentive_engine.domain.periods import Period
-from incentive_engine.services.replay import replay_facts
 from incentive_engine.store.chain import GENESIS, next_link
-from incentive_engine.store.event_store import EventStore
-from plans.evaluate import PlanBook, statements
+from plans.evaluate import statements
 from projections.audit_chain import chain_table
+
+if TYPE_CHECKING:
+    from incentive_engine.services.engine import Engine
 
 
 @dataclass
@@ -49,9 +51,10 @@ class VerifyReport:
         return not self.findings
 
 
-def verify(store: EventStore, conn: Connection) -> VerifyReport:
-    """Recompute the chain from the log against the recorded chain and the anchors sealed in
-    each PeriodClosed, then every closed period's statements as of its close."""
+def verify(engine: Engine, conn: Connection) -> VerifyReport:
+    """Recompute the chain from the engine's log against the recorded chain and the anchors
+    sealed in each PeriodClosed, then every closed period's statements as of its close."""
+    store = engine.store
     report = VerifyReport()
     recorded_chain = {
         row.position: (row.event_id, row.link)
@@ -129,25 +132,24 @@ def verify(store: EventStore, conn: Connection) -> VerifyReport:
                     "has changed",
                 )
             )
-    _verify_periods(store, closes, report)
+    _verify_periods(engine, closes, report)
     return report
 
 
 def _verify_periods(
-    store: EventStore,
+    engine: Engine,
     closes: list[tuple[str, dict[tuple[str, str], str], datetime]],
     report: VerifyReport,
 ) -> None:
     """Recompute each closed period's statements from what was known just before its close
-    and compare their hashes with the sealed ones."""
+    and compare their hashes with the sealed ones (as-of questions to the engine)."""
     for period_name, sealed, recorded_at in closes:
         report.periods += 1
-        before = replay_facts(store, as_of=recorded_at - timedelta(microseconds=1))
-        book = PlanBook.from_facts(before)
+        before = engine.snapshot(recorded_at - timedelta(microseconds=1))
         try:
             now = {
                 (s.rep_id, s.plan_id): s.hash
-                for s in statements(before, Period.parse(period_name), book=book)
+                for s in statements(before.facts, Period.parse(period_name), book=before.book)
             }
         except ValueError as exc:  # the facts it was computed from are gone or changed
             detail = f"period {period_name} can no longer be recomputed: {exc}"

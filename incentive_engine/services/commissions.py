@@ -6,16 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from incentive_engine.domain.errors import Conflict, EngineError, NotFound
 from incentive_engine.domain.events import Payout, PeriodClosed, PriorAdjustment, content_hash
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
-from incentive_engine.services.replay import replay_facts
 from incentive_engine.store.chain import head
 from incentive_engine.store.event_store import EventStore, utc_now
 from plans.documents import PlanVersion
 from plans.evaluate import EvaluationError, PlanBook, Statement, evaluate, statements
+
+if TYPE_CHECKING:
+    from incentive_engine.services.engine import Engine
 
 
 class CommissionError(EngineError, ValueError):
@@ -38,10 +41,18 @@ class Snapshot:
     book: PlanBook
 
 
+def engine_on(source: Engine | EventStore) -> Engine:
+    """The engine given, or a transient one on a bare store (scripts and tests; the doors
+    hold a long-lived engine)."""
+    from incentive_engine.services.engine import Engine  # the engine imports Snapshot
+
+    return source if isinstance(source, Engine) else Engine(store=source)
+
+
 def snapshot(store: EventStore, *, as_of: datetime | None = None) -> Snapshot:
-    """Fold the log (as of an instant) and collect its plan versions."""
-    facts = replay_facts(store, as_of=as_of)
-    return Snapshot(facts, PlanBook.from_facts(facts))
+    """Facts and plan versions of a bare store (as of an instant), through a transient
+    engine: for scripts and tests; the doors ask their engine."""
+    return engine_on(store).snapshot(as_of)
 
 
 def rep_statements(
@@ -93,7 +104,7 @@ def payout_of(statement: Statement) -> Payout:
 
 
 def close_period(
-    store: EventStore,
+    source: Engine | EventStore,
     period: Period,
     *,
     closed_by: str,
@@ -102,9 +113,12 @@ def close_period(
     """Seal a period: every covered rep's payout and statement hash, as a PeriodClosed event.
 
     Refused (nothing written) when the period is already closed, has not ended, or follows
-    a period that had a plan in force and is still open."""
+    a period that had a plan in force and is still open.  The facts are the engine's, caught
+    up with the log (a bare store gets a transient engine)."""
     now = now or utc_now()
-    snap = snapshot(store)
+    engine = engine_on(source)
+    store = engine.store
+    snap = engine.snapshot()
     facts = snap.facts
     name = str(period)
     if name in facts.closed_periods:

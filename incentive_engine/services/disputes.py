@@ -40,9 +40,10 @@ from incentive_engine.domain.events import (
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.visibility import Role, Viewer
-from incentive_engine.services.commissions import CommissionError, Snapshot, rep_statements
+from incentive_engine.services.commissions import CommissionError, rep_statements
+from incentive_engine.services.engine import Engine
 from incentive_engine.services.ingest import IngestService, RawRecord
-from incentive_engine.store.event_store import EventStore, utc_now
+from incentive_engine.store.event_store import utc_now
 from plans.evaluate import EvaluationError, Statement
 
 __all__ = [
@@ -276,19 +277,18 @@ Clock = Callable[[], datetime]
 class DisputeService:
     """Raise, comment on, resolve and list disputes, with the access rules of each step.
 
-    Reads statements from a snapshot of the facts; appends every event through the ingest
-    service (validation, references, idempotence by event id)."""
+    Reads statements from the engine's facts (caught up when the service is made); appends
+    every event through the ingest service (validation, references, idempotence by event id)."""
 
     def __init__(
         self,
-        store: EventStore,
-        snap: Snapshot,
+        engine: Engine,
         *,
         clock: Clock = utc_now,
         new_id: Callable[[], str] | None = None,
     ) -> None:
-        self.store = store
-        self.snap = snap
+        self.store = engine.store
+        self.snap = engine.snapshot()
         self.clock = clock
         self.new_id = new_id or (lambda: "dsp-" + uuid.uuid4().hex[:16])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 
 from incentive_engine.domain.facts import Facts
 from incentive_engine.store.event_store import EventStore
@@ -44,3 +44,21 @@ def replay_facts(
             if progress is not None:
                 progress(len(page))
     return facts
+
+
+def facts_until(store: EventStore, position: int) -> tuple[Facts, date | None]:
+    """Facts of their own folded up to a log position, and the latest effective day among
+    them: the start of a process that then steps through later events one by one to see
+    what each changes (the notification publisher), which the shared Engine, always caught
+    up with the head of the log, cannot hand out."""
+    facts, last_day = Facts(), None
+    if position <= 0:
+        return facts, last_day
+    with gc_paused():
+        for page in store.events(until=position):
+            facts.apply_recorded(page)
+            for event, _ in page:
+                day = event.effective_day
+                if last_day is None or day > last_day:
+                    last_day = day
+    return facts, last_day

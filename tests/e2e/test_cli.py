@@ -138,3 +138,18 @@ def test_demo_builds_a_store_publishes_plans_and_prints_pay(tmp_path: Path) -> N
     assert payouts.exit_code == 0 and json.loads(payouts.stdout)
     again = run("demo", "--reps", "8", "--events", "3000", "--dir", str(directory))
     assert again.exit_code == 0 and again.stdout.splitlines()[0] == result.stdout.splitlines()[0]
+
+
+def test_events_counts_by_type_from_the_counts_read_model(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    f = write(tmp_path / "a.jsonl", [hired("an"), call("an", 1), call("an", 2), won("D1")])
+    assert run("ingest", str(f), store=db).exit_code == 0
+    first = json.loads(run("events", "--counts", "--format", "json", store=db).stdout)
+    assert {r["type"]: r["events"] for r in first} == {
+        "ActivityLogged": 2,
+        "DealWon": 1,
+        "RepHired": 1,
+    }
+    run("ingest", str(write(tmp_path / "b.jsonl", [call("an", 3)])), store=db)
+    again = json.loads(run("events", "--counts", "--format", "json", store=db).stdout)
+    assert {r["type"]: r["events"] for r in again}["ActivityLogged"] == 3  # counted once each

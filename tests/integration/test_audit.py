@@ -12,6 +12,7 @@ import psycopg
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.audit import verify
 from incentive_engine.services.commissions import close_period
+from incentive_engine.services.engine import Engine
 from incentive_engine.settings import Settings, postgres_parts, sqlite_path
 from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
@@ -42,7 +43,7 @@ def check(store: EventStore, settings: Settings):  # type: ignore[no-untyped-def
     engine = make_engine(settings.resolved_views_url())
     ProjectionRunner(store, engine, [AuditChain()]).run()
     with engine.connect() as conn:
-        return verify(store, conn)
+        return verify(Engine(store=store), conn)
 
 
 def rows(settings: Settings) -> Callable[[str, tuple], None]:

@@ -19,6 +19,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from incentive_engine.domain.events import event_content
 from incentive_engine.kafka.worker import IngestWorker, WorkerConfig, dead_letters
+from incentive_engine.services.replay import facts_until
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from projections.publisher import Publisher
@@ -388,7 +389,7 @@ def publish_once(store: EventStore, settings: Settings, broker: str, topic: str)
     producer = KafkaProducer(bootstrap_servers=broker, acks="all")
     publisher = Publisher(producer, topic)
     runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [publisher])
-    publisher.prime(store, runner.positions()["publisher"])
+    publisher.prime(*facts_until(store, runner.positions()["publisher"]))
     runner.run()
     producer.close()
     return publisher
