@@ -243,13 +243,6 @@ EXEMPTIONS: tuple[Exemption, ...] = (
         "projections.event_log (left for the CLI-on-Engine work)",
         third_party=True,
     ),
-    Exemption(
-        "incentive_engine.kafka.worker",
-        "eventsourcing",
-        "the worker tells a store outage (PersistenceError) from a bad message; the store "
-        "should re-raise it as its own error type",
-        third_party=True,
-    ),
 )
 """Every allowed exception to LAYERS, each with its reason."""
 
