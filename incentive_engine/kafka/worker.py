@@ -27,7 +27,6 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from eventsourcing.persistence import PersistenceError
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError
@@ -36,7 +35,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from incentive_engine.domain.events import Event
 from incentive_engine.services.ingest import IngestService, RawRecord, RecordError, parse_jsonl
 from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import EventStore
+from incentive_engine.store.event_store import EventStore, PersistenceError
 
 log = logging.getLogger("incentive_engine.kafka")
 

@@ -1,0 +1,1 @@
+"""The architecture checker: the import rules and the code that enforces them."""
