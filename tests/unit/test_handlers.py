@@ -4,6 +4,7 @@ fails loudly (at import, or with a clear error), never silently paying or counti
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from decimal import Decimal
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from incentive_engine.domain import facts as fold_module
 from incentive_engine.domain.events import EVENT_TYPES, Event
 from incentive_engine.domain.facts import UNCONCERNED, Facts, fold
 from incentive_engine.domain.handlers import MissingHandlerError, check_handlers
+from incentive_engine.domain.kpis import KPIS
 from incentive_engine.domain.leaderboards import METRICS, Metric
 from incentive_engine.domain.periods import Period
 from plans.evaluate import HANDLERS, EvaluationError, component_kinds, evaluate
@@ -123,3 +125,26 @@ def test_a_table_missing_a_kind_or_holding_an_unknown_one_is_refused() -> None:
         check_handlers(short, BadgeKind, "badge kinds")
     with pytest.raises(MissingHandlerError, match="handlers for unknown kinds extra"):
         check_handlers({**BADGES, "extra": None}, BadgeKind, "badge kinds")
+
+
+KPI_GROUP_MODULES = ("lead_sources", "funnel", "win_loss", "deal_cycle", "activity", "control")
+KPI_PARAMETERS = ["facts", "period", "by", "as_of", "targets", "currency"]
+
+
+def test_every_kpi_function_is_in_the_registry_and_every_registered_kpi_is_one() -> None:
+    """A KPI written in a group module but left out of KPIS would be unreachable (no CLI
+    command, no route, no docs): every function with the KPI signature is registered."""
+    written = {}
+    for name in KPI_GROUP_MODULES:
+        module = importlib.import_module(f"incentive_engine.domain.kpis.{name}")
+        for fname, fn in vars(module).items():
+            if (
+                inspect.isfunction(fn)
+                and fn.__module__ == module.__name__
+                and not fname.startswith("_")
+                and list(inspect.signature(fn).parameters) == KPI_PARAMETERS
+            ):
+                written[fname] = fn
+    assert len(written) == len(KPIS) > 0
+    assert {name: k.function for name, k in KPIS.items()} == written
+    assert all(k.definition for k in KPIS.values())
