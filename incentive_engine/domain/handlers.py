@@ -16,15 +16,7 @@ def check_handlers(table: Mapping[Any, object], kinds: Iterable[Any], what: str)
     expected = set(kinds)
     missing = sorted(map(str, expected - set(table)))
     extra = sorted(map(str, set(table) - expected))
-    if missing or extra:
-        raise MissingHandlerError(
-            f"{what}: "
-            + "; ".join(
-                part
-                for part in (
-                    f"no handler for {', '.join(missing)}" if missing else "",
-                    f"handlers for unknown kinds {', '.join(extra)}" if extra else "",
-                )
-                if part
-            )
-        )
+    problems = [f"no handler for {', '.join(missing)}"] if missing else []
+    problems += [f"handlers for unknown kinds {', '.join(extra)}"] if extra else []
+    if problems:
+        raise MissingHandlerError(f"{what}: {'; '.join(problems)}")
