@@ -6,38 +6,32 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 
 import jwt
 
+from incentive_engine.domain.visibility import Role, Viewer
 from incentive_engine.settings import Settings, sqlite_path
+
+__all__ = [
+    "ALGORITHM",
+    "ISSUER",
+    "AuthError",
+    "Principal",
+    "Role",
+    "from_api_key",
+    "from_token",
+    "issue_token",
+    "secret_of",
+]
 
 ALGORITHM = "HS256"
 ISSUER = "incentive-engine"
 
 
-class Role(StrEnum):
-    """What a caller may do."""
-
-    REP = "rep"
-    """Their own statements, earnings, points and badges; leaderboards without pay."""
-    MANAGER = "manager"
-    """Their own and their team's (reports') pay; leaderboards."""
-    FINANCE = "finance"
-    """All pay, period close, audit, disputes."""
-    PLAN_ADMIN = "plan_admin"
-    """Plans and simulations."""
-    INTEGRATION = "integration"
-    """Ingest only."""
-
-
 @dataclass(frozen=True)
-class Principal:
+class Principal(Viewer):
     """An authenticated caller: a role and a subject (the rep id for reps and managers)."""
-
-    role: Role
-    subject: str
 
 
 class AuthError(Exception):

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 
 from api.auth import AuthError, Principal, Role, from_api_key, from_token
 from api.errors import ApiError
+from incentive_engine.domain import visibility
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import Snapshot
@@ -102,18 +103,11 @@ def parse_period(text: str) -> Period:
 
 
 def may_see_pay(who: Principal, rep_id: str, facts: Facts, day: date) -> bool:
-    """Finance sees everyone's pay; a rep their own; a manager their own and their reports'."""
-    if who.role is Role.FINANCE:
-        return True
-    if who.role in (Role.REP, Role.MANAGER) and who.subject == rep_id:
-        return True
-    return who.role is Role.MANAGER and rep_id in facts.reports_of(who.subject, day)
+    """Whether the caller may see this rep's pay of the day (the domain's visibility rule)."""
+    return visibility.may_see(who, rep_id, facts, day)
 
 
 def check_pay_access(who: Principal, rep_id: str, facts: Facts, day: date) -> None:
-    """403 unless the caller may see this rep's pay (the same answer whether or not the rep
-    exists, so ids cannot be probed)."""
-    if who.role not in (Role.REP, Role.MANAGER, Role.FINANCE):
-        raise ApiError(403, f"the {who.role.value} role may not read pay")
-    if not may_see_pay(who, rep_id, facts, day):
-        raise ApiError(403, "you may not read this rep's pay")
+    """403 unless the caller may see this rep's pay of the day (the same answer whether or
+    not the rep exists, so ids cannot be probed)."""
+    visibility.check(who, rep_id, facts, day)

@@ -1,4 +1,5 @@
-"""One JSON error shape for every failure, and a request id on every response."""
+"""One JSON error shape for every failure, a request id on every response, and the one
+mapping of the engine's errors (``incentive_engine.domain.errors``) to HTTP statuses."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+
+from incentive_engine.domain.errors import (
+    Conflict,
+    EngineError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unavailable,
+)
 
 log = logging.getLogger("incentive_engine.api")
 
@@ -23,6 +33,22 @@ CODES = {
     500: "internal",
     503: "unavailable",
 }
+
+
+STATUSES: tuple[tuple[type[EngineError], int], ...] = (
+    (NotFound, 404),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (Invalid, 422),
+    (Unavailable, 503),
+)
+"""The HTTP status of each kind of engine error (the first base an error has); any other
+engine error is a refusal the data cannot answer: 409."""
+
+
+def status_of(exc: EngineError) -> int:
+    """The HTTP status of an engine error."""
+    return next((status for base, status in STATUSES if isinstance(exc, base)), 409)
 
 
 class ErrorBody(BaseModel):
@@ -130,6 +156,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return _body(request, exc.status_code, exc.code, str(exc.detail), exc.details)
+
+    @app.exception_handler(EngineError)
+    async def engine_error(request: Request, exc: EngineError) -> JSONResponse:
+        status = status_of(exc)
+        details = None
+        if status == 422:  # the input at fault, as request validation reports it
+            details = [{"field": exc.field or "(request)", "reason": str(exc)}]
+        return _body(request, status, CODES[status], str(exc), details)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -13,11 +13,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from incentive_engine.domain.errors import Invalid
 from incentive_engine.domain.events import PlanVersionPublished, content_hash
 from plans.model import Plan
 
 
-class PlanError(ValueError):
+class PlanError(Invalid, ValueError):
     """A plan document that cannot be used, with every problem as (path, reason)."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:

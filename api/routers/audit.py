@@ -14,12 +14,10 @@ from pydantic import BaseModel
 
 from api.auth import Principal, Role
 from api.deps import EngineDep, parse_period, require
-from api.errors import ApiError
 from api.routers.pay import AsOf, answer, instant, is_past
 from incentive_engine.services.audit import verify
 from incentive_engine.services.audit_trail import explain_line, export_pack
-from incentive_engine.services.commissions import CommissionError, rep_statements
-from plans.evaluate import EvaluationError
+from incentive_engine.services.commissions import rep_statements
 from projections.audit_chain import AuditChain
 from projections.runner import ProjectionRunner
 
@@ -79,10 +77,7 @@ def export(period: str, engine: EngineDep, who: Finance) -> Response:
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="audit-pack-") as tmp:
         directory = Path(tmp) / str(the_period)
-        try:
-            export_pack(snap, engine.store, the_period, directory)
-        except EvaluationError as exc:
-            raise ApiError(409, str(exc)) from None
+        export_pack(snap, engine.store, the_period, directory)
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as pack:
             for path in sorted(directory.rglob("*")):
                 if path.is_file():
@@ -123,12 +118,7 @@ def explain(
     the_period = parse_period(period)
     as_of = instant(as_of)
     snap = engine.snapshot(as_of)
-    try:
-        found = rep_statements(snap, rep, the_period)
-    except CommissionError as exc:
-        raise ApiError(404, str(exc)) from None
-    except EvaluationError as exc:
-        raise ApiError(409, str(exc)) from None
+    found = rep_statements(snap, rep, the_period)
     body = Explanation(
         rep_id=rep,
         period=str(the_period),

@@ -14,9 +14,8 @@ from api.deps import EngineDep, parse_period, require
 from api.errors import ApiError
 from api.routers.pay import AsOf, Limit, Offset, Page, answer, instant, is_past, refused, window
 from incentive_engine.domain.kpis import KPIS, KpiError, kpi, parse_targets, trend
-from incentive_engine.domain.leaderboards import LeaderboardError, Metric, leaderboard, members
+from incentive_engine.domain.leaderboards import Metric, leaderboard, members
 from incentive_engine.domain.periods import Period, PeriodKind
-from plans.evaluate import EvaluationError
 
 router = APIRouter(tags=["boards"])
 
@@ -80,18 +79,8 @@ def leaderboard_of(
     )
     as_of = instant(as_of)
     snap = engine.snapshot(as_of)
-    try:
-        members(snap.facts, scope, the_period)
-    except LeaderboardError as exc:
-        raise ApiError(422, str(exc), details=[{"field": "scope", "reason": str(exc)}]) from None
-    try:
-        board = leaderboard(snap.facts, snap.book, metric, the_period, scope)
-    except LeaderboardError as exc:
-        if metric is Metric.ATTAINMENT and the_period.kind in (PeriodKind.DAY, PeriodKind.WEEK):
-            raise refused(str(exc), {"period": "period"}) from None
-        raise ApiError(409, str(exc)) from None
-    except EvaluationError as exc:
-        raise ApiError(409, str(exc)) from None
+    members(snap.facts, scope, the_period)  # an unknown scope first: a 422 naming it
+    board = leaderboard(snap.facts, snap.book, metric, the_period, scope)
     rows = [
         Standing(
             rank=s.rank,

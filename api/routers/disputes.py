@@ -3,8 +3,6 @@ event; the rules live in ``incentive_engine.services.disputes``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -13,14 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, Role
 from api.deps import EngineDep, require
-from api.errors import ApiError
 from incentive_engine.services.disputes import (
     Actor,
     Dispute,
-    DisputeConflict,
-    DisputeError,
-    DisputeForbidden,
-    DisputeNotFound,
     DisputeOutcome,
     DisputeService,
 )
@@ -136,44 +129,27 @@ def _service(engine: EngineDep) -> DisputeService:
 
 
 def _actor(who: Principal) -> Actor:
-    return Actor(who.role.value, who.subject)
+    return Actor(who.role, who.subject)
 
 
 def _view(dispute: Dispute) -> DisputeView:
     return DisputeView.model_validate(dispute.as_dict())
 
 
-@contextmanager
-def _answers() -> Iterator[None]:
-    """Dispute errors as HTTP errors."""
-    try:
-        yield
-    except DisputeNotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except DisputeForbidden as exc:
-        raise ApiError(403, str(exc)) from None
-    except DisputeConflict as exc:
-        raise ApiError(409, str(exc)) from None
-    except DisputeError as exc:
-        details = [{"field": exc.field or "(request)", "reason": str(exc)}]
-        raise ApiError(422, str(exc), details=details) from None
-
-
 @router.post("", response_model=DisputeView, status_code=status.HTTP_201_CREATED)
 def raise_dispute(body: RaiseDispute, engine: EngineDep, who: Reader) -> DisputeView:
     """Dispute a line of a statement as it stands: a rep their own, a manager a report's,
     finance anyone's."""
-    with _answers():
-        dispute = _service(engine).raise_dispute(
-            _actor(who),
-            rep_id=body.rep_id,
-            period=body.period,
-            line=body.line,
-            plan_id=body.plan_id,
-            reason=body.reason,
-            expected_amount=body.expected_amount,
-            currency=body.currency,
-        )
+    dispute = _service(engine).raise_dispute(
+        _actor(who),
+        rep_id=body.rep_id,
+        period=body.period,
+        line=body.line,
+        plan_id=body.plan_id,
+        reason=body.reason,
+        expected_amount=body.expected_amount,
+        currency=body.currency,
+    )
     return _view(dispute)
 
 
@@ -193,8 +169,7 @@ def queue(
 ) -> DisputePage:
     """The disputes the caller may read, oldest first: finance all, managers their reports',
     reps their own."""
-    with _answers():
-        found = _service(engine).queue(_actor(who), status_)
+    found = _service(engine).queue(_actor(who), status_)
     return DisputePage(
         items=[_view(d) for d in found[offset : offset + limit]],
         total=len(found),
@@ -206,8 +181,7 @@ def queue(
 @router.get("/{dispute_id}", response_model=DisputeView)
 def get_dispute(dispute_id: str, engine: EngineDep, who: Reader) -> DisputeView:
     """One dispute with its comments and resolution."""
-    with _answers():
-        return _view(_service(engine).get(_actor(who), dispute_id))
+    return _view(_service(engine).get(_actor(who), dispute_id))
 
 
 @router.post(
@@ -215,20 +189,18 @@ def get_dispute(dispute_id: str, engine: EngineDep, who: Reader) -> DisputeView:
 )
 def comment(dispute_id: str, body: CommentRequest, engine: EngineDep, who: Reader) -> DisputeView:
     """Comment on an open dispute (its rep, a manager above the rep, finance)."""
-    with _answers():
-        return _view(_service(engine).comment(_actor(who), dispute_id, body.comment))
+    return _view(_service(engine).comment(_actor(who), dispute_id, body.comment))
 
 
 @router.post("/{dispute_id}/resolve", response_model=DisputeView)
 def resolve(dispute_id: str, body: ResolveRequest, engine: EngineDep, who: Resolver) -> DisputeView:
     """Accept (posting the manual adjustment) or reject (with a reason) an open dispute:
     finance, or the rep's manager. A dispute is resolved once (409 after)."""
-    with _answers():
-        dispute = _service(engine).resolve(
-            _actor(who),
-            dispute_id,
-            outcome=body.outcome,
-            reason=body.reason,
-            amount=body.amount,
-        )
+    dispute = _service(engine).resolve(
+        _actor(who),
+        dispute_id,
+        outcome=body.outcome,
+        reason=body.reason,
+        amount=body.amount,
+    )
     return _view(dispute)

@@ -18,8 +18,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from api.auth import Principal, Role
-from api.deps import EngineDep, PrincipalDep, check_pay_access, may_see_pay, parse_period, require
+from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period, require
 from api.errors import ApiError
+from incentive_engine.domain import visibility
 from incentive_engine.domain.events import Payout, PeriodClosed
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period, PeriodKind
@@ -123,12 +124,9 @@ def refused(message: str, fields: Mapping[str, str]) -> ApiError:
 
 
 def check_access(who: Principal, rep_id: str, facts: Facts, day: date, what: str) -> None:
-    """403 unless the caller may read this rep's figures (the pay rule: a rep their own, a
-    manager their own and their reports', finance everyone's), whether or not the rep exists."""
-    if who.role not in (Role.REP, Role.MANAGER, Role.FINANCE):
-        raise ApiError(403, f"the {who.role.value} role may not read {what}")
-    if not may_see_pay(who, rep_id, facts, day):
-        raise ApiError(403, f"you may not read this rep's {what}")
+    """403 unless the caller may read this rep's figures of the day (the domain's visibility
+    rule of pay), whether or not the rep exists."""
+    visibility.check(who, rep_id, facts, day, what)
 
 
 def known_rep(facts: Facts, rep_id: str) -> None:
@@ -267,10 +265,10 @@ def _adjusted(p: Payout) -> Decimal:
     return sum((a.amount for a in p.adjustments), Decimal(0))
 
 
-def _earnings(snap: Snapshot, rep_id: str) -> list[EarningsRow]:
+def _earnings(snap: Snapshot, rep_id: str, periods: Sequence[Period]) -> list[EarningsRow]:
     currency = _currencies(snap)
     rows: list[EarningsRow] = []
-    for period in snap.book.periods(snap.facts):
+    for period in periods:
         closed = snap.facts.closed_periods.get(str(period))
         if closed is not None:
             for p in sorted(closed.payouts, key=lambda x: x.plan_id):
@@ -341,12 +339,20 @@ def earnings(
 ) -> Response:
     """A rep's earnings in every plan period from the plan's start to the latest with data:
     earned, adjustments of closed periods, total and open/sealed. Reps see their own,
-    managers their reports', finance everyone's."""
+    managers their reports' (the periods in which they were reports, on each period's last
+    day), finance everyone's."""
     as_of = instant(as_of)
     snap = engine.snapshot(as_of)
-    check_pay_access(who, rep, snap.facts, (as_of or datetime.now(UTC)).date())
-    known_rep(snap.facts, rep)
-    rows = _earnings(snap, rep)
+    facts = snap.facts
+    shown = [
+        p
+        for p in snap.book.periods(facts)
+        if visibility.may_see(who, rep, facts, visibility.figure_day(p))
+    ]
+    if not shown:  # no period to show: refused unless the caller may see the rep now
+        check_pay_access(who, rep, facts, (as_of or datetime.now(UTC)).date())
+    known_rep(facts, rep)
+    rows = _earnings(snap, rep, shown)
     body = Earnings(rep_id=rep, **window(rows, limit, offset))
     return answer(request, body, immutable=is_past(as_of))
 
@@ -370,7 +376,7 @@ def rep_points(
     the_period = parse_period(period)
     as_of = instant(as_of)
     snap = engine.snapshot(as_of)
-    check_access(who, rep, snap.facts, the_period.end, "points")
+    check_access(who, rep, snap.facts, visibility.figure_day(the_period), "points")
     known_rep(snap.facts, rep)
     versions = [
         v for v in snap.book.gamified_for(snap.facts, rep, the_period) if v.plan.points is not None
@@ -537,14 +543,11 @@ def payouts(
     as_of = instant(as_of)
     snap = engine.snapshot(as_of)
     closed = snap.facts.closed_periods.get(str(the_period))
-    try:
-        found = (
-            list(closed.payouts)
-            if closed is not None
-            else [payout_of(s) for s in period_statements(snap, the_period)]
-        )
-    except EvaluationError as exc:
-        raise ApiError(409, str(exc)) from None
+    found = (
+        list(closed.payouts)
+        if closed is not None
+        else [payout_of(s) for s in period_statements(snap, the_period)]
+    )
     status: Literal["open", "sealed"] = "sealed" if closed is not None else "open"
     rows = _payout_rows(snap, the_period, found, status)
     immutable = closed is not None or is_past(as_of)
@@ -584,10 +587,7 @@ def close(
     """Seal a period's payouts and statement hashes in the log (refused with a 409 when it is
     already closed, the previous period is still open, or it has not ended). Finance only."""
     the_period = parse_period(period)
-    try:
-        event: PeriodClosed = close_period(engine.store, the_period, closed_by=body.closed_by)
-    except CommissionError as exc:
-        raise ApiError(409, str(exc)) from None
+    event: PeriodClosed = close_period(engine.store, the_period, closed_by=body.closed_by)
     snap = engine.snapshot()
     result = Closed(
         period=event.period,

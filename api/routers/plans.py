@@ -17,16 +17,16 @@ from api.deps import Engine, EngineDep, parse_period, require
 from api.errors import ApiError
 from incentive_engine.domain.events import content_hash
 from incentive_engine.domain.periods import Period
-from incentive_engine.domain.simulation import SimulationError, simulate, window
-from incentive_engine.services.commissions import CommissionError, find_version
+from incentive_engine.domain.simulation import simulate, window
+from incentive_engine.services.commissions import find_version
 from incentive_engine.services.plan_publishing import (
-    PlanPublishError,
     get_version,
     list_versions,
     publish,
 )
 from plans.documents import PlanError, PlanVersion, parse_yaml, plan_from_data
 from plans.model import Plan, plan_schema
+from plans.ref import PlanRef
 
 router = APIRouter(prefix="/v1", tags=["plans"])
 
@@ -163,14 +163,6 @@ def _summary(version: PlanVersion) -> dict[str, Any]:
     }
 
 
-def _published_key(text: str, field: str) -> tuple[str, int]:
-    plan_id, _, number = text.partition("@")
-    if not plan_id or not number.isdigit():
-        reason = f"{text!r} is not PLAN@VERSION"
-        raise ApiError(422, reason, details=[{"field": field, "reason": reason}])
-    return plan_id, int(number)
-
-
 # ------------------------------------------------------------------------ routes
 
 
@@ -207,10 +199,7 @@ async def publish_plan(
     """Publish a plan version (201). The same document again is a no-op (200); another
     document under a published version, or a version not above the latest, is a 409."""
     plan = await _document(request)
-    try:
-        result = await run_in_threadpool(publish, engine.store, plan, published_by=who.subject)
-    except PlanPublishError as exc:
-        raise ApiError(409, str(exc)) from None
+    result = await run_in_threadpool(publish, engine.store, plan, published_by=who.subject)
     if result.already_published:
         response.status_code = status.HTTP_200_OK
     return Published(
@@ -246,10 +235,7 @@ def plans(
 @router.get("/plans/{plan_id}/versions/{version}", response_model=VersionDetail)
 def plan_version(plan_id: str, version: int, engine: EngineDep, who: Reader) -> VersionDetail:
     """One published version with its document (404 when it is not published)."""
-    try:
-        found = get_version(engine.store, plan_id, version)
-    except LookupError as exc:
-        raise ApiError(404, str(exc.args[0])) from None
+    found = get_version(engine.store, plan_id, version)
     recorded = engine.store.get(found.event_id)
     published_by = getattr(recorded.event, "published_by", None) if recorded else None
     return VersionDetail(
@@ -296,16 +282,14 @@ def _simulate(
     """Fold, find the versions and simulate (off the event loop: it is CPU-bound)."""
     snap = engine.snapshot()
     try:
-        if body.plan is not None:
-            draft = PlanVersion.draft(plan_from_data(body.plan, "plan"))
-        else:
-            draft = find_version(snap, *_published_key(body.plan_version or "", "plan_version"))
-        base = find_version(snap, *_published_key(body.baseline, "baseline"))
-        result = simulate(snap.facts, draft, base, window(*periods))
+        draft = (
+            PlanVersion.draft(plan_from_data(body.plan, "plan")) if body.plan is not None else None
+        )
     except PlanError as exc:
         raise _problems(exc, prefix="plan.") from None
-    except CommissionError as exc:
-        raise ApiError(404, str(exc)) from None
-    except SimulationError as exc:
-        raise ApiError(422, str(exc), details=[{"field": "from", "reason": str(exc)}]) from None
+    if draft is None:
+        ref = PlanRef.parse(body.plan_version or "", field="plan_version")
+        draft = find_version(snap, *ref.key)
+    base = find_version(snap, *PlanRef.parse(body.baseline, field="baseline").key)
+    result = simulate(snap.facts, draft, base, window(*periods))
     return result.as_dict()

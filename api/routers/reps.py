@@ -11,9 +11,9 @@ from fastapi import APIRouter, Query, Response
 
 from api.auth import Principal
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
-from api.errors import ApiError
-from incentive_engine.services.commissions import CommissionError, find_version, rep_statements
-from plans.evaluate import EvaluationError
+from incentive_engine.domain.visibility import figure_day
+from incentive_engine.services.commissions import find_version, rep_statements
+from plans.ref import PlanRef
 
 router = APIRouter(prefix="/v1/reps", tags=["reps"])
 
@@ -28,19 +28,12 @@ def _statement_docs(
 ) -> list[dict[str, Any]]:
     the_period = parse_period(period)
     snap = engine.snapshot(as_of)
-    check_pay_access(who, rep, snap.facts, the_period.end)
-    try:
-        version = None
-        if plan_version is not None:
-            plan_id, _, number = plan_version.partition("@")
-            if not number.isdigit():
-                raise ApiError(422, f"plan_version {plan_version!r} is not PLAN@VERSION")
-            version = find_version(snap, plan_id, int(number))
-        found = rep_statements(snap, rep, the_period, plan_version=version)
-    except CommissionError as exc:
-        raise ApiError(404, str(exc)) from None
-    except EvaluationError as exc:
-        raise ApiError(409, str(exc)) from None
+    check_pay_access(who, rep, snap.facts, figure_day(the_period))
+    version = None
+    if plan_version is not None:
+        ref = PlanRef.parse(plan_version, field="plan_version")
+        version = find_version(snap, *ref.key)
+    found = rep_statements(snap, rep, the_period, plan_version=version)
     return [{**s.as_dict(), "hash": s.hash} for s in found]
 
 
@@ -64,7 +57,7 @@ async def statement(
         body = orjson.dumps(docs)
     else:
         snap = engine.snapshot()  # catches up with the log; empties the cache if it moved
-        check_pay_access(who, rep, snap.facts, parse_period(period).end)
+        check_pay_access(who, rep, snap.facts, figure_day(parse_period(period)))
         key = ("statement", rep, period, plan_version, engine.position)
         body = engine.responses.get(key, b"")
         if not body:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, Role
-from api.deps import Engine, EngineDep, may_see_pay, parse_period, require
+from api.deps import Engine, EngineDep, parse_period, require
 from api.errors import ApiError
 from api.routers.pay import (
     AsOf,
@@ -26,7 +26,8 @@ from api.routers.pay import (
     today,
     window,
 )
-from incentive_engine.domain.attainment import AttainmentError, attainment
+from incentive_engine.domain import visibility
+from incentive_engine.domain.attainment import attainment
 from incentive_engine.domain.events import QuotaChanged, QuotaSet, QuotaSubject, event_content
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
@@ -42,6 +43,7 @@ from incentive_engine.domain.quotas import (
     to_events,
 )
 from incentive_engine.domain.territories import in_force
+from incentive_engine.domain.visibility import Figure, figure_day
 from incentive_engine.services.ingest import IngestService, RawRecord
 
 router = APIRouter(tags=["territories"])
@@ -193,14 +195,10 @@ def _visible(
     who: Principal, facts: Facts, by: str, period: Period
 ) -> tuple[set[str] | None, str | None]:
     """(the subject ids the caller may see, None for all; or why they may see none)."""
-    if who.role in (Role.FINANCE, Role.PLAN_ADMIN):
-        return None, None
-    if who.role is Role.REP:
-        if by != "rep":
-            return set(), "a rep sees only their own attainment (by=rep)"
-        return {who.subject}, None
-    people = {who.subject} | facts.reports_of(who.subject, period.end)
-    if by == "rep":
+    if who.role is Role.REP and by != "rep":
+        return set(), "a rep sees only their own attainment (by=rep)"
+    people = visibility.visible_reps(who, facts, figure_day(period), Figure.ATTAINMENT)
+    if people is None or by == "rep":
         return people, None
     if by == "team":
         teams = set()
@@ -213,7 +211,7 @@ def _visible(
         return teams, None
     owned = set()
     for tid, t in facts.territories.items():
-        ownership = t.ownership_on(period.end)
+        ownership = t.ownership_on(figure_day(period))
         if ownership is not None and any(s.rep_id in people for s in ownership.owners):
             owned.add(tid)
     return owned, None
@@ -244,17 +242,13 @@ def attainment_of(
         if by != "rep":
             reason = "rep filters rows by rep: use it with by=rep"
             raise ApiError(422, reason, details=[{"field": "rep", "reason": reason}])
-        if who.role is not Role.PLAN_ADMIN and not may_see_pay(who, rep, facts, the_period.end):
-            raise ApiError(403, "you may not read this rep's attainment")
+        visibility.check(who, rep, facts, figure_day(the_period), "attainment", Figure.ATTAINMENT)
         if rep not in facts.reps:
             raise ApiError(404, f"unknown rep {rep!r}")
     visible, why = _visible(who, facts, by, the_period)
     if why is not None:
         raise ApiError(403, why)
-    try:
-        found = attainment(facts, the_period, by, prorate=prorate)
-    except AttainmentError as exc:
-        raise ApiError(409, str(exc)) from None
+    found = attainment(facts, the_period, by, prorate=prorate)
     rows = [
         AttainmentOut(
             subject=a.subject,

@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 
 from incentive_engine.cli.common import (
+    EngineErrors,
     Format,
     console,
     emit,
     errors,
-    fail,
     money,
     parse_instant,
     period_arg,
@@ -22,13 +22,14 @@ from incentive_engine.cli.common import (
 )
 from incentive_engine.services.audit import verify
 from incentive_engine.services.audit_trail import explain_line, export_pack
-from incentive_engine.services.commissions import CommissionError, rep_statements, snapshot
+from incentive_engine.services.commissions import rep_statements, snapshot
 from incentive_engine.store.event_store import EventStore
-from plans.evaluate import EvaluationError
 from projections.audit_chain import AuditChain
 from projections.runner import ProjectionRunner, make_engine
 
-audit_app = typer.Typer(help="Audit: verify the log and the sealed periods.", no_args_is_help=True)
+audit_app = typer.Typer(
+    cls=EngineErrors, help="Audit: verify the log and the sealed periods.", no_args_is_help=True
+)
 
 
 @audit_app.command("verify")
@@ -75,10 +76,7 @@ def explain_command(
     settings = settings_of(ctx)
     with EventStore(settings) as store:
         snap = snapshot(store, as_of=parse_instant(as_of))
-        try:
-            found = rep_statements(snap, rep, period_arg(period))
-        except (CommissionError, EvaluationError) as exc:
-            fail(str(exc))
+        found = rep_statements(snap, rep, period_arg(period))
         chains = [explain_line(snap, store, s, ln) for s in found for ln in s.lines]
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(chains, ensure_ascii=False, indent=2) + "\n")
@@ -111,8 +109,5 @@ def export_command(
     settings = settings_of(ctx)
     with EventStore(settings) as store:
         snap = snapshot(store)
-        try:
-            manifest = export_pack(snap, store, period_arg(period), directory / period)
-        except EvaluationError as exc:
-            fail(str(exc))
+        manifest = export_pack(snap, store, period_arg(period), directory / period)
     console.print(f"wrote the audit pack of {period} to {manifest.parent} ({manifest.name})")

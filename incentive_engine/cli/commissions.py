@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from incentive_engine.cli.common import (
+    EngineErrors,
     Format,
     console,
     emit,
@@ -18,13 +19,13 @@ from incentive_engine.cli.common import (
     money,
     parse_instant,
     period_arg,
+    plan_ref_arg,
     post,
     settings_of,
 )
 from incentive_engine.domain.events import content_hash
 from incentive_engine.services.audit_trail import explain_line
 from incentive_engine.services.commissions import (
-    CommissionError,
     Snapshot,
     close_period,
     find_version,
@@ -36,13 +37,14 @@ from incentive_engine.services.commissions import (
 )
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
-from plans.evaluate import EvaluationError
 
 commission_commands = typer.Typer()
 """Top-level commands, merged into the main application."""
 
 
-period_app = typer.Typer(help="Close periods: seal what is paid.", no_args_is_help=True)
+period_app = typer.Typer(
+    cls=EngineErrors, help="Close periods: seal what is paid.", no_args_is_help=True
+)
 
 
 def _snapshot(settings: Settings, as_of: str | None) -> Snapshot:
@@ -66,18 +68,10 @@ def statement(
 ) -> None:
     """A rep's commission statement for a period: every line, its rule and its events."""
     snap = _snapshot(settings_of(ctx), as_of)
-    try:
-        version = None
-        if plan_version is not None:
-            plan_id, _, number = plan_version.partition("@")
-            if not number.isdigit():
-                raise typer.BadParameter(
-                    f"{plan_version!r} is not PLAN@VERSION (e.g. field-sales-vn@2)"
-                )
-            version = find_version(snap, plan_id, int(number))
-        found = rep_statements(snap, rep, period_arg(period), plan_version=version)
-    except (CommissionError, EvaluationError) as exc:
-        fail(str(exc))
+    version = None
+    if plan_version is not None:
+        version = find_version(snap, *plan_ref_arg(plan_version).key)
+    found = rep_statements(snap, rep, period_arg(period), plan_version=version)
     if fmt is Format.JSON:
         docs = [{**s.as_dict(), "hash": s.hash} for s in found]
         sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=2) + "\n")
@@ -127,14 +121,11 @@ def payouts(
     snap = _snapshot(settings_of(ctx), as_of)
     the_period = period_arg(period)
     closed = snap.facts.closed_periods.get(str(the_period))
-    try:
-        found = (
-            [payout_of(s) for s in period_statements(snap, the_period)]
-            if closed is None
-            else list(closed.payouts)
-        )
-    except EvaluationError as exc:
-        fail(str(exc))
+    found = (
+        [payout_of(s) for s in period_statements(snap, the_period)]
+        if closed is None
+        else list(closed.payouts)
+    )
     currency = {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
     rows = [
         {
@@ -179,10 +170,7 @@ def explain(
     """The chain behind one statement line: the events, the rule, and the arithmetic."""
     settings = settings_of(ctx)
     snap = _snapshot(settings, as_of)
-    try:
-        found = rep_statements(snap, rep, period_arg(period))
-    except (CommissionError, EvaluationError) as exc:
-        fail(str(exc))
+    found = rep_statements(snap, rep, period_arg(period))
     s = found[0]
     chosen = next((ln for ln in s.lines if ln.number == line), None)
     if chosen is None:
@@ -215,10 +203,7 @@ def period_close(
     """Seal a period's payouts (per-rep totals and statement hashes) in the log."""
     settings = settings_of(ctx)
     with EventStore(settings) as store:
-        try:
-            event = close_period(store, period_arg(period), closed_by=by)
-        except CommissionError as exc:
-            fail(str(exc))
+        event = close_period(store, period_arg(period), closed_by=by)
     console.print(
         f"closed {event.period}: {len(event.payouts)} statements, total "
         f"{total_paid(event.payouts):,} sealed ({event.statements_hash})"

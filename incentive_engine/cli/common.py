@@ -14,17 +14,21 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
+from incentive_engine.domain.errors import EngineError, Invalid
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
+from plans.ref import PlanRef
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -37,6 +41,24 @@ class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+"""Exit codes: done; refused or failed (any engine error: not found, forbidden, conflict,
+invalid, unavailable; a record refused at ingest; an audit that found tampering); a usage
+error (an unknown option, a value that does not parse)."""
+
+
+class EngineErrors(TyperGroup):
+    """The root command group: an engine error raised by any command is its message on
+    stderr and exit 1, in this one place instead of in every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; map an engine error to its message and exit code."""
+        try:
+            return super().invoke(ctx)
+        except EngineError as exc:
+            fail(str(exc), EXIT_REFUSED)
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -87,6 +109,15 @@ def period_arg(text: str) -> Period:
         return Period.parse(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def plan_ref_arg(text: str, *, latest: bool = False, or_file: bool = False) -> PlanRef:
+    """A PLAN@VERSION argument (PLAN@latest too with ``latest``), or a usage error naming
+    it (saying a file was looked for too with ``or_file``)."""
+    try:
+        return PlanRef.parse(text, latest=latest)
+    except Invalid as exc:
+        raise typer.BadParameter(f"{exc}{', nor a plan file' if or_file else ''}") from None
 
 
 def number(value: Decimal) -> str:

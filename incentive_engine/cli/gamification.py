@@ -17,11 +17,10 @@ from incentive_engine.cli.common import (
     period_arg,
     settings_of,
 )
-from incentive_engine.domain.leaderboards import LeaderboardError, Metric, leaderboard
+from incentive_engine.domain.leaderboards import Metric, leaderboard
 from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.services.commissions import Snapshot, snapshot
 from incentive_engine.store.event_store import EventStore
-from plans.evaluate import EvaluationError
 from plans.points import badges, points
 
 gamification_commands = typer.Typer()
@@ -59,10 +58,7 @@ def leaderboard_command(
         if period
         else Period.containing(datetime.now(UTC).date(), PeriodKind.QUARTER)
     )
-    try:
-        board = leaderboard(snap.facts, snap.book, metric, the_period, scope)
-    except (LeaderboardError, EvaluationError) as exc:
-        fail(str(exc))
+    board = leaderboard(snap.facts, snap.book, metric, the_period, scope)
     if rep is not None and rep not in snap.facts.reps:
         fail(f"unknown rep {rep!r}")
     shown = [s for s in board if s.rank <= top or s.rep_id == rep]

@@ -14,9 +14,15 @@ from typing import Annotated, Any
 
 import click
 import typer
-from typer.core import TyperGroup
 
-from incentive_engine.cli.common import Format, emit, fail, parse_instant, settings_of
+from incentive_engine.cli.common import (
+    EngineErrors,
+    Format,
+    emit,
+    fail,
+    parse_instant,
+    settings_of,
+)
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.kpis import BY_CHOICES, KPIS, Kpi, KpiError, kpi, parse_targets, trend
 from incentive_engine.domain.money import MINOR_UNITS, round_money
@@ -31,7 +37,7 @@ MONEY = {
 """Columns (and trend measures) holding money, shown with separators in tables."""
 
 
-class _KpiGroup(TyperGroup):
+class _KpiGroup(EngineErrors):
     """Accepts ``win-rate`` for ``win_rate`` and names an unknown KPI clearly (exit 2)."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -172,10 +178,7 @@ def _run(
     day = anchor or (today if today in the_period else None)
     facts = _facts(ctx, instant)
     compute = trend if with_trend else kpi
-    try:
-        rows = compute(facts, name, the_period, by, as_of=day, targets=targets, currency=currency)
-    except KpiError as exc:
-        fail(str(exc))
+    rows = compute(facts, name, the_period, by, as_of=day, targets=targets, currency=currency)
     title = f"{name}{' trend' if with_trend else ''} by {by}, {the_period}"
     if day is not None:
         title += f", on {day}"

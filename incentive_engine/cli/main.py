@@ -18,6 +18,7 @@ from sqlalchemy import select
 from incentive_engine.cli.audit import audit_app
 from incentive_engine.cli.commissions import commission_commands, period_app
 from incentive_engine.cli.common import (
+    EngineErrors,
     Format,
     console,
     emit,
@@ -62,6 +63,7 @@ CATALOG = Path(__file__).resolve().parents[2] / "plans" / "catalog"
 """Plan documents that ship with the project."""
 
 app = typer.Typer(
+    cls=EngineErrors,
     help="Event-sourced incentive and commission engine.",
     no_args_is_help=True,
     rich_markup_mode=None,

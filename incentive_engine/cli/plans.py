@@ -17,10 +17,16 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from incentive_engine.cli.common import Format, emit, fail, settings_of
+from incentive_engine.cli.common import (
+    EngineErrors,
+    Format,
+    emit,
+    fail,
+    plan_ref_arg,
+    settings_of,
+)
 from incentive_engine.domain.events import content_hash
 from incentive_engine.services.plan_publishing import (
-    PlanPublishError,
     get_version,
     list_versions,
     publish,
@@ -28,10 +34,11 @@ from incentive_engine.services.plan_publishing import (
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from plans.diff import diff_plans
-from plans.documents import PlanError, load_plan
+from plans.documents import load_plan
 from plans.model import Plan, plan_schema
 
 plan_app = typer.Typer(
+    cls=EngineErrors,
     name="plan",
     help="Validate, publish, list, show and compare plan versions (plans are YAML documents).",
     no_args_is_help=True,
@@ -62,10 +69,7 @@ def _read_plan(path: Path) -> Plan:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         fail(f"{path}: (document): not UTF-8 text ({exc.reason})")
-    try:
-        return load_plan(text, str(path))
-    except PlanError as exc:
-        fail(str(exc))
+    return load_plan(text, str(path))
 
 
 # ------------------------------------------------------------------- validate
@@ -95,10 +99,7 @@ def publish_command(
     """Validate a plan document and publish it as a new, immutable plan version."""
     plan = _read_plan(file)
     with EventStore(settings_of(ctx)) as store:
-        try:
-            result = publish(store, plan, published_by=by)
-        except PlanPublishError as exc:
-            fail(str(exc))
+        result = publish(store, plan, published_by=by)
     name = f"plan {plan.plan_id} v{plan.version}"
     if result.already_published:
         digest = result.content_hash
@@ -197,10 +198,7 @@ def show(
 ) -> None:
     """Print a published plan version's document with its content hash and publishing event."""
     with EventStore(settings_of(ctx)) as store:
-        try:
-            found = get_version(store, plan_id, version)
-        except LookupError as exc:
-            fail(str(exc.args[0]))
+        found = get_version(store, plan_id, version)
     plan = found.plan
     if fmt is DocumentFormat.JSON:
         out = {
@@ -227,15 +225,10 @@ def _operand(text: str, store: list[EventStore], settings: Settings) -> Plan:
     path = Path(text)
     if path.is_file() or "@" not in text:
         return _read_plan(path)
-    plan_id, _, number = text.rpartition("@")
-    if number != "latest" and not number.isdigit():
-        fail(f"{text!r}: give a file or ID@VERSION (a number, or latest)", 2)
+    ref = plan_ref_arg(text, latest=True, or_file=True)
     if not store:
         store.append(EventStore(settings))
-    try:
-        return get_version(store[0], plan_id, None if number == "latest" else int(number)).plan
-    except LookupError as exc:
-        fail(str(exc.args[0]))
+    return get_version(store[0], ref.plan_id, ref.version).plan
 
 
 @plan_app.command()

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from incentive_engine.cli.common import (
+    EngineErrors,
     Format,
     console,
     emit,
@@ -30,7 +31,6 @@ from incentive_engine.domain.quotas import (
     Allocation,
     AllocationRow,
     Method,
-    QuotaError,
     action,
     allocate,
     default_reason,
@@ -43,7 +43,9 @@ from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 
 quota_app = typer.Typer(
-    help="Allocate quotas from history, list them, and roll them up.", no_args_is_help=True
+    cls=EngineErrors,
+    help="Allocate quotas from history, list them, and roll them up.",
+    no_args_is_help=True,
 )
 
 AsOf = Annotated[str | None, typer.Option(help="What the engine knew at this instant.")]
@@ -156,21 +158,18 @@ def allocate_command(
         fail("--publish needs --by NAME (who publishes the quotas)", 2)
     settings = settings_of(ctx)
     facts = _facts(ctx)
-    try:
-        allocation = allocate(
-            facts,
-            the_period,
-            method=method,
-            currency=code,
-            rate=the_rate,
-            market=rates,
-            target=the_target,
-            cascade=cascade,
-        )
-        why = reason or default_reason(allocation, by)
-        events = to_events(allocation, facts, reason=why) if publish else []
-    except QuotaError as exc:
-        fail(str(exc))
+    allocation = allocate(
+        facts,
+        the_period,
+        method=method,
+        currency=code,
+        rate=the_rate,
+        market=rates,
+        target=the_target,
+        cascade=cascade,
+    )
+    why = reason or default_reason(allocation, by)
+    events = to_events(allocation, facts, reason=why) if publish else []
     table = fmt is Format.TABLE
     rows = [_row(allocation, r, facts, table) for r in (*allocation.rows, *allocation.cascaded)]
     outcome: dict[str, Any] | None = None
@@ -276,10 +275,7 @@ def rollup_command(
     weights each rep by days in the team; a territory by ownership share)."""
     the_period = period_arg(period)
     facts = _facts(ctx, as_of)
-    try:
-        found = rollup(facts, the_period)
-    except QuotaError as exc:
-        fail(str(exc))
+    found = rollup(facts, the_period)
     if fmt is Format.JSON:
         docs = [r.as_dict() for r in found]
         sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=2) + "\n")

@@ -12,17 +12,17 @@ from incentive_engine.cli.common import (
     Format,
     console,
     emit,
-    fail,
     money,
     number,
     parse_instant,
     period_arg,
+    plan_ref_arg,
     settings_of,
 )
-from incentive_engine.domain.simulation import RepResult, SimulationError, simulate, window
-from incentive_engine.services.commissions import CommissionError, Snapshot, find_version, snapshot
+from incentive_engine.domain.simulation import RepResult, simulate, window
+from incentive_engine.services.commissions import Snapshot, find_version, snapshot
 from incentive_engine.store.event_store import EventStore
-from plans.documents import PlanError, PlanVersion, load_plan
+from plans.documents import PlanVersion, load_plan
 from projections.base import metadata
 from projections.runner import make_engine
 from projections.scenarios import save_scenario
@@ -35,17 +35,8 @@ def _version(snap: Snapshot, text: str) -> PlanVersion:
     """A plan file (a draft, unpublished) or PLAN@VERSION (published)."""
     path = Path(text)
     if path.is_file():
-        try:
-            return PlanVersion.draft(load_plan(path.read_text(encoding="utf-8"), str(path)))
-        except PlanError as exc:
-            fail(str(exc))
-    plan_id, _, number_text = text.partition("@")
-    if not number_text.isdigit():
-        raise typer.BadParameter(f"{text!r} is neither a plan file nor PLAN@VERSION")
-    try:
-        return find_version(snap, plan_id, int(number_text))
-    except CommissionError as exc:
-        fail(str(exc))
+        return PlanVersion.draft(load_plan(path.read_text(encoding="utf-8"), str(path)))
+    return find_version(snap, *plan_ref_arg(text, or_file=True).key)
 
 
 def _row(r: RepResult, currency: str) -> dict[str, str]:
@@ -85,10 +76,7 @@ def simulate_command(
         position = store.max_position()
         snap = snapshot(store, as_of=parse_instant(as_of))
     draft, base = _version(snap, plan), _version(snap, baseline)
-    try:
-        result = simulate(snap.facts, draft, base, window(period_arg(start), period_arg(end)))
-    except SimulationError as exc:
-        fail(str(exc))
+    result = simulate(snap.facts, draft, base, window(period_arg(start), period_arg(end)))
     if save is not None:
         engine = make_engine(settings.resolved_views_url())
         metadata.create_all(engine)

@@ -10,21 +10,20 @@ from typing import Annotated, Any
 import typer
 
 from incentive_engine.cli.common import (
+    EngineErrors,
     Format,
     console,
     emit,
-    fail,
     money,
     parse_instant,
     period_arg,
     post,
     settings_of,
 )
-from incentive_engine.domain.attainment import AttainmentError, Subject, attainment
+from incentive_engine.domain.attainment import Subject, attainment
 from incentive_engine.domain.events import content_hash, event_content
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.territories import (
-    TerritoryDesignError,
     coverage_gaps,
     design,
     dimension_values,
@@ -37,7 +36,9 @@ from incentive_engine.services.commissions import snapshot
 from incentive_engine.store.event_store import EventStore
 
 territory_app = typer.Typer(
-    help="Design territories, assign them, and report on them.", no_args_is_help=True
+    cls=EngineErrors,
+    help="Design territories, assign them, and report on them.",
+    no_args_is_help=True,
 )
 attainment_commands = typer.Typer()
 """Top-level commands, merged into the main application."""
@@ -102,15 +103,12 @@ def design_command(
     day = _day(effective)
     facts = _facts(ctx, None)
     values: dict[str, list[str]] = {}
-    try:
-        for item in dim:
-            name, _, given = item.partition("=")
-            name = name.strip()
-            chosen = [v.strip() for v in given.split(",") if v.strip()] if given else None
-            values[name] = chosen or list(dimension_values(name, facts, day))
-        events = design(values, effective_date=day, prefix=prefix)
-    except TerritoryDesignError as exc:
-        fail(str(exc))
+    for item in dim:
+        name, _, given = item.partition("=")
+        name = name.strip()
+        chosen = [v.strip() for v in given.split(",") if v.strip()] if given else None
+        values[name] = chosen or list(dimension_values(name, facts, day))
+    events = design(values, effective_date=day, prefix=prefix)
     rows = [
         {"territory_id": e.territory_id, "name": e.name, "criteria": _criteria(e.criteria)}
         for e in events
@@ -263,10 +261,7 @@ def attainment_command(
         raise typer.BadParameter(f"--by {by!r}: choose rep, team or territory")
     subject: Subject = by  # type: ignore[assignment]
     facts, the_period = _facts(ctx, as_of), period_arg(period)
-    try:
-        found = attainment(facts, the_period, subject, prorate=prorate)
-    except AttainmentError as exc:
-        fail(str(exc))
+    found = attainment(facts, the_period, subject, prorate=prorate)
     table = fmt is Format.TABLE
     rows = [
         {

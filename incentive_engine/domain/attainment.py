@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from incentive_engine.domain.errors import Conflict
 from incentive_engine.domain.events import QuotaSubject
 from incentive_engine.domain.facts import Deal, Facts
 from incentive_engine.domain.money import round_money
@@ -20,7 +21,7 @@ from incentive_engine.domain.periods import Period
 HUNDRED = Decimal(100)
 
 
-class AttainmentError(ValueError):
+class AttainmentError(Conflict, ValueError):
     """Attainment cannot be computed (a currency without an FX rate, a quota in another
     currency...)."""
 

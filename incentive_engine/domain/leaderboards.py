@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from incentive_engine.domain.attainment import AttainmentError, deal_in, rep_attainment
+from incentive_engine.domain.errors import Conflict, EngineError, Invalid
 from incentive_engine.domain.facts import Facts, Rep
 from incentive_engine.domain.handlers import check_handlers
 from incentive_engine.domain.periods import Period, PeriodKind
@@ -33,8 +34,17 @@ class Metric(StrEnum):
     NEW_CUSTOMERS = "new_customers"
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(EngineError, ValueError):
     """A leaderboard that cannot be drawn (unknown scope, attainment without quotas...)."""
+
+
+class LeaderboardInvalid(LeaderboardError, Invalid):
+    """A board asked for wrongly: an unknown scope, team or territory, a period that has
+    no attainment (``field`` names the parameter)."""
+
+
+class LeaderboardConflict(LeaderboardError, Conflict):
+    """A board the data cannot answer (an amount without an FX rate)."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +73,11 @@ def members(facts: Facts, scope: str, period: Period) -> list[Rep]:
     ``territory:ID`` (placement or ownership on their last day in the period)."""
     kind, _, name = scope.partition(":")
     if kind not in ("company", "team", "territory") or (kind != "company" and not name):
-        raise LeaderboardError(f"scope {scope!r}: use company, team:NAME or territory:ID")
+        raise LeaderboardInvalid(
+            f"scope {scope!r}: use company, team:NAME or territory:ID", field="scope"
+        )
     if kind == "territory" and name not in facts.territories:
-        raise LeaderboardError(f"unknown territory {name!r}")
+        raise LeaderboardInvalid(f"unknown territory {name!r}", field="scope")
     found = []
     for rep_id in sorted(facts.reps):
         rep = facts.reps[rep_id]
@@ -84,7 +96,7 @@ def members(facts: Facts, scope: str, period: Period) -> list[Rep]:
         and not found
         and not any(p.team == name for r in facts.reps.values() for p in r.placements)
     ):
-        raise LeaderboardError(f"unknown team {name!r}")
+        raise LeaderboardInvalid(f"unknown team {name!r}", field="scope")
     return found
 
 
@@ -134,11 +146,13 @@ def _points(facts: Facts, book: PlanBook, period: Period, reps: list[Rep]) -> Va
 def _attainment(facts: Facts, book: PlanBook, period: Period, reps: list[Rep]) -> Values:
     """Attainment % of the reps with a quota for the period."""
     if period.kind in (PeriodKind.DAY, PeriodKind.WEEK):
-        raise LeaderboardError("attainment is measured per quota period (month, quarter, year)")
+        raise LeaderboardInvalid(
+            "attainment is measured per quota period (month, quarter, year)", field="period"
+        )
     try:
         rows = {a.subject_id: a for a in rep_attainment(facts, period)}
     except AttainmentError as exc:
-        raise LeaderboardError(str(exc)) from None
+        raise LeaderboardConflict(str(exc)) from None
     deals = _deal_values(facts, period, None)
     return {
         r.rep_id: (
@@ -160,7 +174,7 @@ def _from_deals(
         try:
             deals = _deal_values(facts, period, currency)
         except AttainmentError as exc:
-            raise LeaderboardError(str(exc)) from None
+            raise LeaderboardConflict(str(exc)) from None
         empty: tuple[Decimal, int, set[str], datetime | None] = (ZERO, 0, set(), None)
         found = {}
         for rep in reps:

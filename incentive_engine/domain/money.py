@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from incentive_engine.domain.errors import Invalid
+
 # Minor units per ISO 4217 for the currencies the engine accepts.  A currency
 # missing here is rejected at ingest with a clear error rather than guessed.
 MINOR_UNITS: dict[str, int] = {
@@ -15,7 +17,7 @@ MINOR_UNITS: dict[str, int] = {
 }  # fmt: skip
 
 
-class UnknownCurrencyError(ValueError):
+class UnknownCurrencyError(Invalid, ValueError):
     """Raised for a currency code the engine does not know."""
 
 

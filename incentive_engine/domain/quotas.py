@@ -49,6 +49,7 @@ from incentive_engine.domain.attainment import (
     deal_in,
     territory_revenues,
 )
+from incentive_engine.domain.errors import Conflict, EngineError, Invalid
 from incentive_engine.domain.events import QuotaChanged, QuotaSet, QuotaSubject, Role, Share
 from incentive_engine.domain.facts import Deal, Facts, Rep
 from incentive_engine.domain.money import MINOR_UNITS, round_money
@@ -61,11 +62,15 @@ HISTORY_YEARS = 3
 _PERCENT = Decimal("0.01")
 
 
-class QuotaError(ValueError):
+class QuotaError(EngineError, ValueError):
     """Quotas that cannot be allocated or rolled up (nothing was changed)."""
 
 
-class AllocationError(QuotaError):
+class RollUpError(QuotaError, Conflict):
+    """Quotas that cannot be rolled up (an amount without an FX rate)."""
+
+
+class AllocationError(QuotaError, Invalid):
     """An allocation that cannot be made: bad input, a missing market rate, no history."""
 
 
@@ -691,7 +696,7 @@ def _convert(facts: Facts, amount: Decimal, currency: str, into: str, day: date)
     try:
         return convert(facts, amount, currency, into, day, "a quota")
     except AttainmentError as exc:
-        raise QuotaError(f"{exc} (for the roll-up)") from None
+        raise RollUpError(f"{exc} (for the roll-up)") from None
 
 
 def rollup(facts: Facts, period: Period) -> list[RollupRow]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from incentive_engine.domain.errors import Invalid
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
@@ -31,7 +32,7 @@ BUCKETS: tuple[tuple[str, Decimal | None, Decimal | None], ...] = (
 """Bands of the distribution of changes (a lower bound is inclusive, an upper one exclusive)."""
 
 
-class SimulationError(ValueError):
+class SimulationError(Invalid, ValueError):
     """A simulation that cannot run (window not in the plan's period kind, other currency...)."""
 
 
@@ -158,7 +159,9 @@ class Simulation:
 def window(first: Period, last: Period) -> list[Period]:
     """The periods from first to last inclusive (same kind)."""
     if first.kind != last.kind or last < first:
-        raise SimulationError(f"{first}..{last} is not a window of one kind of period")
+        raise SimulationError(
+            f"{first}..{last} is not a window of one kind of period", field="from"
+        )
     found, current = [], first
     while current <= last:
         found.append(current)
@@ -175,11 +178,13 @@ def simulate(
         if wrong:
             raise SimulationError(
                 f"plan {plan.plan_id} v{plan.version} pays per {plan.period.value}; "
-                f"the window has {', '.join(wrong)}"
+                f"the window has {', '.join(wrong)}",
+                field="from",
             )
     if draft.plan.currency != baseline.plan.currency:
         raise SimulationError(
-            f"the draft pays in {draft.plan.currency}, the baseline in {baseline.plan.currency}"
+            f"the draft pays in {draft.plan.currency}, the baseline in {baseline.plan.currency}",
+            field="from",
         )
     book = PlanBook((baseline,))
     # Points are compared only where the draft changes the points rules.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from incentive_engine.domain.errors import Invalid
 from incentive_engine.domain.events import (
     CompanySize,
     CustomerType,
@@ -35,7 +36,7 @@ FIXED_VALUES: dict[str, tuple[str, ...]] = {
 """Dimensions whose values the event catalogue fixes."""
 
 
-class TerritoryDesignError(ValueError):
+class TerritoryDesignError(Invalid, ValueError):
     """A territory design that cannot be built (unknown dimension, no values...)."""
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from incentive_engine.domain.errors import Conflict, EngineError, NotFound
 from incentive_engine.domain.events import Payout, PeriodClosed, PriorAdjustment, content_hash
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
@@ -17,8 +18,16 @@ from plans.documents import PlanVersion
 from plans.evaluate import EvaluationError, PlanBook, Statement, evaluate, statements
 
 
-class CommissionError(ValueError):
+class CommissionError(EngineError, ValueError):
     """A commission command that cannot be carried out (nothing was changed)."""
+
+
+class CommissionNotFound(CommissionError, NotFound):
+    """No such rep, no plan covering the rep in the period, or no such plan version."""
+
+
+class CloseRefused(CommissionError, Conflict):
+    """A period that may not be closed now (closed already, not ended, out of order...)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,7 @@ def rep_statements(
 ) -> list[Statement]:
     """A rep's statements for a period: under the versions in force, or one version asked for."""
     if rep_id not in snap.facts.reps:
-        raise CommissionError(f"unknown rep {rep_id!r}")
+        raise CommissionNotFound(f"unknown rep {rep_id!r}")
     if plan_version is not None:
         return [evaluate(snap.facts, plan_version, rep_id, period, book=snap.book)]
     found = [
@@ -48,7 +57,7 @@ def rep_statements(
         for v in snap.book.for_rep(snap.facts, rep_id, period)
     ]
     if not found:
-        raise CommissionError(f"no published plan covers {rep_id} in {period}")
+        raise CommissionNotFound(f"no published plan covers {rep_id} in {period}")
     return found
 
 
@@ -58,7 +67,9 @@ def find_version(snap: Snapshot, plan_id: str, version: int) -> PlanVersion:
         if v.key == (plan_id, version):
             return v
     known = ", ".join(f"{p}@{n}" for p, n in (v.key for v in snap.book.versions)) or "none"
-    raise CommissionError(f"plan {plan_id} version {version} is not published (published: {known})")
+    raise CommissionNotFound(
+        f"plan {plan_id} version {version} is not published (published: {known})"
+    )
 
 
 def period_statements(snap: Snapshot, period: Period) -> list[Statement]:
@@ -98,20 +109,20 @@ def close_period(
     name = str(period)
     if name in facts.closed_periods:
         at = facts.closed_periods[name].closed_at.isoformat()
-        raise CommissionError(f"period {name} is already closed (closed at {at})")
+        raise CloseRefused(f"period {name} is already closed (closed at {at})")
     if period.end >= now.date():
-        raise CommissionError(f"period {name} has not ended yet (it ends on {period.end})")
+        raise CloseRefused(f"period {name} has not ended yet (it ends on {period.end})")
     previous = period.previous()
     had_plan = any(
         v.plan.period == period.kind and v.plan.in_force_on(previous.end)
         for v in snap.book.versions
     )
     if had_plan and str(previous) not in facts.closed_periods:
-        raise CommissionError(f"close {previous} first: periods are closed in order")
+        raise CloseRefused(f"close {previous} first: periods are closed in order")
     try:
         sealed = period_statements(snap, period)
     except EvaluationError as exc:
-        raise CommissionError(f"cannot close {name}: {exc}") from exc
+        raise CloseRefused(f"cannot close {name}: {exc}") from exc
     payouts = tuple(payout_of(s) for s in sealed)
     chain_position, chain_link = head(store)
     event = PeriodClosed(
@@ -126,7 +137,7 @@ def close_period(
     )
     report = store.append([event], source=f"period close by {closed_by}")
     if report.conflicts or report.duplicates:
-        raise CommissionError(f"period {name} was closed meanwhile by another process")
+        raise CloseRefused(f"period {name} was closed meanwhile by another process")
     return event
 
 

@@ -26,6 +26,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incentive_engine.domain import visibility
+from incentive_engine.domain.errors import Conflict, EngineError, Forbidden, Invalid, NotFound
 from incentive_engine.domain.events import (
     DisputeCommented,
     DisputeOutcome,
@@ -37,6 +39,7 @@ from incentive_engine.domain.events import (
 )
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
+from incentive_engine.domain.visibility import Role, Viewer
 from incentive_engine.services.commissions import CommissionError, Snapshot, rep_statements
 from incentive_engine.services.ingest import IngestService, RawRecord
 from incentive_engine.store.event_store import EventStore, utc_now
@@ -63,8 +66,8 @@ __all__ = [
 DISPUTE_TYPES = ("DisputeRaised", "DisputeCommented", "DisputeResolved")
 """The event types of disputes."""
 
-FINANCE, MANAGER, REP = "finance", "manager", "rep"
-"""The roles (of ``api.auth.Role``) the dispute rules name."""
+FINANCE, MANAGER, REP = Role.FINANCE, Role.MANAGER, Role.REP
+"""The roles the dispute rules name."""
 
 _TEXT_MAX = 500
 
@@ -84,28 +87,25 @@ STATUS_FILTERS = ("open", "resolved-accepted", "resolved-rejected", "resolved", 
 # ------------------------------------------------------------------------ errors
 
 
-class DisputeError(ValueError):
-    """A dispute operation that cannot be carried out (nothing was written)."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class DisputeError(EngineError, ValueError):
+    """A dispute operation that cannot be carried out (nothing was written); ``field`` names
+    the input at fault."""
 
 
-class DisputeNotFound(DisputeError):
+class DisputeNotFound(DisputeError, NotFound):
     """No such dispute, rep, statement or plan."""
 
 
-class DisputeForbidden(DisputeError):
+class DisputeForbidden(DisputeError, Forbidden):
     """The caller may not do this."""
 
 
-class DisputeConflict(DisputeError):
+class DisputeConflict(DisputeError, Conflict):
     """The dispute is not in a state that allows this (resolved already, a line disputed
     twice, a concurrent writer)."""
 
 
-class DisputeInvalid(DisputeError):
+class DisputeInvalid(DisputeError, Invalid):
     """The request itself is wrong (a line that does not exist, a missing reason...)."""
 
 
@@ -249,33 +249,23 @@ def _matches(dispute: Dispute, status: str) -> bool:
 # ------------------------------------------------------------------------ access
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a role (``rep``, ``manager``, ``finance``...) and a subject (a rep id for
-    reps and managers)."""
-
-    role: str
-    subject: str
+Actor = Viewer
+"""Who acts: a role and a subject (a rep id for reps and managers)."""
 
 
 def may_see(actor: Actor, rep_id: str, facts: Facts, day: date) -> bool:
-    """Finance sees every dispute; a rep their own; a manager their own and their reports'."""
-    if actor.role == FINANCE:
-        return True
-    if actor.role in (REP, MANAGER) and actor.subject == rep_id:
-        return True
-    return actor.role == MANAGER and rep_id in facts.reports_of(actor.subject, day)
+    """Finance sees every dispute; a rep their own; a manager their own and their reports'
+    (the visibility rule of pay, on the reporting lines of ``day``)."""
+    return visibility.may_see(actor, rep_id, facts, day)
 
 
 def may_resolve(actor: Actor, rep_id: str, facts: Facts, day: date) -> bool:
-    """Finance, or a manager above the rep (never the rep themselves)."""
-    if actor.role == FINANCE:
-        return True
-    return actor.role == MANAGER and rep_id in facts.reports_of(actor.subject, day)
+    """Finance, or a manager above the rep on ``day`` (never the rep themselves)."""
+    return actor.role is Role.FINANCE or visibility.manages(actor, rep_id, facts, day)
 
 
 def _period_end(text: str) -> date:
-    return Period.parse(text).end
+    return visibility.figure_day(Period.parse(text))
 
 
 # ----------------------------------------------------------------------- service

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from incentive_engine.domain.errors import Conflict, NotFound
 from incentive_engine.domain.events import PlanVersionPublished, content_hash
 from incentive_engine.store.event_store import EventStore
 from plans.diff import diff_plans
@@ -21,7 +22,11 @@ from plans.model import Plan
 PLAN_EVENT = "PlanVersionPublished"
 
 
-class PlanPublishError(ValueError):
+class UnknownPlanVersion(NotFound, LookupError):
+    """No such plan, or no such version of it (the message names what is published)."""
+
+
+class PlanPublishError(Conflict, ValueError):
     """A plan version that may not be published (the message names plan id and version)."""
 
     def __init__(self, plan_id: str, version: int, reason: str) -> None:
@@ -141,18 +146,20 @@ def list_versions(store: EventStore) -> list[PlanVersion]:
 
 
 def get_version(store: EventStore, plan_id: str, version: int | None = None) -> PlanVersion:
-    """One published version of a plan (its latest when ``version`` is None); LookupError
-    naming what is published otherwise."""
+    """One published version of a plan (its latest when ``version`` is None);
+    UnknownPlanVersion (a LookupError) naming what is published otherwise."""
     published = _published(store)
     versions = sorted(v for pid, v in published if pid == plan_id)
     if not versions:
         plans = sorted({pid for pid, _ in published})
         known = f"published plans: {', '.join(plans)}" if plans else "no plan is published yet"
-        raise LookupError(f"no published plan {plan_id!r}; {known}")
+        raise UnknownPlanVersion(f"no published plan {plan_id!r}; {known}")
     chosen = versions[-1] if version is None else version
     if chosen not in versions:
         listed = ", ".join(str(v) for v in versions)
-        raise LookupError(f"plan {plan_id!r} has no version {chosen}; published versions: {listed}")
+        raise UnknownPlanVersion(
+            f"plan {plan_id!r} has no version {chosen}; published versions: {listed}"
+        )
     return PlanVersion.from_event(published[(plan_id, chosen)].event)
 
 

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from incentive_engine.domain.errors import Conflict
 from incentive_engine.domain.events import canonical_json, content_hash
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
 
-class EvaluationError(ValueError):
+class EvaluationError(Conflict, ValueError):
     """A statement cannot be computed (for instance: tiers on attainment but no quota)."""
 
 

@@ -12,14 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import Role
-from incentive_engine.domain.events import ActivityLogged
+from incentive_engine.domain.events import ActivityLogged, RepTransferred
 from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, auth, client, seed
-from tests.examples.plans import plan, quota, tiered
+from tests.examples.plans import plan, quota, rep, tiered
 from tests.factories import customer, won
 
 RULES = {"activities": {"call_connected": 1, "meeting": 3}, "won_deal": 10,
@@ -141,6 +141,41 @@ def test_only_finance_closes_periods(shared: Settings, c: TestClient, role: Role
         "/v1/periods/2026-Q1/close", headers=auth(shared, role, "mgr"), json={"closed_by": "x"}
     )
     assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+
+
+def test_a_former_report_s_pay_is_seen_for_the_periods_they_reported(fresh: Settings) -> None:
+    """An moves from mgr to a new manager on 2026-04-01: mgr keeps An's Q1 figures (An
+    reported to mgr on Q1's last day) and loses Q2's; the new manager the other way round.
+    /earnings and /statements decide alike, on each period's last day, never on today."""
+    with EventStore(fresh) as store:
+        store.append(
+            [
+                rep("dung", role="manager"),
+                RepTransferred(
+                    event_id="move-an",
+                    rep_id="an",
+                    effective_date="2026-04-01",
+                    team="Hà Nội 1",
+                    manager_id="dung",
+                ),
+            ]
+        )
+    c = client(fresh)
+    for manager, seen, hidden in (("mgr", "2026-Q1", "2026-Q2"), ("dung", "2026-Q2", "2026-Q1")):
+        h = auth(fresh, Role.MANAGER, manager)
+        earnings = c.get("/v1/reps/an/earnings", headers=h)
+        assert earnings.status_code == 200, earnings.text
+        assert [e["period"] for e in earnings.json()["items"]] == [seen]
+        assert c.get(f"/v1/reps/an/statements/{seen}", headers=h).status_code == 200
+        refused = c.get(f"/v1/reps/an/statements/{hidden}", headers=h)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["message"] == "you may not read this rep's pay"
+    everything = c.get("/v1/reps/an/earnings", headers=fin(fresh)).json()["items"]
+    assert [e["period"] for e in everything] == ["2026-Q1", "2026-Q2"]  # finance: all
+    # a manager An never reported to sees nothing, whether or not the rep exists
+    for who in ("chau", "binh"):
+        h = auth(fresh, Role.MANAGER, who)
+        assert c.get("/v1/reps/an/earnings", headers=h).status_code == 403
 
 
 # ------------------------------------------------------------------ content

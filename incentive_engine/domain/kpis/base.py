@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from incentive_engine.domain.errors import Conflict, EngineError, Invalid
 from incentive_engine.domain.events import ActivityKind, LeadSource, Stage
 from incentive_engine.domain.periods import PeriodKind
 
@@ -28,8 +29,17 @@ Row = dict[str, Any]
 Targets = Mapping[str, Decimal | int | str]
 
 
-class KpiError(ValueError):
+class KpiError(EngineError, ValueError):
     """A KPI that cannot be computed as asked (unknown name, bad grouping or target...)."""
+
+
+class KpiInvalid(KpiError, Invalid):
+    """A KPI asked for wrongly: an unknown name, grouping, period kind or target."""
+
+
+class KpiConflict(KpiError, Conflict):
+    """A KPI the data cannot answer as asked (a missing FX rate, quotas in several
+    currencies)."""
 
 
 def parse_targets(items: list[str] | None) -> dict[str, str] | None:
@@ -41,7 +51,7 @@ def parse_targets(items: list[str] | None) -> dict[str, str] | None:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
-            raise KpiError(f"{item!r}: write NAME=NUMBER, e.g. web=40 or calls=30")
+            raise KpiInvalid(f"{item!r}: write NAME=NUMBER, e.g. web=40 or calls=30")
         found[name.strip()] = value.strip()
     return found
 
@@ -89,9 +99,9 @@ def _number(value: Decimal | int | str, what: str) -> Decimal:
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise KpiError(f"{what}: {value!r} is not a number") from None
+        raise KpiInvalid(f"{what}: {value!r} is not a number") from None
     if not number.is_finite() or number < 0:
-        raise KpiError(f"{what}: {value!r} must be a number of at least 0")
+        raise KpiInvalid(f"{what}: {value!r} must be a number of at least 0")
     return number
 
 
@@ -100,7 +110,7 @@ def _source_targets(targets: Targets | None) -> dict[LeadSource, Decimal]:
     found = {}
     for name, value in (targets or {}).items():
         if name not in known:
-            raise KpiError(f"target {name!r}: lead sources are {', '.join(known)}")
+            raise KpiInvalid(f"target {name!r}: lead sources are {', '.join(known)}")
         found[known[name]] = _number(value, f"target {name}")
     return found
 
@@ -109,5 +119,5 @@ def _calls_target(targets: Targets | None) -> Decimal | None:
     found = dict(targets or {})
     unknown = sorted(set(found) - {"calls"})
     if unknown:
-        raise KpiError(f"target {unknown[0]!r}: calls_per_day takes one target, calls=N")
+        raise KpiInvalid(f"target {unknown[0]!r}: calls_per_day takes one target, calls=N")
     return _number(found["calls"], "target calls") if "calls" in found else None

@@ -12,7 +12,7 @@ from incentive_engine.domain.kpis.base import (
     HUNDRED,
     ZERO,
     By,
-    KpiError,
+    KpiConflict,
     Row,
     Targets,
     _tidy,
@@ -35,7 +35,9 @@ def _company_attainment(facts: Facts, period: Period) -> Attainment:
     rows = [a for a in attainment(facts, period, "rep") if a.quota is not None]
     currencies = sorted({a.currency for a in rows if a.currency})
     if len(currencies) > 1:
-        raise KpiError(f"rep quotas for {period} are in {', '.join(currencies)}: no company pace")
+        raise KpiConflict(
+            f"rep quotas for {period} are in {', '.join(currencies)}: no company pace"
+        )
     quota = sum((a.quota or ZERO for a in rows), ZERO) if rows else None
     credited = sum((a.credited for a in rows), ZERO)
     note = "reps with a quota" if rows else "no quota"
@@ -49,7 +51,7 @@ def _attainments(f: _Frame, by: str) -> list[Attainment]:
             return [_company_attainment(f.facts, f.period)]
         return attainment(f.facts, f.period, by)  # type: ignore[arg-type]
     except AttainmentError as exc:
-        raise KpiError(str(exc)) from None
+        raise KpiConflict(str(exc)) from None
 
 
 def _pace_row(a: Attainment, share: Decimal) -> Row:

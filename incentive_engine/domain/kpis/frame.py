@@ -19,7 +19,8 @@ from incentive_engine.domain.kpis.base import (
     FUNNEL,
     NONE,
     By,
-    KpiError,
+    KpiConflict,
+    KpiInvalid,
     _group_key,
 )
 from incentive_engine.domain.money import UnknownCurrencyError, check_currency
@@ -172,7 +173,7 @@ class _Frame:
         try:
             return convert(self.facts, amount, currency, self.currency, day, what)
         except AttainmentError as exc:
-            raise KpiError(str(exc)) from None
+            raise KpiConflict(str(exc)) from None
 
     def groups(self, *found: Iterable[str]) -> list[str]:
         """The groups seen, in order ((none) last); the company is always there."""
@@ -207,14 +208,14 @@ def reporting_currency(facts: Facts, currency: str | None = None) -> str | None:
         try:
             return check_currency(currency.upper())
         except UnknownCurrencyError as exc:
-            raise KpiError(str(exc)) from None
+            raise KpiInvalid(str(exc)) from None
     found = set()
     for deal in facts.deals.values():
         for e in (deal.created, deal.won):
             if e is not None:
                 found.add(e.currency)
     if len(found) > 1:
-        raise KpiError(
+        raise KpiInvalid(
             f"deals are in {', '.join(sorted(found))}: choose the currency to report in "
             "(currency=..., --currency)"
         )
@@ -225,9 +226,9 @@ def _frame(
     facts: Facts, period: Period, by: str, as_of: date | None, currency: str | None
 ) -> _Frame:
     if by not in BY_CHOICES:
-        raise KpiError(f"by {by!r}: choose {', '.join(BY_CHOICES)}")
+        raise KpiInvalid(f"by {by!r}: choose {', '.join(BY_CHOICES)}")
     if period.kind not in _MONTHS:
-        raise KpiError(f"period {period}: KPIs are by month, quarter or year")
+        raise KpiInvalid(f"period {period}: KPIs are by month, quarter or year")
     resolved = reporting_currency(facts, currency)
     cut = facts_on(facts, as_of) if as_of is not None else facts
     return _Frame(cut, period, by, as_of, resolved)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.kpis.activity import call_outcomes, calls_per_day, customers_approached
-from incentive_engine.domain.kpis.base import KpiError, Row, Targets, change
+from incentive_engine.domain.kpis.base import KpiInvalid, Row, Targets, change
 from incentive_engine.domain.kpis.control import behind_pace, pace
 from incentive_engine.domain.kpis.deal_cycle import days_open, deal_size, sales_cycle, velocity
 from incentive_engine.domain.kpis.funnel import conversion, forecast, pipeline
@@ -85,7 +85,7 @@ DEFINITIONS: dict[str, str] = {name: k.definition for name, k in KPIS.items()}
 def _spec(name: str) -> Kpi:
     spec = KPIS.get(name)
     if spec is None:
-        raise KpiError(f"unknown KPI {name!r}; KPIs: {', '.join(KPIS)}")
+        raise KpiInvalid(f"unknown KPI {name!r}; KPIs: {', '.join(KPIS)}")
     return spec
 
 
@@ -102,7 +102,7 @@ def kpi(
     """The rows of a KPI by name, for a period, grouped by rep, team, territory or company."""
     spec = _spec(name)
     if targets and spec.targets is None:
-        raise KpiError(f"KPI {name!r} takes no targets (leads and calls_per_day do)")
+        raise KpiInvalid(f"KPI {name!r} takes no targets (leads and calls_per_day do)")
     return spec.function(facts, period, by, as_of=as_of, targets=targets, currency=currency)
 
 
@@ -163,7 +163,7 @@ def trend(
     same distance into the earlier periods)."""
     spec = _spec(name)
     if not spec.measures:
-        raise KpiError(f"KPI {name!r} has no trend (its rows are not comparable over periods)")
+        raise KpiInvalid(f"KPI {name!r} has no trend (its rows are not comparable over periods)")
     options: dict[str, Any] = {"targets": targets, "currency": currency}
     before, year = period.previous(), period.previous_year()
     return compare(
