@@ -17,6 +17,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from incentive_engine.domain.events import ActivityKind
 from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.handlers import check_handlers
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.evaluate import Credited, EvaluationError, credits_for, quota_for
@@ -284,58 +285,63 @@ def badges(facts: Facts, version: PlanVersion, rep_id: str, until: date) -> list
 def _badge(
     facts: Facts, plan: Plan, rule: BadgeRule, rep_id: str, until: date, credits: list[Credited]
 ) -> list[Badge]:
-    def award(day: date, scope: str, ids: tuple[str, ...]) -> Badge:
-        return Badge(rule.id, rule.name, rep_id, day, scope, ids)
+    return BADGES[rule.kind](facts, plan, rule, rep_id, until, credits)
 
-    match rule.kind:
-        case BadgeKind.FIRST_WON_DEAL:
-            if credits:
-                first = credits[0]
-                return [award(first.deal.won.close_date, "", first.event_ids)]  # type: ignore[union-attr]
-        case BadgeKind.DEALS_IN_PERIOD:
-            assert rule.count is not None
-            by_period: dict[Period, list[Credited]] = {}
-            for c in credits:
-                by_period.setdefault(
-                    Period.containing(c.deal.won.close_date, plan.period), []
-                ).append(c)  # type: ignore[union-attr]
-            return [
-                award(
-                    cs[rule.count - 1].deal.won.close_date,
-                    str(p),  # type: ignore[union-attr]
-                    tuple(e for c in cs[: rule.count] for e in c.event_ids[:1]),
-                )
-                for p, cs in sorted(by_period.items())
-                if len(cs) >= rule.count
-            ]
-        case BadgeKind.QUOTA_CLUB:
-            found = []
-            current = Period.containing(plan.effective_from, plan.period)
-            while current.start <= until:
-                hit = next(
-                    (c for a, c, _ in _crossings(facts, plan, rep_id, current) if a >= HUNDRED),
-                    None,
-                )
-                if (
-                    hit is not None
-                    and hit.deal.won is not None
-                    and hit.deal.won.close_date <= until
-                ):
-                    found.append(award(hit.deal.won.close_date, str(current), hit.event_ids))
-                current = current.next()
-            return found
-        case BadgeKind.ACTIVITY_STREAK:
-            assert rule.count is not None
-            return _streaks(facts, rule, rep_id, until, award)
-    return []
+
+def _award(rule: BadgeRule, rep_id: str, day: date, scope: str, ids: tuple[str, ...]) -> Badge:
+    return Badge(rule.id, rule.name, rep_id, day, scope, ids)
+
+
+def _first_won_deal(
+    facts: Facts, plan: Plan, rule: BadgeRule, rep_id: str, until: date, credits: list[Credited]
+) -> list[Badge]:
+    """The first won deal that still stands."""
+    if not credits:
+        return []
+    first = credits[0]
+    return [_award(rule, rep_id, first.deal.won.close_date, "", first.event_ids)]  # type: ignore[union-attr]
+
+
+def _deals_in_period(
+    facts: Facts, plan: Plan, rule: BadgeRule, rep_id: str, until: date, credits: list[Credited]
+) -> list[Badge]:
+    """``count`` won deals in a plan period, once per period, on the day of the last one."""
+    assert rule.count is not None
+    by_period: dict[Period, list[Credited]] = {}
+    for c in credits:
+        by_period.setdefault(Period.containing(c.deal.won.close_date, plan.period), []).append(c)  # type: ignore[union-attr]
+    return [
+        _award(
+            rule,
+            rep_id,
+            cs[rule.count - 1].deal.won.close_date,  # type: ignore[union-attr]
+            str(p),
+            tuple(e for c in cs[: rule.count] for e in c.event_ids[:1]),
+        )
+        for p, cs in sorted(by_period.items())
+        if len(cs) >= rule.count
+    ]
+
+
+def _quota_club(
+    facts: Facts, plan: Plan, rule: BadgeRule, rep_id: str, until: date, credits: list[Credited]
+) -> list[Badge]:
+    """Attainment reaching 100 % in a plan period, on the day of the deal that got there."""
+    found = []
+    current = Period.containing(plan.effective_from, plan.period)
+    while current.start <= until:
+        hit = next(
+            (c for a, c, _ in _crossings(facts, plan, rep_id, current) if a >= HUNDRED),
+            None,
+        )
+        if hit is not None and hit.deal.won is not None and hit.deal.won.close_date <= until:
+            found.append(_award(rule, rep_id, hit.deal.won.close_date, str(current), hit.event_ids))
+        current = current.next()
+    return found
 
 
 def _streaks(
-    facts: Facts,
-    rule: BadgeRule,
-    rep_id: str,
-    until: date,
-    award: Callable[[date, str, tuple[str, ...]], Badge],
+    facts: Facts, plan: Plan, rule: BadgeRule, rep_id: str, until: date, credits: list[Credited]
 ) -> list[Badge]:
     """A badge on the day a run of ``count`` consecutive working days with activity is
     completed (again after each completed run)."""
@@ -354,9 +360,23 @@ def _streaks(
             run = []
         run.append(day)
         if len(run) == rule.count:
-            found.append(award(day, f"{run[0]}..{day}", tuple(days[d] for d in run)))
+            found.append(_award(rule, rep_id, day, f"{run[0]}..{day}", tuple(days[d] for d in run)))
             run = []
     return found
+
+
+BadgeHandler = Callable[[Facts, Plan, BadgeRule, str, date, list[Credited]], list[Badge]]
+
+BADGES: dict[BadgeKind, BadgeHandler] = {
+    BadgeKind.FIRST_WON_DEAL: _first_won_deal,
+    BadgeKind.DEALS_IN_PERIOD: _deals_in_period,
+    BadgeKind.QUOTA_CLUB: _quota_club,
+    BadgeKind.ACTIVITY_STREAK: _streaks,
+}
+"""How each badge kind is earned: (facts, plan, rule, rep, until, the rep's standing won
+credits in close order) -> the badges held (checked against ``BadgeKind`` at import)."""
+
+check_handlers(BADGES, BadgeKind, "badge kinds")
 
 
 def _next_working_day(day: date) -> date:

@@ -20,12 +20,16 @@ from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 from incentive_engine.domain.events import (
+    EVENT_TYPES,
     ActivityKind,
     ActivityLogged,
     DealAmended,
     DealCancelled,
     DealLost,
     DealWon,
+    DisputeCommented,
+    DisputeRaised,
+    DisputeResolved,
     Event,
     FxRateSet,
     LeadCreated,
@@ -51,6 +55,7 @@ from incentive_engine.domain.events import (
     TerritoryModelDefined,
     TerritoryReassigned,
 )
+from incentive_engine.domain.handlers import MissingHandlerError, check_handlers
 from incentive_engine.domain.periods import Period
 
 HUNDRED = Decimal(100)
@@ -421,7 +426,7 @@ class Facts:
         """Fold one event into the facts."""
         self.event_count += 1
         self._cache.clear()
-        _APPLY.get(type(event), _unconcerned)(self, event)
+        _APPLY.get(type(event), _unfoldable)(self, event)
 
     def apply_all(self, events: Iterable[Event]) -> Facts:
         """Fold many events; returns self for chaining."""
@@ -429,7 +434,7 @@ class Facts:
         apply = _APPLY
         count = 0
         for event in events:
-            apply.get(type(event), _unconcerned)(self, event)
+            apply.get(type(event), _unfoldable)(self, event)
             count += 1
         self.event_count += count
         return self
@@ -441,7 +446,7 @@ class Facts:
         apply, recorded = _APPLY, self.recorded
         count = 0
         for event, when in page:
-            apply.get(type(event), _unconcerned)(self, event)
+            apply.get(type(event), _unfoldable)(self, event)
             if type(event) is not ActivityLogged:
                 recorded[event.event_id] = when
             count += 1
@@ -758,13 +763,37 @@ def _deal_day(deal: Deal) -> date | None:
 
 
 def _unconcerned(facts: Facts, event: Event) -> None:
-    """Events that do not change the facts (disputes, for instance) are counted, not folded."""
+    """Events in ``UNCONCERNED`` do not change the facts: they are counted, not folded."""
+
+
+def _unfoldable(facts: Facts, event: Event) -> None:
+    """An object of a type outside the catalogue: refused loudly, never silently dropped."""
+    event_id = getattr(event, "event_id", None)
+    raise MissingHandlerError(
+        f"the fold has no handler for {type(event).__name__} (event {event_id!r}): "
+        "it is not an event type of the catalogue"
+    )
 
 
 def fold(events: Iterable[Event]) -> Facts:
     """Fold events into a fresh set of facts."""
     return Facts().apply_all(events)
 
+
+UNCONCERNED: frozenset[type[Event]] = frozenset(
+    {
+        # A dispute questions a statement line; it changes no business fact.  Money only
+        # moves when an accepted dispute posts a ManualAdjustment, which the fold folds.
+        DisputeRaised,
+        # Conversation on a dispute: no fact, no money.
+        DisputeCommented,
+        # The outcome of a dispute; the adjustment it names is its own ManualAdjustment
+        # event (folded), and services/disputes.py reads the dispute events themselves.
+        DisputeResolved,
+    }
+)
+"""Event types the fold deliberately leaves out (each for the reason beside it): every type
+of the catalogue is either folded or listed here, checked when this module is imported."""
 
 _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
     RepHired: Facts._on_hired,
@@ -789,4 +818,9 @@ _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
     PeriodClosed: Facts._on_closed,
     ManualAdjustment: Facts._on_manual,
     FxRateSet: Facts._on_fx,
+    **dict.fromkeys(UNCONCERNED, _unconcerned),
 }  # type: ignore[dict-item]
+"""The fold's handler of every event type of the catalogue (``EVENT_TYPES``): the types it
+folds, and the ``UNCONCERNED`` ones it deliberately leaves out."""
+
+check_handlers(_APPLY, EVENT_TYPES, "event types the fold neither folds nor declares unconcerned")

@@ -7,6 +7,7 @@ first (earlier effective time), then rep id.  Movement compares with the previou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -15,6 +16,7 @@ from enum import StrEnum
 from incentive_engine.domain.attainment import AttainmentError, deal_in, rep_attainment
 from incentive_engine.domain.errors import Conflict, EngineError, Invalid
 from incentive_engine.domain.facts import Facts, Rep
+from incentive_engine.domain.handlers import check_handlers
 from incentive_engine.domain.periods import Period, PeriodKind
 from plans.evaluate import PlanBook
 from plans.points import points
@@ -116,61 +118,90 @@ def _deal_values(
     return found
 
 
-def _values(
-    facts: Facts, book: PlanBook, metric: Metric, period: Period, reps: list[Rep]
-) -> dict[str, tuple[Decimal, datetime | None]]:
-    if metric is Metric.POINTS:
-        found = {}
-        for rep in reps:
-            total, reached = ZERO, None
-            for plan_id in book.plan_ids():
-                version = book.in_force(plan_id, period.end)
-                if version is None or version.plan.points is None:
-                    continue
-                day = rep.last_day_in(period)
-                plan_period = Period.containing(period.end, version.plan.period)
-                if day is None or version not in book.for_rep(facts, rep.rep_id, plan_period):
-                    continue
-                s = points(facts, version, rep.rep_id, period)
-                total += s.total
-                if s.reached_at is not None and (reached is None or s.reached_at > reached):
-                    reached = s.reached_at
-            found[rep.rep_id] = (total, reached)
-        return found
-    if metric is Metric.ATTAINMENT:
-        if period.kind in (PeriodKind.DAY, PeriodKind.WEEK):
-            raise LeaderboardInvalid(
-                "attainment is measured per quota period (month, quarter, year)", field="period"
-            )
-        try:
-            rows = {a.subject_id: a for a in rep_attainment(facts, period)}
-        except AttainmentError as exc:
-            raise LeaderboardConflict(str(exc)) from None
-        deals = _deal_values(facts, period, None)
-        return {
-            r.rep_id: (
-                rows[r.rep_id].attainment or ZERO,
-                deals.get(r.rep_id, (ZERO, 0, set(), None))[3],
-            )
-            for r in reps
-            if r.rep_id in rows and rows[r.rep_id].quota
-        }
-    currency = book.versions[0].plan.currency if book.versions else None
-    try:
-        deals = _deal_values(facts, period, currency)
-    except AttainmentError as exc:
-        raise LeaderboardConflict(str(exc)) from None
-    empty: tuple[Decimal, int, set[str], datetime | None] = (ZERO, 0, set(), None)
+Values = dict[str, tuple[Decimal, datetime | None]]
+"""Per rep: (the metric's value, when it was reached)."""
+
+
+def _points(facts: Facts, book: PlanBook, period: Period, reps: list[Rep]) -> Values:
+    """Points under every plan with points rules covering the rep."""
     found = {}
     for rep in reps:
-        revenue, count, customers, last = deals.get(rep.rep_id, empty)
-        value = {
-            Metric.REVENUE: revenue,
-            Metric.DEALS_WON: Decimal(count),
-            Metric.NEW_CUSTOMERS: Decimal(len(customers)),
-        }[metric]
-        found[rep.rep_id] = (value, last if value else None)
+        total, reached = ZERO, None
+        for plan_id in book.plan_ids():
+            version = book.in_force(plan_id, period.end)
+            if version is None or version.plan.points is None:
+                continue
+            day = rep.last_day_in(period)
+            plan_period = Period.containing(period.end, version.plan.period)
+            if day is None or version not in book.for_rep(facts, rep.rep_id, plan_period):
+                continue
+            s = points(facts, version, rep.rep_id, period)
+            total += s.total
+            if s.reached_at is not None and (reached is None or s.reached_at > reached):
+                reached = s.reached_at
+        found[rep.rep_id] = (total, reached)
     return found
+
+
+def _attainment(facts: Facts, book: PlanBook, period: Period, reps: list[Rep]) -> Values:
+    """Attainment % of the reps with a quota for the period."""
+    if period.kind in (PeriodKind.DAY, PeriodKind.WEEK):
+        raise LeaderboardInvalid(
+            "attainment is measured per quota period (month, quarter, year)", field="period"
+        )
+    try:
+        rows = {a.subject_id: a for a in rep_attainment(facts, period)}
+    except AttainmentError as exc:
+        raise LeaderboardConflict(str(exc)) from None
+    deals = _deal_values(facts, period, None)
+    return {
+        r.rep_id: (
+            rows[r.rep_id].attainment or ZERO,
+            deals.get(r.rep_id, (ZERO, 0, set(), None))[3],
+        )
+        for r in reps
+        if r.rep_id in rows and rows[r.rep_id].quota
+    }
+
+
+def _from_deals(
+    pick: Callable[[Decimal, int, set[str]], Decimal],
+) -> Callable[[Facts, PlanBook, Period, list[Rep]], Values]:
+    """A metric read from each rep's won deals: (revenue, deals won, new customers) -> value."""
+
+    def values(facts: Facts, book: PlanBook, period: Period, reps: list[Rep]) -> Values:
+        currency = book.versions[0].plan.currency if book.versions else None
+        try:
+            deals = _deal_values(facts, period, currency)
+        except AttainmentError as exc:
+            raise LeaderboardConflict(str(exc)) from None
+        empty: tuple[Decimal, int, set[str], datetime | None] = (ZERO, 0, set(), None)
+        found = {}
+        for rep in reps:
+            revenue, count, customers, last = deals.get(rep.rep_id, empty)
+            value = pick(revenue, count, customers)
+            found[rep.rep_id] = (value, last if value else None)
+        return found
+
+    return values
+
+
+METRICS: dict[Metric, Callable[[Facts, PlanBook, Period, list[Rep]], Values]] = {
+    Metric.POINTS: _points,
+    Metric.REVENUE: _from_deals(lambda revenue, count, customers: revenue),
+    Metric.ATTAINMENT: _attainment,
+    Metric.DEALS_WON: _from_deals(lambda revenue, count, customers: Decimal(count)),
+    Metric.NEW_CUSTOMERS: _from_deals(lambda revenue, count, customers: Decimal(len(customers))),
+}
+"""How each metric's values are computed (checked against ``Metric`` at import)."""
+
+check_handlers(METRICS, Metric, "leaderboard metrics")
+
+
+def _values(
+    facts: Facts, book: PlanBook, metric: Metric, period: Period, reps: list[Rep]
+) -> Values:
+    return METRICS[metric](facts, book, period, reps)
 
 
 def _ranked(

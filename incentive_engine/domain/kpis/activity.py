@@ -1,0 +1,180 @@
+"""Activity KPIs: customers approached, calls per working day against a target, call
+outcomes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from incentive_engine.domain.events import ActivityKind, Role
+from incentive_engine.domain.facts import Activity, Facts
+from incentive_engine.domain.kpis.base import (
+    _CALLS,
+    _MONTHS,
+    NONE,
+    By,
+    Row,
+    Targets,
+    _calls_target,
+    _mean,
+    percent,
+    working_days,
+)
+from incentive_engine.domain.kpis.frame import _Frame, _frame
+from incentive_engine.domain.periods import Period
+
+
+def _activities(f: _Frame) -> list[Activity]:
+    """Every activity, ordered by time then event id."""
+    found = [a for rep_id in sorted(f.facts.activities) for a in f.facts.activities[rep_id]]
+    found.sort()
+    return found
+
+
+def customers_approached(
+    facts: Facts,
+    period: Period,
+    by: By = "company",
+    *,
+    as_of: date | None = None,
+    targets: Targets | None = None,
+    currency: str | None = None,
+) -> list[Row]:
+    """New customers approached: the customers whose first activity (of any kind) with a
+    rep falls in the period, counted once per rep and customer; per_rep_per_month divides
+    that by the reps with any activity in the period in the group and by the months in the
+    period. Activities naming no customer do not count."""
+    f = _frame(facts, period, by, as_of, currency)
+    months = _MONTHS[period.kind]
+    seen: set[tuple[str, str]] = set()
+    approached: dict[str, int] = {}
+    reps: dict[str, set[str]] = {}
+    for a in _activities(f):
+        group = f.activity_group(a) if a.occurred_at.date() in period else None
+        if group is not None:
+            reps.setdefault(group, set()).add(a.rep_id)
+        if a.customer_id is None or (a.rep_id, a.customer_id) in seen:
+            continue
+        seen.add((a.rep_id, a.customer_id))
+        if group is not None:
+            approached[group] = approached.get(group, 0) + 1
+    rows = []
+    for group in f.groups(approached, reps):
+        n, people = approached.get(group, 0), len(reps.get(group, ()))
+        rows.append(
+            {
+                "group": group,
+                "approached": n,
+                "reps": people,
+                "months": months,
+                "per_rep_per_month": _mean(n, people * months),
+            }
+        )
+    return rows
+
+
+def _calls(f: _Frame) -> dict[str, list[int]]:
+    """Per group: [connected, unanswered] calls in the period (up to as_of)."""
+    found: dict[str, list[int]] = {}
+    for a in _activities(f):
+        if a.kind not in _CALLS or a.occurred_at.date() not in f.period:
+            continue
+        cell = found.setdefault(f.activity_group(a), [0, 0])
+        cell[a.kind is ActivityKind.CALL_UNANSWERED] += 1
+    return found
+
+
+def _rep_days(f: _Frame) -> dict[str, int]:
+    """Per group (not territories): the working days of the period, up to as_of, on which
+    people in the rep role, or anyone who called in the period, were employed."""
+    days = working_days(f.period.start, f.day)
+    callers = {
+        a.rep_id
+        for items in f.facts.activities.values()
+        for a in items
+        if a.kind in _CALLS and a.occurred_at.date() in f.period
+    }
+    found: dict[str, int] = {}
+    for rep_id in sorted(f.facts.reps):
+        rep = f.facts.reps[rep_id]
+        spells = rep.spells()
+        for day in days:
+            if not any(s <= day and (e is None or day <= e) for s, e in spells):
+                continue
+            if rep_id not in callers and rep.role_on(day) is not Role.REP:
+                continue
+            group = f.rep_group(rep_id, day, lambda: NONE)
+            found[group] = found.get(group, 0) + 1
+    return found
+
+
+def calls_per_day(
+    facts: Facts,
+    period: Period,
+    by: By = "company",
+    *,
+    as_of: date | None = None,
+    targets: Targets | None = None,
+    currency: str | None = None,
+) -> list[Row]:
+    """Calls per working day against a target: calls (connected and unanswered) in the
+    period, up to as_of, divided by the working days (Monday to Friday; holidays are not
+    known) of the people in the group: each rep's days employed, a team's members' days
+    in the team, the company's reps' days (people in the rep role, and anyone else who
+    called). A territory has no staff of its own: its calls are divided by the period's
+    working days. pct_of_target = calls_per_day / target x 100, the target being calls per
+    rep per working day (target calls=N)."""
+    f = _frame(facts, period, by, as_of, currency)
+    target = _calls_target(targets)
+    calls = _calls(f)
+    if f.by == "territory":
+        n = len(working_days(period.start, f.day))
+        days = {g: n for g in calls}
+    else:
+        days = _rep_days(f)
+    rows = []
+    for group in f.groups(calls, days):
+        connected, unanswered = calls.get(group, [0, 0])
+        per_day = _mean(connected + unanswered, days.get(group, 0))
+        rows.append(
+            {
+                "group": group,
+                "calls": connected + unanswered,
+                "connected": connected,
+                "unanswered": unanswered,
+                "working_days": days.get(group, 0),
+                "calls_per_day": per_day,
+                "target": target,
+                "pct_of_target": percent(per_day, target)
+                if per_day is not None and target is not None
+                else None,
+            }
+        )
+    return rows
+
+
+def call_outcomes(
+    facts: Facts,
+    period: Period,
+    by: By = "company",
+    *,
+    as_of: date | None = None,
+    targets: Targets | None = None,
+    currency: str | None = None,
+) -> list[Row]:
+    """Connected versus unanswered calls in the period: how many of each, and connected
+    calls as a percentage of all calls."""
+    f = _frame(facts, period, by, as_of, currency)
+    calls = _calls(f)
+    rows = []
+    for group in f.groups(calls):
+        connected, unanswered = calls.get(group, [0, 0])
+        rows.append(
+            {
+                "group": group,
+                "calls": connected + unanswered,
+                "connected": connected,
+                "unanswered": unanswered,
+                "connected_pct": percent(connected, connected + unanswered),
+            }
+        )
+    return rows

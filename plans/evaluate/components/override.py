@@ -1,0 +1,60 @@
+"""The ``override`` component: a manager's percentage of the credited revenue of their
+direct reports (or of everyone below them), one line per report."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from incentive_engine.domain.facts import Facts
+from plans.evaluate.context import Context
+from plans.evaluate.credits import Credited, clawback_amount, in_plan_currency
+from plans.evaluate.statement import HUNDRED, ZERO
+from plans.model import Depth, Override
+
+
+def _is_report(facts: Facts, rep_id: str, manager_id: str, day: date, depth: Depth) -> bool:
+    """Whether rep_id reports to manager_id on a day (directly, or through the chain)."""
+    seen: set[str] = set()
+    current = rep_id
+    while True:
+        rep = facts.reps.get(current)
+        boss = rep.manager_on(day) if rep is not None else None
+        if boss is None or boss in seen:
+            return False
+        if boss == manager_id:
+            return True
+        if depth is Depth.DIRECT:
+            return False
+        seen.add(boss)
+        current = boss
+
+
+def override(ctx: Context, comp: Override) -> None:
+    """One line per report whose credited revenue in the period the manager earns on."""
+    by_report: dict[str, list[Credited]] = {}
+    for deal in ctx.facts.won_deals(ctx.period):
+        won = deal.won
+        assert won is not None
+        amount, ids = clawback_amount(deal, ctx.plan)
+        amount = in_plan_currency(ctx.facts, ctx.plan, deal, amount)
+        for credit in ctx.facts.credits(deal, by=ctx.plan.crediting):
+            if credit.rep_id == ctx.rep_id:
+                continue
+            if _is_report(ctx.facts, credit.rep_id, ctx.rep_id, won.close_date, comp.depth):
+                own = amount * credit.share / HUNDRED
+                events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
+                credited = Credited(deal, credit, own, amount, events)
+                by_report.setdefault(credit.rep_id, []).append(credited)
+    for report in sorted(by_report):
+        credits = by_report[report]
+        base = sum((c.amount for c in credits), ZERO)
+        ctx.add(
+            component=comp.id,
+            kind="override",
+            description=f"{comp.label}: {comp.rate} % of {report}'s credited {ctx.fmt(base)}",
+            amount=ctx.money(base * comp.rate / HUNDRED),
+            base=base,
+            rate=comp.rate,
+            deal_ids=tuple(c.deal_id for c in credits),
+            event_ids=tuple(dict.fromkeys(e for c in credits for e in c.event_ids)),
+        )

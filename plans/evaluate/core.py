@@ -1,0 +1,61 @@
+"""The evaluator's entry points: one statement, or every covered rep's statements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.periods import Period
+from plans.documents import PlanVersion
+from plans.evaluate.adjustments import prior_periods
+from plans.evaluate.book import PlanBook
+from plans.evaluate.lines import period_lines
+from plans.evaluate.statement import EvaluationError, Statement
+
+
+def evaluate(
+    facts: Facts,
+    version: PlanVersion,
+    rep_id: str,
+    period: Period,
+    *,
+    book: PlanBook | None = None,
+) -> Statement:
+    """The statement of a rep for a period under a plan version (pure).
+
+    ``book`` gives the versions in force in earlier periods, for adjustments of closed
+    periods; without it, earlier periods are recomputed under ``version`` too."""
+    if version.plan.period != period.kind:
+        raise EvaluationError(
+            f"plan {version.plan.plan_id} v{version.plan.version} pays per "
+            f"{version.plan.period.value}, "
+            f"not per {period.kind.value} ({period})"
+        )
+    ctx = period_lines(facts, version, rep_id, period)
+    prior_periods(facts, book, version, rep_id, period, ctx)
+    lines = tuple(replace(ln, number=i) for i, ln in enumerate(ctx.drafts, start=1))
+    return Statement(
+        rep_id=rep_id,
+        period=str(period),
+        plan_id=version.plan.plan_id,
+        plan_version=version.plan.version,
+        plan_hash=version.content_hash,
+        currency=version.plan.currency,
+        quota=ctx.quota,
+        credited=ctx.credited,
+        attainment=ctx.attainment,
+        lines=lines,
+    )
+
+
+def statements(
+    facts: Facts, period: Period, *, book: PlanBook | None = None, reps: Iterable[str] | None = None
+) -> list[Statement]:
+    """Every covered rep's statements for a period under the versions in force (sorted)."""
+    book = book or PlanBook.from_facts(facts)
+    found = []
+    for rep_id in sorted(reps if reps is not None else facts.reps):
+        for version in book.for_rep(facts, rep_id, period):
+            found.append(evaluate(facts, version, rep_id, period, book=book))
+    return found

@@ -1,0 +1,120 @@
+"""What the evaluator produces: statement lines, the statement and its hash, and its error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from incentive_engine.domain.errors import Conflict
+from incentive_engine.domain.events import canonical_json, content_hash
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+class EvaluationError(Conflict, ValueError):
+    """A statement cannot be computed (for instance: tiers on attainment but no quota)."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One statement line: what was paid, by which rule, on what base, because of which events."""
+
+    number: int
+    component: str
+    kind: str
+    description: str
+    amount: Decimal
+    base: Decimal | None = None
+    tier: str | None = None
+    rate: Decimal | None = None
+    deal_ids: tuple[str, ...] = ()
+    event_ids: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The line as a JSON-ready dict (Decimals as exact strings)."""
+        return {
+            "number": self.number,
+            "component": self.component,
+            "kind": self.kind,
+            "description": self.description,
+            "base": None if self.base is None else str(self.base),
+            "tier": self.tier,
+            "rate": None if self.rate is None else str(self.rate),
+            "amount": str(self.amount),
+            "deal_ids": list(self.deal_ids),
+            "event_ids": list(self.event_ids),
+        }
+
+
+PRIOR = "prior_period"
+"""Kind of the lines that adjust an earlier, closed period."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A rep's statement for a period under one plan version."""
+
+    rep_id: str
+    period: str
+    plan_id: str
+    plan_version: int
+    plan_hash: str
+    currency: str
+    quota: Decimal | None
+    credited: Decimal
+    attainment: Decimal | None
+    lines: tuple[Line, ...]
+
+    @property
+    def total(self) -> Decimal:
+        """Sum of every line."""
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def earned(self) -> Decimal:
+        """The period's own lines (everything but adjustments of earlier periods)."""
+        return sum((ln.amount for ln in self.lines if ln.kind != PRIOR), ZERO)
+
+    def adjustments(self) -> dict[str, Decimal]:
+        """Adjustment amounts by the earlier period they correct."""
+        found: dict[str, Decimal] = {}
+        for ln in self.lines:
+            if ln.kind == PRIOR:
+                origin = ln.component.removeprefix("prior:")
+                found[origin] = found.get(origin, ZERO) + ln.amount
+        return found
+
+    def subtotals(self) -> dict[str, Decimal]:
+        """Totals per component, in line order."""
+        totals: dict[str, Decimal] = {}
+        for ln in self.lines:
+            totals[ln.component] = totals.get(ln.component, ZERO) + ln.amount
+        return totals
+
+    def as_dict(self) -> dict[str, Any]:
+        """The statement as a JSON-ready dict, hash excluded (the hashed content)."""
+        return {
+            "rep_id": self.rep_id,
+            "period": self.period,
+            "plan_id": self.plan_id,
+            "plan_version": self.plan_version,
+            "plan_hash": self.plan_hash,
+            "currency": self.currency,
+            "quota": None if self.quota is None else str(self.quota),
+            "credited": str(self.credited),
+            "attainment": None if self.attainment is None else str(self.attainment),
+            "lines": [ln.as_dict() for ln in self.lines],
+            "subtotals": {k: str(v) for k, v in self.subtotals().items()},
+            "total": str(self.total),
+        }
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the canonical JSON of the statement."""
+        return content_hash(self.as_dict())
+
+    def canonical(self) -> bytes:
+        """The canonical bytes the hash is taken over."""
+        return canonical_json(self.as_dict())
