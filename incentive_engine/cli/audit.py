@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,11 +21,10 @@ from incentive_engine.cli.common import (
     period_arg,
     settings_of,
 )
-from incentive_engine.services.audit import verify
-from incentive_engine.services.audit_trail import explain_line, export_pack
-from incentive_engine.services.commissions import rep_statements
-from projections.audit_chain import AuditChain
-from projections.runner import ProjectionRunner, make_engine
+
+if TYPE_CHECKING:
+    pass
+
 
 audit_app = typer.Typer(
     cls=EngineErrors, help="Audit: verify the log and the sealed periods.", no_args_is_help=True
@@ -39,6 +38,10 @@ def verify_command(
     """Recompute the hash chain over the log and every closed period's statements; report the
     first event altered, removed or reordered, and any period that no longer recomputes to
     its seal. Exit 1 when anything is found."""
+    from incentive_engine.services.audit import verify
+    from projections.audit_chain import AuditChain
+    from projections.runner import ProjectionRunner, make_engine
+
     views = make_engine(settings_of(ctx).resolved_views_url())
     with engine_of(ctx) as engine:
         # Extend the chain with events not chained yet (existing links are never rewritten).
@@ -72,6 +75,9 @@ def explain_command(
 ) -> None:
     """From the paid total to each line, its rule, tier and rate, and the events behind it
     (with their recorded times and sources)."""
+    from incentive_engine.services.audit_trail import explain_line
+    from incentive_engine.services.commissions import rep_statements
+
     with engine_of(ctx) as engine:
         snap = engine.snapshot(parse_instant(as_of))
         found = rep_statements(snap, rep, period_arg(period))
@@ -104,6 +110,8 @@ def export_command(
 ) -> None:
     """Write the audit pack of a period (CSV and JSON: events, plan documents, statements,
     adjustments, payouts, hashes, and a manifest with each file's sha256)."""
+    from incentive_engine.services.audit_trail import export_pack
+
     with engine_of(ctx) as engine:
         manifest = export_pack(
             engine.snapshot(), engine.store, period_arg(period), directory / period

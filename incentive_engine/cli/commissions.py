@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,16 +25,10 @@ from incentive_engine.cli.common import (
     settings_of,
     snapshot_of,
 )
-from incentive_engine.domain.events import content_hash
-from incentive_engine.services.audit_trail import explain_line
-from incentive_engine.services.commissions import (
-    close_period,
-    find_version,
-    payout_of,
-    period_statements,
-    rep_statements,
-    total_paid,
-)
+
+if TYPE_CHECKING:
+    pass
+
 
 commission_commands = typer.Typer()
 """Top-level commands, merged into the main application."""
@@ -60,6 +54,8 @@ def statement(
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
     """A rep's commission statement for a period: every line, its rule and its events."""
+    from incentive_engine.services.commissions import find_version, rep_statements
+
     snap = snapshot_of(ctx, parse_instant(as_of))
     version = None
     if plan_version is not None:
@@ -111,6 +107,8 @@ def payouts(
     ] = Format.TABLE,
 ) -> None:
     """Every rep's pay for a period (sealed figures once closed), for finance and payroll."""
+    from incentive_engine.services.commissions import payout_of, period_statements
+
     snap = snapshot_of(ctx, parse_instant(as_of))
     the_period = period_arg(period)
     closed = snap.facts.closed_periods.get(str(the_period))
@@ -161,6 +159,9 @@ def explain(
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
     """The chain behind one statement line: the events, the rule, and the arithmetic."""
+    from incentive_engine.services.audit_trail import explain_line
+    from incentive_engine.services.commissions import rep_statements
+
     with engine_of(ctx) as engine:
         snap = engine.snapshot(parse_instant(as_of))
         s = rep_statements(snap, rep, period_arg(period))[0]
@@ -192,6 +193,8 @@ def period_close(
     by: Annotated[str, typer.Option("--by", help="Who closes it (recorded in the log).")],
 ) -> None:
     """Seal a period's payouts (per-rep totals and statement hashes) in the log."""
+    from incentive_engine.services.commissions import close_period, total_paid
+
     with engine_of(ctx) as engine:
         event = close_period(engine, period_arg(period), closed_by=by)
     console.print(
@@ -214,6 +217,8 @@ def adjust(
     posted: Annotated[str | None, typer.Option(help="Posting date (default today).")] = None,
 ) -> None:
     """Post a manual adjustment (finance): its own line on the rep's statement."""
+    from incentive_engine.domain.events import content_hash
+
     settings = settings_of(ctx)
     day = posted or datetime.now(UTC).date().isoformat()
     record = {

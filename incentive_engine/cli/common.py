@@ -10,10 +10,11 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import typer
@@ -24,15 +25,17 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from incentive_engine.domain.errors import EngineError, Invalid
-from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period
-from incentive_engine.services.commissions import Snapshot
-from incentive_engine.services.engine import Engine
-from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport
-from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import EventStore
-from plans.ref import PlanRef
+
+if TYPE_CHECKING:  # the heavy layers are imported by the commands that use them
+    from incentive_engine.domain.facts import Facts
+    from incentive_engine.services.commissions import Snapshot
+    from incentive_engine.services.engine import Engine
+    from incentive_engine.services.ingest import SourceReport
+    from incentive_engine.settings import Settings
+    from incentive_engine.store.event_store import EventStore
+    from plans.ref import PlanRef
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -65,21 +68,41 @@ class EngineErrors(TyperGroup):
             fail(str(exc), EXIT_REFUSED)
 
 
+@dataclass(frozen=True)
+class StoreChoice:
+    """The root command's ``--store``, kept as given: settings are read (from the environment
+    and ``.env``) only by the commands that need them, not for ``--help``."""
+
+    store_url: str | None
+
+
 def settings_of(ctx: typer.Context) -> Settings:
-    """The settings the root command's ``--store`` callback left (or the defaults)."""
+    """The settings of this run: the environment's, with the root command's ``--store``
+    (a command such as ``demo`` may leave settings of its own)."""
+    from incentive_engine.settings import Settings
+
     obj = ctx.find_root().obj
-    return obj if isinstance(obj, Settings) else Settings()
+    if isinstance(obj, Settings):
+        return obj
+    settings = Settings()
+    if isinstance(obj, StoreChoice) and obj.store_url:
+        settings = settings.model_copy(update={"store_url": obj.store_url})
+    return settings
 
 
 def engine_of(ctx: typer.Context) -> Engine:
     """The application core on the configured store: the one way a command reads facts
     (use it as a context manager; it closes the store it opened)."""
+    from incentive_engine.services.engine import Engine
+
     return Engine(settings_of(ctx))
 
 
 def facts_source(store: EventStore) -> Callable[[], Facts]:
     """The facts the pay read models are derived from: an engine's on the store a projector
     runs on, caught up when asked (read models never fold the log themselves)."""
+    from incentive_engine.services.engine import Engine
+
     engine = Engine(store=store)
     return lambda: engine.snapshot().facts
 
@@ -137,6 +160,8 @@ def period_arg(text: str) -> Period:
 def plan_ref_arg(text: str, *, latest: bool = False, or_file: bool = False) -> PlanRef:
     """A PLAN@VERSION argument (PLAN@latest too with ``latest``), or a usage error naming
     it (saying a file was looked for too with ``or_file``)."""
+    from plans.ref import PlanRef
+
     try:
         return PlanRef.parse(text, latest=latest)
     except Invalid as exc:
@@ -206,6 +231,9 @@ def emit(rows: list[dict[str, Any]], fmt: Format, title: str | None = None) -> N
 def post(settings: Settings, records: list[dict[str, Any]], source: str) -> SourceReport:
     """Append records through the ingest service (validation and references, all or nothing);
     print each refused record's reasons and exit 1 if any was refused."""
+    from incentive_engine.services.ingest import IngestService, RawRecord
+    from incentive_engine.store.event_store import EventStore
+
     with EventStore(settings) as store:
         raws = [
             RawRecord(source, i, r, json.dumps(r, ensure_ascii=False, default=str))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,10 +17,12 @@ from incentive_engine.cli.common import (
     period_arg,
     snapshot_of,
 )
-from incentive_engine.domain.leaderboards import Metric, leaderboard
 from incentive_engine.domain.periods import Period, PeriodKind
-from incentive_engine.services.commissions import Snapshot
-from plans.points import badges, points
+from incentive_engine.domain.vocabulary import Metric
+
+if TYPE_CHECKING:
+    from incentive_engine.services.commissions import Snapshot
+
 
 gamification_commands = typer.Typer()
 """Top-level commands, merged into the main application."""
@@ -50,6 +52,8 @@ def leaderboard_command(
 ) -> None:
     """Reps ranked by a metric: ties go to who reached the value first, then rep id.
     Boards never show pay."""
+    from incentive_engine.domain.leaderboards import leaderboard
+
     snap = _snap(ctx, as_of)
     the_period = (
         period_arg(period)
@@ -83,6 +87,8 @@ def points_command(
     fmt: Fmt = Format.TABLE,
 ) -> None:
     """A rep's points for a period, line by line: when, by which rule, from which events."""
+    from plans.points import points
+
     snap = _snap(ctx, as_of)
     if rep not in snap.facts.reps:
         fail(f"unknown rep {rep!r}")
@@ -120,6 +126,8 @@ def badges_command(
 ) -> None:
     """The badges a rep holds, each with the day and the events that earned it (a clawback
     that removes the basis removes the badge)."""
+    from plans.points import badges
+
     snap = _snap(ctx, as_of)
     if rep not in snap.facts.reps:
         fail(f"unknown rep {rep!r}")

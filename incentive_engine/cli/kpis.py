@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -23,10 +24,13 @@ from incentive_engine.cli.common import (
     parse_instant,
     snapshot_of,
 )
-from incentive_engine.domain.facts import Facts
-from incentive_engine.domain.kpis import BY_CHOICES, KPIS, Kpi, KpiError, kpi, parse_targets, trend
 from incentive_engine.domain.money import MINOR_UNITS, round_money
 from incentive_engine.domain.periods import Period, PeriodKind
+
+if TYPE_CHECKING:
+    from incentive_engine.domain.facts import Facts
+    from incentive_engine.domain.kpis import Kpi
+
 
 MONEY = {
     "value", "total", "average", "average_deal_size", "velocity_per_day", "quota", "credited",
@@ -36,11 +40,18 @@ MONEY = {
 
 
 class _KpiGroup(EngineErrors):
-    """Accepts ``win-rate`` for ``win_rate`` and names an unknown KPI clearly (exit 2)."""
+    """One subcommand per KPI, built on first use (the KPI registry loads the fold, which
+    ``incentive-engine --help`` need not); accepts ``win-rate`` for ``win_rate`` and names an
+    unknown KPI clearly (exit 2)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every KPI, then ``list``."""
+        return [*_per_kpi().list_commands(ctx), *super().list_commands(ctx)]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command of a KPI name, with dashes read as underscores."""
-        return super().get_command(ctx, cmd_name.replace("-", "_"))
+        name = cmd_name.replace("-", "_")
+        return super().get_command(ctx, name) or _per_kpi().get_command(ctx, name)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -48,7 +59,8 @@ class _KpiGroup(EngineErrors):
         """Resolve the subcommand, failing with the list of KPIs for an unknown name."""
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            fail(f"unknown KPI {name!r}; KPIs: {', '.join(KPIS)} (see: kpi list)", 2)
+            known = ", ".join(_per_kpi().list_commands(ctx))
+            fail(f"unknown KPI {name!r}; KPIs: {known} (see: kpi list)", 2)
         return super().resolve_command(ctx, args)
 
 
@@ -149,6 +161,8 @@ def _run(
     with_trend: bool,
     fmt: Format,
 ) -> None:
+    from incentive_engine.domain.kpis import BY_CHOICES, KpiError, kpi, parse_targets, trend
+
     if by not in BY_CHOICES:
         fail(f"--by {by!r}: choose {', '.join(BY_CHOICES)}", 2)
     try:
@@ -221,16 +235,25 @@ def _first_sentence(text: str) -> str:
     return text if end < 0 else text[: end + 1]
 
 
-for _spec in KPIS.values():
-    kpi_app.command(
-        _spec.name,
-        help=_spec.definition,
-        short_help=f"({_spec.group}) {_first_sentence(_spec.definition)}",
-    )(_command(_spec))
+@cache
+def _per_kpi() -> click.Group:
+    """The command group of every KPI, one command each, its help the KPI's definition."""
+    from incentive_engine.domain.kpis import KPIS
+
+    commands = typer.Typer()
+    for spec in KPIS.values():
+        commands.command(
+            spec.name,
+            help=spec.definition,
+            short_help=f"({spec.group}) {_first_sentence(spec.definition)}",
+        )(_command(spec))
+    return typer.main.get_group(commands)
 
 
 @kpi_app.command("list")
 def list_kpis(fmt: Fmt = Format.TABLE) -> None:
     """Every KPI with its group and definition."""
+    from incentive_engine.domain.kpis import KPIS
+
     rows = [{"kpi": k.name, "group": k.group, "definition": k.definition} for k in KPIS.values()]
     emit(rows, fmt, "KPIs")

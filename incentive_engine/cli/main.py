@@ -10,16 +10,16 @@ import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from incentive_engine.cli.audit import audit_app
 from incentive_engine.cli.commissions import commission_commands, period_app
 from incentive_engine.cli.common import (
     EngineErrors,
     Format,
+    StoreChoice,
     console,
     emit,
     errors,
@@ -38,24 +38,14 @@ from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.quotas import quota_app
 from incentive_engine.cli.simulation import simulation_commands
 from incentive_engine.cli.territories import attainment_commands, territory_app
-from incentive_engine.domain.attainment import attainment
-from incentive_engine.domain.events import (
-    EVENT_CLASSES,
-    catalogue_schema,
-)
-from incentive_engine.domain.facts import Facts
-from incentive_engine.domain.kpis import kpi
-from incentive_engine.domain.leaderboards import Metric, leaderboard
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period, PeriodKind
-from incentive_engine.domain.territories import territory_report
-from incentive_engine.services.commissions import Snapshot, period_statements
-from incentive_engine.services.engine import Engine
-from incentive_engine.services.ingest import IngestService, ingest_paths
-from incentive_engine.services.plan_publishing import publish
-from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import EventStore
-from plans.documents import load_plan
+
+if TYPE_CHECKING:
+    from incentive_engine.domain.facts import Facts
+    from incentive_engine.services.commissions import Snapshot
+    from incentive_engine.settings import Settings
+
 
 CATALOG = Path(__file__).resolve().parents[2] / "plans" / "catalog"
 """Plan documents that ship with the project."""
@@ -83,10 +73,7 @@ def main(
     ] = None,
 ) -> None:
     """Event-sourced incentive and commission engine."""
-    settings = Settings()
-    if store:
-        settings = settings.model_copy(update={"store_url": store})
-    ctx.obj = settings
+    ctx.obj = StoreChoice(store)
 
 
 # ------------------------------------------------------------------ schema
@@ -99,6 +86,8 @@ def schema(
     ] = None,
 ) -> None:
     """Print the JSON Schema of the event catalogue, for CRM integrators to validate against."""
+    from incentive_engine.domain.events import EVENT_CLASSES, catalogue_schema
+
     if event_type is None:
         document = catalogue_schema()
     elif event_type in EVENT_CLASSES:
@@ -130,6 +119,9 @@ def ingest(
     show: Annotated[int, typer.Option(help="Errors to print per file.")] = 20,
 ) -> None:
     """Validate and append events from CRM export files; idempotent by event_id."""
+    from incentive_engine.services.ingest import IngestService, ingest_paths
+    from incentive_engine.store.event_store import EventStore
+
     settings = settings_of(ctx)
     with EventStore(settings) as store:
         service = IngestService(store)
@@ -165,6 +157,8 @@ def ingest(
 
 
 def _fold(settings: Settings, as_of: datetime | None) -> tuple[Facts, int]:
+    from incentive_engine.services.engine import Engine
+
     with Engine(settings) as engine:
         total = engine.store.max_position()
         facts = engine.snapshot(as_of).facts
@@ -185,6 +179,7 @@ def replay(
 ) -> None:
     """Replay the log: fold it into facts (as of an instant if asked) and bring the read
     models up to date from their tracking positions."""
+    from incentive_engine.store.event_store import EventStore
     from projections.runner import ProjectionRunner, make_engine
 
     settings = settings_of(ctx)
@@ -240,6 +235,10 @@ def events(
 ) -> None:
     """List events in log order, filtered by type, rep, effective time and recorded time
     (or count the whole log's events by type)."""
+    from sqlalchemy import select
+
+    from incentive_engine.domain.events import EVENT_CLASSES
+    from incentive_engine.store.event_store import EventStore
     from projections.event_log import (
         EventCounts,
         EventIndex,
@@ -460,6 +459,7 @@ def publish_command(
     from kafka import KafkaProducer
 
     from incentive_engine.services.replay import facts_until
+    from incentive_engine.store.event_store import EventStore
     from projections.publisher import Publisher
     from projections.runner import ProjectionRunner, make_engine
 
@@ -492,6 +492,7 @@ def project(
     import signal
     import threading
 
+    from incentive_engine.store.event_store import EventStore
     from projections.runner import ProjectionRunner, make_engine
 
     settings = settings_of(ctx)
@@ -527,7 +528,12 @@ def demo(
     """Generate a Vietnamese sales organisation's year, ingest it into a fresh embedded
     store, and print what the engine knows."""
     from incentive_engine.demo.generator import generate
-    from incentive_engine.services.ingest import parse_jsonl
+    from incentive_engine.services.engine import Engine
+    from incentive_engine.services.ingest import IngestService, parse_jsonl
+    from incentive_engine.services.plan_publishing import publish
+    from incentive_engine.settings import Settings
+    from incentive_engine.store.event_store import EventStore
+    from plans.documents import load_plan
 
     if directory.exists():
         shutil.rmtree(directory)
@@ -582,6 +588,9 @@ def demo(
 
 def _print_pay(snap: Snapshot) -> None:
     """The demo's pay: Q1 payouts per rep and the top earner's statement."""
+    from incentive_engine.domain.leaderboards import Metric, leaderboard
+    from incentive_engine.services.commissions import period_statements
+
     q1 = Period.parse("2026-Q1")
     found = period_statements(snap, q1)
     if not found:
@@ -640,6 +649,8 @@ def _print_pay(snap: Snapshot) -> None:
 
 def _print_kpis(facts: Facts, period: Period) -> None:
     """A KPI summary for the company (definitions: `incentive-engine kpi list`)."""
+    from incentive_engine.domain.kpis import kpi
+
     [o] = kpi(facts, "outcomes", period)
     [c] = kpi(facts, "call_outcomes", period)
     [d] = kpi(facts, "calls_per_day", period)
@@ -674,6 +685,9 @@ def _print_kpis(facts: Facts, period: Period) -> None:
 
 def _print_overview(facts: Facts) -> None:
     """What the engine knows: organisation, territories, deals by region, top reps."""
+    from incentive_engine.domain.attainment import attainment
+    from incentive_engine.domain.territories import territory_report
+
     emit(
         [{"fact": k, "count": v} for k, v in facts.summary().items()],
         Format.TABLE,

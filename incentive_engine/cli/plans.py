@@ -12,7 +12,7 @@ import sys
 from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -25,17 +25,12 @@ from incentive_engine.cli.common import (
     plan_ref_arg,
     settings_of,
 )
-from incentive_engine.domain.events import content_hash
-from incentive_engine.services.plan_publishing import (
-    get_version,
-    list_versions,
-    publish,
-)
-from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import EventStore
-from plans.diff import diff_plans
-from plans.documents import load_plan
-from plans.model import Plan, plan_schema
+
+if TYPE_CHECKING:
+    from incentive_engine.settings import Settings
+    from incentive_engine.store.event_store import EventStore
+    from plans.model import Plan
+
 
 plan_app = typer.Typer(
     cls=EngineErrors,
@@ -63,6 +58,8 @@ class DocumentFormat(StrEnum):
 
 def _read_plan(path: Path) -> Plan:
     """A validated plan from a file, or exit: 2 when the file is missing, 1 when invalid."""
+    from plans.documents import load_plan
+
     if not path.is_file():
         fail(f"{path}: no such file", 2)
     try:
@@ -80,6 +77,8 @@ def validate(
     file: Annotated[Path, typer.Argument(help="Plan document (YAML or JSON).")],
 ) -> None:
     """Validate a plan document; print its content hash, or every problem (exit 1)."""
+    from incentive_engine.domain.events import content_hash
+
     plan = _read_plan(file)
     digest = content_hash(plan.document())
     typer.echo(f"{file}: valid plan {plan.plan_id} v{plan.version} (content hash {digest})")
@@ -97,6 +96,9 @@ def publish_command(
     ] = None,
 ) -> None:
     """Validate a plan document and publish it as a new, immutable plan version."""
+    from incentive_engine.services.plan_publishing import publish
+    from incentive_engine.store.event_store import EventStore
+
     plan = _read_plan(file)
     with EventStore(settings_of(ctx)) as store:
         result = publish(store, plan, published_by=by)
@@ -122,6 +124,9 @@ def list_command(
     ),
 ) -> None:
     """List the published plan versions."""
+    from incentive_engine.services.plan_publishing import list_versions
+    from incentive_engine.store.event_store import EventStore
+
     with EventStore(settings_of(ctx)) as store:
         versions = list_versions(store)
     rows = [
@@ -197,6 +202,9 @@ def show(
     ),
 ) -> None:
     """Print a published plan version's document with its content hash and publishing event."""
+    from incentive_engine.services.plan_publishing import get_version
+    from incentive_engine.store.event_store import EventStore
+
     with EventStore(settings_of(ctx)) as store:
         found = get_version(store, plan_id, version)
     plan = found.plan
@@ -222,6 +230,9 @@ def show(
 
 def _operand(text: str, store: list[EventStore], settings: Settings) -> Plan:
     """A plan from a file path, or from ``ID@VERSION`` (``ID@latest``) in the store."""
+    from incentive_engine.services.plan_publishing import get_version
+    from incentive_engine.store.event_store import EventStore
+
     path = Path(text)
     if path.is_file() or "@" not in text:
         return _read_plan(path)
@@ -241,6 +252,8 @@ def diff(
     ),
 ) -> None:
     """Show what changes from plan A to plan B, field by field (components by id)."""
+    from plans.diff import diff_plans
+
     opened: list[EventStore] = []
     try:
         before = _operand(a, opened, settings_of(ctx))
@@ -261,4 +274,6 @@ def diff(
 @plan_app.command()
 def schema() -> None:
     """Print the JSON Schema of the plan document, for editors and CI to validate against."""
+    from plans.model import plan_schema
+
     sys.stdout.write(json.dumps(plan_schema(), ensure_ascii=False, indent=2) + "\n")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,22 +24,19 @@ from incentive_engine.cli.common import (
     settings_of,
     snapshot_of,
 )
-from incentive_engine.domain.events import QuotaChanged, QuotaSet, QuotaSubject, event_content
-from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.money import MINOR_UNITS
 from incentive_engine.domain.periods import Period
-from incentive_engine.domain.quotas import (
-    Allocation,
-    AllocationRow,
-    Method,
-    action,
-    allocate,
-    default_reason,
-    rollup,
-    subject_name,
-    to_events,
-)
-from incentive_engine.settings import Settings
+from incentive_engine.domain.vocabulary import Method, QuotaSubject
+
+if TYPE_CHECKING:
+    from incentive_engine.domain.events import QuotaChanged, QuotaSet
+    from incentive_engine.domain.facts import Facts
+    from incentive_engine.domain.quotas import (
+        Allocation,
+        AllocationRow,
+    )
+    from incentive_engine.settings import Settings
+
 
 quota_app = typer.Typer(
     cls=EngineErrors,
@@ -81,6 +78,8 @@ def _amount_text(value: Decimal, currency: str, table: bool) -> str:
 
 
 def _row(allocation: Allocation, row: AllocationRow, facts: Facts, table: bool) -> dict[str, Any]:
+    from incentive_engine.domain.quotas import action
+
     c = allocation.currency
     return {
         "subject": row.subject.value,
@@ -145,6 +144,8 @@ def allocate_command(
 ) -> None:
     """Propose quotas for a period from the same period last year: a dry run that prints the
     allocation unless --publish, which appends QuotaSet / QuotaChanged events (idempotent)."""
+    from incentive_engine.domain.quotas import allocate, default_reason, to_events
+
     the_period = period_arg(period)
     the_rate = _number(rate, "--rate")
     rates = _market(market) if market else None
@@ -204,6 +205,8 @@ def _publish(
     settings: Settings, allocation: Allocation, events: list[QuotaSet | QuotaChanged], by: str
 ) -> dict[str, int]:
     """Append the events through ingest (all or nothing); count what happened."""
+    from incentive_engine.domain.events import QuotaChanged, event_content
+
     rows = (*allocation.rows, *allocation.cascaded)
     by_hand = sum(1 for r in rows if not r.allocated)
     stored = duplicates = 0
@@ -232,6 +235,8 @@ def list_command(
     fmt: Fmt = Format.TABLE,
 ) -> None:
     """The quotas in force: the latest amount per rep, team or territory and period."""
+    from incentive_engine.domain.quotas import subject_name
+
     wanted = str(period_arg(period)) if period is not None else None
     facts = _facts(ctx, as_of)
     found = []
@@ -271,6 +276,8 @@ def rollup_command(
 ) -> None:
     """Top-down team and territory quotas against the sum of their reps' quotas (a team
     weights each rep by days in the team; a territory by ownership share)."""
+    from incentive_engine.domain.quotas import rollup
+
     the_period = period_arg(period)
     facts = _facts(ctx, as_of)
     found = rollup(facts, the_period)

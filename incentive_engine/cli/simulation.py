@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,12 +20,12 @@ from incentive_engine.cli.common import (
     plan_ref_arg,
     settings_of,
 )
-from incentive_engine.domain.simulation import RepResult, simulate, window
-from incentive_engine.services.commissions import Snapshot, find_version
-from plans.documents import PlanVersion, load_plan
-from projections.base import metadata
-from projections.runner import make_engine
-from projections.scenarios import save_scenario
+
+if TYPE_CHECKING:
+    from incentive_engine.domain.simulation import RepResult
+    from incentive_engine.services.commissions import Snapshot
+    from plans.documents import PlanVersion
+
 
 simulation_commands = typer.Typer()
 """Top-level commands, merged into the main application."""
@@ -33,6 +33,9 @@ simulation_commands = typer.Typer()
 
 def _version(snap: Snapshot, text: str) -> PlanVersion:
     """A plan file (a draft, unpublished) or PLAN@VERSION (published)."""
+    from incentive_engine.services.commissions import find_version
+    from plans.documents import PlanVersion, load_plan
+
     path = Path(text)
     if path.is_file():
         return PlanVersion.draft(load_plan(path.read_text(encoding="utf-8"), str(path)))
@@ -71,6 +74,11 @@ def simulate_command(
 ) -> None:
     """What a plan change would have paid over a window of history, rep by rep: baseline,
     simulated, difference, totals and the distribution of changes. Writes nothing to the log."""
+    from incentive_engine.domain.simulation import simulate, window
+    from projections.base import metadata
+    from projections.runner import make_engine
+    from projections.scenarios import save_scenario
+
     settings = settings_of(ctx)
     with engine_of(ctx) as engine:
         position = engine.store.max_position()

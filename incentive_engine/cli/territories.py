@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,18 +21,11 @@ from incentive_engine.cli.common import (
     settings_of,
     snapshot_of,
 )
-from incentive_engine.domain.attainment import Subject, attainment
-from incentive_engine.domain.events import content_hash, event_content
-from incentive_engine.domain.facts import Facts
-from incentive_engine.domain.territories import (
-    coverage_gaps,
-    design,
-    dimension_values,
-    in_force,
-    territory_report,
-    unassigned,
-    unowned,
-)
+
+if TYPE_CHECKING:
+    from incentive_engine.domain.attainment import Subject
+    from incentive_engine.domain.facts import Facts
+
 
 territory_app = typer.Typer(
     cls=EngineErrors,
@@ -71,6 +64,8 @@ def model(
 ) -> None:
     """Publish the territory model: the values territories may use for region, industry
     and product group."""
+    from incentive_engine.domain.events import content_hash
+
     record: dict[str, Any] = {
         "type": "TerritoryModelDefined",
         "effective_date": _day(effective).isoformat(),
@@ -98,6 +93,9 @@ def design_command(
 ) -> None:
     """Territories as every combination of the chosen dimensions' values (values from the
     territory model unless given): a dry run unless --publish."""
+    from incentive_engine.domain.events import event_content
+    from incentive_engine.domain.territories import design, dimension_values
+
     day = _day(effective)
     facts = _facts(ctx, None)
     values: dict[str, list[str]] = {}
@@ -136,6 +134,8 @@ def assign(
 ) -> None:
     """Give a territory its owner(s) from a date; a territory already owned is reassigned
     (a past date re-credits the deals closed since, adjusting closed periods)."""
+    from incentive_engine.domain.events import content_hash
+
     shares = []
     for owner in owners:
         rep, _, share = owner.partition(":")
@@ -170,6 +170,8 @@ def list_territories(
     fmt: Fmt = Format.TABLE,
 ) -> None:
     """Territories in force on a day, with their criteria and owners."""
+    from incentive_engine.domain.territories import in_force
+
     facts, day = _facts(ctx, as_of), _day(on)
     rows = [
         {
@@ -187,6 +189,8 @@ def list_territories(
 @territory_app.command("report")
 def report(ctx: typer.Context, period: str, as_of: AsOf = None, fmt: Fmt = Format.TABLE) -> None:
     """Per territory: owners, reps, active customers, prospects, deals won and revenue."""
+    from incentive_engine.domain.territories import territory_report, unowned
+
     facts, the_period = _facts(ctx, as_of), period_arg(period)
     rows = [
         {
@@ -213,6 +217,8 @@ def unassigned_command(
     ctx: typer.Context, period: str, as_of: AsOf = None, fmt: Fmt = Format.TABLE
 ) -> None:
     """Won deals that fall in no territory, or in one without an owner on the close date."""
+    from incentive_engine.domain.territories import unassigned
+
     facts, the_period = _facts(ctx, as_of), period_arg(period)
     rows = [
         {
@@ -236,6 +242,8 @@ def gaps(
     fmt: Fmt = Format.TABLE,
 ) -> None:
     """Coverage gaps: combinations of dimension values no territory covers."""
+    from incentive_engine.domain.territories import coverage_gaps
+
     facts, day = _facts(ctx, as_of), _day(on)
     rows: list[dict[str, Any]] = [dict(g) for g in coverage_gaps(facts, day)]
     emit(rows, fmt, f"coverage gaps on {day}")
@@ -255,6 +263,8 @@ def attainment_command(
     fmt: Fmt = Format.TABLE,
 ) -> None:
     """Credited revenue, quota and attainment per rep, team or territory for a period."""
+    from incentive_engine.domain.attainment import attainment
+
     if by not in ("rep", "team", "territory"):
         raise typer.BadParameter(f"--by {by!r}: choose rep, team or territory")
     subject: Subject = by  # type: ignore[assignment]

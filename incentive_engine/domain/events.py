@@ -12,7 +12,6 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -31,6 +30,33 @@ from pydantic_core import to_jsonable_python
 
 from incentive_engine.domain.money import check_currency
 from incentive_engine.domain.periods import Period
+from incentive_engine.domain.vocabulary import (
+    ActivityKind as ActivityKind,
+)
+from incentive_engine.domain.vocabulary import (
+    CompanySize as CompanySize,
+)
+from incentive_engine.domain.vocabulary import (
+    CustomerType as CustomerType,
+)
+from incentive_engine.domain.vocabulary import (
+    DisputeOutcome as DisputeOutcome,
+)
+from incentive_engine.domain.vocabulary import (
+    LeadSource as LeadSource,
+)
+from incentive_engine.domain.vocabulary import (
+    Ownership as Ownership,
+)
+from incentive_engine.domain.vocabulary import (
+    QuotaSubject as QuotaSubject,
+)
+from incentive_engine.domain.vocabulary import (
+    Role as Role,
+)
+from incentive_engine.domain.vocabulary import (
+    Stage as Stage,
+)
 
 # --------------------------------------------------------------------------- types
 
@@ -72,74 +98,6 @@ UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 """A datetime in UTC (naive input is read as UTC)."""
 PeriodName = Annotated[str, AfterValidator(_period)]
 """A period name: ``2026-01``, ``2026-Q1`` or ``2026``."""
-
-
-class Role(StrEnum):
-    """What a person does in the sales organisation."""
-
-    REP = "rep"
-    MANAGER = "manager"
-    DIRECTOR = "director"
-
-
-class Stage(StrEnum):
-    """Stages of the PEAK pipeline, plus the two outcomes."""
-
-    PROSPECT = "prospect"
-    ENGAGE = "engage"
-    ACQUIRE = "acquire"
-    KEEP = "keep"
-    WON = "won"
-    LOST = "lost"
-
-
-class CustomerType(StrEnum):
-    """Who the customer is."""
-
-    INDIVIDUAL = "individual"
-    BUSINESS = "business"
-
-
-class CompanySize(StrEnum):
-    """Size of a business customer."""
-
-    SME = "sme"
-    CORPORATION = "corporation"
-
-
-class Ownership(StrEnum):
-    """Ownership of a business customer."""
-
-    PRIVATE = "private"
-    STATE = "state"
-
-
-class LeadSource(StrEnum):
-    """Where a lead came from."""
-
-    WEB = "web"
-    SOCIAL = "social"
-    SALES_TEAM = "sales_team"
-    REFERRAL = "referral"
-    OTHER = "other"
-
-
-class ActivityKind(StrEnum):
-    """A sales activity and, for calls, its outcome."""
-
-    CALL_CONNECTED = "call_connected"
-    CALL_UNANSWERED = "call_unanswered"
-    MEETING = "meeting"
-    EMAIL = "email"
-    DEMO = "demo"
-
-
-class QuotaSubject(StrEnum):
-    """Who a quota is set for."""
-
-    REP = "rep"
-    TEAM = "team"
-    TERRITORY = "territory"
 
 
 # ----------------------------------------------------------------- value objects
@@ -653,13 +611,6 @@ class ManualAdjustment(Event):
     reason: Text
     posted_by: Text
     posted_date: date
-
-
-class DisputeOutcome(StrEnum):
-    """How a dispute of a statement line ends."""
-
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
 
 
 class DisputeRaised(Event):

@@ -11,27 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from enum import StrEnum
 
 from incentive_engine.domain.attainment import AttainmentError, deal_in, rep_attainment
 from incentive_engine.domain.errors import Conflict, EngineError, Invalid
 from incentive_engine.domain.facts import Facts, Rep
 from incentive_engine.domain.handlers import check_handlers
 from incentive_engine.domain.periods import Period, PeriodKind
+from incentive_engine.domain.vocabulary import Metric as Metric
 from plans.evaluate import PlanBook
 from plans.points import points
 
 ZERO = Decimal(0)
-
-
-class Metric(StrEnum):
-    """What a leaderboard ranks by."""
-
-    POINTS = "points"
-    REVENUE = "revenue"
-    ATTAINMENT = "attainment"
-    DEALS_WON = "deals_won"
-    NEW_CUSTOMERS = "new_customers"
 
 
 class LeaderboardError(EngineError, ValueError):

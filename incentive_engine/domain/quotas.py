@@ -54,6 +54,7 @@ from incentive_engine.domain.events import QuotaChanged, QuotaSet, QuotaSubject,
 from incentive_engine.domain.facts import Deal, Facts, Rep
 from incentive_engine.domain.money import MINOR_UNITS, round_money
 from incentive_engine.domain.periods import Period
+from incentive_engine.domain.vocabulary import Method as Method
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -72,15 +73,6 @@ class RollUpError(QuotaError, Conflict):
 
 class AllocationError(QuotaError, Invalid):
     """An allocation that cannot be made: bad input, a missing market rate, no history."""
-
-
-class Method(StrEnum):
-    """How quotas are allocated."""
-
-    UPLIFT = "uplift"
-    GROWTH = "growth"
-    AVERAGE = "average"
-    MARKET = "market"
 
 
 TERRITORY_METHODS = frozenset({Method.GROWTH, Method.AVERAGE, Method.MARKET})

@@ -26,7 +26,6 @@ from eventsourcing.persistence import (
 
 from incentive_engine.domain.events import EVENT_ADAPTER, Event, event_hash
 from incentive_engine.settings import Settings, postgres_parts, sqlite_path
-from incentive_engine.store import postgres_log
 
 Clock = Callable[[], datetime]
 
@@ -441,6 +440,8 @@ def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
             "ORIGINATOR_ID_TYPE": "text",
         }
         return InfrastructureFactory.construct(env), "sqlite"
+    from incentive_engine.store import postgres_log  # psycopg is loaded only for PostgreSQL
+
     parts = postgres_parts(store_url)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",

@@ -1,0 +1,102 @@
+"""The vocabulary of the domain: its enumerations (roles, stages, customer kinds, lead
+sources, activity kinds, quota subjects, dispute outcomes, leaderboard metrics, quota
+methods), with no dependency, so that every layer and the command line's options can name
+them without loading the models that use them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a person does in the sales organisation."""
+
+    REP = "rep"
+    MANAGER = "manager"
+    DIRECTOR = "director"
+
+
+class Stage(StrEnum):
+    """Stages of the PEAK pipeline, plus the two outcomes."""
+
+    PROSPECT = "prospect"
+    ENGAGE = "engage"
+    ACQUIRE = "acquire"
+    KEEP = "keep"
+    WON = "won"
+    LOST = "lost"
+
+
+class CustomerType(StrEnum):
+    """Who the customer is."""
+
+    INDIVIDUAL = "individual"
+    BUSINESS = "business"
+
+
+class CompanySize(StrEnum):
+    """Size of a business customer."""
+
+    SME = "sme"
+    CORPORATION = "corporation"
+
+
+class Ownership(StrEnum):
+    """Ownership of a business customer."""
+
+    PRIVATE = "private"
+    STATE = "state"
+
+
+class LeadSource(StrEnum):
+    """Where a lead came from."""
+
+    WEB = "web"
+    SOCIAL = "social"
+    SALES_TEAM = "sales_team"
+    REFERRAL = "referral"
+    OTHER = "other"
+
+
+class ActivityKind(StrEnum):
+    """A sales activity and, for calls, its outcome."""
+
+    CALL_CONNECTED = "call_connected"
+    CALL_UNANSWERED = "call_unanswered"
+    MEETING = "meeting"
+    EMAIL = "email"
+    DEMO = "demo"
+
+
+class QuotaSubject(StrEnum):
+    """Who a quota is set for."""
+
+    REP = "rep"
+    TEAM = "team"
+    TERRITORY = "territory"
+
+
+class DisputeOutcome(StrEnum):
+    """How a dispute of a statement line ends."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class Metric(StrEnum):
+    """What a leaderboard ranks by."""
+
+    POINTS = "points"
+    REVENUE = "revenue"
+    ATTAINMENT = "attainment"
+    DEALS_WON = "deals_won"
+    NEW_CUSTOMERS = "new_customers"
+
+
+class Method(StrEnum):
+    """How quotas are allocated."""
+
+    UPLIFT = "uplift"
+    GROWTH = "growth"
+    AVERAGE = "average"
+    MARKET = "market"
