@@ -50,6 +50,14 @@ def _snapshot(settings: Settings, as_of: str | None) -> Snapshot:
         return snapshot(store, as_of=parse_instant(as_of))
 
 
+def _engine_snapshot(settings: Settings, as_of: str | None) -> Snapshot:
+    """Facts from the engine: the newest valid snapshot plus the events after it."""
+    from incentive_engine.services.engine import Engine
+
+    with Engine(settings) as engine:
+        return engine.snapshot(parse_instant(as_of))
+
+
 @commission_commands.command()
 def statement(
     ctx: typer.Context,
@@ -65,7 +73,7 @@ def statement(
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
     """A rep's commission statement for a period: every line, its rule and its events."""
-    snap = _snapshot(settings_of(ctx), as_of)
+    snap = _engine_snapshot(settings_of(ctx), as_of)
     try:
         version = None
         if plan_version is not None:
@@ -124,7 +132,7 @@ def payouts(
     ] = Format.TABLE,
 ) -> None:
     """Every rep's pay for a period (sealed figures once closed), for finance and payroll."""
-    snap = _snapshot(settings_of(ctx), as_of)
+    snap = _engine_snapshot(settings_of(ctx), as_of)
     the_period = period_arg(period)
     closed = snap.facts.closed_periods.get(str(the_period))
     try:

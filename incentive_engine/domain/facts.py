@@ -53,6 +53,16 @@ from incentive_engine.domain.events import (
 )
 from incentive_engine.domain.periods import Period
 
+FOLD_VERSION = 1
+"""The version of what the fold produces.  Bump it whenever a change to this module (an event
+folded differently, a field added to or removed from a fact, a new tie-break) changes the facts
+that a log folds into: snapshots of facts folded by another fold version are then ignored and
+rebuilt from the log (``incentive_engine.store.snapshots``), never trusted."""
+
+LAZY_FIELDS = ("activities", "leads")
+"""Facts that a snapshot may supply on first use (``Facts.defer``): they are large and only
+points, KPIs and leaderboards read them, never statements."""
+
 HUNDRED = Decimal(100)
 DIMENSIONS = ("region", "customer_type", "industry", "size", "ownership", "product_group")
 """The territory dimensions, in the order used to name and compare territories."""
@@ -414,6 +424,57 @@ class Facts:
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     """Answers derived from the facts as they stand (won deals per period, credits per rep);
     emptied whenever an event is folded in."""
+    _deferred: dict[str, Callable[[Facts], object]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Loaders of the lazy fields not supplied yet (see ``defer``)."""
+    _pending: list[Event] = field(default_factory=list, repr=False, compare=False)
+    """Events for a deferred field, folded in once the field is supplied."""
+
+    # ------------------------------------------------------------ deferred fields
+
+    def defer(self, name: str, load: Callable[[Facts], object]) -> None:
+        """Leave a lazy field (one of ``LAZY_FIELDS``) out until it is first read: then
+        ``load(self)`` is called and must call ``self.supply(name, value)`` exactly once, even
+        when several threads read the field at once (the loader serialises them).  Events
+        for the field folded meanwhile wait in order and are folded in when it is supplied,
+        so the facts behave exactly as if the field had been there all along."""
+        if name not in LAZY_FIELDS:
+            raise ValueError(f"{name!r} is not a lazy field (lazy: {', '.join(LAZY_FIELDS)})")
+        self.__dict__.pop(name, None)
+        self._deferred[name] = load
+
+    def supply(self, name: str, value: Any) -> None:
+        """Put a deferred field in place and fold in the events that waited for it."""
+        self.__dict__[name] = value
+        del self._deferred[name]
+        waiting = [e for e in self._pending if LAZY_EVENTS[type(e)] == name]
+        if waiting:
+            self._pending = [e for e in self._pending if LAZY_EVENTS[type(e)] != name]
+            for event in waiting:
+                _APPLY[type(event)](self, event)
+        self._cache.clear()
+
+    @property
+    def deferred(self) -> tuple[str, ...]:
+        """The lazy fields not supplied yet."""
+        return tuple(self._deferred)
+
+    def __getattr__(self, name: str) -> Any:
+        """Supply a deferred field on first read (only called when the field is absent)."""
+        deferred = self.__dict__.get("_deferred")
+        load = deferred.get(name) if deferred else None
+        if load is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        load(self)
+        return self.__dict__[name]
+
+    def _handlers(self) -> dict[type[Event], Callable[[Facts, Event], None]]:
+        """The fold's handlers, with those of deferred fields set to wait."""
+        if not self._deferred:
+            return _APPLY
+        waiting = {t: _wait for t, name in LAZY_EVENTS.items() if name in self._deferred}
+        return {**_APPLY, **waiting}
 
     # ------------------------------------------------------------ folding
 
@@ -421,12 +482,12 @@ class Facts:
         """Fold one event into the facts."""
         self.event_count += 1
         self._cache.clear()
-        _APPLY.get(type(event), _unconcerned)(self, event)
+        self._handlers().get(type(event), _unconcerned)(self, event)
 
     def apply_all(self, events: Iterable[Event]) -> Facts:
         """Fold many events; returns self for chaining."""
         self._cache.clear()
-        apply = _APPLY
+        apply = self._handlers()
         count = 0
         for event in events:
             apply.get(type(event), _unconcerned)(self, event)
@@ -438,7 +499,7 @@ class Facts:
         """Fold (event, recorded-at text) pairs, remembering when pay-relevant events were
         recorded (activities are not: they never change pay)."""
         self._cache.clear()
-        apply, recorded = _APPLY, self.recorded
+        apply, recorded = self._handlers(), self.recorded
         count = 0
         for event, when in page:
             apply.get(type(event), _unconcerned)(self, event)
@@ -761,6 +822,11 @@ def _unconcerned(facts: Facts, event: Event) -> None:
     """Events that do not change the facts (disputes, for instance) are counted, not folded."""
 
 
+def _wait(facts: Facts, event: Event) -> None:
+    """An event for a deferred field waits until the field is supplied (``Facts.supply``)."""
+    facts._pending.append(event)
+
+
 def fold(events: Iterable[Event]) -> Facts:
     """Fold events into a fresh set of facts."""
     return Facts().apply_all(events)
@@ -790,3 +856,10 @@ _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
     ManualAdjustment: Facts._on_manual,
     FxRateSet: Facts._on_fx,
 }  # type: ignore[dict-item]
+
+LAZY_EVENTS: dict[type[Event], str] = {
+    ActivityLogged: "activities",
+    LeadCreated: "leads",
+    LeadQualified: "leads",
+}
+"""The event types folded into each lazy field (and into nothing else)."""
