@@ -40,7 +40,8 @@ from sqlalchemy import (
 
 import incentive_engine
 from incentive_engine.domain.events import EVENT_ADAPTER
-from incentive_engine.domain.facts import FOLD_VERSION, LAZY_EVENTS, LAZY_FIELDS, Facts
+from incentive_engine.domain import facts as fold
+from incentive_engine.domain.facts import LAZY_EVENTS, LAZY_FIELDS, Facts
 from incentive_engine.store.event_store import EventStore
 from incentive_engine.store.facts_codec import (
     EAGER_SECTIONS,
@@ -101,18 +102,16 @@ class Header:
     recorded_high: str
     log_tag: str
     sections: dict[str, dict[str, Any]]
-    format: int = FORMAT_VERSION
-    fold: int = FOLD_VERSION
-    package: str = incentive_engine.__version__
 
     def encode(self) -> bytes:
-        """The header as JSON followed by a newline and its own sha256 (hex)."""
+        """The header, stamped with this code's versions, as JSON followed by a newline and
+        its own sha256 (hex)."""
         body = orjson.dumps(
             {
                 "magic": MAGIC,
-                "format": self.format,
-                "fold": self.fold,
-                "package": self.package,
+                "format": FORMAT_VERSION,
+                "fold": fold.FOLD_VERSION,
+                "package": incentive_engine.__version__,
                 "position": self.position,
                 "events": self.event_count,
                 "recorded_high": self.recorded_high,
@@ -136,7 +135,7 @@ class Header:
         if fields.get("magic") != MAGIC:
             raise SnapshotRejected("not a fact snapshot (bad magic)")
         found = (fields.get("format"), fields.get("fold"), fields.get("package"))
-        wanted = (FORMAT_VERSION, FOLD_VERSION, incentive_engine.__version__)
+        wanted = (FORMAT_VERSION, fold.FOLD_VERSION, incentive_engine.__version__)
         for what, have, want in zip(("format", "fold", "package"), found, wanted, strict=True):
             if have != want:
                 raise SnapshotRejected(f"{what} version {have} (this code: {want})")
