@@ -39,8 +39,8 @@ from sqlalchemy import (
 )
 
 import incentive_engine
-from incentive_engine.domain.events import EVENT_ADAPTER
 from incentive_engine.domain import facts as fold
+from incentive_engine.domain.events import EVENT_ADAPTER
 from incentive_engine.domain.facts import LAZY_EVENTS, LAZY_FIELDS, Facts
 from incentive_engine.store.event_store import EventStore
 from incentive_engine.store.facts_codec import (
