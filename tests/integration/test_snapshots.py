@@ -337,3 +337,27 @@ def test_events_kept_waiting_change_nothing_but_their_lazy_field() -> None:
         facts.apply(event)
         changed = {s for s in SECTIONS if encode_section(facts, s) != encode_section(empty, s)}
         assert changed == {name}, (type(event).__name__, changed)
+
+
+def test_replay_and_project_write_snapshots_that_the_next_command_loads(tmp_path: Path) -> None:
+    """replay writes a snapshot at the head; project writes one only when the log moved."""
+    from typer.testing import CliRunner
+
+    from incentive_engine.cli.main import app
+
+    settings = sqlite_settings(tmp_path)
+    world(settings).close()
+    cli, store_url = CliRunner(), ["--store", settings.store_url]
+    done = cli.invoke(app, [*store_url, "replay"])
+    assert done.exit_code == 0, done.output
+    assert "snapshot of the facts at position 26 written" in done.output
+    done = cli.invoke(app, [*store_url, "project"])
+    assert done.exit_code == 0 and "snapshot" not in done.output  # nothing new
+    with EventStore(settings) as store:
+        store.append([call("an", 44)], recorded_at=T0)
+    done = cli.invoke(app, [*store_url, "project"])
+    assert "snapshot of the facts at position 27 written" in done.output, done.output
+    with Engine(settings) as engine:
+        engine.snapshot()
+        assert engine.last_fold is not None and engine.last_fold.source == "snapshot"
+        assert engine.last_fold.snapshot_position == 27 and engine.last_fold.events_folded == 0
