@@ -63,6 +63,9 @@ LAZY_FIELDS = ("activities", "leads")
 """Facts that a snapshot may supply on first use (``Facts.defer``): they are large and only
 points, KPIs and leaderboards read them, never statements."""
 
+PIPELINE_FIELDS = ("created", "stages", "lost")
+"""The parts of a deal that only pipeline KPIs read (``Deal.defer_pipeline``)."""
+
 HUNDRED = Decimal(100)
 DIMENSIONS = ("region", "customer_type", "industry", "size", "ownership", "product_group")
 """The territory dimensions, in the order used to name and compare territories."""
@@ -276,17 +279,38 @@ class Amendment:
     reason: str = field(compare=False)
 
 
+def _none() -> None:
+    """The default of a deferrable field: a factory, not a class attribute, so that reading
+    the field of an instance that lacks it reaches ``__getattr__``."""
+
+
 @dataclass
 class Deal:
     """An opportunity and, once won, the deal it became."""
 
     deal_id: str
-    created: OpportunityCreated | None = None
+    created: OpportunityCreated | None = field(default_factory=_none)
     stages: list[tuple[date, str, Stage]] = field(default_factory=list)
     won: DealWon | None = None
-    lost: DealLost | None = None
+    lost: DealLost | None = field(default_factory=_none)
     amendments: list[Amendment] = field(default_factory=list)
     cancellation: DealCancelled | None = None
+
+    def defer_pipeline(self, load: Callable[[Deal], None]) -> None:
+        """Leave out the pipeline parts (``PIPELINE_FIELDS``) until one is first read: then
+        ``load(self)`` sets each of them still missing (one the fold set meanwhile is newer
+        than the snapshot's and stays).  Statements never read them; KPIs do."""
+        for name in PIPELINE_FIELDS:
+            self.__dict__.pop(name, None)
+        self.__dict__["_load_pipeline"] = load
+
+    def __getattr__(self, name: str) -> Any:
+        """Supply the deferred pipeline parts on first read (only called when absent)."""
+        load = self.__dict__.get("_load_pipeline")
+        if load is None or name not in PIPELINE_FIELDS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        load(self)
+        return self.__dict__[name]
 
     @property
     def amount(self) -> Decimal:
@@ -863,3 +887,6 @@ LAZY_EVENTS: dict[type[Event], str] = {
     LeadQualified: "leads",
 }
 """The event types folded into each lazy field (and into nothing else)."""
+
+PIPELINE_EVENTS: tuple[type[Event], ...] = (OpportunityCreated, OpportunityStageChanged, DealLost)
+"""The event types folded into a deal's pipeline parts (and into nothing else)."""

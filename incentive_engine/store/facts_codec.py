@@ -6,6 +6,10 @@ as their fields) and decoded by the same adapter, which builds only those declar
 runs every event's validators again.  Dicts keep their insertion order; dicts keyed by tuples
 are stored as lists of ``[key, value]`` pairs.
 
+Deals are two sections: ``deals`` (the id, the win, amendments and cancellation: what pay
+reads) and ``deal_pipeline`` (the opportunity, its stages and the loss: what only pipeline
+KPIs read), which a snapshot may supply per deal on first use (``Deal.defer_pipeline``).
+
 Decoding a section gives objects equal to those a fold from zero builds (the property test in
 ``tests/integration/test_snapshots.py`` compares the two), except that an event's
 ``model_fields_set`` names every field rather than those the stored JSON named (nothing
@@ -22,15 +26,22 @@ import orjson
 from pydantic import TypeAdapter
 
 from incentive_engine.domain.events import (
+    DealCancelled,
+    DealLost,
+    DealWon,
     ManualAdjustment,
+    OpportunityCreated,
     PeriodClosed,
     PlanVersionPublished,
     QuotaSubject,
+    Stage,
     TerritoryModelDefined,
 )
 from incentive_engine.domain.facts import (
     LAZY_FIELDS,
+    PIPELINE_FIELDS,
     Activity,
+    Amendment,
     Deal,
     Facts,
     Lead,
@@ -39,10 +50,17 @@ from incentive_engine.domain.facts import (
     Territory,
 )
 
+_DealPay = tuple[DealWon | None, list[Amendment], DealCancelled | None]
+"""The parts of a deal that pay reads: the win, amendments, cancellation."""
+
+Pipeline = tuple[OpportunityCreated | None, list[tuple[date, str, Stage]], DealLost | None]
+"""A deal's pipeline parts: ``PIPELINE_FIELDS`` in order."""
+
 _TYPES: dict[str, Any] = {
     "reps": dict[str, Rep],
     "territories": dict[str, Territory],
-    "deals": dict[str, Deal],
+    "deals": dict[str, _DealPay],
+    "deal_pipeline": dict[str, Pipeline],
     "quotas": list[tuple[tuple[QuotaSubject, str, str], list[QuotaEntry]]],
     "activities": dict[str, list[Activity]],
     "leads": dict[str, Lead],
@@ -58,8 +76,10 @@ _PAIRED = frozenset({"quotas", "manual_adjustments", "fx_rates"})
 
 SECTIONS: tuple[str, ...] = tuple(_TYPES)
 """Every section, in the order they are written."""
-EAGER_SECTIONS: tuple[str, ...] = tuple(n for n in SECTIONS if n not in LAZY_FIELDS)
-"""The sections decoded when a snapshot is loaded (the others on first use)."""
+LAZY_SECTIONS: tuple[str, ...] = (*LAZY_FIELDS, "deal_pipeline")
+"""The sections a snapshot may supply on first use."""
+EAGER_SECTIONS: tuple[str, ...] = tuple(n for n in SECTIONS if n not in LAZY_SECTIONS)
+"""The sections decoded when a snapshot is loaded."""
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {}
 
@@ -73,17 +93,43 @@ def _adapter(name: str) -> TypeAdapter[Any]:
 
 
 def encode_section(facts: Facts, name: str) -> bytes:
-    """One field of the facts as JSON bytes."""
-    value = getattr(facts, name)
+    """One field of the facts (or part of ``deals``) as JSON bytes."""
+    value: Any
+    if name == "deals":
+        value = {i: (d.won, d.amendments, d.cancellation) for i, d in facts.deals.items()}
+    elif name == "deal_pipeline":
+        value = {i: (d.created, d.stages, d.lost) for i, d in facts.deals.items()}
+    else:
+        value = getattr(facts, name)
     if name in _PAIRED:
         value = list(value.items())
     return _adapter(name).dump_json(value)
 
 
 def decode_section(name: str, data: bytes) -> Any:
-    """A field of the facts rebuilt from its JSON bytes (validated against its type)."""
+    """A field of the facts rebuilt from its JSON bytes (validated against its type): for
+    ``deals``, deals without their pipeline parts (see ``fill_pipeline``)."""
     value = _adapter(name).validate_json(data)
+    if name == "deals":
+        new = Deal.__new__
+        deals: dict[str, Deal] = {}
+        for deal_id, (won, amendments, cancellation) in value.items():
+            deal = deals[deal_id] = new(Deal)
+            deal.__dict__.update(
+                deal_id=deal_id, won=won, amendments=amendments, cancellation=cancellation
+            )
+        return deals
     return dict(value) if name in _PAIRED else value
+
+
+def fill_pipeline(deal: Deal, pipeline: dict[str, Pipeline]) -> None:
+    """Set a deal's pipeline parts still missing from a decoded ``deal_pipeline`` section
+    (shared between copies of the facts: lists are copied, events are immutable)."""
+    parts = pipeline.get(deal.deal_id, (None, [], None))
+    for name, value in zip(PIPELINE_FIELDS, parts, strict=True):
+        if name not in deal.__dict__:
+            deal.__dict__[name] = list(value) if isinstance(value, list) else value
+    deal.__dict__.pop("_load_pipeline", None)
 
 
 def encode_facts(facts: Facts) -> dict[str, bytes]:
@@ -99,7 +145,12 @@ def facts_from_sections(sections: dict[str, bytes], event_count: int) -> Facts:
         raise ValueError(f"unknown snapshot sections: {sorted(unknown)}")
     facts = Facts(event_count=event_count)
     for name, data in sections.items():
-        setattr(facts, name, decode_section(name, data))
+        if name != "deal_pipeline":
+            setattr(facts, name, decode_section(name, data))
+    if "deal_pipeline" in sections:
+        pipeline = decode_section("deal_pipeline", sections["deal_pipeline"])
+        for deal in facts.deals.values():
+            fill_pipeline(deal, pipeline)
     return facts
 
 

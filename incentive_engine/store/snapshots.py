@@ -40,15 +40,17 @@ from sqlalchemy import (
 
 import incentive_engine
 from incentive_engine.domain import facts as fold
-from incentive_engine.domain.events import EVENT_ADAPTER
-from incentive_engine.domain.facts import LAZY_EVENTS, LAZY_FIELDS, Facts
+from incentive_engine.domain.events import EVENT_ADAPTER, Event
+from incentive_engine.domain.facts import LAZY_EVENTS, LAZY_FIELDS, PIPELINE_EVENTS, Deal, Facts
 from incentive_engine.store.event_store import EventStore
 from incentive_engine.store.facts_codec import (
     EAGER_SECTIONS,
     SECTIONS,
+    Pipeline,
     decode_section,
     encode_facts,
     facts_from_sections,
+    fill_pipeline,
 )
 
 log = logging.getLogger(__name__)
@@ -251,6 +253,9 @@ class SnapshotStore:
         facts = facts_from_sections(bodies, header.event_count)
         for name in LAZY_FIELDS:
             facts.defer(name, _LazySection(self, candidate.id, name, header, store))
+        pipeline = _LazyPipeline(self, candidate.id, header, store)
+        for deal in facts.deals.values():
+            deal.defer_pipeline(pipeline)
         return facts, header
 
     def _sections(self, snapshot_id: int, names: tuple[str, ...]) -> dict[str, bytes]:
@@ -287,29 +292,66 @@ class _LazySection:
                 facts.supply(self.name, self._value())
 
     def _value(self) -> Any:
-        try:
-            body = self.snapshots._sections(self.snapshot_id, (self.name,)).get(self.name)
-            _verify(self.name, body, self.header)
-            assert body is not None
-            return decode_section(self.name, body)
-        except (SnapshotRejected, exc.SQLAlchemyError) as err:
-            log.warning(
-                "snapshot section %s unusable (%s): folding it from the log instead", self.name, err
-            )
-            return refold_field(self.store, self.name, self.header.position)
+        return _section(self.snapshots, self.snapshot_id, self.name, self.header, self.store)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _LazySection:
         """A copy of the facts gets its own loader (over the same snapshot)."""
         return _LazySection(self.snapshots, self.snapshot_id, self.name, self.header, self.store)
 
 
-def refold_field(store: EventStore, name: str, position: int) -> Any:
-    """One lazy field folded from the log's events for it, up to a position."""
+class _LazyPipeline:
+    """Supplies the pipeline parts of each deal of loaded facts on first use, from the
+    ``deal_pipeline`` section decoded once (or folded from the log, as for lazy fields)."""
+
+    def __init__(
+        self, snapshots: SnapshotStore, snapshot_id: int, header: Header, store: EventStore
+    ) -> None:
+        self.snapshots, self.snapshot_id = snapshots, snapshot_id
+        self.header, self.store = header, store
+        self._lock = threading.Lock()
+        self._pipeline: dict[str, Pipeline] | None = None
+
+    def __call__(self, deal: Deal) -> None:
+        with self._lock:
+            if self._pipeline is None:
+                self._pipeline = _section(
+                    self.snapshots, self.snapshot_id, "deal_pipeline", self.header, self.store
+                )
+            fill_pipeline(deal, self._pipeline)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _LazyPipeline:
+        """Copies of the facts share it (filling copies the lists; events are immutable)."""
+        return self
+
+
+def _section(
+    snapshots: SnapshotStore, snapshot_id: int, name: str, header: Header, store: EventStore
+) -> Any:
+    """A lazy section, verified and decoded; should it be gone or corrupt by now, the same
+    value folded from the log's events for it up to the snapshot's position."""
+    try:
+        body = snapshots._sections(snapshot_id, (name,)).get(name)
+        _verify(name, body, header)
+        assert body is not None
+        return decode_section(name, body)
+    except (SnapshotRejected, exc.SQLAlchemyError) as err:
+        log.warning("snapshot section %s unusable (%s): folding it from the log instead", name, err)
+        return refold_section(store, name, header.position)
+
+
+def refold_section(store: EventStore, name: str, position: int) -> Any:
+    """A lazy section's value folded from the log's events for it, up to a position."""
+    if name == "deal_pipeline":
+        kinds: tuple[type[Event], ...] = PIPELINE_EVENTS
+    else:
+        kinds = tuple(t for t, field in LAZY_EVENTS.items() if field == name)
     facts = Facts()
     validate, loads = EVENT_ADAPTER.validate_python, orjson.loads
-    types = [t.model_fields["type"].default for t, field in LAZY_EVENTS.items() if field == name]
+    types = [t.model_fields["type"].default for t in kinds]
     for page in store.pages(0, until=position, types=types):
         facts.apply_all(validate(loads(state)["event"]) for _, state in page)
+    if name == "deal_pipeline":
+        return {i: (d.created, d.stages, d.lost) for i, d in facts.deals.items()}
     return getattr(facts, name)
 
 
