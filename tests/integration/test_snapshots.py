@@ -368,3 +368,24 @@ def test_replay_and_project_write_snapshots_that_the_next_command_loads(tmp_path
         engine.snapshot()
         assert engine.last_fold is not None and engine.last_fold.source == "snapshot"
         assert engine.last_fold.snapshot_position == 27 and engine.last_fold.events_folded == 0
+
+
+def test_the_follow_schedule_writes_after_enough_new_events_or_time(tmp_path: Path) -> None:
+    """project --follow's schedule: a snapshot once N events are new, or once the interval
+    has passed with anything new; never for nothing new."""
+    from incentive_engine.services.engine import SnapshotSchedule
+
+    settings = sqlite_settings(tmp_path)
+    with world(settings) as store, Engine(settings, store=store) as engine:
+        schedule = SnapshotSchedule(engine, every_events=3, every_seconds=3600)
+        assert schedule.tick() is not None  # the whole log is new
+        store.append([call("an", 45), call("an", 46)], recorded_at=T0)
+        assert schedule.tick() is None  # 2 new < 3
+        store.append([call("an", 47)], recorded_at=T0)
+        written = schedule.tick()
+        assert written is not None and written.position == store.max_position()
+        store.append([call("an", 48)], recorded_at=T0)
+        schedule.every_seconds = 0
+        assert schedule.tick() is not None  # the interval passed, 1 new event
+        assert schedule.tick() is None  # nothing new
+        assert len(schedule.written) == 3
