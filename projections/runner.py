@@ -179,10 +179,20 @@ class ProjectionRunner:
                 return
         conn.execute(table.insert().values(name=projection.name, **values))
 
-    def follow(self, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
-        """Keep applying new events until ``stop`` is set (the projection worker loop)."""
+    def follow(
+        self,
+        stop: threading.Event,
+        *,
+        poll_seconds: float = 0.5,
+        after_run: Callable[[int], object] | None = None,
+    ) -> None:
+        """Keep applying new events until ``stop`` is set (the projection worker loop);
+        ``after_run`` is called with the number of events each run applied."""
         while not stop.is_set():
-            if self.run() == 0:
+            applied = self.run()
+            if after_run is not None:
+                after_run(applied)
+            if applied == 0:
                 stop.wait(poll_seconds)
 
     def lag(self) -> int:

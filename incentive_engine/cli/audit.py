@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -21,10 +21,6 @@ from incentive_engine.cli.common import (
     period_arg,
     settings_of,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 audit_app = typer.Typer(
     cls=EngineErrors, help="Audit: verify the log and the sealed periods.", no_args_is_help=True

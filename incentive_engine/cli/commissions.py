@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -25,10 +25,6 @@ from incentive_engine.cli.common import (
     settings_of,
     snapshot_of,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 commission_commands = typer.Typer()
 """Top-level commands, merged into the main application."""

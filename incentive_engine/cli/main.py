@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from incentive_engine.domain.facts import Facts
     from incentive_engine.services.commissions import Snapshot
     from incentive_engine.settings import Settings
-
+    from incentive_engine.store.snapshots import Written
 
 CATALOG = Path(__file__).resolve().parents[2] / "plans" / "catalog"
 """Plan documents that ship with the project."""
@@ -184,9 +184,13 @@ def replay(
 
     settings = settings_of(ctx)
     cut = parse_instant(as_of)
-    started = datetime.now(UTC)
-    facts, _total = _fold(settings, cut)
-    seconds = (datetime.now(UTC) - started).total_seconds()
+    written = None
+    if cut is None:
+        facts, seconds, written = _fold_and_snapshot(settings)
+    else:
+        started = datetime.now(UTC)
+        facts, _total = _fold(settings, cut)
+        seconds = (datetime.now(UTC) - started).total_seconds()
     applied = 0
     if cut is None:
         with EventStore(settings) as store:
@@ -205,6 +209,27 @@ def replay(
             f"replayed {summary['events']:,} events in {seconds:.2f}s ({rate:,.0f} events/s); "
             f"read models: {applied:,} new events applied"
         )
+        if written is not None:
+            console.print(_snapshot_line(written))
+
+
+def _fold_and_snapshot(settings: Settings) -> tuple[Facts, float, Written | None]:
+    """Fold the whole log from zero (a replay trusts no snapshot) and store a snapshot of
+    the facts at the log's head; returns the facts, the fold's seconds and the snapshot."""
+    from incentive_engine.services.engine import Engine
+
+    with Engine(settings, snapshots=False) as engine:
+        with progress("replay", engine.store.max_position()) as advance:
+            report = engine.catch_up(progress=advance)
+        written = engine.write_snapshot()
+        return engine.snapshot().facts, report.seconds, written
+
+
+def _snapshot_line(written: Written) -> str:
+    return (
+        f"snapshot of the facts at position {written.position:,} written "
+        f"({written.bytes / 1e6:,.1f} MB in {written.seconds:.2f}s)"
+    )
 
 
 # ------------------------------------------------------------------ events
@@ -487,27 +512,43 @@ def project(
         bool, typer.Option("--follow", help="Keep applying new events until stopped (SIGTERM).")
     ] = False,
     poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 1.0,
+    snapshot_every: Annotated[
+        int, typer.Option(min=1, help="With --follow: a snapshot after this many new events.")
+    ] = 100_000,
+    snapshot_seconds: Annotated[
+        float,
+        typer.Option(min=1, help="With --follow: a snapshot this often when anything is new."),
+    ] = 600.0,
 ) -> None:
-    """Bring the read models up to date from their tracking positions (the projection worker)."""
+    """Bring the read models up to date from their tracking positions (the projection worker)
+    and store a snapshot of the facts at the end (with --follow: every N events or seconds)."""
     import signal
     import threading
 
+    from incentive_engine.services.engine import Engine, SnapshotSchedule
     from incentive_engine.store.event_store import EventStore
     from projections.runner import ProjectionRunner, make_engine
 
     settings = settings_of(ctx)
-    with EventStore(settings) as store:
-        views = make_engine(settings.resolved_views_url())
-        runner = ProjectionRunner(store, views, facts=facts_source(store))
+    views = make_engine(settings.resolved_views_url())
+    with EventStore(settings) as store, Engine(settings, store=store, views=views) as engine:
+        runner = ProjectionRunner(store, views, facts=lambda: engine.snapshot().facts)
+        schedule = SnapshotSchedule(
+            engine, every_events=snapshot_every, every_seconds=snapshot_seconds
+        )
         if not follow:
             console.print(f"applied {runner.run():,} events; lag {runner.lag()}")
+            written = schedule.flush()
+            if written is not None:
+                console.print(_snapshot_line(written))
             return
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         console.print(f"following the log (poll every {poll}s); stop with SIGTERM")
-        runner.follow(stop, poll_seconds=poll)
-        console.print("stopped")
+        runner.follow(stop, poll_seconds=poll, after_run=lambda _applied: schedule.tick())
+        schedule.flush()
+        console.print(f"stopped ({len(schedule.written)} snapshot(s) written)")
 
 
 # -------------------------------------------------------------------- demo

@@ -58,6 +58,19 @@ from incentive_engine.domain.events import (
 from incentive_engine.domain.handlers import MissingHandlerError, check_handlers
 from incentive_engine.domain.periods import Period
 
+FOLD_VERSION = 1
+"""The version of what the fold produces.  Bump it whenever a change to this module (an event
+folded differently, a field added to or removed from a fact, a new tie-break) changes the facts
+that a log folds into: snapshots of facts folded by another fold version are then ignored and
+rebuilt from the log (``incentive_engine.store.snapshots``), never trusted."""
+
+LAZY_FIELDS = ("activities", "leads")
+"""Facts that a snapshot may supply on first use (``Facts.defer``): they are large and only
+points, KPIs and leaderboards read them, never statements."""
+
+PIPELINE_FIELDS = ("created", "stages", "lost")
+"""The parts of a deal that only pipeline KPIs read (``Deal.defer_pipeline``)."""
+
 HUNDRED = Decimal(100)
 DIMENSIONS = ("region", "customer_type", "industry", "size", "ownership", "product_group")
 """The territory dimensions, in the order used to name and compare territories."""
@@ -271,17 +284,38 @@ class Amendment:
     reason: str = field(compare=False)
 
 
+def _none() -> None:
+    """The default of a deferrable field: a factory, not a class attribute, so that reading
+    the field of an instance that lacks it reaches ``__getattr__``."""
+
+
 @dataclass
 class Deal:
     """An opportunity and, once won, the deal it became."""
 
     deal_id: str
-    created: OpportunityCreated | None = None
+    created: OpportunityCreated | None = field(default_factory=_none)
     stages: list[tuple[date, str, Stage]] = field(default_factory=list)
     won: DealWon | None = None
-    lost: DealLost | None = None
+    lost: DealLost | None = field(default_factory=_none)
     amendments: list[Amendment] = field(default_factory=list)
     cancellation: DealCancelled | None = None
+
+    def defer_pipeline(self, load: Callable[[Deal], None]) -> None:
+        """Leave out the pipeline parts (``PIPELINE_FIELDS``) until one is first read: then
+        ``load(self)`` sets each of them still missing (one the fold set meanwhile is newer
+        than the snapshot's and stays).  Statements never read them; KPIs do."""
+        for name in PIPELINE_FIELDS:
+            self.__dict__.pop(name, None)
+        self.__dict__["_load_pipeline"] = load
+
+    def __getattr__(self, name: str) -> Any:
+        """Supply the deferred pipeline parts on first read (only called when absent)."""
+        load = self.__dict__.get("_load_pipeline")
+        if load is None or name not in PIPELINE_FIELDS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        load(self)
+        return self.__dict__[name]
 
     @property
     def amount(self) -> Decimal:
@@ -419,6 +453,57 @@ class Facts:
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     """Answers derived from the facts as they stand (won deals per period, credits per rep);
     emptied whenever an event is folded in."""
+    _deferred: dict[str, Callable[[Facts], object]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Loaders of the lazy fields not supplied yet (see ``defer``)."""
+    _pending: list[Event] = field(default_factory=list, repr=False, compare=False)
+    """Events for a deferred field, folded in once the field is supplied."""
+
+    # ------------------------------------------------------------ deferred fields
+
+    def defer(self, name: str, load: Callable[[Facts], object]) -> None:
+        """Leave a lazy field (one of ``LAZY_FIELDS``) out until it is first read: then
+        ``load(self)`` is called and must call ``self.supply(name, value)`` exactly once, even
+        when several threads read the field at once (the loader serialises them).  Events
+        for the field folded meanwhile wait in order and are folded in when it is supplied,
+        so the facts behave exactly as if the field had been there all along."""
+        if name not in LAZY_FIELDS:
+            raise ValueError(f"{name!r} is not a lazy field (lazy: {', '.join(LAZY_FIELDS)})")
+        self.__dict__.pop(name, None)
+        self._deferred[name] = load
+
+    def supply(self, name: str, value: Any) -> None:
+        """Put a deferred field in place and fold in the events that waited for it."""
+        self.__dict__[name] = value
+        del self._deferred[name]
+        waiting = [e for e in self._pending if LAZY_EVENTS[type(e)] == name]
+        if waiting:
+            self._pending = [e for e in self._pending if LAZY_EVENTS[type(e)] != name]
+            for event in waiting:
+                _APPLY[type(event)](self, event)
+        self._cache.clear()
+
+    @property
+    def deferred(self) -> tuple[str, ...]:
+        """The lazy fields not supplied yet."""
+        return tuple(self._deferred)
+
+    def __getattr__(self, name: str) -> Any:
+        """Supply a deferred field on first read (only called when the field is absent)."""
+        deferred = self.__dict__.get("_deferred")
+        load = deferred.get(name) if deferred else None
+        if load is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        load(self)
+        return self.__dict__[name]
+
+    def _handlers(self) -> dict[type[Event], Callable[[Facts, Event], None]]:
+        """The fold's handlers, with those of deferred fields set to wait."""
+        if not self._deferred:
+            return _APPLY
+        waiting = {t: _wait for t, name in LAZY_EVENTS.items() if name in self._deferred}
+        return {**_APPLY, **waiting}
 
     # ------------------------------------------------------------ folding
 
@@ -426,12 +511,12 @@ class Facts:
         """Fold one event into the facts."""
         self.event_count += 1
         self._cache.clear()
-        _APPLY.get(type(event), _unfoldable)(self, event)
+        self._handlers().get(type(event), _unfoldable)(self, event)
 
     def apply_all(self, events: Iterable[Event]) -> Facts:
         """Fold many events; returns self for chaining."""
         self._cache.clear()
-        apply = _APPLY
+        apply = self._handlers()
         count = 0
         for event in events:
             apply.get(type(event), _unfoldable)(self, event)
@@ -443,7 +528,7 @@ class Facts:
         """Fold (event, recorded-at text) pairs, remembering when pay-relevant events were
         recorded (activities are not: they never change pay)."""
         self._cache.clear()
-        apply, recorded = _APPLY, self.recorded
+        apply, recorded = self._handlers(), self.recorded
         count = 0
         for event, when in page:
             apply.get(type(event), _unfoldable)(self, event)
@@ -775,6 +860,11 @@ def _unfoldable(facts: Facts, event: Event) -> None:
     )
 
 
+def _wait(facts: Facts, event: Event) -> None:
+    """An event for a deferred field waits until the field is supplied (``Facts.supply``)."""
+    facts._pending.append(event)
+
+
 def fold(events: Iterable[Event]) -> Facts:
     """Fold events into a fresh set of facts."""
     return Facts().apply_all(events)
@@ -824,3 +914,13 @@ _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
 folds, and the ``UNCONCERNED`` ones it deliberately leaves out."""
 
 check_handlers(_APPLY, EVENT_TYPES, "event types the fold neither folds nor declares unconcerned")
+
+LAZY_EVENTS: dict[type[Event], str] = {
+    ActivityLogged: "activities",
+    LeadCreated: "leads",
+    LeadQualified: "leads",
+}
+"""The event types folded into each lazy field (and into nothing else)."""
+
+PIPELINE_EVENTS: tuple[type[Event], ...] = (OpportunityCreated, OpportunityStageChanged, DealLost)
+"""The event types folded into a deal's pipeline parts (and into nothing else)."""

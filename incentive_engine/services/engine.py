@@ -1,53 +1,250 @@
-"""The application core every door holds: facts folded up to a log position, caught up
-incrementally from the store, and as-of questions answered by folding what was known then."""
+"""The application core every door holds: facts folded up to a log position, started from the
+newest valid snapshot and caught up incrementally from the store, and as-of questions answered
+from a snapshot when that is exact, else by folding from the start of the log."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 from incentive_engine.domain.facts import Facts
 from incentive_engine.services.commissions import Snapshot
-from incentive_engine.services.replay import gc_paused, replay_facts
+from incentive_engine.services.replay import gc_paused
 from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import EventStore
+from incentive_engine.store.event_store import EventStore, format_instant
 from plans.evaluate import PlanBook
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine as SqlEngine
+
+    from incentive_engine.store.snapshots import Candidate, Header, SnapshotStore, Written
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class FoldReport:
+    """How the engine answered its last question: from facts it held (``memory``), from a
+    snapshot plus the events after it, or by folding from the start of the log (``zero``)."""
+
+    source: Literal["memory", "snapshot", "zero"]
+    events_folded: int
+    seconds: float
+    position: int
+    """The log position the facts stand at (the last event folded)."""
+    snapshot_position: int | None = None
+    as_of: datetime | None = None
+    ignored: tuple[str, ...] = ()
+    """Snapshots passed over and why (another version, corrupted, another log)."""
+
+    def describe(self) -> str:
+        """One line for people: where the facts came from and what it cost."""
+        cut = f" as of {self.as_of.isoformat()}" if self.as_of is not None else ""
+        if self.source == "snapshot":
+            how = f"snapshot at position {self.snapshot_position:,} + {self.events_folded:,} events"
+        elif self.source == "zero":
+            how = f"folded {self.events_folded:,} events from the start of the log"
+        else:
+            how = f"facts in memory + {self.events_folded:,} events"
+        skipped = f"; ignored {len(self.ignored)} snapshot(s)" if self.ignored else ""
+        return f"facts{cut}: {how} in {self.seconds:.2f}s{skipped}"
 
 
 class Engine:
     """One store and the facts kept current by folding only the events appended since the
-    last question (as-of questions fold their own, from the start of the log)."""
+    last question; at start, the facts of the newest valid snapshot (at or before the log's
+    head) stand in for the events up to its position."""
 
     def __init__(
-        self, settings: Settings | None = None, *, store: EventStore | None = None
+        self,
+        settings: Settings | None = None,
+        *,
+        store: EventStore | None = None,
+        views: SqlEngine | None = None,
+        snapshots: bool = True,
     ) -> None:
         self.settings = settings or (store.settings if store is not None else Settings())
         self._owns_store = store is None
         self.store = store if store is not None else EventStore(self.settings)
+        self._views = views
+        self._use_snapshots = snapshots
+        self._snapshot_store: SnapshotStore | None = None
         self._lock = threading.Lock()
         self._facts = Facts()
         self._position = 0
+        self._recorded_high = ""
+        self._started = False
+        self._loaded_from: int | None = None
+        """The position of the snapshot the facts started from (None: from zero)."""
         self._snapshot: Snapshot | None = None
+        self.last_fold: FoldReport | None = None
+        """How the last question was answered (see ``FoldReport``)."""
 
     @property
     def position(self) -> int:
         """The log position the current facts stand at."""
         return self._position
 
+    # ------------------------------------------------------------ questions
+
     def snapshot(self, as_of: datetime | None = None) -> Snapshot:
         """Facts and plan versions now (caught up with the log) or as of an instant."""
         if as_of is not None:
-            facts = replay_facts(self.store, as_of=as_of)
-            return Snapshot(facts, PlanBook.from_facts(facts))
+            return self._as_of(as_of)
+        self.catch_up()
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def catch_up(self, progress: Progress | None = None) -> FoldReport:
+        """Bring the facts up to the log's head (starting from the newest valid snapshot the
+        first time) and report how."""
+        started = time.perf_counter()
         head = self.store.max_position()
         with self._lock:
+            ignored: tuple[str, ...] = ()
+            source: Literal["memory", "snapshot", "zero"] = "memory"
+            if not self._started:
+                ignored = self._start(head)
+                source = "zero" if self._loaded_from is None else "snapshot"
+            folded = 0
             if self._snapshot is None or head != self._position:
-                with gc_paused():
-                    for page in self.store.events(self._position, until=head):
-                        self._facts.apply_recorded(page)
-                self._position = head
+                folded = self._fold_tail(head, progress)
                 self._snapshot = Snapshot(self._facts, PlanBook.from_facts(self._facts))
-            return self._snapshot
+            report = FoldReport(
+                source=source,
+                events_folded=folded,
+                seconds=time.perf_counter() - started,
+                position=self._position,
+                snapshot_position=self._loaded_from if source == "snapshot" else None,
+                ignored=ignored,
+            )
+            self.last_fold = report
+            return report
+
+    def _start(self, head: int) -> tuple[str, ...]:
+        """Take the facts of the newest valid snapshot at or before ``head``, if any."""
+        self._started = True
+        if not self._use_snapshots:
+            return ()
+        ignored: list[str] = []
+        for candidate in self._candidates(head, ignored):
+            loaded = self._load(candidate, ignored)
+            if loaded is not None:
+                self._facts, header = loaded
+                self._position = header.position
+                self._recorded_high = header.recorded_high
+                self._loaded_from = header.position
+                break
+        return tuple(ignored)
+
+    def _fold_tail(self, head: int, progress: Progress | None) -> int:
+        """Fold the events after the current position up to ``head``."""
+        folded, high = 0, self._recorded_high
+        with gc_paused(freeze=head - self._position > 10_000):
+            for page in self.store.events(self._position, until=head):
+                self._facts.apply_recorded(page)
+                if page:
+                    folded += len(page)
+                    high = max(high, max(when for _, when in page))
+                if progress is not None:
+                    progress(len(page))
+        self._position, self._recorded_high = head, high
+        return folded
+
+    def _as_of(self, as_of: datetime) -> Snapshot:
+        """What was known at an instant: from the newest snapshot holding nothing recorded
+        after it (exact: the events after the snapshot are cut as usual), else from zero."""
+        started = time.perf_counter()
+        cut = format_instant(as_of)
+        ignored: list[str] = []
+        facts, after = None, 0
+        if self._use_snapshots:
+            for candidate in self._candidates(self.store.max_position(), ignored):
+                if candidate.recorded_high > cut:
+                    continue  # it holds events recorded after the cut
+                loaded = self._load(candidate, ignored)
+                if loaded is not None:
+                    facts, after = loaded[0], loaded[1].position
+                    break
+        source: Literal["snapshot", "zero"] = "zero" if facts is None else "snapshot"
+        facts = facts if facts is not None else Facts()
+        folded = 0
+        with gc_paused():
+            for page in self.store.events(after, as_of=as_of):
+                facts.apply_recorded(page)
+                folded += len(page)
+        self.last_fold = FoldReport(
+            source=source,
+            events_folded=folded,
+            seconds=time.perf_counter() - started,
+            position=self.store.max_position(),
+            snapshot_position=after if source == "snapshot" else None,
+            as_of=as_of,
+            ignored=tuple(ignored),
+        )
+        return Snapshot(facts, PlanBook.from_facts(facts))
+
+    # ------------------------------------------------------------ snapshots
+
+    def snapshots(self) -> SnapshotStore:
+        """The snapshot store in the read-model database (opened on first use)."""
+        if self._snapshot_store is None:
+            from incentive_engine.store.snapshots import SnapshotStore
+
+            if self._views is None:
+                from projections.runner import make_engine
+
+                self._views = make_engine(self.settings.resolved_views_url())
+            self._snapshot_store = SnapshotStore(self._views)
+        return self._snapshot_store
+
+    def _candidates(self, head: int, ignored: list[str]) -> list[Candidate]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return self.snapshots().candidates(at_most=head)
+        except SQLAlchemyError as err:
+            ignored.append(f"snapshot store unavailable: {type(err).__name__}: {err}")
+            log.warning("%s", ignored[-1])
+            return []
+
+    def _load(self, candidate: Candidate, ignored: list[str]) -> tuple[Facts, Header] | None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from incentive_engine.store.snapshots import SnapshotRejected
+
+        try:
+            with gc_paused(freeze=True):  # decoding builds a large acyclic graph, like a fold
+                return self.snapshots().load(candidate, self.store)
+        except (SnapshotRejected, SQLAlchemyError) as err:
+            ignored.append(f"snapshot {candidate.id} at position {candidate.position:,}: {err}")
+            log.warning("ignored %s", ignored[-1])
+            return None
+
+    def write_snapshot(self) -> Written | None:
+        """Catch up and store a snapshot of the facts at the current position (None when the
+        log is empty or the facts were loaded from a snapshot at this very position)."""
+        from incentive_engine.store.snapshots import log_tag
+
+        self.catch_up()
+        with self._lock:
+            if self._position == 0 or self._loaded_from == self._position:
+                return None
+            tag = log_tag(self.store, self._position)
+            if tag is None:  # pragma: no cover - the position was just read from the log
+                return None
+            written = self.snapshots().write(
+                self._facts, position=self._position, recorded_high=self._recorded_high, tag=tag
+            )
+            self._loaded_from = self._position
+            return written
 
     def close(self) -> None:
         """Release the store (when the engine opened it)."""
@@ -59,3 +256,32 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class SnapshotSchedule:
+    """When a long-running process (``project --follow``) writes snapshots: after at least
+    ``every_events`` new events, or ``every_seconds`` after the last one if anything is new."""
+
+    def __init__(self, engine: Engine, *, every_events: int, every_seconds: float) -> None:
+        self.engine = engine
+        self.every_events, self.every_seconds = every_events, every_seconds
+        self.last_position = engine.position
+        self.last_time = time.monotonic()
+        self.written: list[Written] = []
+
+    def tick(self) -> Written | None:
+        """Catch the engine up; write a snapshot if one is due."""
+        self.engine.catch_up()
+        new = self.engine.position - self.last_position
+        due = new >= self.every_events or (
+            new > 0 and time.monotonic() - self.last_time >= self.every_seconds
+        )
+        return self.flush() if due else None
+
+    def flush(self) -> Written | None:
+        """Write a snapshot now (unless there is nothing new)."""
+        written = self.engine.write_snapshot()
+        self.last_position, self.last_time = self.engine.position, time.monotonic()
+        if written is not None:
+            self.written.append(written)
+        return written

@@ -12,18 +12,23 @@ from incentive_engine.store.event_store import EventStore
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(*, freeze: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector during a bulk fold.
 
     The fold builds a large, acyclic object graph; without this the collector re-walks it
     again and again, which measured about a third of replay time.  Reference counting still
-    frees everything; the collector is restored (if it was on) afterwards.
+    frees everything; the collector is restored (if it was on) afterwards.  With ``freeze``,
+    what exists by then is moved out of the collector's sight (``gc.freeze``): the first
+    collection after a fold otherwise walks the whole new graph once more (about 0.2 s for a
+    million-event store), in the middle of whatever question comes next.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if was_enabled:
             gc.enable()
 
