@@ -20,6 +20,7 @@ from incentive_engine.cli.common import (
     parse_instant,
     period_arg,
     settings_of,
+    tell_fold,
 )
 
 audit_app = typer.Typer(
@@ -76,6 +77,7 @@ def explain_command(
 
     with engine_of(ctx) as engine:
         snap = engine.snapshot(parse_instant(as_of))
+        tell_fold(engine)
         found = rep_statements(snap, rep, period_arg(period))
         chains = [explain_line(snap, engine.store, s, ln) for s in found for ln in s.lines]
     if fmt is Format.JSON:

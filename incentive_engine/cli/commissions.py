@@ -24,6 +24,7 @@ from incentive_engine.cli.common import (
     post,
     settings_of,
     snapshot_of,
+    tell_fold,
 )
 
 commission_commands = typer.Typer()
@@ -160,6 +161,7 @@ def explain(
 
     with engine_of(ctx) as engine:
         snap = engine.snapshot(parse_instant(as_of))
+        tell_fold(engine)
         s = rep_statements(snap, rep, period_arg(period))[0]
         chosen = next((ln for ln in s.lines if ln.number == line), None)
         if chosen is None:

@@ -110,7 +110,21 @@ def facts_source(store: EventStore) -> Callable[[], Facts]:
 def snapshot_of(ctx: typer.Context, as_of: datetime | None = None) -> Snapshot:
     """Facts and plan versions from the engine: now, or as of an instant."""
     with engine_of(ctx) as engine:
-        return engine.snapshot(as_of)
+        snap = engine.snapshot(as_of)
+        tell_fold(engine)
+        return snap
+
+
+SLOW_FOLD_SECONDS = 1.0
+"""A fold that took longer than this is reported on stderr, saying why it was needed."""
+
+
+def tell_fold(engine: Engine) -> None:
+    """Say on stderr where the facts came from when it cost time or passed over snapshots
+    (an as-of before the newest snapshot folds from the start of the log)."""
+    report = engine.last_fold
+    if report is not None and (report.seconds >= SLOW_FOLD_SECONDS or report.ignored):
+        errors.print(report.describe(), markup=False)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -19,6 +19,7 @@ from incentive_engine.cli.common import (
     period_arg,
     plan_ref_arg,
     settings_of,
+    tell_fold,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def simulate_command(
     with engine_of(ctx) as engine:
         position = engine.store.max_position()
         snap = engine.snapshot(parse_instant(as_of))
+        tell_fold(engine)
     draft, base = _version(snap, plan), _version(snap, baseline)
     result = simulate(snap.facts, draft, base, window(period_arg(start), period_arg(end)))
     if save is not None:

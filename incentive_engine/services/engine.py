@@ -74,6 +74,7 @@ class Engine:
         self._owns_store = store is None
         self.store = store if store is not None else EventStore(self.settings)
         self._views = views
+        self._owns_views = views is None
         self._use_snapshots = snapshots
         self._snapshot_store: SnapshotStore | None = None
         self._lock = threading.Lock()
@@ -247,9 +248,12 @@ class Engine:
             return written
 
     def close(self) -> None:
-        """Release the store (when the engine opened it)."""
+        """Release the store and the read-model connections the engine opened (facts loaded
+        later on first use reconnect for that moment)."""
         if self._owns_store:
             self.store.close()
+        if self._owns_views and self._views is not None:
+            self._views.dispose()
 
     def __enter__(self) -> Engine:
         return self

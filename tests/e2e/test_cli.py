@@ -153,3 +153,21 @@ def test_events_counts_by_type_from_the_counts_read_model(tmp_path: Path) -> Non
     run("ingest", str(write(tmp_path / "b.jsonl", [call("an", 3)])), store=db)
     again = json.loads(run("events", "--counts", "--format", "json", store=db).stdout)
     assert {r["type"]: r["events"] for r in again}["ActivityLogged"] == 3  # counted once each
+
+
+def test_a_slow_or_as_of_fold_says_where_the_facts_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import incentive_engine.cli.common as common
+
+    db = tmp_path / "events.db"
+    f = write(tmp_path / "a.jsonl", [hired("an"), call("an", 1), won("D1", rep_id="an")])
+    assert run("ingest", str(f), store=db).exit_code == 0
+    assert "snapshot of the facts at position" in run("replay", store=db).stdout
+    monkeypatch.setattr(common, "SLOW_FOLD_SECONDS", 0.0)  # report every fold
+    now = run("kpi", "win_rate", "--period", "2026-01", store=db)
+    assert now.exit_code == 0, now.output
+    assert "snapshot at position 3 + 0 events" in now.stderr
+    before = run("kpi", "win_rate", "--period", "2026-01", "--as-of", "2000-01-01", store=db)
+    assert before.exit_code == 0, before.output
+    assert "as of 2000-01-01T23:59:59.999999+00:00: folded 0 events from the start" in before.stderr

@@ -389,3 +389,22 @@ def test_the_follow_schedule_writes_after_enough_new_events_or_time(tmp_path: Pa
         assert schedule.tick() is not None  # the interval passed, 1 new event
         assert schedule.tick() is None  # nothing new
         assert len(schedule.written) == 3
+
+
+def test_a_closed_engine_leaves_no_database_connection_open(pg_schema: str) -> None:
+    """An engine opens the read-model database for its snapshots; closing it must release
+    those connections (answers outlive their engine), or a long-lived process that opens
+    engines exhausts PostgreSQL's connection limit."""
+    from tests.conftest import postgres_settings
+
+    settings = postgres_settings(pg_schema)
+    with EventStore(settings) as store:
+        store.append([call("an", 1)])
+    kept = []
+    for _ in range(3):
+        with Engine(settings) as engine:
+            kept.append(engine.snapshot())
+            engine.write_snapshot()
+            pool = engine._views.pool  # type: ignore[union-attr]
+            assert pool.checkedin() > 0  # the snapshot store used a connection
+        assert pool.checkedin() == 0  # and closing the engine released it
