@@ -121,8 +121,9 @@ LAYERS: tuple[Layer, ...] = (
         "store",
         ("incentive_engine.store",),
         ("domain", "plans", "settings"),
-        ("eventsourcing", "psycopg", "sqlalchemy", "orjson"),
-        role="event store on the eventsourcing recorders, PostgreSQL log, audit chain",
+        ("eventsourcing", "psycopg", "sqlalchemy", "orjson", "cryptography"),
+        role="event store on the eventsourcing recorders, PostgreSQL log, audit chain, "
+        "signed checkpoints",
         folder="incentive_engine/store/",
     ),
     Layer(
