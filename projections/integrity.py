@@ -38,11 +38,20 @@ status_table = Table(
 )
 
 
-def ensure_tables(conn: Connection) -> None:
+_ready: set[str] = set()
+"""Databases (by URL) where this process has made sure the tables exist."""
+
+
+def ensure_tables(conn: Connection, *, cached: bool = False) -> None:
     """Create the integrity tables when missing (a deleted read-model database comes back
-    empty: verification then relies on the file copy of the checkpoints)."""
+    empty: verification then relies on the file copy of the checkpoints); ``cached``: once
+    per database and process, so that the statements' status line costs one query."""
+    url = str(conn.engine.url)
+    if cached and url in _ready:
+        return
     checkpoints_table.create(conn, checkfirst=True)
     status_table.create(conn, checkfirst=True)
+    _ready.add(url)
 
 
 def stored_checkpoints(conn: Connection) -> list[Checkpoint]:
@@ -82,7 +91,7 @@ class Status:
 
 def last_status(conn: Connection) -> Status | None:
     """The last verification's result, if any (one row read)."""
-    ensure_tables(conn)
+    ensure_tables(conn, cached=True)
     row = conn.execute(select(status_table).where(status_table.c.id == 1)).first()
     if row is None:
         return None

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine as Views
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from incentive_engine.domain.errors import Conflict, EngineError, Invalid
 from incentive_engine.services.audit import VerifyReport, verify
@@ -20,6 +20,7 @@ from incentive_engine.store.checkpoints import (
     CheckpointKeys,
     append_copy,
     load_keys,
+    public_pem,
 )
 from incentive_engine.store.event_store import format_instant
 from projections.audit_chain import AuditChain
@@ -34,7 +35,9 @@ from projections.integrity import (
 from projections.runner import ProjectionRunner, make_engine
 
 if TYPE_CHECKING:
+    from incentive_engine.domain.periods import Period
     from incentive_engine.services.engine import Engine
+    from incentive_engine.settings import Settings
 
 
 class IntegrityFailure(EngineError):
@@ -182,8 +185,10 @@ class IntervalCheckpoints:
         late = self.clock() - self.last >= self.every_seconds
         if head <= covered or (head - covered < self.every_events and not late):
             return None
-        checkpoint = checkpoint_tail(self.engine, self.views)
-        self.last = self.clock()
+        try:
+            checkpoint = checkpoint_tail(self.engine, self.views)
+        finally:  # a refusal is retried after the interval, not at every poll
+            self.last = self.clock()
         self.signed.append(checkpoint)
         return checkpoint
 
@@ -205,8 +210,11 @@ def guard(engine: Engine, views: Views, *, action: str, override: str | None) ->
 def statement_status(views: Views, position: int) -> str:
     """How far the log a statement was computed from (up to ``position``) has been verified,
     from the last verification kept (one row read, nothing recomputed)."""
-    with views.connect() as conn:
-        status = last_status(conn)
+    try:
+        with views.connect() as conn:
+            status = last_status(conn)
+    except SQLAlchemyError:  # the read-model database was deleted under a running process
+        status = None
     if status is None:
         return f"not verified: no verification has run (log at position {position})"
     if not status.ok:
@@ -228,3 +236,32 @@ def with_override(report: VerifyReport, reason: str | None) -> str | None:
     if reason is None or report.ok:
         return None
     return reason.strip()
+
+
+def guard_export(
+    engine: Engine, period: Period, *, what: str, views: Views | None = None
+) -> VerifyReport:
+    """Verify the log before pay of a period leaves the engine (payroll CSV, audit pack):
+    refused when it fails, unless the period was sealed with a recorded integrity override
+    (what is exported is then what finance chose to seal)."""
+    own = views is None
+    views = views if views is not None else views_of(engine)
+    try:
+        report = run_verification(engine, views)
+    finally:
+        if own:
+            views.dispose()
+    if report.ok:
+        return report
+    closed = engine.snapshot().facts.closed_periods.get(str(period))
+    if closed is not None and closed.integrity_override:
+        return report
+    raise IntegrityRefused(
+        f"exporting {what} refused: the log {report.summary()} (run `incentive-engine audit "
+        "verify`)"
+    )
+
+
+def public_key_pem(settings: Settings) -> str:
+    """The checkpoint public key as PEM text."""
+    return public_pem(load_keys(settings))
