@@ -108,8 +108,30 @@ def sign_checkpoint(
             continue
         if engine.settings.checkpoint_file is not None:
             append_copy(engine.settings.checkpoint_file, checkpoint)
+        _advance_status(views, checkpoint)
         return checkpoint
     raise IntegrityRefused("could not number a checkpoint: other signers kept taking numbers")
+
+
+def _advance_status(views: Views, checkpoint: Checkpoint) -> None:
+    """After a checkpoint is signed on a log that verified, the statements' status line says
+    it covers the log up to the new checkpoint (a failed verification stays failed)."""
+    with views.begin() as conn:
+        status = last_status(conn)
+        if status is not None and status.ok:
+            record_status(
+                conn,
+                Status(
+                    checked_at=status.checked_at,
+                    position=max(status.position, checkpoint.position),
+                    ok=True,
+                    checkpoint_number=checkpoint.number,
+                    checkpoint_position=checkpoint.position,
+                    failed_at=None,
+                    summary=f"verified up to checkpoint #{checkpoint.number} at position "
+                    f"{checkpoint.position}",
+                ),
+            )
 
 
 def checkpoint_after_verify(engine: Engine, views: Views, *, reason: str) -> Checkpoint:
