@@ -45,6 +45,39 @@ class Settings(BaseSettings):
         description='API keys for machine clients: {"KEY": "ROLE:SUBJECT"}, e.g. integration:crm.',
     )
     token_minutes: int = Field(60, ge=1, le=60 * 24 * 30, description="API token lifetime.")
+    checkpoint_key_file: Path | None = Field(
+        None,
+        description=(
+            "Ed25519 private key (PEM) that signs integrity checkpoints; never stored in the "
+            "database. Default: beside a SQLite store (PATH.checkpoint-key, created 0600 when "
+            "absent); with PostgreSQL set it to a file kept off the database host."
+        ),
+    )
+    checkpoint_public_key_file: Path | None = Field(
+        None,
+        description="Ed25519 public key (PEM) that verifies checkpoints on a verify-only host.",
+    )
+    checkpoint_file: Path | None = Field(
+        None,
+        description=(
+            "A JSON-lines file every checkpoint is also appended to: keep it (or a copy) off "
+            "the database host, where whoever owns the database cannot rewrite it."
+        ),
+    )
+    checkpoint_every_events: int = Field(
+        10_000, ge=1, description="`project --follow` signs a checkpoint after this many events."
+    )
+    checkpoint_every_seconds: float = Field(
+        3600, gt=0, description="... or after this many seconds with new events, if sooner."
+    )
+    checkpoint_skew_seconds: float = Field(
+        300,
+        ge=0,
+        description=(
+            "An event recorded this long before a checkpoint that does not cover it was "
+            "written into the log afterwards: an insertion."
+        ),
+    )
 
     def resolved_views_url(self) -> str:
         """The SQLAlchemy URL of the read-model database."""

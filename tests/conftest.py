@@ -55,7 +55,15 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Store settings, once for a SQLite file and once for PostgreSQL."""
     if request.param == "sqlite":
         return sqlite_settings(tmp_path)
-    return postgres_settings(request.getfixturevalue("pg_schema"))
+    # PostgreSQL has no file beside it for the checkpoint key: one is configured, as in
+    # production, on the application's side.
+    from incentive_engine.store.checkpoints import create_key_file
+
+    key = tmp_path / "checkpoint-key"
+    create_key_file(key)
+    return postgres_settings(request.getfixturevalue("pg_schema")).model_copy(
+        update={"checkpoint_key_file": key}
+    )
 
 
 class StepClock:

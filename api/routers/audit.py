@@ -15,11 +15,9 @@ from pydantic import BaseModel
 from api.auth import Principal, Role
 from api.deps import EngineDep, parse_period, require
 from api.routers.pay import AsOf, answer, instant, is_past
-from incentive_engine.services.audit import verify
 from incentive_engine.services.audit_trail import explain_line, export_pack
 from incentive_engine.services.commissions import rep_statements
-from projections.audit_chain import AuditChain
-from projections.runner import ProjectionRunner
+from incentive_engine.services.integrity import guard_export, run_verification
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -41,6 +39,9 @@ class Verification(BaseModel):
     ok: bool
     events: int
     periods: int
+    summary: str
+    """Verified up to which signed checkpoint, or where it failed."""
+    warnings: list[str]
     findings: list[FindingOut]
 
 
@@ -69,10 +70,13 @@ class Explanation(BaseModel):
 
 # Declared before /{rep}/{period}, which would otherwise also match /export/{period}.
 @router.get("/export/{period}", response_class=Response)
-def export(period: str, engine: EngineDep, who: Finance) -> Response:
+def export(period: str, request: Request, engine: EngineDep, who: Finance) -> Response:
     """The period's audit pack as a zip: statements, lines, payouts, adjustments, the events
     behind every line, the plan documents and a manifest with each file's sha256."""
     the_period = parse_period(period)
+    guard_export(
+        engine, the_period, what=f"the audit pack of {the_period}", views=request.app.state.views
+    )
     snap = engine.snapshot()
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="audit-pack-") as tmp:
@@ -92,17 +96,17 @@ def export(period: str, engine: EngineDep, who: Finance) -> Response:
 
 @router.get("/verify", response_model=Verification)
 def verify_log(request: Request, engine: EngineDep, who: Finance) -> Verification:
-    """Extend the hash chain with the events not chained yet, then recompute it from the log
-    and every closed period's statements: ``ok`` false with the findings when anything was
-    altered, removed or reordered."""
-    views = request.app.state.views
-    ProjectionRunner(engine.store, views, [AuditChain()]).run()
-    with views.connect() as conn:
-        report = verify(engine, conn)
+    """Recompute the hash chain from the log against the chain read model and the signed
+    checkpoints, and every closed period's statements: ``ok`` false with the findings (the
+    first bad position and the kind of change) when anything was edited, deleted, inserted,
+    reordered, or the chain rebuilt to hide it; then extend the chain with new events."""
+    report = run_verification(engine, request.app.state.views)
     return Verification(
         ok=report.ok,
         events=report.events,
         periods=report.periods,
+        summary=report.summary(),
+        warnings=report.warnings,
         findings=[
             FindingOut(kind=f.kind, position=f.position, event_id=f.event_id, detail=f.detail)
             for f in report.findings

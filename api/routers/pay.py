@@ -32,6 +32,7 @@ from incentive_engine.services.commissions import (
     period_statements,
     rep_statements,
 )
+from incentive_engine.services.integrity import guard_export
 from plans.documents import PlanVersion
 from plans.evaluate import EvaluationError
 from plans.points import badges, points
@@ -242,6 +243,12 @@ class CloseRequest(BaseModel):
     closed_by: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ]
+    override_integrity: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+        | None
+    ) = None
+    """Close although the log fails verification: the reason, recorded on the PeriodClosed
+    event (refused with a 409 without it)."""
 
 
 class Closed(BaseModel):
@@ -251,6 +258,8 @@ class Closed(BaseModel):
     closed_at: datetime
     closed_by: str | None
     statements_hash: str | None
+    checkpoint: int | None = None
+    integrity_override: str | None = None
     payouts: list[PayoutRow]
 
 
@@ -541,6 +550,11 @@ def payouts(
     paged JSON, or the whole list as CSV for payroll. Finance only."""
     the_period = parse_period(period)
     as_of = instant(as_of)
+    wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("Accept", ""))
+    if wants_csv:  # the payroll export: verified first, refused (409) on failure
+        guard_export(
+            engine, the_period, what=f"the payouts of {the_period}", views=request.app.state.views
+        )
     snap = engine.snapshot(as_of)
     closed = snap.facts.closed_periods.get(str(the_period))
     found = (
@@ -551,7 +565,6 @@ def payouts(
     status: Literal["open", "sealed"] = "sealed" if closed is not None else "open"
     rows = _payout_rows(snap, the_period, found, status)
     immutable = closed is not None or is_past(as_of)
-    wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("Accept", ""))
     if wants_csv:
         text = _csv(rows)
         headers = {
@@ -585,15 +598,24 @@ def close(
     body: Annotated[CloseRequest, Body()],
 ) -> Response:
     """Seal a period's payouts and statement hashes in the log (refused with a 409 when it is
-    already closed, the previous period is still open, or it has not ended). Finance only."""
+    already closed, the previous period is still open, it has not ended, or the log fails
+    verification without ``override_integrity``). Finance only."""
     the_period = parse_period(period)
-    event: PeriodClosed = close_period(engine, the_period, closed_by=body.closed_by)
+    event: PeriodClosed = close_period(
+        engine,
+        the_period,
+        closed_by=body.closed_by,
+        override_integrity=body.override_integrity,
+        views=request.app.state.views,
+    )
     snap = engine.snapshot()
     result = Closed(
         period=event.period,
         closed_at=event.closed_at,
         closed_by=event.closed_by,
         statements_hash=event.statements_hash,
+        checkpoint=event.checkpoint,
+        integrity_override=event.integrity_override,
         payouts=_payout_rows(snap, the_period, event.payouts, "sealed"),
     )
     return answer(request, result, immutable=False, status_code=201)

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import Principal
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
 from incentive_engine.domain.visibility import figure_day
 from incentive_engine.services.commissions import find_version, rep_statements
+from incentive_engine.services.integrity import statement_status
 from plans.ref import PlanRef
 
 router = APIRouter(prefix="/v1/reps", tags=["reps"])
@@ -41,6 +42,7 @@ def _statement_docs(
 async def statement(
     rep: str,
     period: str,
+    request: Request,
     engine: EngineDep,
     who: PrincipalDep,
     as_of: Annotated[datetime | None, Query(description="What the engine knew then.")] = None,
@@ -49,7 +51,9 @@ async def statement(
     ] = None,
 ) -> Response:
     """A rep's statements for a period: every line with its rule and events. Reps see their
-    own, managers their reports', finance everyone's."""
+    own, managers their reports', finance everyone's. The ``X-Integrity`` header says how far
+    the log they were computed from is verified: ``verified up to checkpoint #N at position
+    P``, ``...; not verified since P`` or ``FAILED at position Q``."""
     headers: dict[str, str] = {}
     if as_of is not None:  # a figure as of a past instant never changes
         headers["Cache-Control"] = "private, max-age=31536000, immutable"
@@ -64,4 +68,7 @@ async def statement(
             docs = _statement_docs(engine, who, rep, period, None, plan_version)
             body = engine.responses[key] = orjson.dumps(docs)
     headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    # How far the log behind these figures is verified: the last verification kept, one
+    # row read (the chain is never recomputed per request).
+    headers["X-Integrity"] = statement_status(request.app.state.views, engine.position)
     return Response(body, media_type="application/json", headers=headers)

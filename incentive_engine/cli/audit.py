@@ -32,34 +32,67 @@ audit_app = typer.Typer(
 def verify_command(
     ctx: typer.Context, fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE
 ) -> None:
-    """Recompute the hash chain over the log and every closed period's statements; report the
-    first event altered, removed or reordered, and any period that no longer recomputes to
-    its seal. Exit 1 when anything is found."""
-    from incentive_engine.services.audit import verify
-    from projections.audit_chain import AuditChain
-    from projections.runner import ProjectionRunner, make_engine
+    """Recompute the hash chain over the log against the chain read model and the signed
+    checkpoints, then every closed period's statements; report the first event edited,
+    deleted, inserted or reordered, a rebuilt chain, forged or missing checkpoints, and any
+    period that no longer recomputes to its seal. Exit 1 when anything is found."""
+    from incentive_engine.services.integrity import run_verification, views_of
 
-    views = make_engine(settings_of(ctx).resolved_views_url())
     with engine_of(ctx) as engine:
-        # Extend the chain with events not chained yet (existing links are never rewritten).
-        ProjectionRunner(engine.store, views, [AuditChain()]).run()
-        with views.connect() as conn:
-            report = verify(engine, conn)
+        views = views_of(engine)
+        try:
+            report = run_verification(engine, views)
+        finally:
+            views.dispose()
+    for warning in report.warnings:
+        errors.print(f"warning: {warning}", markup=False)
     rows = [
         {"kind": f.kind, "position": f.position, "event_id": f.event_id, "detail": f.detail}
         for f in report.findings
     ]
     if rows:
         emit(rows, fmt, "audit findings")
-        errors.print(f"audit: {len(rows)} finding(s)", markup=False)
+        errors.print(f"audit: {len(rows)} finding(s): {report.summary()}", markup=False)
         raise typer.Exit(1)
     if fmt is Format.TABLE:
         console.print(
             f"ok: {report.events:,} events chained, {report.periods} closed period(s) recompute "
-            "to their seals"
+            f"to their seals; {report.summary()}",
+            markup=False,
         )
     else:
         emit([], fmt)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_command(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Option(help="Why it is taken (recorded).")] = "audit checkpoint",
+) -> None:
+    """Verify the log and sign a checkpoint of its chain head and event count (kept in the
+    read-model database and appended to INCENTIVE_CHECKPOINT_FILE). Refused when the log
+    fails verification."""
+    from incentive_engine.services.integrity import checkpoint_after_verify, views_of
+
+    with engine_of(ctx) as engine:
+        views = views_of(engine)
+        try:
+            cp = checkpoint_after_verify(engine, views, reason=reason)
+        finally:
+            views.dispose()
+    console.print(
+        f"checkpoint #{cp.number}: {cp.count:,} events up to position {cp.position}, "
+        f"head {cp.link[:16]}…, signed by key {cp.key_id}",
+        markup=False,
+    )
+
+
+@audit_app.command("public-key")
+def public_key_command(ctx: typer.Context) -> None:
+    """Print the checkpoint public key (PEM), for a host that only verifies."""
+    from incentive_engine.services.integrity import public_key_pem
+
+    sys.stdout.write(public_key_pem(settings_of(ctx)))
 
 
 @audit_app.command("explain")
@@ -109,9 +142,10 @@ def export_command(
     """Write the audit pack of a period (CSV and JSON: events, plan documents, statements,
     adjustments, payouts, hashes, and a manifest with each file's sha256)."""
     from incentive_engine.services.audit_trail import export_pack
+    from incentive_engine.services.integrity import guard_export
 
+    the_period = period_arg(period)
     with engine_of(ctx) as engine:
-        manifest = export_pack(
-            engine.snapshot(), engine.store, period_arg(period), directory / period
-        )
+        guard_export(engine, the_period, what=f"the audit pack of {the_period}")
+        manifest = export_pack(engine.snapshot(), engine.store, the_period, directory / period)
     console.print(f"wrote the audit pack of {period} to {manifest.parent} ({manifest.name})")

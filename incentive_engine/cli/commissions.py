@@ -16,6 +16,7 @@ from incentive_engine.cli.common import (
     console,
     emit,
     engine_of,
+    errors,
     fail,
     money,
     parse_instant,
@@ -23,7 +24,6 @@ from incentive_engine.cli.common import (
     plan_ref_arg,
     post,
     settings_of,
-    snapshot_of,
     tell_fold,
 )
 
@@ -52,12 +52,21 @@ def statement(
 ) -> None:
     """A rep's commission statement for a period: every line, its rule and its events."""
     from incentive_engine.services.commissions import find_version, rep_statements
+    from incentive_engine.services.integrity import statement_status, views_of
 
-    snap = snapshot_of(ctx, parse_instant(as_of))
+    with engine_of(ctx) as engine:
+        snap = engine.snapshot(parse_instant(as_of))
+        views = views_of(engine)
+        try:
+            integrity = statement_status(views, engine.position)
+        finally:
+            views.dispose()
     version = None
     if plan_version is not None:
         version = find_version(snap, *plan_ref_arg(plan_version).key)
     found = rep_statements(snap, rep, period_arg(period), plan_version=version)
+    if fmt is not Format.TABLE:  # machine-readable output stays as it was: the status on stderr
+        errors.print(f"integrity: {integrity}", markup=False)
     if fmt is Format.JSON:
         docs = [{**s.as_dict(), "hash": s.hash} for s in found]
         sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=2) + "\n")
@@ -92,6 +101,7 @@ def statement(
         for component, subtotal in s.subtotals().items():
             console.print(f"  {component}: {money(subtotal, s.currency)}")
         console.print(f"total {money(s.total, s.currency)} · statement {s.hash}")
+        console.print(f"integrity: {integrity}", markup=False)
 
 
 @commission_commands.command()
@@ -105,9 +115,13 @@ def payouts(
 ) -> None:
     """Every rep's pay for a period (sealed figures once closed), for finance and payroll."""
     from incentive_engine.services.commissions import payout_of, period_statements
+    from incentive_engine.services.integrity import guard_export
 
-    snap = snapshot_of(ctx, parse_instant(as_of))
     the_period = period_arg(period)
+    with engine_of(ctx) as engine:
+        if fmt is Format.CSV:  # the payroll export: verified first, refused on failure
+            guard_export(engine, the_period, what=f"the payouts of {the_period}")
+        snap = engine.snapshot(parse_instant(as_of))
     closed = snap.facts.closed_periods.get(str(the_period))
     found = (
         [payout_of(s) for s in period_statements(snap, the_period)]
@@ -189,15 +203,33 @@ def period_close(
     ctx: typer.Context,
     period: Annotated[str, typer.Argument(help="Period to close, e.g. 2026-Q1.")],
     by: Annotated[str, typer.Option("--by", help="Who closes it (recorded in the log).")],
+    override_integrity: Annotated[
+        str | None,
+        typer.Option(
+            "--override-integrity",
+            help="Close although the log fails verification; the reason is recorded on the "
+            "PeriodClosed event.",
+        ),
+    ] = None,
 ) -> None:
-    """Seal a period's payouts (per-rep totals and statement hashes) in the log."""
+    """Seal a period's payouts (per-rep totals and statement hashes) in the log, after
+    verifying the log against the chain and the signed checkpoints (refused when it fails)."""
     from incentive_engine.services.commissions import close_period, total_paid
 
     with engine_of(ctx) as engine:
-        event = close_period(engine, period_arg(period), closed_by=by)
+        event = close_period(
+            engine, period_arg(period), closed_by=by, override_integrity=override_integrity
+        )
+    if event.integrity_override:
+        errors.print(
+            f"warning: closed although the log fails verification; recorded reason: "
+            f"{event.integrity_override}",
+            markup=False,
+        )
+    checkpoint = f", checkpoint #{event.checkpoint}" if event.checkpoint else ""
     console.print(
         f"closed {event.period}: {len(event.payouts)} statements, total "
-        f"{total_paid(event.payouts):,} sealed ({event.statements_hash})"
+        f"{total_paid(event.payouts):,} sealed ({event.statements_hash}{checkpoint})"
     )
 
 

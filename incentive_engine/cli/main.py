@@ -525,7 +525,9 @@ def project(
     import signal
     import threading
 
+    from incentive_engine.domain.errors import EngineError
     from incentive_engine.services.engine import Engine, SnapshotSchedule
+    from incentive_engine.services.integrity import IntervalCheckpoints
     from incentive_engine.store.event_store import EventStore
     from projections.runner import ProjectionRunner, make_engine
 
@@ -545,8 +547,31 @@ def project(
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        console.print(f"following the log (poll every {poll}s); stop with SIGTERM")
-        runner.follow(stop, poll_seconds=poll, after_run=lambda _applied: schedule.tick())
+        checkpoints = IntervalCheckpoints(
+            engine,
+            views,
+            every_events=settings.checkpoint_every_events,
+            every_seconds=settings.checkpoint_every_seconds,
+        )
+        console.print(
+            f"following the log (poll every {poll}s; a signed checkpoint every "
+            f"{settings.checkpoint_every_events:,} events or "
+            f"{settings.checkpoint_every_seconds:g}s); stop with SIGTERM"
+        )
+        while not stop.is_set():
+            applied = runner.run()
+            schedule.tick()
+            if applied == 0:
+                stop.wait(poll)
+            try:
+                signed = checkpoints.maybe()
+            except EngineError as exc:  # a log that fails verification is not signed
+                errors.print(f"checkpoint refused: {exc}", markup=False)
+                continue
+            if signed is not None:
+                console.print(
+                    f"checkpoint #{signed.number} at position {signed.position}", markup=False
+                )
         schedule.flush()
         console.print(f"stopped ({len(schedule.written)} snapshot(s) written)")
 

@@ -596,6 +596,12 @@ class PeriodClosed(Event):
     """Position of the last event before the close, whose chain link is sealed here."""
     chain_link: str | None = None
     """The audit chain's link at ``chain_position``: the log up to it can no longer change."""
+    checkpoint: int | None = Field(None, ge=1)
+    """The signed checkpoint taken at ``chain_position`` just before the close: verification
+    reports it missing if the read models and the checkpoint copies lose it."""
+    integrity_override: Text | None = None
+    """Why finance closed the period although the log failed verification (absent when it
+    verified): the override is on record with the figures it sealed."""
 
 
 class ManualAdjustment(Event):

@@ -1,11 +1,18 @@
-"""The audit trail: a hash chain over the log, and its verification.
+"""The audit trail: a hash chain over the log, signed checkpoints of it, and verification.
 
 Each link is ``sha256(previous link | canonical form of the recorded event)``, where the
 canonical form holds the event's position, content, recorded time and source.  A projection
-keeps the chain beside the read models as the log grows, and every ``PeriodClosed`` seals
-the link of the last event before it.  ``verify`` recomputes the chain from the log and
-reports the first event that was altered, removed or reordered; it then recomputes every
-closed period's statements as of its close and compares them with the sealed hashes.
+keeps the chain beside the read models as the log grows; signed checkpoints (the chain head
+and the event count at a position, signed with a key the database never holds) are taken at
+every period close and at an interval, kept in the read-model database and optionally in a
+file elsewhere; every ``PeriodClosed`` also seals the link of the last event before it.
+
+``verify`` recomputes the chain from the log and reports the first event edited, deleted,
+inserted or reordered (against the chain read model), a chain read model rebuilt after the
+log was changed or deleted altogether (against the signed checkpoints), events written in
+after a checkpoint with an earlier recorded time, checkpoints whose signature fails; then it
+recomputes every closed period's statements as of its close and compares them with the
+sealed hashes.
 """
 
 from __future__ import annotations
@@ -19,11 +26,28 @@ from sqlalchemy import Connection, select
 from incentive_engine.domain.events import PeriodClosed
 from incentive_engine.domain.periods import Period
 from incentive_engine.store.chain import GENESIS, next_link
+from incentive_engine.store.checkpoints import Checkpoint, CheckpointKeys, load_keys, read_copy
+from incentive_engine.store.event_store import format_instant
 from plans.evaluate import statements
 from projections.audit_chain import chain_table
+from projections.integrity import stored_checkpoints
 
 if TYPE_CHECKING:
     from incentive_engine.services.engine import Engine
+
+
+KINDS = {
+    "altered": "an event's content was edited",
+    "removed": "an event was deleted",
+    "inserted": "an event was written in",
+    "reordered": "events were moved to other positions",
+    "rebuilt": "the chain read model was recomputed after the log was changed",
+    "checkpoint": "a checkpoint is forged, altered, missing, or no longer matches the log",
+    "unreadable": "a stored event cannot be decoded",
+    "anchor": "the log before a period close has changed",
+    "statement": "a closed period no longer recomputes to its seal",
+}
+"""Every kind of finding, and what it means."""
 
 
 @dataclass
@@ -31,96 +55,235 @@ class Finding:
     """One problem found by verification."""
 
     kind: str
-    """altered, removed, reordered, inserted, unreadable, anchor, statement."""
+    """One of ``KINDS``."""
     position: int | None
+    """The first log position found bad (None when no position applies)."""
     event_id: str | None
     detail: str
 
 
 @dataclass
 class VerifyReport:
-    """What verification checked and found (the first chain break, then sealed periods)."""
+    """What verification checked and found (the first chain break, checkpoints, then sealed
+    periods), and how far the log is covered by a valid checkpoint."""
 
     events: int = 0
     periods: int = 0
+    position: int = 0
+    """The last log position read."""
+    checkpoints: int = 0
+    """Valid checkpoints that match the log."""
+    checkpoint: Checkpoint | None = None
+    """The last valid checkpoint that matches the log."""
+    link: str = GENESIS
+    """The chain head recomputed from the log (at ``position``)."""
     findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """Whether nothing was found."""
         return not self.findings
 
+    @property
+    def first_bad(self) -> int | None:
+        """The first bad position found, if any."""
+        positions = [f.position for f in self.findings if f.position is not None]
+        return min(positions) if positions else None
+
+    def summary(self) -> str:
+        """One line: verified up to which checkpoint, or where it failed."""
+        if self.findings:
+            first = self.findings[0]
+            at = f" at position {self.first_bad}" if self.first_bad is not None else ""
+            return f"FAILED{at}: {first.kind}: {first.detail}"
+        if self.checkpoint is None:
+            return f"not verified: no signed checkpoint covers the log (up to {self.position})"
+        cp = self.checkpoint
+        tail = self.position - cp.position
+        more = f"; {tail} position(s) after it not covered yet" if tail > 0 else ""
+        return f"verified up to checkpoint #{cp.number} at position {cp.position}{more}"
+
+
+@dataclass
+class _Mismatch:
+    """The first position where the log and the chain read model disagree."""
+
+    position: int
+    log_id: str | None
+    chain_id: str | None
+
+
+def checkpoints_of(
+    engine: Engine, conn: Connection, keys: CheckpointKeys, report: VerifyReport
+) -> list[Checkpoint]:
+    """The valid checkpoints from the read-model database and the file copy, by position;
+    a checkpoint whose signature fails, or present in one place and not the other, is a
+    finding."""
+    in_db = {cp.number: cp for cp in stored_checkpoints(conn)}
+    in_file: dict[int, Checkpoint] = {}
+    copy = engine.settings.checkpoint_file
+    if copy is not None:
+        found, problems = read_copy(copy)
+        for problem in problems:
+            report.findings.append(Finding("checkpoint", None, None, problem))
+        in_file = {cp.number: cp for cp in found}
+    if keys.public is None:
+        if in_db or in_file:
+            report.warnings.append(
+                "no checkpoint key is configured: the checkpoints cannot be verified "
+                "(set INCENTIVE_CHECKPOINT_KEY_FILE or INCENTIVE_CHECKPOINT_PUBLIC_KEY_FILE)"
+            )
+        else:
+            report.warnings.append(
+                "no checkpoint key is configured: truncation, appended forgeries and a rebuilt "
+                "chain cannot be detected (set INCENTIVE_CHECKPOINT_KEY_FILE)"
+            )
+        return []
+    valid: dict[int, Checkpoint] = {}
+    for number in sorted(set(in_db) | set(in_file)):
+        for where, copies in (("database", in_db), ("file", in_file)):
+            cp = copies.get(number)
+            if cp is None:
+                continue
+            if keys.verifies(cp):
+                valid.setdefault(number, cp)
+            else:
+                report.findings.append(
+                    Finding(
+                        "checkpoint",
+                        cp.position,
+                        None,
+                        f"checkpoint #{number} in the {where} does not carry a valid signature "
+                        f"by key {keys.key_id}: forged or altered",
+                    )
+                )
+        if copy is not None and in_db and number in in_file and number not in in_db:
+            report.findings.append(
+                Finding(
+                    "checkpoint",
+                    in_file[number].position,
+                    None,
+                    f"checkpoint #{number} is in the file copy {copy} but missing from the "
+                    "read-model database: it was deleted",
+                )
+            )
+    if not in_db and in_file:
+        report.warnings.append(
+            f"the read-model database holds no checkpoint: verified against the file copy {copy}"
+        )
+    return sorted(valid.values(), key=lambda cp: (cp.position, cp.number))
+
 
 def verify(engine: Engine, conn: Connection) -> VerifyReport:
-    """Recompute the chain from the engine's log against the recorded chain and the anchors
-    sealed in each PeriodClosed, then every closed period's statements as of its close."""
-    store = engine.store
+    """Recompute the chain from the engine's log against the chain read model, the signed
+    checkpoints and the anchors sealed in each PeriodClosed, then every closed period's
+    statements as of its close."""
+    settings = engine.settings
     report = VerifyReport()
-    recorded_chain = {
+    keys = load_keys(settings)
+    checkpoints = checkpoints_of(engine, conn, keys, report)
+    chain_table.create(conn, checkfirst=True)  # a deleted read-model database comes back empty
+    chain = {
         row.position: (row.event_id, row.link)
         for row in conn.execute(select(chain_table).order_by(chain_table.c.position))
     }
-    seen: set[int] = set()
-    previous = GENESIS
+    chain_positions = sorted(chain)
+    chain_end = chain_positions[-1] if chain_positions else 0
+    if not chain and checkpoints:
+        report.warnings.append(
+            "the chain read model is missing (read models deleted?): the log is verified "
+            "against the signed checkpoints alone, which locate a change to within the "
+            "positions between two checkpoints"
+        )
+    skew = timedelta(seconds=settings.checkpoint_skew_seconds)
+    mismatch: _Mismatch | None = None
+    log_ids: set[str] = set()
+    previous, count, last_position = GENESIS, 0, 0
+    at_checkpoint: dict[int, tuple[int, str, int]] = {}
+    """checkpoint number -> (count, link, last position) of the log at its position."""
     anchors: list[tuple[str, int, str]] = []
     closes: list[tuple[str, dict[tuple[str, str], str], datetime]] = []
     recomputed: dict[int, str] = {}
+    inserted: Finding | None = None
+    sealed_checkpoints: list[tuple[str, int, int]] = []
+    i = j = 0
+
+    def passed(position: int) -> None:
+        """Record the log's state at every checkpoint whose position is before ``position``."""
+        nonlocal j
+        while j < len(checkpoints) and checkpoints[j].position < position:
+            at_checkpoint[checkpoints[j].number] = (count, previous, last_position)
+            j += 1
+
     try:
-        for recorded in store.read():
-            report.events += 1
+        for recorded in engine.store.read():
             position, event_id = recorded.position, recorded.event.event_id
+            passed(position)
+            while i < len(chain_positions) and chain_positions[i] < position:
+                if mismatch is None:  # the chain knew a position the log no longer has
+                    mismatch = _Mismatch(chain_positions[i], None, chain[chain_positions[i]][0])
+                i += 1
             link = next_link(previous, recorded)
+            if i < len(chain_positions) and chain_positions[i] == position:
+                chained_id, chained_link = chain[position]
+                if mismatch is None and (chained_id != event_id or chained_link != link):
+                    mismatch = _Mismatch(position, event_id, chained_id)
+                i += 1
+            elif mismatch is None and position < chain_end:
+                mismatch = _Mismatch(position, event_id, None)
+            if inserted is None and j > 0:
+                cp = checkpoints[j - 1]
+                signed = datetime.fromisoformat(cp.created_at)
+                if recorded.recorded_at < signed - skew:
+                    inserted = Finding(
+                        "inserted",
+                        position,
+                        event_id,
+                        f"event {event_id} at position {position} claims to be recorded at "
+                        f"{format_instant(recorded.recorded_at)}, before checkpoint "
+                        f"#{cp.number} was signed ({cp.created_at}), which ends at position "
+                        f"{cp.position}: it was written into the log afterwards",
+                    )
+            previous, count, last_position = link, count + 1, position
             recomputed[position] = link
-            seen.add(position)
-            expected = recorded_chain.get(position)
-            if not report.findings and expected is not None:
-                if expected[0] != event_id:
-                    report.findings.append(
-                        Finding(
-                            "reordered",
-                            position,
-                            event_id,
-                            f"position {position} holds {event_id}, "
-                            f"the chain recorded {expected[0]}",
-                        )
-                    )
-                elif expected[1] != link:
-                    report.findings.append(
-                        Finding(
-                            "altered",
-                            position,
-                            event_id,
-                            f"event {event_id} at position {position} "
-                            "no longer matches its chain link",
-                        )
-                    )
-            previous = link
+            log_ids.add(event_id)
+            report.events += 1
             event = recorded.event
             if isinstance(event, PeriodClosed):
                 sealed = {(p.rep_id, p.plan_id): p.statement_hash for p in event.payouts}
                 closes.append((event.period, sealed, recorded.recorded_at))
                 if event.chain_position is not None:
                     anchors.append((event.period, event.chain_position, event.chain_link or ""))
+                if event.checkpoint is not None:
+                    sealed_checkpoints.append((event.period, event.checkpoint, position))
     except ValueError as exc:  # a row that no longer decodes
         report.findings.append(
             Finding("unreadable", None, None, f"a stored event cannot be read: {exc}")
         )
         return report
-    missing = sorted(p for p in recorded_chain if p not in seen and p <= max(seen, default=0))
-    if missing and not any(
-        f.kind in ("altered", "reordered") and (f.position or 0) < missing[0]
-        for f in report.findings
-    ):
-        p = missing[0]
-        report.findings.insert(
-            0,
-            Finding(
-                "removed",
-                p,
-                recorded_chain[p][0],
-                f"event {recorded_chain[p][0]} at position {p} is missing from the log",
-            ),
-        )
+    passed(2**63)  # the state of the log at every checkpoint beyond its end
+    if mismatch is None and i < len(chain_positions):  # the log ends before the chain does
+        p = chain_positions[i]
+        mismatch = _Mismatch(p, None, chain[p][0])
+    report.position, report.link = last_position, previous
+    if mismatch is not None:
+        report.findings.append(_classify(mismatch, chain, log_ids))
+    if inserted is not None:
+        report.findings.append(inserted)
+    _check_checkpoints(checkpoints, at_checkpoint, chain, mismatch, report)
+    known = {cp.number for cp in checkpoints}
+    for period, number, position in sealed_checkpoints:
+        if keys.public is not None and number not in known:
+            report.findings.append(
+                Finding(
+                    "checkpoint",
+                    position,
+                    f"close:{period}",
+                    f"{period} was closed at checkpoint #{number}, which is found neither in "
+                    "the read-model database nor in the checkpoint file: it was deleted",
+                )
+            )
     for period, position, link in anchors:
         if recomputed.get(position) != link:
             report.findings.append(
@@ -133,7 +296,101 @@ def verify(engine: Engine, conn: Connection) -> VerifyReport:
                 )
             )
     _verify_periods(engine, closes, report)
+    report.findings.sort(key=lambda f: (f.position is None, f.position or 0))
     return report
+
+
+def _classify(found: _Mismatch, chain: dict[int, tuple[str, str]], log_ids: set[str]) -> Finding:
+    """What kind of change explains the first disagreement between the log and the chain."""
+    p, log_id, chain_id = found.position, found.log_id, found.chain_id
+    chain_ids = {event_id for event_id, _ in chain.values()}
+    if log_id is not None and log_id == chain_id:
+        return Finding(
+            "altered", p, log_id, f"event {log_id} at position {p} no longer matches its link"
+        )
+    if log_id is None:
+        assert chain_id is not None
+        if chain_id in log_ids:
+            return Finding(
+                "reordered", p, chain_id, f"event {chain_id} was moved from position {p}"
+            )
+        return Finding(
+            "removed", p, chain_id, f"event {chain_id} at position {p} is missing from the log"
+        )
+    if chain_id is None:
+        if log_id in chain_ids:
+            return Finding("reordered", p, log_id, f"event {log_id} was moved to position {p}")
+        return Finding("inserted", p, log_id, f"event {log_id} at position {p} was never chained")
+    new, gone = log_id not in chain_ids, chain_id not in log_ids
+    if new and not gone:
+        kind, what = "inserted", f"{log_id} was written in before {chain_id}"
+    elif gone and not new:
+        kind, what = "removed", f"{chain_id} is missing from the log"
+    elif new and gone:
+        kind, what = "altered", f"{chain_id} was replaced by {log_id}"
+    else:
+        kind, what = "reordered", f"{log_id} stands where the chain recorded {chain_id}"
+    return Finding(kind, p, log_id, f"at position {p}: event {what}")
+
+
+def _check_checkpoints(
+    checkpoints: list[Checkpoint],
+    at_checkpoint: dict[int, tuple[int, str, int]],
+    chain: dict[int, tuple[str, str]],
+    mismatch: _Mismatch | None,
+    report: VerifyReport,
+) -> None:
+    """Compare the log at each checkpoint's position with what was signed; the first that
+    fails says where the change lies (after the last checkpoint that still matches)."""
+    good: Checkpoint | None = None
+    for cp in checkpoints:
+        count, link, last = at_checkpoint.get(cp.number, (0, GENESIS, 0))
+        if count == cp.count and link == cp.link:
+            good = cp
+            report.checkpoints += 1
+            continue
+        after = good.position if good is not None else 0
+        signed = f"checkpoint #{cp.number} ({cp.reason}, signed {cp.created_at})"
+        if mismatch is not None and mismatch.position <= cp.position:
+            report.findings.append(
+                Finding(
+                    "checkpoint",
+                    cp.position,
+                    None,
+                    f"{signed} no longer matches the log up to position {cp.position}",
+                )
+            )
+        elif chain and max(chain) >= cp.position:
+            report.findings.append(
+                Finding(
+                    "rebuilt",
+                    after + 1,
+                    None,
+                    f"the chain read model agrees with the log, but {signed} does not: the "
+                    f"log was changed between positions {after + 1} and {cp.position} and the "
+                    "chain recomputed to hide it",
+                )
+            )
+        else:
+            if count < cp.count:
+                kind = "removed"
+                first = last + 1 if last < cp.position else after + 1
+            elif count > cp.count:
+                kind, first = "inserted", after + 1
+            else:
+                kind, first = "altered", after + 1
+            report.findings.append(
+                Finding(
+                    kind,
+                    first,
+                    None,
+                    f"{signed} covers {cp.count} events up to position {cp.position}; the log "
+                    f"now holds {count} there, with another chain head: changed between "
+                    f"positions {after + 1} and {cp.position}",
+                )
+            )
+        break
+    report.checkpoint = good
 
 
 def _verify_periods(

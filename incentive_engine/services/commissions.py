@@ -12,12 +12,13 @@ from incentive_engine.domain.errors import Conflict, EngineError, NotFound
 from incentive_engine.domain.events import Payout, PeriodClosed, PriorAdjustment, content_hash
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
-from incentive_engine.store.chain import head
 from incentive_engine.store.event_store import EventStore, utc_now
 from plans.documents import PlanVersion
 from plans.evaluate import EvaluationError, PlanBook, Statement, evaluate, statements
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine as Views
+
     from incentive_engine.services.engine import Engine
 
 
@@ -109,12 +110,27 @@ def close_period(
     *,
     closed_by: str,
     now: datetime | None = None,
+    override_integrity: str | None = None,
+    views: Views | None = None,
 ) -> PeriodClosed:
     """Seal a period: every covered rep's payout and statement hash, as a PeriodClosed event.
 
     Refused (nothing written) when the period is already closed, has not ended, or follows
-    a period that had a plan in force and is still open.  The facts are the engine's, caught
-    up with the log (a bare store gets a transient engine)."""
+    a period that had a plan in force and is still open; and when the log fails verification
+    against the chain and the signed checkpoints, unless finance gives a reason
+    (``override_integrity``, recorded on the event).  A signed checkpoint is taken just
+    before the close (its number sealed in the event) and one just after.  The facts are the
+    engine's, caught up with the log (a bare store gets a transient engine); ``views`` is
+    the read-model database (the settings' by default)."""
+    from incentive_engine.services.integrity import (
+        checkpoint_tail,
+        guard,
+        sign_checkpoint,
+        views_of,
+        with_override,
+    )
+    from incentive_engine.store.checkpoints import load_keys
+
     now = now or utc_now()
     engine = engine_on(source)
     store = engine.store
@@ -138,20 +154,42 @@ def close_period(
     except EvaluationError as exc:
         raise CloseRefused(f"cannot close {name}: {exc}") from exc
     payouts = tuple(payout_of(s) for s in sealed)
-    chain_position, chain_link = head(store)
-    event = PeriodClosed(
-        event_id=f"close:{name}",
-        period=name,
-        closed_at=now,
-        closed_by=closed_by,
-        payouts=payouts,
-        statements_hash=content_hash([p.statement_hash for p in payouts]),
-        chain_position=chain_position,
-        chain_link=chain_link,
-    )
-    report = store.append([event], source=f"period close by {closed_by}")
-    if report.conflicts or report.duplicates:
-        raise CloseRefused(f"period {name} was closed meanwhile by another process")
+    own_views = views is None
+    views = views if views is not None else views_of(engine)
+    try:
+        report = guard(engine, views, action=f"closing {name}", override=override_integrity)
+        keys = load_keys(engine.settings)
+        before = None
+        if keys.private is not None:
+            before = sign_checkpoint(
+                engine,
+                views,
+                reason=f"before closing {name}",
+                position=report.position,
+                count=report.events,
+                link=report.link,
+                keys=keys,
+            )
+        event = PeriodClosed(
+            event_id=f"close:{name}",
+            period=name,
+            closed_at=now,
+            closed_by=closed_by,
+            payouts=payouts,
+            statements_hash=content_hash([p.statement_hash for p in payouts]),
+            chain_position=report.position,
+            chain_link=report.link,
+            checkpoint=before.number if before is not None else None,
+            integrity_override=with_override(report, override_integrity),
+        )
+        appended = store.append([event], source=f"period close by {closed_by}")
+        if appended.conflicts or appended.duplicates:
+            raise CloseRefused(f"period {name} was closed meanwhile by another process")
+        if keys.private is not None:
+            checkpoint_tail(engine, views, reason=f"period close {name}")
+    finally:
+        if own_views:
+            views.dispose()
     return event
 
 

@@ -121,9 +121,9 @@ LAYERS: tuple[Layer, ...] = (
         "store",
         ("incentive_engine.store",),
         ("domain", "plans", "settings"),
-        ("eventsourcing", "psycopg", "sqlalchemy", "orjson", "pydantic"),
+        ("eventsourcing", "psycopg", "sqlalchemy", "orjson", "pydantic", "cryptography"),
         role="event store on the eventsourcing recorders, PostgreSQL log, audit chain, "
-        "snapshots of the folded facts",
+        "signed checkpoints, snapshots of the folded facts",
         folder="incentive_engine/store/",
     ),
     Layer(
