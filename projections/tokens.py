@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Engine, Integer, String, Table, Text, delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from incentive_engine.domain.errors import Unavailable
 from projections.base import metadata
 
 KEEP_SECONDS = 7 * 24 * 3600
@@ -119,10 +121,15 @@ class Revocations:
         with self._lock:
             found = self._current
             if found is None or self.clock() - found[0] >= self.refresh:
-                if not self._created:
-                    _tables(self.engine)
-                    self._created = True
-                found = (self.clock(), read_deny_list(self.engine, now=self.wall()))
+                try:
+                    if not self._created:
+                        _tables(self.engine)
+                        self._created = True
+                    found = (self.clock(), read_deny_list(self.engine, now=self.wall()))
+                except SQLAlchemyError as exc:  # fail closed: no token is taken unchecked
+                    raise Unavailable(
+                        f"the token revocation list cannot be read: {type(exc).__name__}"
+                    ) from exc
                 self._current = found
         return found[1]
 

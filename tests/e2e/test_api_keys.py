@@ -403,3 +403,16 @@ def test_the_rate_limiter_remembers_a_bounded_number_of_clients() -> None:
     assert limiter.retry_after("198.51.100.0") is None  # forgotten first
     ticks[0] = 60.0
     assert limiter.retry_after("198.51.100.999") is None
+
+
+def test_an_unreadable_revocation_list_refuses_tokens_rather_than_skip_the_check(
+    tmp_path: Path,
+) -> None:
+    from api.auth import Authenticator
+    from incentive_engine.domain.errors import Unavailable
+
+    s = api_settings(sqlite_settings(tmp_path)).model_copy(
+        update={"views_url": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    )
+    with pytest.raises(Unavailable, match="revocation list"):  # a 503 at the door
+        Authenticator(s).from_token(issue_token(s, Role.REP, "an"))
