@@ -416,3 +416,14 @@ def test_an_unreadable_revocation_list_refuses_tokens_rather_than_skip_the_check
     )
     with pytest.raises(Unavailable, match="revocation list"):  # a 503 at the door
         Authenticator(s).from_token(issue_token(s, Role.REP, "an"))
+
+
+def test_a_symlink_planted_at_the_key_path_is_refused_not_written_through(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "elsewhere" / "stolen"
+    target.parent.mkdir()
+    (tmp_path / "events.db.secret").symlink_to(target)  # dangling: the target is not there
+    result = run_cli(f"sqlite:///{tmp_path / 'events.db'}", "token", "rep", "an")
+    assert result.exit_code == 1 and "not a regular file" in result.output
+    assert not target.exists()
