@@ -397,6 +397,8 @@ def token_revoke(
         parsed = parse_instant(before)
         assert parsed is not None
         instant = parsed.timestamp()
+    from sqlalchemy.exc import SQLAlchemyError
+
     engine = make_engine(settings_of(ctx).resolved_views_url())
     try:
         if token_id is not None:
@@ -408,6 +410,8 @@ def token_revoke(
             when = datetime.fromtimestamp(int(instant), UTC)
             said = f"revoked {subject}'s tokens issued at or before {iso(when)}"
             console.print(said, markup=False)
+    except SQLAlchemyError as exc:
+        fail(f"could not record the revocation in the read-model database: {exc}")
     finally:
         engine.dispose()
 
