@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from api.auth import AuthError, Principal, Role, from_api_key, from_token
+from api.auth import Authenticator, AuthError, KeySetupError, Principal, Role, from_api_key
 from api.errors import ApiError
+from api.ratelimit import FailureLimiter
 from incentive_engine.domain import visibility
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
@@ -59,24 +60,67 @@ async def engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(engine)]
 
 
+def authenticator(request: Request) -> Authenticator:
+    """The application's token verifier, built on first use (503 if the keys are unusable,
+    which ``serve`` refuses to start on)."""
+    state = request.app.state
+    found: Authenticator | None = getattr(state, "authenticator", None)
+    if found is None:
+        with _opening:
+            found = getattr(state, "authenticator", None)
+            if found is None:
+                try:
+                    found = Authenticator(state.settings)
+                except KeySetupError as exc:
+                    raise ApiError(503, f"authentication is not configured: {exc}") from None
+                state.authenticator = found
+    return found
+
+
+def limiter(request: Request) -> FailureLimiter:
+    """The application's bad-credential limiter (one per process)."""
+    state = request.app.state
+    found: FailureLimiter | None = getattr(state, "auth_limiter", None)
+    if found is None:
+        settings: Settings = state.settings
+        found = FailureLimiter(
+            settings.api_auth_failures,
+            settings.api_auth_window_seconds,
+            settings.api_auth_clients,
+        )
+        state.auth_limiter = found
+    return found
+
+
 async def principal(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> Principal:
-    """The caller, from a bearer token or an API key; 401 otherwise."""
+    """The caller, from a bearer token or an API key; 401 otherwise, and 429 (with
+    Retry-After) for a client that sent too many bad credentials lately."""
     settings: Settings = request.app.state.settings
+    if not authorization and not x_api_key:
+        raise ApiError(401, "authentication required: a bearer token or an X-API-Key")
+    client = request.client.host if request.client else "unknown"
+    limits = limiter(request)
+    wait = limits.retry_after(client)
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"too many bad credentials from {client}: try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     try:
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token:
                 raise AuthError("use 'Authorization: Bearer <token>'")
-            return from_token(settings, token.strip())
-        if x_api_key:
-            return from_api_key(settings, x_api_key)
+            return authenticator(request).from_token(token.strip())
+        return from_api_key(settings, x_api_key or "")
     except AuthError as exc:
+        limits.failed(client)
         raise ApiError(401, str(exc)) from None
-    raise ApiError(401, "authentication required: a bearer token or an X-API-Key")
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -30,6 +30,7 @@ CODES = {
     404: "not_found",
     409: "conflict",
     422: "invalid",
+    429: "too_many_requests",
     500: "internal",
     503: "unavailable",
 }
@@ -70,21 +71,32 @@ class ApiError(HTTPException):
     """An HTTP error with a machine-readable code and optional details."""
 
     def __init__(
-        self, status: int, message: str, *, details: Any = None, code: str | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        details: Any = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(status_code=status, detail=message)
+        super().__init__(status_code=status, detail=message, headers=headers)
         self.code = code or CODES.get(status, "error")
         self.details = details
 
 
 def _body(
-    request: Request, status: int, code: str, message: str, details: Any = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    extra: dict[str, str] | None = None,
 ) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "")
     payload = ErrorResponse(
         error=ErrorBody(code=code, message=message, details=details), request_id=request_id
     )
-    headers = {"X-Request-ID": request_id}
+    headers = {**(extra or {}), "X-Request-ID": request_id}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(payload.model_dump(mode="json"), status_code=status, headers=headers)
@@ -155,7 +167,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _body(request, exc.status_code, exc.code, str(exc.detail), exc.details)
+        return _body(request, exc.status_code, exc.code, str(exc.detail), exc.details, exc.headers)
 
     @app.exception_handler(EngineError)
     async def engine_error(request: Request, exc: EngineError) -> JSONResponse:

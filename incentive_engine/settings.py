@@ -9,6 +9,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_STORE_URL = "sqlite:///incentive-engine.db"
+DEFAULT_TOKEN_MINUTES = 30
+"""How long an API token issued by the engine lives, unless configured."""
+MAX_TOKEN_MINUTES = 24 * 60
+"""The longest an engine-issued API token may live (machines use API keys instead)."""
 
 
 class Settings(BaseSettings):
@@ -36,15 +40,76 @@ class Settings(BaseSettings):
     api_secret: str | None = Field(
         None,
         description=(
-            "Key that signs API tokens (HS256). Default: a random key kept beside a SQLite "
-            "store (PATH.secret); required with PostgreSQL."
+            "Key that signs API tokens (HS256, key id 'default'); at least 32 bytes. Default: "
+            "a random key kept beside a SQLite store (PATH.secret, mode 0600); required with "
+            "PostgreSQL unless INCENTIVE_API_SECRETS is set."
         ),
+    )
+    api_secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            'Signing keys by key id, for rotation: {"KID": "SECRET", ...}. Tokens carry their '
+            "key id; new ones are signed with api_signing_kid (default: the last entry); the "
+            "others still verify until removed."
+        ),
+    )
+    api_signing_kid: str | None = Field(
+        None, description="The key id that signs new tokens (default: the last of api_secrets)."
     )
     api_keys: dict[str, str] = Field(
         default_factory=dict,
         description='API keys for machine clients: {"KEY": "ROLE:SUBJECT"}, e.g. integration:crm.',
     )
-    token_minutes: int = Field(60, ge=1, le=60 * 24 * 30, description="API token lifetime.")
+    token_minutes: int = Field(
+        DEFAULT_TOKEN_MINUTES,
+        ge=1,
+        le=MAX_TOKEN_MINUTES,
+        description="Lifetime of the API tokens this engine issues (minutes; at most a day).",
+    )
+    api_revocation_refresh_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long each API process trusts its copy of the revocation list.",
+    )
+    api_idp_public_key_file: Path | None = Field(
+        None, description="PEM public key (RSA or Ed25519) of an identity provider."
+    )
+    api_idp_jwks_file: Path | None = Field(
+        None, description="JWKS file (JSON on disk) of an identity provider's public keys."
+    )
+    api_idp_issuer: str | None = Field(
+        None, description="The 'iss' an identity provider's tokens must carry (required)."
+    )
+    api_idp_audience: str | None = Field(
+        None, description="The 'aud' an identity provider's tokens must carry (required)."
+    )
+    api_idp_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "EdDSA"],
+        description="Signature algorithms accepted from the identity provider.",
+    )
+    api_idp_role_claim: str = Field(
+        "role", description="Claim holding the role (a string or a list of strings)."
+    )
+    api_idp_subject_claim: str = Field(
+        "sub", description="Claim holding the subject (the rep id for reps and managers)."
+    )
+    api_idp_roles: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            'Identity-provider role values to engine roles, e.g. {"sales-rep": "rep"}; '
+            "when empty the claim must name an engine role."
+        ),
+    )
+    api_auth_failures: int = Field(
+        20, ge=1, le=100_000, description="Bad credentials a client may send per window."
+    )
+    api_auth_window_seconds: int = Field(
+        60, ge=1, le=86_400, description="The window of api_auth_failures (then 429)."
+    )
+    api_auth_clients: int = Field(
+        10_000, ge=1, le=10_000_000, description="Client addresses the rate limiter remembers."
+    )
     checkpoint_key_file: Path | None = Field(
         None,
         description=(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -21,11 +22,14 @@ from sqlalchemy import (
     String,
     create_engine,
     event,
+    make_url,
     select,
 )
 from sqlalchemy import Table as SATable
+from sqlalchemy.pool import NullPool
 
 from incentive_engine.store.event_store import EventStore, RecordedEvent, decode
+from incentive_engine.store.files import create_private
 from projections.base import FactsSource, Projection, metadata
 
 projection_tracking = SATable(
@@ -37,10 +41,16 @@ projection_tracking = SATable(
 )
 
 
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine for the read models (SQLite in WAL mode with a busy timeout)."""
+def make_engine(url: str, *, pooled: bool = True) -> Engine:
+    """A SQLAlchemy engine for the read models (SQLite in WAL mode with a busy timeout; its
+    file created owner-only). Unpooled, each use opens and closes its own connection (for
+    a reader as rare as the token deny list's refresh, which should hold no connection)."""
+    extra: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            create_private(Path(database))  # owner-only, like the event store
+        engine = create_engine(url, connect_args={"timeout": 30}, **extra)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -50,7 +60,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **extra)
 
 
 def default_projections(facts: FactsSource) -> list[Projection]:

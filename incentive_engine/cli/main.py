@@ -12,7 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from incentive_engine.cli.audit import audit_app
 from incentive_engine.cli.commissions import commission_commands, period_app
@@ -332,24 +334,49 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.auth import secret_of
+    from api.auth import check_keys
 
     settings = settings_of(ctx)
     try:
-        secret_of(settings)  # refuse to start rather than fail every authenticated request
+        # refuse to start rather than fail every authenticated request: a missing or weak
+        # signing key, a key file others may read, an unusable identity-provider key
+        check_keys(settings)
     except RuntimeError as exc:
         fail(str(exc))
     uvicorn.run(create_app(settings), host=host, port=port)
 
 
-@app.command()
-def token(
+class _IssueByDefault(TyperGroup):
+    """``token ROLE SUBJECT`` stays short for ``token issue ROLE SUBJECT``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Insert ``issue`` when the first word names no subcommand."""
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["issue", *args]
+        return super().parse_args(ctx, args)
+
+
+token_app = typer.Typer(
+    cls=_IssueByDefault,
+    help="Issue API tokens (`token ROLE SUBJECT`) and revoke them.",
+    no_args_is_help=True,
+)
+
+
+@token_app.command("issue")
+def token_issue(
     ctx: typer.Context,
     role: Annotated[str, typer.Argument(help="rep, manager, finance, plan_admin or integration.")],
     subject: Annotated[str, typer.Argument(help="Who: the rep id for reps and managers.")],
+    minutes: Annotated[
+        int | None,
+        typer.Option(
+            help="Lifetime in minutes (default INCENTIVE_TOKEN_MINUTES, 30; at most 1440)."
+        ),
+    ] = None,
 ) -> None:
-    """Issue an API token for local use (signed with the store's key, valid token_minutes)."""
-    from api.auth import Role, issue_token
+    """Issue an API token (signed with the newest key); its id and expiry go to stderr."""
+    from api.auth import Role, issue
 
     try:
         chosen = Role(role)
@@ -357,7 +384,64 @@ def token(
         raise typer.BadParameter(
             f"role {role!r}: choose {', '.join(r.value for r in Role)}"
         ) from None
-    sys.stdout.write(issue_token(settings_of(ctx), chosen, subject) + "\n")
+    try:
+        issued = issue(settings_of(ctx), chosen, subject, minutes=minutes)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--minutes") from None
+    except RuntimeError as exc:
+        fail(str(exc))
+    sys.stdout.write(issued.token + "\n")
+    errors.print(
+        f"token id {issued.jti}, key {issued.kid}, expires {iso(issued.expires)}", markup=False
+    )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ctx: typer.Context,
+    token_id: Annotated[
+        str | None, typer.Option("--id", help="Deny the token with this id (its jti).")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Deny the subject's tokens issued at or before --before.")
+    ] = None,
+    before: Annotated[str, typer.Option(help="With --subject: 'now' or an ISO instant.")] = "now",
+    reason: Annotated[str, typer.Option(help="Why (kept with the revocation).")] = "",
+) -> None:
+    """Revoke API tokens: one by id, or all of a subject's issued before an instant. Every
+    API process sees it within INCENTIVE_API_REVOCATION_REFRESH_SECONDS."""
+    import time
+
+    from projections.runner import make_engine
+    from projections.tokens import revoke_id, revoke_subject
+
+    if (token_id is None) == (subject is None):
+        raise typer.BadParameter("give exactly one of --id or --subject")
+    instant = time.time()
+    if before != "now":
+        parsed = parse_instant(before)
+        assert parsed is not None
+        instant = parsed.timestamp()
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = make_engine(settings_of(ctx).resolved_views_url())
+    try:
+        if token_id is not None:
+            revoke_id(engine, token_id, now=time.time(), reason=reason)
+            console.print(f"revoked token {token_id}", markup=False)
+        else:
+            assert subject is not None
+            revoke_subject(engine, subject, before=instant, reason=reason)
+            when = datetime.fromtimestamp(int(instant), UTC)
+            said = f"revoked {subject}'s tokens issued at or before {iso(when)}"
+            console.print(said, markup=False)
+    except SQLAlchemyError as exc:
+        fail(f"could not record the revocation in the read-model database: {exc}")
+    finally:
+        engine.dispose()
+
+
+app.add_typer(token_app, name="token")
 
 
 Bootstrap = Annotated[

@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
 
 from incentive_engine.domain.events import EVENT_ADAPTER, Event, event_hash
 from incentive_engine.settings import Settings, postgres_parts, sqlite_path
+from incentive_engine.store.files import create_private
 
 Clock = Callable[[], datetime]
 
@@ -393,6 +394,7 @@ def _creation_lock(store_url: str) -> Iterator[None]:
 
         path = sqlite_path(store_url)
         lock_path = path.with_name(path.name + ".lock")
+        create_private(lock_path)
         with lock_path.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -431,8 +433,8 @@ def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
     """Build the eventsourcing infrastructure factory for a store URL."""
     if store_url.startswith("sqlite:"):
         path = sqlite_path(store_url)
-        if path.parent != path and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        # owner-only from the first byte; SQLite gives its -wal and -shm files this mode too
+        create_private(path)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),

@@ -142,7 +142,10 @@ def test_docker_compose_config_accepts_the_file() -> None:
             capture_output=True,
             text=True,
             check=False,
-            env={**os.environ, "INCENTIVE_API_SECRET": "x" * 48},
+            env={
+                **os.environ,
+                "INCENTIVE_API_SECRET": "process-test-secret-0123456789-abcdefghijkl",
+            },
         )
         assert done.returncode == 0, done.stderr
         return

@@ -350,7 +350,9 @@ def test_api_close_payouts_export_and_statement(
     store: EventStore, settings: Settings, clock: StepClock
 ) -> None:
     end = ready(store, settings, clock)
-    settings = settings.model_copy(update={"api_secret": "x" * 48})
+    settings = settings.model_copy(
+        update={"api_secret": "integrity-test-secret-0123456789-abcdefghijkl"}
+    )
     fin = {"Authorization": f"Bearer {issue_token(settings, Role.FINANCE, 'fin')}"}
     with TestClient(create_app(settings)) as c:
         doc = c.get("/v1/reps/an/statements/2026-Q1", headers=fin)
