@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 import api.routers
 from api import errors
+from api.body import BodyLimitMiddleware
 from incentive_engine import __version__
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="incentive-engine", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = None
+    # Inside the request-id middleware (added next), so that a 413 carries the request id.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     errors.install(app)
     app.add_api_route("/healthz", healthz, response_model=Health, methods=["GET"])
     app.add_api_route("/readyz", readyz, response_model=Readiness, methods=["GET"])

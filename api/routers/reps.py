@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.auth import Principal
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
+from api.routers.pay import AsOf
 from incentive_engine.domain.visibility import figure_day
 from incentive_engine.services.commissions import find_version, rep_statements
 from plans.ref import PlanRef
@@ -43,7 +44,7 @@ async def statement(
     period: str,
     engine: EngineDep,
     who: PrincipalDep,
-    as_of: Annotated[datetime | None, Query(description="What the engine knew then.")] = None,
+    as_of: AsOf = None,
     plan_version: Annotated[
         str | None, Query(description="PLAN@VERSION instead of the one in force.")
     ] = None,

@@ -7,6 +7,7 @@ import threading
 from datetime import datetime
 
 from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.limits import as_utc
 from incentive_engine.services.commissions import Snapshot
 from incentive_engine.services.replay import gc_paused, replay_facts
 from incentive_engine.settings import Settings
@@ -35,8 +36,10 @@ class Engine:
         return self._position
 
     def snapshot(self, as_of: datetime | None = None) -> Snapshot:
-        """Facts and plan versions now (caught up with the log) or as of an instant."""
+        """Facts and plan versions now (caught up with the log) or as of an instant (read as
+        UTC when it has no time zone, as at every door)."""
         if as_of is not None:
+            as_of = as_utc(as_of)
             facts = replay_facts(self.store, as_of=as_of)
             return Snapshot(facts, PlanBook.from_facts(facts))
         head = self.store.max_position()
