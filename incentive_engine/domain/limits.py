@@ -74,6 +74,9 @@ ID_PATTERN = r"^[^\s\p{C}]+$"
 """An id: printable, no whitespace, no control/format/surrogate/private/unassigned (``\\p{C}``)."""
 TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
 """Text: no control character other than tab, line feed and carriage return, no bidi control."""
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:00[01]|[dD][89a-fA-F])")
+"""An escape that may smuggle in a control character or a surrogate: the text is then walked
+(short texts with few brackets and no such escape cannot break a limit the walk checks)."""
 _BAD_IN_JSON = re.compile(r"[\x00-\x08\x0B\x0C\x0E-\x1F\ud800-\udfff]")
 """What an escape may smuggle into a JSON string: controls other than tab and line breaks,
 and lone surrogates."""
@@ -205,7 +208,9 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise LimitError(f"nested too deeply (more than {max_depth} levels)") from None
     except json.JSONDecodeError as exc:
         raise LimitError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
-    check_structure(value, max_depth=max_depth, escaped="\\u" in text)
+    suspect = _SUSPECT_ESCAPE.search(text) is not None
+    if suspect or len(text) > MAX_STRING or text.count("[") + text.count("{") > max_depth:
+        check_structure(value, max_depth=max_depth, escaped=suspect)
     return value
 
 

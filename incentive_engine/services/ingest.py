@@ -89,16 +89,18 @@ def _loads(text: str) -> Any:
     return limits.loads(text)
 
 
-class _TooLong:
-    """A line longer than the record limit, skipped without being read into memory."""
+class _Unreadable:
+    """A line that is not a record: longer than the limit (skipped without being read into
+    memory), or not UTF-8 text."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
-def _bounded_lines(handle: IO[bytes], limit: int) -> Iterator[str | _TooLong]:
+def _bounded_lines(handle: IO[bytes], limit: int) -> Iterator[str | _Unreadable]:
     """The lines of a binary file as text, each read at most ``limit`` bytes at a time: a
-    longer line is skipped in chunks and stands as a _TooLong."""
+    longer line is skipped in chunks, and it or a line that is not UTF-8 stands as an
+    _Unreadable."""
     while True:
         line = handle.readline(limit + 1)
         if not line:
@@ -108,9 +110,12 @@ def _bounded_lines(handle: IO[bytes], limit: int) -> Iterator[str | _TooLong]:
                 rest = handle.readline(1 << 16)
                 if not rest or rest.endswith(b"\n"):
                     break
-            yield _TooLong(limit)
+            yield _Unreadable(f"the line is longer than {limit} bytes")
             continue
-        yield line.decode("utf-8", errors="surrogateescape")
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            yield _Unreadable("the line is not UTF-8 text")
 
 
 def read_jsonl(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
@@ -119,20 +124,14 @@ def read_jsonl(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRec
         yield from parse_jsonl(_bounded_lines(handle, max_bytes), str(path))
 
 
-def parse_jsonl(lines: Iterable[str | _TooLong], source: str) -> Iterator[RawRecord]:
+def parse_jsonl(lines: Iterable[str | _Unreadable], source: str) -> Iterator[RawRecord]:
     """Records of JSON Lines text, one object per non-blank line."""
     for number, line in enumerate(lines, start=1):
-        if isinstance(line, _TooLong):
-            reason = f"the line is longer than {line.limit} bytes"
-            yield RawRecord(source, number, None, "", reason)
+        if isinstance(line, _Unreadable):
+            yield RawRecord(source, number, None, "", line.reason)
             continue
         text = line.strip()
         if not text:
-            continue
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            yield RawRecord(source, number, None, "", "the line is not UTF-8 text")
             continue
         try:
             data = _loads(text)
@@ -156,8 +155,8 @@ def read_csv(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecor
         def text_lines() -> Iterator[str]:
             nonlocal first
             for number, line in enumerate(lines, start=1):
-                if isinstance(line, _TooLong):
-                    texts.append(f"line {number} is longer than {line.limit} bytes")
+                if isinstance(line, _Unreadable):
+                    texts.append(f"line {number}: {line.reason}")
                     return
                 if first:
                     line, first = line.removeprefix("\ufeff"), False
