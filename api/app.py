@@ -7,12 +7,15 @@ import importlib
 import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 import api.routers
 from api import errors
+from api.body import BodyLimitMiddleware
 from incentive_engine import __version__
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
@@ -64,13 +67,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="incentive-engine", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = None
+    # Inside the request-id middleware (added next), so that a 413 carries the request id.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     errors.install(app)
     app.add_api_route("/healthz", healthz, response_model=Health, methods=["GET"])
     app.add_api_route("/readyz", readyz, response_model=Readiness, methods=["GET"])
 
     for router in routers():
         app.include_router(router)
+    app.openapi = lambda: document_errors(app)  # type: ignore[method-assign]
     return app
+
+
+ERROR_STATUSES = {
+    "400": "The body is not JSON (or not UTF-8).",
+    "401": "Credentials are missing or not valid.",
+    "403": "The caller's role may not do this.",
+    "404": "Not found.",
+    "409": "A conflict with what is stored.",
+    "413": "The body, or the batch, is larger than the configured limit.",
+    "422": "The request is not valid: each field and the reason.",
+}
+"""The error answers every operation may give, all in the one error body shape."""
+
+
+def document_errors(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document with the error answers declared on every operation, each with the
+    one error body (``ErrorResponse``) instead of FastAPI's default validation error shape."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (errors.ErrorBody, errors.ErrorResponse):
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(found.pop("$defs", {}))
+        components[model.__name__] = found
+    ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            wanted = ERROR_STATUSES if path.startswith("/v1/") else {}
+            for status, description in wanted.items():
+                responses[status] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": ref}},
+                }
+            if path == "/readyz":
+                responses["503"] = {
+                    "description": "The event store does not answer.",
+                    "content": {"application/json": {"schema": ref}},
+                }
+    app.openapi_schema = schema
+    return schema
 
 
 def routers() -> list[APIRouter]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -59,6 +60,27 @@ class Settings(BaseSettings):
     api_keys: dict[str, str] = Field(
         default_factory=dict,
         description='API keys for machine clients: {"KEY": "ROLE:SUBJECT"}, e.g. integration:crm.',
+    )
+    max_body_bytes: int = Field(
+        8 << 20,
+        ge=1024,
+        le=1 << 30,
+        description="Largest HTTP request body (413 beyond it, refused while it streams).",
+    )
+    max_batch_records: int = Field(
+        10_000, ge=1, le=1_000_000, description="Most records in one HTTP batch (413 beyond)."
+    )
+    max_record_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        le=1 << 30,
+        description="Largest single record: a line of a JSONL or CSV file, a Kafka message.",
+    )
+    date_earliest: date = Field(
+        date(2000, 1, 1), description="Earliest date an event or plan may carry."
+    )
+    date_latest: date = Field(
+        date(2100, 12, 31), description="Latest date an event or plan may carry."
     )
     token_minutes: int = Field(
         DEFAULT_TOKEN_MINUTES,

@@ -15,6 +15,13 @@ from pydantic import ValidationError
 
 from incentive_engine.domain.errors import Invalid
 from incentive_engine.domain.events import PlanVersionPublished, content_hash
+from incentive_engine.domain.limits import (
+    MAX_DEPTH,
+    STORED,
+    LimitError,
+    check_structure,
+    explain,
+)
 from plans.model import Plan
 
 
@@ -49,18 +56,33 @@ def parse_yaml(text: str, source: str = "<plan>") -> Any:
     """Parse YAML text with exact decimal numbers; syntax errors become PlanError."""
     try:
         return yaml.load(text, Loader=_DecimalLoader)
+    except RecursionError:
+        reason = f"nested too deeply (more than {MAX_DEPTH} levels)"
+        raise PlanError(source, [("(document)", reason)]) from None
+    except ValueError as exc:  # an integer too long to convert
+        raise PlanError(source, [("(document)", str(exc))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
         raise PlanError(source, [(where, str(getattr(exc, "problem", None) or exc))]) from None
 
 
-def plan_from_data(data: Any, source: str = "<plan>") -> Plan:
-    """Validate a parsed document into a Plan, or raise PlanError with every problem."""
+def plan_from_data(
+    data: Any, source: str = "<plan>", *, context: dict[str, Any] | None = None
+) -> Plan:
+    """Validate a parsed document into a Plan, or raise PlanError with every problem.
+
+    ``context`` is the validation context: a door's date window (``limits.door_context``),
+    or ``limits.STORED`` for a document read back from the log (default: the default
+    window)."""
     if not isinstance(data, dict):
         raise PlanError(source, [("(document)", "a plan document must be a mapping")])
     try:
-        return Plan.model_validate(data)
+        check_structure(data)
+    except LimitError as exc:
+        raise PlanError(source, [(exc.field, exc.reason)]) from None
+    try:
+        return Plan.model_validate(data, context=context)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         locs = [_without_tag(err["loc"]) for err in errors]
@@ -69,7 +91,7 @@ def plan_from_data(data: Any, source: str = "<plan>") -> Plan:
             if any(other[: len(loc)] == loc and len(other) > len(loc) for other in locs):
                 continue  # a parent's echo of its children's errors
             path = ".".join(str(p) for p in loc) or "(document)"
-            reason = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            reason = "unknown field" if err["type"] == "extra_forbidden" else explain(err)
             problems.append((path, reason))
         raise PlanError(source, problems) from None
 
@@ -105,7 +127,7 @@ class PlanVersion:
     @classmethod
     def from_event(cls, event: PlanVersionPublished) -> PlanVersion:
         """The version a PlanVersionPublished event carries."""
-        plan = plan_from_data(event.document, f"{event.plan_id} v{event.version}")
+        plan = plan_from_data(event.document, f"{event.plan_id} v{event.version}", context=STORED)
         return cls(plan, event.content_hash, event.event_id)
 
     @classmethod

@@ -16,15 +16,29 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from incentive_engine.domain.events import ActivityKind, Currency, Id, LeadSource, Text
+from incentive_engine.domain import limits
+from incentive_engine.domain.events import (
+    ActivityKind,
+    Counter,
+    Currency,
+    Day,
+    Id,
+    LeadSource,
+    Text,
+)
 from incentive_engine.domain.periods import PeriodKind
 
-Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-"""A non-negative amount in the plan's currency."""
-Rate = Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False)]
+_EXACT = {
+    "allow_inf_nan": False,
+    "max_digits": limits.AMOUNT_MAX_DIGITS,
+    "decimal_places": limits.AMOUNT_DECIMALS,
+}
+Money = Annotated[Decimal, Field(ge=0, **_EXACT)]  # type: ignore[call-overload]
+"""A non-negative amount in the plan's currency: at most 18 digits before the point, 6 after."""
+Rate = Annotated[Decimal, Field(ge=0, le=1000, **_EXACT)]  # type: ignore[call-overload]
 """A rate in percent (2 means 2 %), never negative."""
-PercentBound = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-"""A bound in percent of attainment (or, for deal-amount tiers, an amount)."""
+PercentBound = Annotated[Decimal, Field(ge=0, **_EXACT)]  # type: ignore[call-overload]
+"""A bound in percent of attainment (or, for deal-amount tiers, an amount), bounded as money."""
 
 
 class Part(BaseModel):
@@ -66,7 +80,12 @@ class Condition(Part):
 
     field: DealField
     op: Operator = Operator.EQ
-    value: str | bool | Decimal | list[str]
+    value: (
+        Annotated[str, Field(max_length=limits.TEXT_MAX_LENGTH)]
+        | bool
+        | Money
+        | list[Annotated[str, Field(max_length=limits.TEXT_MAX_LENGTH)]]
+    )
 
     @model_validator(mode="after")
     def _operator_fits_value(self) -> Condition:
@@ -86,8 +105,8 @@ class Condition(Part):
 class Window(Part):
     """A closed date window on the deal's close date."""
 
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
+    start: Day = Field(alias="from")
+    end: Day = Field(alias="to")
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
@@ -112,7 +131,7 @@ class Band(Part):
 
     start: PercentBound = Field(alias="from")
     end: PercentBound | None = Field(None, alias="to")
-    multiplier: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
+    multiplier: Annotated[Decimal, Field(ge=0, le=100, **_EXACT)]  # type: ignore[call-overload]
 
 
 def _check_ladder(steps: tuple[Tier, ...] | tuple[Band, ...], what: str) -> None:
@@ -253,14 +272,14 @@ AnyComponent = Annotated[
 
 # ------------------------------------------------------------ gamification
 
-Points = Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+Points = Annotated[Decimal, Field(ge=0, le=1_000_000, **_EXACT)]  # type: ignore[call-overload]
 """A number of points, never negative."""
 
 
 class PerAmount(Part):
     """Points per full step of credited amount (e.g. 1 point per 10,000,000)."""
 
-    step: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    step: Annotated[Decimal, Field(ge=1, **_EXACT)]  # type: ignore[call-overload]
     points: Points
 
 
@@ -326,8 +345,8 @@ class BadgeRule(Part):
 class Covers(Part):
     """Who a plan covers: reps by id, teams or roles (any match counts)."""
 
-    reps: tuple[Id, ...] = ()
-    teams: tuple[Text, ...] = ()
+    reps: tuple[Id, ...] = Field((), max_length=100_000)
+    teams: tuple[Text, ...] = Field((), max_length=10_000)
     roles: tuple[Literal["rep", "manager", "director"], ...] = ()
 
     @model_validator(mode="after")
@@ -341,17 +360,17 @@ class Clawback(Part):
     """How cancellations and downward amendments after a close are clawed back."""
 
     window_days: int = Field(90, ge=0, le=3660)
-    share: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(100)
+    share: Annotated[Decimal, Field(gt=0, le=100, **_EXACT)] = Decimal(100)  # type: ignore[call-overload]
 
 
 class Plan(Part):
     """A compensation plan version: who it covers, when, and its components."""
 
     plan_id: Id
-    version: int = Field(ge=1)
+    version: Counter
     name: Text
-    effective_from: date
-    effective_to: date | None = None
+    effective_from: Day
+    effective_to: Day | None = None
     currency: Currency
     period: PeriodKind
     """month, quarter or year (plans do not pay per day or week)."""

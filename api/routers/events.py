@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, Role
-from api.deps import EngineDep, require
+from api.body import read_json
+from api.deps import Engine, EngineDep, require
 from api.errors import ApiError
 from api.idempotency import body_hash, recall, remember
 from incentive_engine.domain.events import catalogue_schema
-from incentive_engine.services.ingest import IngestService, RawRecord, parse_jsonl
+from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -38,19 +38,30 @@ class IngestResult(BaseModel):
     errors: list[dict[str, Any]] = []
 
 
-def _records(body: bytes, source: str) -> list[RawRecord]:
-    """The batch's records, numbers read as exact decimals: a JSON array or {"events": [...]}."""
-    try:
-        data = json.loads(body.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, f"the body is not JSON: {exc}") from None
+def _records(data: Any, source: str, most: int) -> list[RawRecord]:
+    """The batch's records (already strict JSON): a JSON array or {"events": [...]}, of at most
+    ``most`` records; each record is checked as one line of a file would be."""
     items = data.get("events") if isinstance(data, dict) else data
     if not isinstance(items, list) or not items:
         raise ApiError(
             422, 'the body must be a non-empty JSON array of events, or {"events": [...]}'
         )
-    lines = [json.dumps(item, default=str) for item in items]
-    return list(parse_jsonl(lines, source))
+    if len(items) > most:
+        reason = f"a batch holds at most {most} records, this one {len(items)}"
+        raise ApiError(413, reason, details=[{"field": "(body)", "reason": reason}])
+    records = []
+    for line, item in enumerate(items, start=1):
+        if isinstance(item, dict):
+            records.append(RawRecord(source, line, item, ""))
+        else:
+            records.append(RawRecord(source, line, None, "", "a record must be a JSON object"))
+    return records
+
+
+def _ingest(engine: Engine, source: str, records: list[RawRecord], partial: bool) -> SourceReport:
+    """Validate and store the batch (run off the event loop)."""
+    service = IngestService(engine.store)
+    return service.ingest(source, lambda: records, dead_letters=_Discard() if partial else None)
 
 
 @router.post(
@@ -76,6 +87,7 @@ async def post_events(
 ) -> JSONResponse:
     """Validate and append a batch of events. All or nothing by default: any invalid record
     gives a 422 listing each one (index, field, reason) and nothing is stored."""
+    data = await read_json(request)
     body = await request.body()
     digest = body_hash(body + b"|partial=" + str(partial).encode())
     views = request.app.state.views
@@ -89,9 +101,8 @@ async def post_events(
                 earlier[2], status_code=earlier[1], headers={"Idempotent-Replayed": "true"}
             )
     source = f"http:{request.state.request_id}"
-    records = _records(body, source)
-    service = IngestService(engine.store)
-    report = service.ingest(source, lambda: records, dead_letters=_Discard() if partial else None)
+    records = _records(data, source, request.app.state.settings.max_batch_records)
+    report = await run_in_threadpool(_ingest, engine, source, records, partial)
     refused = {e.line for e in report.errors}
     errors = [
         {"index": e.line - 1, "event_id": e.event_id, "field": e.field, "reason": e.reason}

@@ -15,14 +15,16 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from api.auth import Principal, Role
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period, require
 from api.errors import ApiError
 from incentive_engine.domain import visibility
 from incentive_engine.domain.events import Payout, PeriodClosed
+from incentive_engine.domain.exports import safe_row
 from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.limits import as_utc
 from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.services.commissions import (
     CommissionError,
@@ -59,7 +61,7 @@ class Page(BaseModel, Generic[T]):
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page (1..1000).")]
 Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
 AsOf = Annotated[
-    datetime | None,
+    Annotated[datetime, AfterValidator(as_utc)] | None,
     Query(description="What the engine knew at this recorded instant (UTC if naive)."),
 ]
 
@@ -507,23 +509,26 @@ CSV_COLUMNS = (
 
 
 def _csv(rows: list[PayoutRow]) -> str:
+    """Payroll CSV; text cells that a spreadsheet would run as a formula are neutralised."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         writer.writerow(
-            [
-                r.rep_id,
-                r.name,
-                r.period,
-                f"{r.plan_id}@{r.plan_version}",
-                r.currency,
-                str(r.earned),
-                str(r.adjustments),
-                str(r.total),
-                r.status,
-                r.statement_hash,
-            ]
+            safe_row(
+                [
+                    r.rep_id,
+                    r.name,
+                    r.period,
+                    f"{r.plan_id}@{r.plan_version}",
+                    r.currency,
+                    str(r.earned),
+                    str(r.adjustments),
+                    str(r.total),
+                    r.status,
+                    r.statement_hash,
+                ]
+            )
         )
     return out.getvalue()
 

@@ -3,9 +3,7 @@ may read), and simulate a draft or published version against a baseline over his
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -13,12 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, Role
+from api.body import read_json
 from api.deps import Engine, EngineDep, parse_period, require
 from api.errors import ApiError
 from incentive_engine.domain.events import content_hash
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.simulation import simulate, window
 from incentive_engine.services.commissions import find_version
+from incentive_engine.services.ingest import door_limits
 from incentive_engine.services.plan_publishing import (
     get_version,
     list_versions,
@@ -124,12 +124,9 @@ def _problems(exc: PlanError, prefix: str = "") -> ApiError:
     return ApiError(422, "the plan document is not valid", details=details)
 
 
-def _json(body: bytes) -> Any:
-    """A JSON body with numbers read as exact decimals (never through float)."""
-    try:
-        return json.loads(body.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, f"the body is not JSON: {exc}") from None
+def _context(request: Request) -> dict[str, Any]:
+    """The validation context of this app's settings (its date window)."""
+    return door_limits(request.app.state.settings)
 
 
 async def _document(request: Request) -> Plan:
@@ -142,8 +139,12 @@ async def _document(request: Request) -> Plan:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
                 raise ApiError(400, "the body is not UTF-8 text") from None
-            return plan_from_data(parse_yaml(text, "body"), "body")
-        return plan_from_data(_json(body), "body")
+            parsed = await run_in_threadpool(parse_yaml, text, "body")
+            return await run_in_threadpool(
+                plan_from_data, parsed, "body", context=_context(request)
+            )
+        data = await read_json(request)
+        return await run_in_threadpool(plan_from_data, data, "body", context=_context(request))
     except PlanError as exc:
         raise _problems(exc) from None
 
@@ -260,7 +261,7 @@ def plan_version(plan_id: str, version: int, engine: EngineDep, who: Reader) -> 
 async def simulation(request: Request, engine: EngineDep, who: Reader) -> dict[str, Any]:
     """What a draft document (``plan``) or a published ``plan_version`` would have paid over
     ``from``..``to``, rep by rep, against the ``baseline`` version. Writes nothing."""
-    data = _json(await request.body())
+    data = await read_json(request)
     try:
         body = SimulationRequest.model_validate(data)
     except ValidationError as exc:

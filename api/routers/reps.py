@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import Principal
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
+from api.routers.pay import AsOf
 from incentive_engine.domain.visibility import figure_day
 from incentive_engine.services.commissions import find_version, rep_statements
 from incentive_engine.services.integrity import statement_status
@@ -45,7 +46,7 @@ async def statement(
     request: Request,
     engine: EngineDep,
     who: PrincipalDep,
-    as_of: Annotated[datetime | None, Query(description="What the engine knew then.")] = None,
+    as_of: AsOf = None,
     plan_version: Annotated[
         str | None, Query(description="PLAN@VERSION instead of the one in force.")
     ] = None,

@@ -221,12 +221,14 @@ def emit(rows: list[dict[str, Any]], fmt: Format, title: str | None = None) -> N
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n")
         return
-    if fmt is Format.CSV:
+    if fmt is Format.CSV:  # formula-safe: text such as "=HYPERLINK(..." is never run
+        from incentive_engine.domain.exports import safe_record
+
         out = io.StringIO()
         if rows:
             writer = csv.DictWriter(out, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows(safe_record(row) for row in rows)
         sys.stdout.write(out.getvalue())
         return
     if not rows:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Self
@@ -24,10 +24,13 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
     model_validator,
 )
 from pydantic_core import to_jsonable_python
 
+from incentive_engine.domain import limits
+from incentive_engine.domain.limits import as_utc, check_day
 from incentive_engine.domain.money import check_currency
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.vocabulary import (
@@ -65,39 +68,62 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-_ZERO = timedelta(0)
-
-
-def _utc(value: datetime) -> datetime:
-    """Naive datetimes are read as UTC; aware ones are converted to UTC."""
-    offset = value.utcoffset()
-    if offset is None:
-        return value.replace(tzinfo=UTC)
-    return value if offset == _ZERO else value.astimezone(UTC)
-
-
-def _period(text: str) -> str:
-    return str(Period.parse(text))
+def _period(text: str, info: ValidationInfo) -> str:
+    period = Period.parse(text)
+    check_day(period.start, info)
+    return str(period)
 
 
 def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]
-"""An identifier assigned by the source system: 1..128 characters, no whitespace."""
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_nfc)]
-"""Free text, Unicode-normalised (NFC) so Vietnamese text compares equal however typed."""
-Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=28)]
-"""A non-negative money amount, exact."""
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.ID_MAX_LENGTH, pattern=limits.ID_PATTERN),
+]
+"""An identifier assigned by the source system: 1..128 printable characters, no whitespace,
+no control, format (zero-width, bidi), surrogate or unassigned character (see ``limits``)."""
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.TEXT_MAX_LENGTH, pattern=limits.TEXT_PATTERN),
+    AfterValidator(_nfc),
+]
+"""Free text, Unicode-normalised (NFC) so Vietnamese text compares equal however typed; no
+control character other than tab and line breaks, no bidi control."""
+Amount = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        allow_inf_nan=False,
+        max_digits=limits.AMOUNT_MAX_DIGITS,
+        decimal_places=limits.AMOUNT_DECIMALS,
+    ),
+]
+"""A non-negative money amount, exact: at most 18 digits before the point and 6 after."""
 Currency = Annotated[str, BeforeValidator(_upper), AfterValidator(check_currency)]
 """An ISO 4217 currency code the engine knows (see ``money.MINOR_UNITS``)."""
-Percent = Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)]
+Percent = Annotated[
+    Decimal, Field(gt=0, le=100, allow_inf_nan=False, decimal_places=limits.AMOUNT_DECIMALS)
+]
 """A share in percent, above 0 and at most 100."""
-UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
-"""A datetime in UTC (naive input is read as UTC)."""
+Signed = Annotated[
+    Decimal,
+    Field(
+        allow_inf_nan=False,
+        max_digits=limits.AMOUNT_MAX_DIGITS,
+        decimal_places=limits.AMOUNT_DECIMALS,
+    ),
+]
+"""An exact amount that may be negative (adjustments), bounded as ``Amount``."""
+Day = Annotated[date, AfterValidator(check_day)]
+"""A date inside the configured window (default 2000-01-01..2100-12-31)."""
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc), AfterValidator(check_day)]
+"""A datetime in UTC (naive input is read as UTC), inside the date window."""
 PeriodName = Annotated[str, AfterValidator(_period)]
-"""A period name: ``2026-01``, ``2026-Q1`` or ``2026``."""
+"""A period name: ``2026-01``, ``2026-Q1`` or ``2026``, starting inside the date window."""
+Counter = Annotated[int, Field(ge=1, le=limits.MAX_VERSION)]
+"""A plan version or a line number: 1..1,000,000."""
 
 
 # ----------------------------------------------------------------- value objects
@@ -235,7 +261,7 @@ class RepHired(Event):
     team: Text
     manager_id: Id | None = None
     role: Role = Role.REP
-    hire_date: date
+    hire_date: Day
     email: Text | None = None
 
 
@@ -246,7 +272,7 @@ class RepTransferred(Event):
     REPS = ("rep_id", "manager_id")
     type: Literal["RepTransferred"] = "RepTransferred"
     rep_id: Id
-    effective_date: date
+    effective_date: Day
     team: Text
     manager_id: Id | None = None
     role: Role | None = None
@@ -259,7 +285,7 @@ class RepTerminated(Event):
     REPS = ("rep_id",)
     type: Literal["RepTerminated"] = "RepTerminated"
     rep_id: Id
-    termination_date: date
+    termination_date: Day
     reason: Text | None = None
 
 
@@ -274,11 +300,11 @@ class OpportunityCreated(Event):
     type: Literal["OpportunityCreated"] = "OpportunityCreated"
     deal_id: Id
     rep_id: Id
-    created_date: date
+    created_date: Day
     stage: Stage = Stage.PROSPECT
     amount: Amount
     currency: Currency
-    expected_close_date: date | None = None
+    expected_close_date: Day | None = None
     product_group: Text
     customer: Customer
     lead_id: Id | None = None
@@ -292,7 +318,7 @@ class OpportunityStageChanged(Event):
     type: Literal["OpportunityStageChanged"] = "OpportunityStageChanged"
     deal_id: Id
     stage: Stage
-    changed_date: date
+    changed_date: Day
 
 
 class DealWon(Event):
@@ -306,7 +332,7 @@ class DealWon(Event):
     splits: tuple[Share, ...] | None = None
     amount: Amount
     currency: Currency
-    close_date: date
+    close_date: Day
     product_group: Text
     customer: Customer
     lead_source: LeadSource | None = None
@@ -323,7 +349,7 @@ class DealLost(Event):
     EFFECTIVE = "lost_date"
     type: Literal["DealLost"] = "DealLost"
     deal_id: Id
-    lost_date: date
+    lost_date: Day
     reason: Text
 
 
@@ -334,7 +360,7 @@ class DealAmended(Event):
     REPS = ("splits",)
     type: Literal["DealAmended"] = "DealAmended"
     deal_id: Id
-    amended_date: date
+    amended_date: Day
     amount: Amount
     currency: Currency
     splits: tuple[Share, ...] | None = None
@@ -352,7 +378,7 @@ class DealCancelled(Event):
     EFFECTIVE = "cancelled_date"
     type: Literal["DealCancelled"] = "DealCancelled"
     deal_id: Id
-    cancelled_date: date
+    cancelled_date: Day
     reason: Text
 
 
@@ -366,7 +392,7 @@ class TerritoryModelDefined(Event):
 
     EFFECTIVE = "effective_date"
     type: Literal["TerritoryModelDefined"] = "TerritoryModelDefined"
-    effective_date: date
+    effective_date: Day
     regions: tuple[Text, ...] = Field(min_length=1)
     industries: tuple[Text, ...] = ()
     product_groups: tuple[Text, ...] = ()
@@ -397,7 +423,7 @@ class TerritoryDefined(Event):
     territory_id: Id
     name: Text
     criteria: TerritoryCriteria
-    effective_date: date
+    effective_date: Day
 
 
 class _Ownership(Event):
@@ -407,7 +433,7 @@ class _Ownership(Event):
     REPS = ("owners",)
     territory_id: Id
     owners: tuple[Share, ...] = Field(min_length=1)
-    effective_date: date
+    effective_date: Day
 
     @model_validator(mode="before")
     @classmethod
@@ -447,7 +473,7 @@ class _Quota(Event):
     period: PeriodName
     amount: Amount
     currency: Currency
-    effective_date: date | None = None
+    effective_date: Day | None = None
 
     @model_validator(mode="after")
     def _effective_defaults_to_period_start(self) -> _Quota:
@@ -484,7 +510,7 @@ class LeadCreated(Event):
     type: Literal["LeadCreated"] = "LeadCreated"
     lead_id: Id
     source: LeadSource
-    created_date: date
+    created_date: Day
     rep_id: Id | None = None
     customer_id: Id | None = None
     region: Text | None = None
@@ -497,7 +523,7 @@ class LeadQualified(Event):
     REPS = ("rep_id",)
     type: Literal["LeadQualified"] = "LeadQualified"
     lead_id: Id
-    qualified_date: date
+    qualified_date: Day
     rep_id: Id | None = None
 
 
@@ -528,9 +554,9 @@ class PlanVersionPublished(Event):
     EFFECTIVE = "effective_from"
     type: Literal["PlanVersionPublished"] = "PlanVersionPublished"
     plan_id: Id
-    version: int = Field(ge=1)
-    effective_from: date
-    effective_to: date | None = None
+    version: Counter
+    effective_from: Day
+    effective_to: Day | None = None
     document: dict[str, Any]
     content_hash: str
     published_by: Text | None = None
@@ -547,10 +573,6 @@ class PlanVersionPublished(Event):
         return self
 
 
-Signed = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=28)]
-"""An exact amount that may be negative (adjustments)."""
-
-
 class PriorAdjustment(Value):
     """An adjustment paid in a period for an earlier, closed period."""
 
@@ -563,7 +585,7 @@ class Payout(Value):
 
     rep_id: Id
     plan_id: Id
-    version: int = Field(ge=1)
+    version: Counter
     earned: Signed
     """The period's own lines (commission, bonuses, draw, manual adjustments)."""
     adjustments: tuple[PriorAdjustment, ...] = ()
@@ -592,7 +614,7 @@ class PeriodClosed(Event):
     closed_by: Text | None = None
     payouts: tuple[Payout, ...] = ()
     statements_hash: str | None = None
-    chain_position: int | None = Field(None, ge=0)
+    chain_position: int | None = Field(None, ge=0, le=limits.MAX_POSITION)
     """Position of the last event before the close, whose chain link is sealed here."""
     chain_link: str | None = None
     """The audit chain's link at ``chain_position``: the log up to it can no longer change."""
@@ -616,7 +638,7 @@ class ManualAdjustment(Event):
     currency: Currency
     reason: Text
     posted_by: Text
-    posted_date: date
+    posted_date: Day
 
 
 class DisputeRaised(Event):
@@ -629,10 +651,10 @@ class DisputeRaised(Event):
     dispute_id: Id
     rep_id: Id
     period: PeriodName
-    line: int = Field(ge=1)
+    line: Counter
     """The statement line's number."""
     plan_id: Id
-    plan_version: int | None = Field(None, ge=1)
+    plan_version: Counter | None = None
     component: Text | None = None
     line_amount: Signed | None = None
     """The disputed line's amount when the dispute was raised."""
@@ -652,7 +674,11 @@ class DisputeCommented(Event):
     dispute_id: Id
     author: Text
     role: Text
-    comment: Annotated[str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_nfc)]
+    comment: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=4000, pattern=limits.TEXT_PATTERN),
+        AfterValidator(_nfc),
+    ]
     at: UtcDateTime
 
 
@@ -688,8 +714,16 @@ class FxRateSet(Event):
     type: Literal["FxRateSet"] = "FxRateSet"
     base: Currency
     quote: Currency
-    rate: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
-    rate_date: date
+    rate: Annotated[
+        Decimal,
+        Field(
+            gt=0,
+            allow_inf_nan=False,
+            max_digits=limits.RATE_INTEGER_DIGITS + limits.RATE_DECIMALS,
+            decimal_places=limits.RATE_DECIMALS,
+        ),
+    ]
+    rate_date: Day
 
     @model_validator(mode="after")
     def _two_currencies(self) -> FxRateSet:

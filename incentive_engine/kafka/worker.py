@@ -293,7 +293,9 @@ class IngestWorker:
             # One message is one JSON value; newlines in it are whitespace (strings escape them).
             parsed = list(parse_jsonl([text.replace("\n", " ")], source))
             record = parsed[0] if parsed else RawRecord(source, i, None, text, "empty message")
-            records.append(RawRecord(source, i, record.data, record.original, record.error))
+            records.append(
+                RawRecord(source, i, record.data, record.original, record.error, record.error_field)
+            )
         if records:
             report = service.ingest("kafka", lambda: records, dead_letters=letters)  # type: ignore[arg-type]
             self.stats.stored += report.stored

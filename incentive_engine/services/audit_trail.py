@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from incentive_engine.domain.events import describe, event_content
+from incentive_engine.domain.exports import safe_record
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import (
     Snapshot,
@@ -84,7 +85,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             return
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(safe_record(row) for row in rows)
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.limits import as_utc
 from incentive_engine.services.commissions import Snapshot
 from incentive_engine.services.replay import gc_paused
 from incentive_engine.settings import Settings
@@ -96,9 +97,10 @@ class Engine:
     # ------------------------------------------------------------ questions
 
     def snapshot(self, as_of: datetime | None = None) -> Snapshot:
-        """Facts and plan versions now (caught up with the log) or as of an instant."""
+        """Facts and plan versions now (caught up with the log) or as of an instant (read as
+        UTC when it has no time zone, as at every door)."""
         if as_of is not None:
-            return self._as_of(as_of)
+            return self._as_of(as_utc(as_of))
         self.catch_up()
         assert self._snapshot is not None
         return self._snapshot

@@ -10,22 +10,30 @@ and each invalid one is written with its reasons to a dead-letter file.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 from pydantic import ValidationError
 
+from incentive_engine.domain import limits
 from incentive_engine.domain.events import EVENT_ADAPTER, EVENT_CLASSES, Event, event_hash
 from incentive_engine.domain.references import DEFINING_TYPES, References
+from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import AppendReport, EventStore
 
 # ------------------------------------------------------------------ records
+
+MAX_RECORD_BYTES = Settings.model_fields["max_record_bytes"].default
+"""The default longest record (a line of a file)."""
+
+
+def door_limits(settings: Settings) -> dict[str, Any]:
+    """The validation context of a door on these settings: the configured date window."""
+    return limits.door_context(limits.DateWindow(settings.date_earliest, settings.date_latest))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,8 @@ class RawRecord:
     data: dict[str, Any] | None
     original: str
     error: str | None = None
+    error_field: str = "(record)"
+    """The field an unreadable record's error is about (a duplicate key, a deep nest)."""
 
     @property
     def event_id(self) -> str | None:
@@ -73,43 +83,88 @@ class RawRecord:
         return value if isinstance(value, str) else None
 
 
-_DECODER = json.JSONDecoder(parse_float=Decimal)
-
-
 def _loads(text: str) -> Any:
-    """JSON with every number read as an exact Decimal (never through float)."""
-    return _DECODER.decode(text)
+    """Strict JSON (``limits.loads``): numbers as exact Decimals, no duplicate key, bounded
+    nesting, numbers and strings."""
+    return limits.loads(text)
 
 
-def read_jsonl(path: Path) -> Iterator[RawRecord]:
-    """Records of a JSON Lines file, one object per non-blank line."""
-    with path.open(encoding="utf-8") as handle:
-        yield from parse_jsonl(handle, str(path))
+class _Unreadable:
+    """A line that is not a record: longer than the limit (skipped without being read into
+    memory), or not UTF-8 text."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
-def parse_jsonl(lines: Iterable[str], source: str) -> Iterator[RawRecord]:
+def _bounded_lines(handle: IO[bytes], limit: int) -> Iterator[str | _Unreadable]:
+    """The lines of a binary file as text, each read at most ``limit`` bytes at a time: a
+    longer line is skipped in chunks, and it or a line that is not UTF-8 stands as an
+    _Unreadable."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = handle.readline(1 << 16)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield _Unreadable(f"the line is longer than {limit} bytes")
+            continue
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            yield _Unreadable("the line is not UTF-8 text")
+
+
+def read_jsonl(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
+    """Records of a JSON Lines file, one object per non-blank line of at most ``max_bytes``."""
+    with path.open("rb") as handle:
+        yield from parse_jsonl(_bounded_lines(handle, max_bytes), str(path))
+
+
+def parse_jsonl(lines: Iterable[str | _Unreadable], source: str) -> Iterator[RawRecord]:
     """Records of JSON Lines text, one object per non-blank line."""
     for number, line in enumerate(lines, start=1):
+        if isinstance(line, _Unreadable):
+            yield RawRecord(source, number, None, "", line.reason)
+            continue
         text = line.strip()
         if not text:
             continue
         try:
             data = _loads(text)
-        except json.JSONDecodeError as exc:
-            yield RawRecord(
-                source, number, None, text, f"not valid JSON: {exc.msg} at column {exc.colno}"
-            )
+        except limits.LimitError as exc:
+            yield RawRecord(source, number, None, text[:1000], exc.reason, exc.field)
             continue
         if not isinstance(data, dict):
-            yield RawRecord(source, number, None, text, "a record must be a JSON object")
+            yield RawRecord(source, number, None, text[:1000], "a record must be a JSON object")
             continue
         yield RawRecord(source, number, data, text)
 
 
-def read_csv(path: Path) -> Iterator[RawRecord]:
-    """Records of a CSV file with a header row (see ``parse_csv`` for the column rules)."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        yield from parse_csv(handle, str(path))
+def read_csv(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
+    """Records of a CSV file with a header row (see ``parse_csv`` for the column rules); a
+    line longer than ``max_bytes`` is refused and ends the file."""
+    with path.open("rb") as handle:
+        lines = _bounded_lines(handle, max_bytes)
+        first = True
+        texts: list[str] = []
+
+        def text_lines() -> Iterator[str]:
+            nonlocal first
+            for number, line in enumerate(lines, start=1):
+                if isinstance(line, _Unreadable):
+                    texts.append(f"line {number}: {line.reason}")
+                    return
+                if first:
+                    line, first = line.removeprefix("\ufeff"), False
+                yield line
+
+        yield from parse_csv(text_lines(), str(path))
+        if texts:
+            yield RawRecord(str(path), 0, None, "", texts[0] + "; the rest is not read")
 
 
 def parse_csv(handle: IO[str] | Iterable[str], source: str) -> Iterator[RawRecord]:
@@ -117,11 +172,18 @@ def parse_csv(handle: IO[str] | Iterable[str], source: str) -> Iterator[RawRecor
     ``customer.region`` fills a nested field; a cell holding a JSON array or object
     (``[{"rep_id": "an", "share": 60}, ...]``) is read as JSON."""
     reader = csv.reader(handle)
-    header = next(reader, None)
+    rows = _csv_rows(reader)
+    header = next(rows, None)
     if header is None:
         return
+    if isinstance(header, csv.Error):
+        yield RawRecord(source, reader.line_num, None, "", f"not valid CSV: {header}")
+        return
     header = [h.strip() for h in header]
-    for row in reader:
+    for row in rows:
+        if isinstance(row, csv.Error):
+            yield RawRecord(source, reader.line_num, None, "", f"not valid CSV: {row}")
+            return
         number = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
@@ -140,10 +202,28 @@ def parse_csv(handle: IO[str] | Iterable[str], source: str) -> Iterator[RawRecor
                     continue
                 parsed: Any = _loads(value) if value[0] in "[{" else value
                 _put(data, name.split("."), parsed)
-        except (json.JSONDecodeError, ValueError) as exc:
+            limits.check_structure(data)
+        except limits.LimitError as exc:
+            yield RawRecord(source, number, None, original[:1000], exc.reason, exc.field)
+            continue
+        except ValueError as exc:
             yield RawRecord(source, number, None, original, f"cell is not valid JSON: {exc}")
             continue
         yield RawRecord(source, number, data, original)
+
+
+def _csv_rows(reader: Any) -> Iterator[list[str] | csv.Error]:
+    """The rows of a CSV reader; a malformed row (a field beyond csv's size limit, a bad
+    quote) ends them as the error itself."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
+            return
+        yield row
 
 
 def _put(target: dict[str, Any], path: list[str], value: Any) -> None:
@@ -155,25 +235,31 @@ def _put(target: dict[str, Any], path: list[str], value: Any) -> None:
     target[path[-1]] = value
 
 
-def read_file(path: Path) -> Iterator[RawRecord]:
-    """Records of a ``.jsonl``/``.ndjson``/``.json`` or ``.csv`` file."""
+def read_file(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
+    """Records of a ``.jsonl``/``.ndjson``/``.json`` or ``.csv`` file, each line of at most
+    ``max_bytes``."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return read_jsonl(path)
+        return read_jsonl(path, max_bytes)
     if suffix == ".csv":
-        return read_csv(path)
+        return read_csv(path, max_bytes)
     raise ValueError(f"{path}: unsupported file type {suffix!r}; use .jsonl or .csv")
 
 
 # ---------------------------------------------------------------- validation
 
 
-def validate_record(record: RawRecord) -> Event | list[RecordError]:
-    """The record as an event, or the list of its errors (field and reason each)."""
+def validate_record(
+    record: RawRecord, context: dict[str, Any] | None = None
+) -> Event | list[RecordError]:
+    """The record as an event, or the list of its errors (field and reason each); ``context``
+    carries the door's date window (``limits.door_context``)."""
     if record.data is None:
-        return [RecordError(record.source, record.line, None, "(record)", record.error or "")]
+        return [
+            RecordError(record.source, record.line, None, record.error_field, record.error or "")
+        ]
     try:
-        return EVENT_ADAPTER.validate_python(record.data)
+        return EVENT_ADAPTER.validate_python(record.data, context=context)
     except ValidationError as exc:
         return _errors(record, exc)
 
@@ -187,14 +273,15 @@ def _errors(record: RawRecord, exc: ValidationError) -> list[RecordError]:
         name = ".".join(str(part) for part in loc) or (
             "type" if err["type"].startswith("union_tag") else "(record)"
         )
-        reason = err["msg"]
+        reason = limits.explain(err)
         if err["type"] == "union_tag_invalid":
             reason = f"unknown event type {record.data.get('type')!r}" if record.data else reason
             reason += "; known types: " + ", ".join(sorted(EVENT_CLASSES))
         elif err["type"] == "union_tag_not_found":
             reason = "missing: every record needs a 'type'"
         elif "input" in err and err["type"] not in ("missing", "extra_forbidden"):
-            reason += f" (got {err['input']!r})"
+            shown = repr(err["input"])
+            reason += f" (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
         if err["type"] == "extra_forbidden":
             reason = "unknown field"
         errors.append(RecordError(record.source, record.line, record.event_id, name, reason))
@@ -275,6 +362,8 @@ class IngestService:
     def __init__(self, store: EventStore, *, batch_size: int | None = None) -> None:
         self.store = store
         self.batch_size = batch_size or store.settings.batch_size
+        self.context = door_limits(store.settings)
+        """Validation context: the configured date window."""
         self._refs: References | None = None
         self._refs_position = 0
 
@@ -315,7 +404,7 @@ class IngestService:
                     report.dead_lettered += 1
                 continue
             known = validated.get((record.source, record.line)) if validated is not None else None
-            event = known if known is not None else validate_record(record)
+            event = known if known is not None else validate_record(record, self.context)
             if not isinstance(event, Event):  # the source changed between the passes
                 raise RuntimeError(f"{record.source}:{record.line} changed while being ingested")
             batch.append(event)
@@ -372,7 +461,7 @@ class IngestService:
 
         for record in records:
             report.records += 1
-            event = validate_record(record)
+            event = validate_record(record, self.context)
             if not isinstance(event, Event):
                 refuse(record, event)
                 continue
@@ -423,11 +512,15 @@ def ingest_paths(
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
         read_file(path)  # fail early on an unsupported type
+    limit = service.store.settings.max_record_bytes
     letters = DeadLetters(dead_letter) if dead_letter is not None else None
     try:
         return [
             service.ingest(
-                str(path), lambda p=path: read_file(p), dead_letters=letters, progress=progress
+                str(path),
+                lambda p=path: read_file(p, limit),
+                dead_letters=letters,
+                progress=progress,
             )
             for path in paths
         ]

@@ -14,6 +14,7 @@ from datetime import date
 
 from incentive_engine.domain.errors import Conflict, NotFound
 from incentive_engine.domain.events import PlanVersionPublished, content_hash
+from incentive_engine.domain.limits import STORED
 from incentive_engine.store.event_store import EventStore
 from plans.diff import diff_plans
 from plans.documents import PlanVersion, plan_from_data, publication
@@ -131,7 +132,9 @@ def _immutable(plan: Plan, stored: PlanVersionPublished, latest: int) -> PlanPub
         f"published versions are immutable: publish version {latest + 1}"
     )
     try:
-        before = plan_from_data(stored.document, f"{stored.plan_id} v{stored.version}")
+        before = plan_from_data(
+            stored.document, f"{stored.plan_id} v{stored.version}", context=STORED
+        )
     except ValueError:
         before = None
     if before is not None and not diff_plans(before, plan):

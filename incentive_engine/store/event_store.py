@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 )
 
 from incentive_engine.domain.events import EVENT_ADAPTER, Event, event_hash
+from incentive_engine.domain.limits import STORED
 from incentive_engine.settings import Settings, postgres_parts, sqlite_path
 from incentive_engine.store.files import create_private
 
@@ -90,7 +91,7 @@ def decode(position: int, state: bytes) -> RecordedEvent:
         position=position,
         recorded_at=datetime.fromisoformat(data["recorded_at"]),
         source=data.get("source"),
-        event=EVENT_ADAPTER.validate_python(data["event"]),
+        event=EVENT_ADAPTER.validate_python(data["event"], context=STORED),
     )
 
 
@@ -340,7 +341,7 @@ class EventStore:
             for _, state in page:
                 recorded = _recorded_text(state)
                 if cut is None or recorded <= cut:
-                    decoded.append((validate(loads(state)["event"]), recorded))
+                    decoded.append((validate(loads(state)["event"], context=STORED), recorded))
             yield decoded
 
     def get(self, event_id: str) -> RecordedEvent | None:

@@ -17,6 +17,11 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.app import create_app
 from api.auth import Role
@@ -24,6 +29,8 @@ from incentive_engine.settings import Settings
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, auth, seed
 
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+"""No 5xx; every status is documented; every documented body matches its schema."""
 EXAMPLES = int(os.environ.get("INCENTIVE_FUZZ_EXAMPLES", "4"))
 """Examples per operation and generation mode (raise it by hand for a longer hunt)."""
 BUDGET_SECONDS = 45.0
@@ -99,10 +106,13 @@ def test_no_operation_answers_with_a_server_error(
     def send(case: schemathesis.Case) -> None:
         for who, headers in credentials.items():
             response = case.call(headers=headers)
-            if response.status_code >= 500:
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except Exception as exc:  # a check's failure (or a group of them)
                 failures.append(
                     f"{who}: {case.method} {case.formatted_path} query={case.query} "
-                    f"body={case.body!r} -> {response.status_code} {response.text[:300]}"
+                    f"body={case.body!r} -> {response.status_code} {response.text[:300]}\n"
+                    f"    {str(exc)[:600]}"
                 )
 
     try:

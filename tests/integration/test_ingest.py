@@ -44,11 +44,11 @@ def stored_ids(store: EventStore) -> list[str]:
 def test_jsonl_with_exact_decimals(store: EventStore, tmp_path: Path) -> None:
     f = tmp_path / "deals.jsonl"
     deal = event_content(won("D1", rep_id="an", currency="USD")) | {"amount": "__AMOUNT__"}
-    text = json.dumps(deal).replace('"__AMOUNT__"', "1234.5650000000000000001")
+    text = json.dumps(deal).replace('"__AMOUNT__"', "1234567890123.565001")
     jsonl(f, [hired("an"), text])
     [report] = ingest(store, f)
     assert report.errors == [] and report.stored == 2
-    assert store.get("won-D1").event.amount == Decimal("1234.5650000000000000001")  # type: ignore[union-attr]
+    assert store.get("won-D1").event.amount == Decimal("1234567890123.565001")  # type: ignore[union-attr]
 
 
 def test_csv_with_nested_columns_and_json_cells(store: EventStore, tmp_path: Path) -> None:
