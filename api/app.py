@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         if getattr(app.state, "engine", None) is not None:
+            app.state.access.close()
             app.state.engine.close()
             app.state.views.dispose()
             app.state.engine = None  # a restarted lifespan opens them again
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="incentive-engine", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = None
+    app.state.access = None
     errors.install(app)
     app.add_api_route("/healthz", healthz, response_model=Health, methods=["GET"])
     app.add_api_route("/readyz", readyz, response_model=Readiness, methods=["GET"])

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from api import access
 from api.auth import Principal, Role
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period, require
 from api.errors import ApiError
@@ -353,6 +354,7 @@ def earnings(
         check_pay_access(who, rep, facts, (as_of or datetime.now(UTC)).date())
     known_rep(facts, rep)
     rows = _earnings(snap, rep, shown)
+    access.record(request, who, "earnings", rep)
     body = Earnings(rep_id=rep, **window(rows, limit, offset))
     return answer(request, body, immutable=is_past(as_of))
 
@@ -408,6 +410,7 @@ def rep_points(
             )
             for ln in s.lines
         ]
+    access.record(request, who, "points", rep, str(the_period))
     body = Points(
         rep_id=rep,
         period=str(the_period),
@@ -453,6 +456,7 @@ def rep_badges(
         )
         for b in badges(snap.facts, version, rep, day)
     ]
+    access.record(request, who, "badges", rep, day.isoformat())
     body = Badges(rep_id=rep, on=day, **window(held, limit, offset))
     return answer(request, body, immutable=is_past(as_of) and on is not None)
 
@@ -550,6 +554,7 @@ def payouts(
     )
     status: Literal["open", "sealed"] = "sealed" if closed is not None else "open"
     rows = _payout_rows(snap, the_period, found, status)
+    access.record(request, who, "payouts", [r.rep_id for r in rows], str(the_period))
     immutable = closed is not None or is_past(as_of)
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("Accept", ""))
     if wants_csv:
@@ -589,6 +594,7 @@ def close(
     the_period = parse_period(period)
     event: PeriodClosed = close_period(engine, the_period, closed_by=body.closed_by)
     snap = engine.snapshot()
+    access.record(request, who, "close", [p.rep_id for p in event.payouts], str(the_period))
     result = Closed(
         period=event.period,
         closed_at=event.closed_at,

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from api import access
 from api.auth import Principal
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
 from incentive_engine.domain.visibility import figure_day
@@ -41,6 +42,7 @@ def _statement_docs(
 async def statement(
     rep: str,
     period: str,
+    request: Request,
     engine: EngineDep,
     who: PrincipalDep,
     as_of: Annotated[datetime | None, Query(description="What the engine knew then.")] = None,
@@ -63,5 +65,6 @@ async def statement(
         if not body:
             docs = _statement_docs(engine, who, rep, period, None, plan_version)
             body = engine.responses[key] = orjson.dumps(docs)
+    access.record(request, who, "statement", rep, period)
     headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     return Response(body, media_type="application/json", headers=headers)
