@@ -19,6 +19,7 @@ from incentive_engine.cli.common import (
     money,
     parse_instant,
     period_arg,
+    record_access,
     settings_of,
 )
 
@@ -78,6 +79,7 @@ def explain_command(
         snap = engine.snapshot(parse_instant(as_of))
         found = rep_statements(snap, rep, period_arg(period))
         chains = [explain_line(snap, engine.store, s, ln) for s in found for ln in s.lines]
+    record_access(ctx, "explain", [rep], str(period_arg(period)))
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(chains, ensure_ascii=False, indent=2) + "\n")
         return
@@ -112,4 +114,5 @@ def export_command(
         manifest = export_pack(
             engine.snapshot(), engine.store, period_arg(period), directory / period
         )
+    record_access(ctx, "audit pack", ["*"], str(period_arg(period)))
     console.print(f"wrote the audit pack of {period} to {manifest.parent} ({manifest.name})")

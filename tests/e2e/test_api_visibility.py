@@ -245,3 +245,25 @@ def test_reads_of_pay_are_in_the_access_log_on_both_stores(settings: Settings) -
         with pytest.raises(sa.exc.DatabaseError), views.begin() as conn:
             conn.execute(sa.text(statement))
     views.dispose()
+
+
+def test_cli_reads_of_pay_are_in_the_access_log_on_both_stores(settings: Settings) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from incentive_engine.cli.main import app
+
+    s = seeded(settings)
+    run = CliRunner()
+    store = ["--store", s.store_url]
+    assert run.invoke(app, [*store, "statement", "an", "2026-Q1"]).exit_code == 0
+    assert run.invoke(app, [*store, "payouts", "2026-Q1"]).exit_code == 0
+    shown = run.invoke(app, [*store, "access-log", "--rep", "an", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    rows = json.loads(shown.output)
+    assert [(r["resource"], r["rep_id"], r["actor_role"]) for r in rows] == [
+        ("statement", "an", "cli"),
+        ("payouts", "an", "cli"),
+    ]
+    assert all(r["origin"].startswith("cli:") for r in rows)
