@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         if getattr(app.state, "engine", None) is not None:
+            app.state.access.close()
             app.state.engine.close()
             app.state.views.dispose()
             app.state.engine = None  # a restarted lifespan opens them again
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = None
     # Inside the request-id middleware (added next), so that a 413 carries the request id.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.state.access = None
     errors.install(app)
     app.add_api_route("/healthz", healthz, response_model=Health, methods=["GET"])
     app.add_api_route("/readyz", readyz, response_model=Readiness, methods=["GET"])

@@ -17,6 +17,7 @@ from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import Snapshot
 from incentive_engine.services.engine import Engine as CoreEngine
 from incentive_engine.settings import Settings
+from projections.access_log import AccessLog
 from projections.base import metadata
 from projections.runner import make_engine
 
@@ -53,6 +54,7 @@ async def engine(request: Request) -> Engine:
                 app.state.engine = Engine(app.state.settings)
                 app.state.views = make_engine(app.state.settings.resolved_views_url())
                 metadata.create_all(app.state.views)
+                app.state.access = AccessLog(app.state.views)
             found = app.state.engine
     return found
 

@@ -27,6 +27,7 @@ from incentive_engine.domain.events import (
     Text,
 )
 from incentive_engine.domain.periods import PeriodKind
+from incentive_engine.domain.vocabulary import BoardVisibility, Metric
 
 _EXACT = {
     "allow_inf_nan": False,
@@ -384,6 +385,12 @@ class Plan(Part):
     points: PointsRules | None = None
     """Gamification points rules (leaderboards never show pay)."""
     badges: tuple[BadgeRule, ...] = ()
+    leaderboards: dict[Metric, BoardVisibility] | None = None
+    """What each leaderboard shows of other reps: ``ranks``, ``ranks_and_points`` or
+    ``ranks_and_values`` per board (points, revenue, attainment, deals_won, new_customers).
+    Unset boards keep the default: points show points, every other board ranks only, so no
+    rep sees another rep's revenue, attainment or quota.  Finance, the rep and their managers
+    always see the values."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
@@ -398,6 +405,12 @@ class Plan(Part):
             raise ValueError("badge ids must be unique")
         if sum(isinstance(c, Draw) for c in self.components) > 1:
             raise ValueError("a plan has at most one draw")
+        for metric, shown in (self.leaderboards or {}).items():
+            if shown is BoardVisibility.RANKS_AND_POINTS and metric is not Metric.POINTS:
+                raise ValueError(
+                    f"leaderboards.{metric.value}: ranks_and_points applies to the points "
+                    "board only; use ranks or ranks_and_values"
+                )
         if self.period in (PeriodKind.DAY, PeriodKind.WEEK):
             raise ValueError(f"a plan pays per month, quarter or year, not per {self.period.value}")
         return self

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from api import access
 from api.auth import Principal, Role
 from api.deps import EngineDep, parse_period, require
 from api.routers.pay import AsOf, answer, instant, is_past
@@ -86,6 +87,7 @@ def export(period: str, request: Request, engine: EngineDep, who: Finance) -> Re
             for path in sorted(directory.rglob("*")):
                 if path.is_file():
                     pack.write(path, f"{the_period}/{path.relative_to(directory).as_posix()}")
+    access.record(request, who, "audit pack", "*", str(the_period))  # every rep of the period
     name = f"audit-pack-{the_period}.zip"
     return Response(
         buffer.getvalue(),
@@ -123,6 +125,7 @@ def explain(
     as_of = instant(as_of)
     snap = engine.snapshot(as_of)
     found = rep_statements(snap, rep, the_period)
+    access.record(request, who, "explain", rep, str(the_period))
     body = Explanation(
         rep_id=rep,
         period=str(the_period),

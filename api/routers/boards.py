@@ -9,13 +9,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from api import access
 from api.auth import Principal, Role
 from api.deps import EngineDep, parse_period, require
 from api.errors import ApiError
 from api.routers.pay import AsOf, Limit, Offset, Page, answer, instant, is_past, refused, window
+from incentive_engine.domain import visibility
 from incentive_engine.domain.kpis import KPIS, KpiError, kpi, parse_targets, trend
+from incentive_engine.domain.kpis.base import NONE
 from incentive_engine.domain.leaderboards import Metric, leaderboard, members
 from incentive_engine.domain.periods import Period, PeriodKind
+from incentive_engine.domain.visibility import BoardVisibility
+from plans.model import Plan
 
 router = APIRouter(tags=["boards"])
 
@@ -36,12 +41,13 @@ KPI_FIELDS = {
 
 class Standing(BaseModel):
     """A rep's place on a board: rank, value, when it was reached, and movement since the
-    previous period (None: new on the board). Never pay."""
+    previous period (None: new on the board). Never pay: ``value`` is null where the board's
+    policy hides other reps' values from the caller."""
 
     rank: int
     rep_id: str
     name: str
-    value: Decimal
+    value: Decimal | None
     reached_at: datetime | None
     previous_rank: int | None
     movement: int | None
@@ -53,6 +59,8 @@ class Board(Page[Standing]):
     metric: Metric
     scope: str
     period: str
+    visibility: BoardVisibility
+    """What the board shows of reps whose pay the caller may not see (the plans' policy)."""
     you: Standing | None = None
 
 
@@ -71,7 +79,9 @@ def leaderboard_of(
     offset: Offset = 0,
 ) -> Response:
     """Reps ranked by points, revenue, attainment, deals won or new customers in a scope and
-    period; ties go to who reached the value first, then rep id. Boards never show pay."""
+    period; ties go to who reached the value first, then rep id. Boards never show pay:
+    other reps' values are shown as the plans' board policy allows (by default points only),
+    while finance, the rep and their managers see the values."""
     the_period = (
         parse_period(period)
         if period is not None
@@ -81,12 +91,19 @@ def leaderboard_of(
     snap = engine.snapshot(as_of)
     members(snap.facts, scope, the_period)  # an unknown scope first: a 422 naming it
     board = leaderboard(snap.facts, snap.book, metric, the_period, scope)
+    policy = visibility.board_policy(
+        (v.plan.leaderboards for v in snap.book.versions if _in_force(v.plan, the_period)),
+        metric,
+    )
+    day = visibility.figure_day(the_period)
     rows = [
         Standing(
             rank=s.rank,
             rep_id=s.rep_id,
             name=s.name,
-            value=s.value,
+            value=s.value
+            if visibility.shows_value(who, s.rep_id, snap.facts, day, metric, policy)
+            else None,
             reached_at=s.reached_at,
             previous_rank=s.previous_rank,
             movement=s.movement,
@@ -98,10 +115,20 @@ def leaderboard_of(
         metric=metric,
         scope=scope,
         period=str(the_period),
+        visibility=policy,
         you=you,
         **window(rows, limit, offset),
     )
+    shown = [r.rep_id for r in rows if r.value is not None and r.rep_id != who.subject]
+    access.record(request, who, f"leaderboard {metric.value}", shown, str(the_period))
     return answer(request, body, immutable=is_past(as_of) and period is not None)
+
+
+def _in_force(plan: Plan, period: Period) -> bool:
+    """Whether a plan is in force on some day of the period."""
+    return plan.effective_from <= period.end and (
+        plan.effective_to is None or plan.effective_to >= period.start
+    )
 
 
 # -------------------------------------------------------------------- KPIs
@@ -185,7 +212,10 @@ def kpi_rows(
     offset: Offset = 0,
 ) -> Response:
     """A KPI's rows per rep, team, territory or the company for a period, or its trend
-    (period over period and year over year). Managers, finance and plan admins."""
+    (period over period and year over year). Managers, finance and plan admins. Grouped by
+    rep, a manager gets their own and their reports' rows only (the others are omitted) and
+    a plan admin is refused; a team or territory row is omitted when it would reveal one
+    person the caller may not see (a team of one)."""
     if name not in KPIS:
         raise ApiError(404, f"unknown KPI {name!r}; KPIs: {', '.join(KPIS)}")
     as_of = instant(as_of)
@@ -202,6 +232,10 @@ def kpi_rows(
     )
     day = anchor or (now if now in the_period else None)
     snap = engine.snapshot(as_of)
+    if by == "rep" and who.role not in visibility.PAY_READERS:
+        reason = f"the {who.role.value} role sees KPIs by team, territory or company, not by rep"
+        raise ApiError(403, reason)
+    shown = visibility.visible_groups(who, snap.facts, by, the_period)
     compute = trend if with_trend else kpi
     try:
         rows = compute(
@@ -209,7 +243,14 @@ def kpi_rows(
         )
     except KpiError as exc:
         raise refused(str(exc), KPI_FIELDS) from None
-    plain = [{k: _plain(v) for k, v in row.items()} for row in rows]
+    plain = [
+        {k: _plain(v) for k, v in row.items()}
+        for row in rows
+        if shown is None or row.get("group", NONE) in shown or row.get("group", NONE) == NONE
+    ]
+    if by == "rep":
+        reps = [r["group"] for r in plain if r.get("group") != NONE]
+        access.record(request, who, f"kpi {name}", reps, str(the_period))
     body = KpiRows(
         name=name,
         by=by,

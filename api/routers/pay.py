@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from api import access
 from api.auth import Principal, Role
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period, require
 from api.errors import ApiError
@@ -364,6 +365,7 @@ def earnings(
         check_pay_access(who, rep, facts, (as_of or datetime.now(UTC)).date())
     known_rep(facts, rep)
     rows = _earnings(snap, rep, shown)
+    access.record(request, who, "earnings", rep)
     body = Earnings(rep_id=rep, **window(rows, limit, offset))
     return answer(request, body, immutable=is_past(as_of))
 
@@ -419,6 +421,7 @@ def rep_points(
             )
             for ln in s.lines
         ]
+    access.record(request, who, "points", rep, str(the_period))
     body = Points(
         rep_id=rep,
         period=str(the_period),
@@ -464,6 +467,7 @@ def rep_badges(
         )
         for b in badges(snap.facts, version, rep, day)
     ]
+    access.record(request, who, "badges", rep, day.isoformat())
     body = Badges(rep_id=rep, on=day, **window(held, limit, offset))
     return answer(request, body, immutable=is_past(as_of) and on is not None)
 
@@ -569,6 +573,7 @@ def payouts(
     )
     status: Literal["open", "sealed"] = "sealed" if closed is not None else "open"
     rows = _payout_rows(snap, the_period, found, status)
+    access.record(request, who, "payouts", [r.rep_id for r in rows], str(the_period))
     immutable = closed is not None or is_past(as_of)
     if wants_csv:
         text = _csv(rows)
@@ -614,6 +619,7 @@ def close(
         views=request.app.state.views,
     )
     snap = engine.snapshot()
+    access.record(request, who, "close", [p.rep_id for p in event.payouts], str(the_period))
     result = Closed(
         period=event.period,
         closed_at=event.closed_at,

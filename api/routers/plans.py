@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api import access
 from api.auth import Principal, Role
 from api.body import read_json
 from api.deps import Engine, EngineDep, parse_period, require
 from api.errors import ApiError
 from incentive_engine.domain.events import content_hash
 from incentive_engine.domain.periods import Period
-from incentive_engine.domain.simulation import simulate, window
+from incentive_engine.domain.simulation import Simulation, simulate, window
 from incentive_engine.services.commissions import find_version
 from incentive_engine.services.ingest import door_limits
 from incentive_engine.services.plan_publishing import (
@@ -260,7 +261,9 @@ def plan_version(plan_id: str, version: int, engine: EngineDep, who: Reader) -> 
 )
 async def simulation(request: Request, engine: EngineDep, who: Reader) -> dict[str, Any]:
     """What a draft document (``plan``) or a published ``plan_version`` would have paid over
-    ``from``..``to``, rep by rep, against the ``baseline`` version. Writes nothing."""
+    ``from``..``to``, rep by rep, against the ``baseline`` version. Writes nothing. Per-rep
+    rows are pay: finance gets them; a plan admin gets the totals, the distribution and the
+    anonymised changes (``aggregated``), and a 403 when fewer than two reps are covered."""
     data = await read_json(request)
     try:
         body = SimulationRequest.model_validate(data)
@@ -274,12 +277,16 @@ async def simulation(request: Request, engine: EngineDep, who: Reader) -> dict[s
         reason = "give exactly one of plan (a draft document) and plan_version (PLAN@VERSION)"
         raise ApiError(422, reason, details=[{"field": "plan", "reason": reason}])
     periods = (parse_period(body.from_), parse_period(body.to))
-    return await run_in_threadpool(_simulate, engine, body, periods)
+    result = await run_in_threadpool(_simulate, engine, body, periods)
+    if who.role is not Role.FINANCE:  # per-rep rows are pay: only finance sees them
+        return result.aggregated()
+    access.record(request, who, "simulation", [r.rep_id for r in result.reps], body.from_)
+    return result.as_dict()
 
 
 def _simulate(
     engine: Engine, body: SimulationRequest, periods: tuple[Period, Period]
-) -> dict[str, Any]:
+) -> Simulation:
     """Fold, find the versions and simulate (off the event loop: it is CPU-bound)."""
     snap = engine.snapshot()
     try:
@@ -292,5 +299,4 @@ def _simulate(
         ref = PlanRef.parse(body.plan_version or "", field="plan_version")
         draft = find_version(snap, *ref.key)
     base = find_version(snap, *PlanRef.parse(body.baseline, field="baseline").key)
-    result = simulate(snap.facts, draft, base, window(*periods))
-    return result.as_dict()
+    return simulate(snap.facts, draft, base, window(*periods))

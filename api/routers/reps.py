@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from api import access
 from api.auth import Principal
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
 from api.routers.pay import AsOf
@@ -68,6 +69,7 @@ async def statement(
         if not body:
             docs = _statement_docs(engine, who, rep, period, None, plan_version)
             body = engine.responses[key] = orjson.dumps(docs)
+    access.record(request, who, "statement", rep, period)
     headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     # How far the log behind these figures is verified: the last verification kept, one
     # row read (the chain is never recomputed per request).

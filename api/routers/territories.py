@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import access
 from api.auth import Principal, Role
 from api.deps import Engine, EngineDep, parse_period, require
 from api.errors import ApiError
@@ -138,7 +139,9 @@ def quotas(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
-    """The quotas in force: the latest amount per rep, team or territory and period."""
+    """The quotas in force: the latest amount per rep, team or territory and period. A
+    manager sees their own and their reports' rep quotas (on the period's last day), plan
+    admins and finance every quota; team and territory quotas are shown to every caller."""
     wanted = str(parse_period(period)) if period is not None else None
     as_of = instant(as_of)
     facts = engine.snapshot(as_of).facts
@@ -147,6 +150,10 @@ def quotas(
         if not entries or (wanted is not None and name != wanted):
             continue
         if subject is not None and subj is not subject:
+            continue
+        if subj is QuotaSubject.REP and not visibility.may_see(
+            who, subject_id, facts, figure_day(Period.parse(name)), Figure.QUOTA
+        ):
             continue
         found.append((Period.parse(name), subj.value, subject_id, subj, entries))
     found.sort(key=lambda f: (f[0].start, f[0].end, f[1], f[2]))
@@ -164,6 +171,8 @@ def quotas(
         )
         for the_period, _, subject_id, subj, entries in found
     ]
+    reps = [r.subject_id for r in rows if r.subject is QuotaSubject.REP]
+    access.record(request, who, "quotas", reps, wanted)
     return answer(request, Quotas(**window(rows, limit, offset)), immutable=is_past(as_of))
 
 
@@ -197,24 +206,12 @@ def _visible(
     """(the subject ids the caller may see, None for all; or why they may see none)."""
     if who.role is Role.REP and by != "rep":
         return set(), "a rep sees only their own attainment (by=rep)"
-    people = visibility.visible_reps(who, facts, figure_day(period), Figure.ATTAINMENT)
-    if people is None or by == "rep":
-        return people, None
-    if by == "team":
-        teams = set()
-        for rep_id in people:
-            rep = facts.reps.get(rep_id)
-            day = rep.last_day_in(period) if rep is not None else None
-            team = rep.team_on(day) if rep is not None and day is not None else None
-            if team is not None:
-                teams.add(team)
-        return teams, None
-    owned = set()
-    for tid, t in facts.territories.items():
-        ownership = t.ownership_on(figure_day(period))
-        if ownership is not None and any(s.rep_id in people for s in ownership.owners):
-            owned.add(tid)
-    return owned, None
+    if by == "rep" and who.role not in visibility.PAY_READERS:
+        return set(), (
+            f"the {who.role.value} role sees attainment by team, territory or company, not "
+            "per rep (a rep's credited revenue and attainment give their pay)"
+        )
+    return visibility.visible_groups(who, facts, by, period, Figure.ATTAINMENT), None
 
 
 @router.get("/v1/attainment/{period}", response_model=Attainments)
@@ -264,6 +261,8 @@ def attainment_of(
         for a in found
         if (visible is None or a.subject_id in visible) and (rep is None or a.subject_id == rep)
     ]
+    if by == "rep":
+        access.record(request, who, "attainment", [r.subject_id for r in rows], str(the_period))
     body = Attainments(period=str(the_period), by=by, **window(rows, limit, offset))
     return answer(request, body, immutable=is_past(as_of))
 
@@ -418,6 +417,8 @@ def allocate_quotas(
     except QuotaError as exc:
         raise refused(str(exc), ALLOCATION_FIELDS) from None
     rows = [_row(facts, allocation, r) for r in allocation.rows]
+    shown = [r.subject_id for r in rows if r.subject is QuotaSubject.REP]
+    access.record(request, who, "quota allocation", shown, str(allocation.period))
     cascaded = [_row(facts, allocation, r) for r in allocation.cascaded]
     published = None
     if not body.dry_run:

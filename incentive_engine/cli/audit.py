@@ -19,6 +19,7 @@ from incentive_engine.cli.common import (
     money,
     parse_instant,
     period_arg,
+    record_access,
     settings_of,
     tell_fold,
 )
@@ -113,6 +114,7 @@ def explain_command(
         tell_fold(engine)
         found = rep_statements(snap, rep, period_arg(period))
         chains = [explain_line(snap, engine.store, s, ln) for s in found for ln in s.lines]
+    record_access(ctx, "explain", [rep], str(period_arg(period)))
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(chains, ensure_ascii=False, indent=2) + "\n")
         return
@@ -148,4 +150,5 @@ def export_command(
     with engine_of(ctx) as engine:
         guard_export(engine, the_period, what=f"the audit pack of {the_period}")
         manifest = export_pack(engine.snapshot(), engine.store, the_period, directory / period)
+    record_access(ctx, "audit pack", ["*"], str(the_period))
     console.print(f"wrote the audit pack of {period} to {manifest.parent} ({manifest.name})")

@@ -18,12 +18,15 @@ from incentive_engine.cli.common import (
     engine_of,
     errors,
     fail,
+    iso,
     money,
     parse_instant,
     period_arg,
     plan_ref_arg,
     post,
+    record_access,
     settings_of,
+    start_of,
     tell_fold,
 )
 
@@ -67,6 +70,7 @@ def statement(
     found = rep_statements(snap, rep, period_arg(period), plan_version=version)
     if fmt is not Format.TABLE:  # machine-readable output stays as it was: the status on stderr
         errors.print(f"integrity: {integrity}", markup=False)
+    record_access(ctx, "statement", [rep], str(period_arg(period)))
     if fmt is Format.JSON:
         docs = [{**s.as_dict(), "hash": s.hash} for s in found]
         sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=2) + "\n")
@@ -129,6 +133,7 @@ def payouts(
         else list(closed.payouts)
     )
     currency = {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
+    record_access(ctx, "payouts", [p.rep_id for p in found], str(the_period))
     rows = [
         {
             "rep_id": p.rep_id,
@@ -181,6 +186,7 @@ def explain(
         if chosen is None:
             fail(f"{rep} {period} has lines 1..{len(s.lines)}, not {line}")
         chain = explain_line(snap, engine.store, s, chosen)
+    record_access(ctx, "explain", [rep], s.period)
     rule, evidence = chain["rule"]["component"], chain["events"]
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(chain, ensure_ascii=False, indent=2) + "\n")
@@ -196,6 +202,39 @@ def explain(
         f"component {json.dumps(rule, ensure_ascii=False)}"
     )
     emit(evidence, fmt, "events behind the line")
+
+
+@commission_commands.command("access-log")
+def access_log(
+    ctx: typer.Context,
+    rep: Annotated[str | None, typer.Option(help="Reads of this rep.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Reads by this subject.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Resource prefix.")] = None,
+    since: Annotated[str | None, typer.Option(help="From this instant or day.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 1000,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+) -> None:
+    """Who read which rep's pay, quota or attainment, when and from where (oldest first)."""
+    from projections.access_log import query
+    from projections.base import metadata
+    from projections.runner import make_engine
+
+    views = make_engine(settings_of(ctx).resolved_views_url())
+    try:
+        metadata.create_all(views)
+        rows, _ = query(
+            views,
+            rep_id=rep,
+            actor=actor,
+            resource=resource,
+            since=start_of(since) if since else None,
+            limit=limit,
+        )
+    finally:
+        views.dispose()
+    for row in rows:
+        row["at"] = iso(row["at"])
+    emit(rows, fmt, "access log")
 
 
 @period_app.command("close")

@@ -261,3 +261,35 @@ def post(settings: Settings, records: list[dict[str, Any]], source: str) -> Sour
     if report.errors:
         raise typer.Exit(1)
     return report
+
+
+def record_access(
+    ctx: typer.Context, resource: str, reps: list[str], period: str | None = None
+) -> None:
+    """Record in the access log that the person at the terminal read these reps' pay
+    (origin ``cli:<OS user>``; written before the command ends)."""
+    import getpass
+
+    from projections.access_log import AccessLog
+    from projections.base import metadata
+    from projections.runner import make_engine
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a container)
+        user = "unknown"
+    views = make_engine(settings_of(ctx).resolved_views_url())
+    try:
+        metadata.create_all(views)
+        log = AccessLog(views)
+        log.record(
+            actor_role="cli",
+            actor=user,
+            origin=f"cli:{user}",
+            resource=resource,
+            reps=reps,
+            period=period,
+        )
+        log.close()
+    finally:
+        views.dispose()

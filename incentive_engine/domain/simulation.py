@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from incentive_engine.domain.errors import Invalid
+from incentive_engine.domain.errors import Forbidden, Invalid
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
@@ -34,6 +34,10 @@ BUCKETS: tuple[tuple[str, Decimal | None, Decimal | None], ...] = (
 
 class SimulationError(Invalid, ValueError):
     """A simulation that cannot run (window not in the plan's period kind, other currency...)."""
+
+
+class SimulationForbidden(Forbidden):
+    """A simulation whose aggregate would reveal one rep's pay to a reader who may not see it."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,27 @@ class Simulation:
                 for r in self.reps
             ],
         }
+
+    def aggregated(self) -> dict[str, Any]:
+        """The report without any rep's figures, for a reader who may not see pay: totals,
+        the distribution and the per-rep changes anonymised (no id, name or amount; sorted
+        by change, so the order says nothing of who).  A simulation covering fewer than two
+        reps is refused: its totals would be one rep's pay."""
+        if len(self.reps) < 2:
+            raise SimulationForbidden(
+                "this simulation covers fewer than two reps: its totals would reveal one "
+                "rep's pay (only finance sees per-rep simulations)"
+            )
+        full = self.as_dict()
+        changes = sorted(
+            (r.change for r in self.reps if r.change is not None), key=lambda c: (c, str(c))
+        )
+        full["reps"] = []
+        full["aggregated"] = True
+        full["changes_percent"] = [str(c) for c in changes]
+        full["new_earnings"] = sum(1 for r in self.reps if r.change is None and r.simulated)
+        full["errors"] = sum(len(r.errors) for r in self.reps)
+        return full
 
 
 def window(first: Period, last: Period) -> list[Period]:

@@ -93,6 +93,18 @@ class Metric(StrEnum):
     NEW_CUSTOMERS = "new_customers"
 
 
+class BoardVisibility(StrEnum):
+    """What a leaderboard shows of other reps (finance, the rep themselves and their
+    managers always see the values)."""
+
+    RANKS = "ranks"
+    """Rank, name and movement only: no values."""
+    RANKS_AND_POINTS = "ranks_and_points"
+    """The points board shows points; the other boards show ranks only."""
+    RANKS_AND_VALUES = "ranks_and_values"
+    """Every rep's value (revenue, attainment, deals...) to every reader of the board."""
+
+
 class Method(StrEnum):
     """How quotas are allocated."""
 

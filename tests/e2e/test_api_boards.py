@@ -177,6 +177,9 @@ def test_kpi_rows_trend_and_pages(shared: Settings, c: TestClient) -> None:
         False,
     )
     company = c.get("/v1/kpis/win_rate", params={"period": "2026-Q1"}, headers=h).json()
+    assert company["items"] == []  # the company less mgr's team is chau alone: not shown
+    h = auth(shared, Role.FINANCE, "fin")
+    company = c.get("/v1/kpis/win_rate", params={"period": "2026-Q1"}, headers=h).json()
     assert company["items"] == [{"group": "company", "won": 2, "lost": 0, "win_rate_pct": "100"}]
     trend = c.get(
         "/v1/kpis/win_rate", params={"period": "2026-Q1", "trend": "true"}, headers=h

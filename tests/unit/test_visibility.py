@@ -71,8 +71,10 @@ CASES = [
     (Viewer(Role.MANAGER, "mgr"), "chau", AFTER, False, False),  # never a report
     (Viewer(Role.MANAGER, "mgr"), "ghost", AFTER, False, False),  # nonexistent
     (Viewer(Role.MANAGER, "an"), "an", AFTER, True, True),
-    (Viewer(Role.PLAN_ADMIN, "pa"), "an", AFTER, False, True),  # attainment, never money
-    (Viewer(Role.PLAN_ADMIN, "an"), "an", AFTER, False, True),
+    # with the tiers they write, a rep's revenue and attainment are pay: plan admins see
+    # neither (only quotas and aggregates)
+    (Viewer(Role.PLAN_ADMIN, "pa"), "an", AFTER, False, False),
+    (Viewer(Role.PLAN_ADMIN, "an"), "an", AFTER, False, False),
     (Viewer(Role.INTEGRATION, "crm"), "an", AFTER, False, False),
     (Viewer(Role.INTEGRATION, "an"), "an", AFTER, False, False),
 ]
@@ -120,7 +122,8 @@ def test_managing_is_being_above_never_oneself() -> None:
 def test_the_reps_each_viewer_sees() -> None:
     assert visible_reps(Viewer(Role.FINANCE, "fin"), FACTS, AFTER) is None
     assert visible_reps(Viewer(Role.PLAN_ADMIN, "pa"), FACTS, AFTER) == set()
-    assert visible_reps(Viewer(Role.PLAN_ADMIN, "pa"), FACTS, AFTER, Figure.ATTAINMENT) is None
+    assert visible_reps(Viewer(Role.PLAN_ADMIN, "pa"), FACTS, AFTER, Figure.ATTAINMENT) == set()
+    assert visible_reps(Viewer(Role.PLAN_ADMIN, "pa"), FACTS, AFTER, Figure.QUOTA) is None
     assert visible_reps(Viewer(Role.REP, "an"), FACTS, AFTER) == {"an"}
     assert visible_reps(Viewer(Role.MANAGER, "mgr"), FACTS, BEFORE) == {"mgr", "an", "left"}
     assert visible_reps(Viewer(Role.MANAGER, "mgr"), FACTS, AFTER) == {"mgr", "an"}
