@@ -89,6 +89,7 @@ ERROR_STATUSES = {
     "409": "A conflict with what is stored.",
     "413": "The body, or the batch, is larger than the configured limit.",
     "422": "The request is not valid: each field and the reason.",
+    "429": "Too many bad credentials from this client: wait for Retry-After seconds.",
 }
 """The error answers every operation may give, all in the one error body shape."""
 
