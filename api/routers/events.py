@@ -15,7 +15,7 @@ from api.deps import EngineDep, require
 from api.errors import ApiError
 from api.idempotency import body_hash, recall, remember
 from incentive_engine.domain.events import catalogue_schema
-from incentive_engine.services.ingest import IngestService, RawRecord, parse_jsonl
+from incentive_engine.services.ingest import IngestService, RawRecord, parse_jsonl, scope_errors
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -75,7 +75,8 @@ async def post_events(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     """Validate and append a batch of events. All or nothing by default: any invalid record
-    gives a 422 listing each one (index, field, reason) and nothing is stored."""
+    gives a 422 listing each one (index, field, reason) and nothing is stored. A record whose
+    type is outside the caller's write scope refuses the whole batch with 403."""
     body = await request.body()
     digest = body_hash(body + b"|partial=" + str(partial).encode())
     views = request.app.state.views
@@ -90,7 +91,29 @@ async def post_events(
             )
     source = f"http:{request.state.request_id}"
     records = _records(body, source)
-    service = IngestService(engine.store)
+    scope = who.write_scope()
+    writer = f"the {who.role.value} {who.subject!r}"
+    outside = scope_errors(records, scope, writer)
+    if outside:
+        # Out of scope: the whole batch is refused, whatever ``partial`` says.
+        details = [
+            {"index": e.line - 1, "event_id": e.event_id, "field": e.field, "reason": e.reason}
+            for e in outside
+        ]
+        types = sorted(
+            {
+                str((r.data or {}).get("type"))
+                for r in records
+                if r.line in {e.line for e in outside}
+            }
+        )
+        raise ApiError(
+            403,
+            f"{writer} may not write {', '.join(types)} events; nothing was stored "
+            f"(may write: {scope.describe()})",
+            details=details,
+        )
+    service = IngestService(engine.store, scope=scope, writer=writer)
     report = service.ingest(source, lambda: records, dead_letters=_Discard() if partial else None)
     refused = {e.line for e in report.errors}
     errors = [

@@ -228,6 +228,6 @@ def adjust(
         "posted_date": day,
     }
     record["event_id"] = "adj-" + content_hash(record).removeprefix("sha256:")[:20]
-    report = post(settings, [record], "adjust")
+    report = post(settings, [record], "adjust", scope="adjustments")
     state = "already posted" if report.duplicates else "posted"
     console.print(f"{state}: {record['event_id']} {rep} {period} {amount} {currency.upper()}")

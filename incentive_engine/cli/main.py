@@ -102,6 +102,24 @@ def schema(
 
 # ------------------------------------------------------------------ ingest
 
+INGEST_SCOPE = "crm+territories+quotas+fx+plans"
+"""What ``ingest`` writes unless told otherwise: the facts an operator loads from exports
+(CRM facts, territories, quotas, FX rates) and plan versions (their documents validated as
+``plan validate`` does).  Closes, manual adjustments, disputes and voids have their own
+commands, which keep their rules; ``--allow`` widens the scope for a migration."""
+
+
+def _scope_or_exit(text: str) -> str:
+    """The scope text, or exit 2 with the reason when it names an unknown group or type."""
+    from incentive_engine.domain.scopes import ScopeError, parse_scope
+
+    try:
+        parse_scope(text)
+    except ScopeError as exc:
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    return text
+
 
 @app.command()
 def ingest(
@@ -117,14 +135,32 @@ def ingest(
     ] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
     show: Annotated[int, typer.Option(help="Errors to print per file.")] = 20,
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="Event types the files may hold: groups or type names joined by '+' "
+            "(crm = org, pipeline, deals, activities, leads). A file holding another type "
+            "is refused whole.",
+        ),
+    ] = INGEST_SCOPE,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow",
+            help="Widen the scope by a group or event type (repeatable): e.g. --allow plans, "
+            "--allow PeriodClosed for a migration.",
+        ),
+    ] = None,
 ) -> None:
     """Validate and append events from CRM export files; idempotent by event_id."""
+    from incentive_engine.domain.scopes import parse_scope
     from incentive_engine.services.ingest import IngestService, ingest_paths
     from incentive_engine.store.event_store import EventStore
 
     settings = settings_of(ctx)
+    wanted = parse_scope(_scope_or_exit("+".join([scope, *(allow or [])])))
     with EventStore(settings) as store:
-        service = IngestService(store)
+        service = IngestService(store, scope=wanted, writer="ingest")
         try:
             with progress("ingest", None) as advance:
                 reports = ingest_paths(service, files, dead_letter=dead_letter, progress=advance)
@@ -390,6 +426,13 @@ def worker(
             "dead-lettered.",
         ),
     ] = 10.0,
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="Event types this topic may write: groups or type names joined by '+' "
+            "(crm, territories, quotas, fx, ...). Other messages are dead-lettered.",
+        ),
+    ] = "crm",
 ) -> None:
     """Ingest events from a Kafka topic in a consumer group (stops cleanly on SIGTERM)."""
     import signal
@@ -407,6 +450,7 @@ def worker(
         group,
         max_records=max_records,
         reference_wait_s=reference_wait,
+        scope=_scope_or_exit(scope),
     )
     console.print(
         f"consuming {topic} from {bootstrap} in group {group} "
@@ -569,6 +613,7 @@ def demo(
     """Generate a Vietnamese sales organisation's year, ingest it into a fresh embedded
     store, and print what the engine knows."""
     from incentive_engine.demo.generator import generate
+    from incentive_engine.domain.scopes import parse_scope
     from incentive_engine.services.engine import Engine
     from incentive_engine.services.ingest import IngestService, parse_jsonl
     from incentive_engine.services.plan_publishing import publish
@@ -592,7 +637,7 @@ def demo(
     console.print(f"generated {len(generated):,} events for {reps} reps -> {export}")
     started = datetime.now(UTC)
     with EventStore(settings) as store:
-        service = IngestService(store)
+        service = IngestService(store, scope=parse_scope("all"), writer="demo")
         with progress("ingest", len(generated)) as advance:
             lines = export.read_text(encoding="utf-8").splitlines()
             report = service.ingest(
