@@ -16,6 +16,7 @@ from incentive_engine.cli.common import (
     console,
     emit,
     engine_of,
+    errors,
     fail,
     money,
     parse_instant,
@@ -103,16 +104,17 @@ def payouts(
     ] = Format.TABLE,
 ) -> None:
     """Every rep's pay for a period (sealed figures once closed), for finance and payroll."""
-    from incentive_engine.services.commissions import payout_of, period_statements
+    from incentive_engine.services.commissions import payout_of, period_statements_or_failures
 
     snap = snapshot_of(ctx, parse_instant(as_of))
     the_period = period_arg(period)
     closed = snap.facts.closed_periods.get(str(the_period))
-    found = (
-        [payout_of(s) for s in period_statements(snap, the_period)]
-        if closed is None
-        else list(closed.payouts)
-    )
+    failed = []
+    if closed is None:
+        computed, failed = period_statements_or_failures(snap, the_period)
+        found = [payout_of(s) for s in computed]
+    else:
+        found = list(closed.payouts)
     currency = {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
     rows = [
         {
@@ -141,8 +143,16 @@ def payouts(
             by_currency[c] = by_currency.get(c, Decimal(0)) + p.total
         for c, amount in sorted(by_currency.items()):
             console.print(f"total {money(amount, c)} for {len(found)} statements")
-        return
-    emit(rows, fmt)
+    else:
+        emit(rows, fmt)
+    for f in failed:
+        errors.print(
+            f"error: {f.rep_id} {the_period} {f.plan_id}@{f.plan_version}: {f.error}",
+            markup=False,
+        )
+    if failed:
+        errors.print(f"{len(failed)} statement(s) could not be computed; the list is incomplete")
+        raise typer.Exit(1)
 
 
 @commission_commands.command()

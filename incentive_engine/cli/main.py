@@ -38,6 +38,7 @@ from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.quotas import quota_app
 from incentive_engine.cli.simulation import simulation_commands
 from incentive_engine.cli.territories import attainment_commands, territory_app
+from incentive_engine.cli.voids import void_app
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period, PeriodKind
 
@@ -240,6 +241,8 @@ def replay(
     rate = summary["events"] / seconds if seconds > 0 else 0.0
     rows = [{"fact": k, "count": v} for k, v in summary.items()]
     emit(rows, fmt, f"what the engine knows{f' as of {cut.isoformat()}' if cut else ''}")
+    for item in facts.quarantined.values():
+        errors.print(f"warning: {item.describe()}", markup=False)
     if fmt is Format.TABLE:
         console.print(
             f"replayed {summary['events']:,} events in {seconds:.2f}s ({rate:,.0f} events/s); "
@@ -843,6 +846,7 @@ app.add_typer(territory_app, name="territory")
 app.add_typer(quota_app, name="quota")
 app.add_typer(audit_app, name="audit")
 app.add_typer(kpi_app, name="kpi")
+app.add_typer(void_app, name="void")
 for commands in (
     commission_commands,
     attainment_commands,

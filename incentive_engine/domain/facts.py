@@ -853,6 +853,8 @@ class Facts:
             "activities": sum(len(a) for a in self.activities.values()),
             "plan_versions": sum(len(v) for v in self.plan_versions.values()),
             "closed_periods": len(self.closed_periods),
+            **({"quarantined": len(self.quarantined)} if self.quarantined else {}),
+            **({"voided": len(self.voided)} if self.voided else {}),
         }
 
 

@@ -102,6 +102,14 @@ def decode(position: int, state: bytes) -> RecordedEvent:
     )
 
 
+def decode_or_none(position: int, state: bytes) -> RecordedEvent | None:
+    """A recorded event, or None when the stored state does not validate (quarantined)."""
+    try:
+        return decode(position, state)
+    except (ValidationError, ValueError, KeyError, TypeError):
+        return None
+
+
 class EventStore:
     """Append-only, idempotent event log with one global order."""
 
@@ -330,10 +338,11 @@ class EventStore:
                 try:
                     if cut is not None and _recorded_text(state) > cut:
                         continue
-                    recorded = decode(position, state)
-                except (ValidationError, ValueError, KeyError, TypeError):
-                    continue  # quarantined: see ``quarantined`` and the fold's markers
-                yield recorded
+                except ValueError:
+                    continue  # unreadable: quarantined (see ``events``)
+                recorded = decode_or_none(position, state)
+                if recorded is not None:  # None: quarantined, see ``events``
+                    yield recorded
 
     def events(
         self,
