@@ -6,7 +6,6 @@ Each test ran against the base commit (fa5ca30) and failed there; see the branch
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +87,7 @@ def insert_raw(settings: Settings, data: dict[str, Any], *, recorded_at: str) ->
 
 def stored_ids(settings: Settings) -> list[str]:
     with EventStore(settings) as store:
-        return [p for p, _ in ((r.event.event_id, 0) for r in store.read())]
+        return [r.event.event_id for r in store.read()]
 
 
 # ------------------------------------------------------------------ write scopes
@@ -240,9 +239,9 @@ def test_a_junk_plan_written_into_the_database_is_isolated_then_voided(
     fixed = client(s).get("/v1/reps/an/statements/2026-Q1", headers=auth(s, Role.REP, "an"))
     assert fixed.status_code == 200, fixed.text
     assert fixed.json()[0]["total"] == "17700000"
-    assert "plan:example:v2" in stored_ids(s) or True  # the row stays (quarantined rows are
-    with EventStore(s) as store:  # not decodable; it stays in the table)
+    with EventStore(s) as store:  # the log is never edited: the junk row stays, voided
         assert store.raw("plan:example:v2") is not None
+        assert store.voids() == {"plan:example:v2": approved.json()["approval_id"]}
 
 
 def test_the_cli_reports_a_quarantined_event_without_a_traceback(
@@ -257,9 +256,7 @@ def test_the_cli_reports_a_quarantined_event_without_a_traceback(
         return runner.invoke(app, ["--store", store, *args])
 
     statement = cli("statement", "an", "2026-Q1")
-    assert (statement.exit_code == 1 and statement.exception is None) or isinstance(
-        statement.exception, SystemExit
-    )
+    assert statement.exit_code == 1 and isinstance(statement.exception, SystemExit)
     assert "plan:example:v2" in statement.stderr and "Traceback" not in statement.output
     chau = cli("statement", "chau", "2026-Q1")
     assert chau.exit_code == 1 and "plan:example:v2" in chau.stderr  # same plan: affected
@@ -343,7 +340,3 @@ def test_a_self_approved_void_written_into_the_database_counts_for_nothing(
                recorded_at=at)  # fmt: skip
     r = client(s).get("/v1/reps/an/statements/2026-Q1", headers=auth(s, Role.REP, "an"))
     assert r.status_code == 200 and r.json()[0]["total"] == "17700000"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
