@@ -15,6 +15,7 @@ from typing import Any
 
 import jwt
 
+from incentive_engine.domain.scopes import ScopeError, WriteScope, scope_for
 from incentive_engine.domain.visibility import Role, Viewer
 from incentive_engine.services.keys import DEFAULT_KID, KeyRing, KeySetupError, key_ring
 from incentive_engine.settings import MAX_TOKEN_MINUTES, Settings
@@ -45,7 +46,14 @@ IDP_LEEWAY_SECONDS = 30
 
 @dataclass(frozen=True)
 class Principal(Viewer):
-    """An authenticated caller: a role and a subject (the rep id for reps and managers)."""
+    """An authenticated caller: a role and a subject (the rep id for reps and managers), and
+    the write scope its API key is configured with (None: the role's default)."""
+
+    scope: str | None = None
+
+    def write_scope(self) -> WriteScope:
+        """The event types this caller may write (``domain.scopes``)."""
+        return scope_for(self.role, self.scope)
 
 
 class AuthError(Exception):
@@ -290,9 +298,15 @@ def from_api_key(settings: Settings, key: str) -> Principal:
     """The principal an API key stands for, or AuthError."""
     for known, who in settings.api_keys.items():
         if hmac.compare_digest(known.encode(), key.encode()):
-            role, _, subject = who.partition(":")
+            role, _, rest = who.partition(":")
+            subject, _, scope = rest.partition(":")
             try:
-                return Principal(Role(role), subject or role)
+                principal = Principal(Role(role), subject or role, scope or None)
             except ValueError:
                 raise AuthError("the API key is configured with an unknown role") from None
+            try:
+                principal.write_scope()
+            except ScopeError as exc:
+                raise AuthError(f"the API key is configured with a bad scope: {exc}") from None
+            return principal
     raise AuthError("unknown API key")

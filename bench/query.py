@@ -29,6 +29,7 @@ from pathlib import Path
 
 from incentive_engine.demo.generator import iter_generate
 from incentive_engine.domain.periods import Period
+from incentive_engine.domain.scopes import parse_scope
 from incentive_engine.services.engine import Engine
 from incentive_engine.services.ingest import IngestService, read_jsonl
 from incentive_engine.services.plan_publishing import publish
@@ -49,7 +50,7 @@ def build_big(path: Path, events: int, reps: int) -> None:
             for e in iter_generate(reps=reps, events=events, seed=1):
                 handle.write(json.dumps(e.model_dump(mode="json", exclude_none=True)) + "\n")
     with EventStore(Settings(store_url=f"sqlite:///{path}")) as store:
-        report = IngestService(store, batch_size=1000).ingest(
+        report = IngestService(store, scope=parse_scope("all"), batch_size=1000).ingest(
             str(export), lambda: read_jsonl(export)
         )
         assert not report.errors, report.errors[:5]

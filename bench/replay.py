@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from incentive_engine.demo.generator import iter_generate
+from incentive_engine.domain.scopes import parse_scope
 from incentive_engine.services.ingest import IngestService, read_jsonl
 from incentive_engine.services.replay import gc_paused, replay_facts
 from incentive_engine.settings import Settings
@@ -67,7 +68,7 @@ def main() -> None:
         n = sum(1 for _ in handle)
     settings = Settings(store_url=f"sqlite:///{store_path}")
     with EventStore(settings) as store:
-        service = IngestService(store, batch_size=1000)
+        service = IngestService(store, scope=parse_scope("all"), batch_size=1000)
         result = {}
 
         def ingest() -> None:

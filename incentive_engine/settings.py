@@ -59,7 +59,12 @@ class Settings(BaseSettings):
     )
     api_keys: dict[str, str] = Field(
         default_factory=dict,
-        description='API keys for machine clients: {"KEY": "ROLE:SUBJECT"}, e.g. integration:crm.',
+        description=(
+            'API keys for machine clients: {"KEY": "ROLE:SUBJECT[:SCOPE]"}, e.g. '
+            '"integration:crm" or "integration:hubspot:crm+quotas". SCOPE is the event types '
+            "the key may write (groups or type names joined by '+'); without it, the role's "
+            "default (integration: CRM facts only)."
+        ),
     )
     max_body_bytes: int = Field(
         8 << 20,

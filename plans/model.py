@@ -88,6 +88,21 @@ class Condition(Part):
         | list[Annotated[str, Field(max_length=limits.TEXT_MAX_LENGTH)]]
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _amount_as_number(cls, data: Any) -> Any:
+        """An amount given as text (as a published document holds it: JSON has Decimals as
+        text) is the number it spells, so that a plan's document validates again."""
+        if isinstance(data, dict) and data.get("field") == "amount":
+            value = data.get("value")
+            if isinstance(value, str):
+                try:
+                    number = Decimal(value)
+                except ArithmeticError:
+                    return data
+                return {**data, "value": number} if number.is_finite() else data
+        return data
+
     @model_validator(mode="after")
     def _operator_fits_value(self) -> Condition:
         listy = self.op in (Operator.IN, Operator.NOT_IN)

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy import Table as SATable
 from sqlalchemy.pool import NullPool
 
-from incentive_engine.store.event_store import EventStore, RecordedEvent, decode
+from incentive_engine.store.event_store import EventStore, RecordedEvent, decode_or_none
 from incentive_engine.store.files import create_private
 from projections.base import FactsSource, Projection, metadata
 
@@ -143,8 +143,9 @@ class ProjectionRunner:
         for page in self.store.pages(start, page_size=self.page_size):
             if max_events is not None and done + len(page) > max_events:
                 page = page[: max_events - done]
-            recorded = [decode(position, state) for position, state in page]
-            self._apply_page(recorded, positions)
+            recorded = _decodable(page)
+            if recorded:
+                self._apply_page(recorded, positions)
             done += len(page)
             if progress is not None:
                 progress(len(page))
@@ -208,3 +209,11 @@ class ProjectionRunner:
     def lag(self) -> int:
         """How many log positions the slowest projection is behind."""
         return max(0, self.store.max_position() - min(self.positions().values(), default=0))
+
+
+def _decodable(page: Sequence[tuple[int, bytes]]) -> list[RecordedEvent]:
+    """The page's events that validate: a quarantined one (written by an older version or
+    straight into the database) is left out of the read models, as the fold leaves it out
+    (``domain.isolation``); the statements it concerns say so."""
+    decoded = (decode_or_none(position, state) for position, state in page)
+    return [r for r in decoded if r is not None]

@@ -15,7 +15,8 @@ from api.deps import Engine, EngineDep, require
 from api.errors import ApiError
 from api.idempotency import body_hash, recall, remember
 from incentive_engine.domain.events import catalogue_schema
-from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport
+from incentive_engine.domain.scopes import WriteScope
+from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport, scope_errors
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -58,9 +59,16 @@ def _records(data: Any, source: str, most: int) -> list[RawRecord]:
     return records
 
 
-def _ingest(engine: Engine, source: str, records: list[RawRecord], partial: bool) -> SourceReport:
-    """Validate and store the batch (run off the event loop)."""
-    service = IngestService(engine.store)
+def _ingest(
+    engine: Engine,
+    source: str,
+    records: list[RawRecord],
+    partial: bool,
+    scope: WriteScope,
+    writer: str,
+) -> SourceReport:
+    """Validate and store the batch within the writer's scope (run off the event loop)."""
+    service = IngestService(engine.store, scope=scope, writer=writer)
     return service.ingest(source, lambda: records, dead_letters=_Discard() if partial else None)
 
 
@@ -86,7 +94,8 @@ async def post_events(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     """Validate and append a batch of events. All or nothing by default: any invalid record
-    gives a 422 listing each one (index, field, reason) and nothing is stored."""
+    gives a 422 listing each one (index, field, reason) and nothing is stored. A record whose
+    type is outside the caller's write scope refuses the whole batch with 403."""
     data = await read_json(request)
     body = await request.body()
     digest = body_hash(body + b"|partial=" + str(partial).encode())
@@ -102,7 +111,26 @@ async def post_events(
             )
     source = f"http:{request.state.request_id}"
     records = _records(data, source, request.app.state.settings.max_batch_records)
-    report = await run_in_threadpool(_ingest, engine, source, records, partial)
+    scope = who.write_scope()
+    writer = f"the {who.role.value} {who.subject!r}"
+    outside = scope_errors(records, scope, writer)
+    if outside:
+        # Out of scope: the whole batch is refused, whatever ``partial`` says.
+        details = [
+            {"index": e.line - 1, "event_id": e.event_id, "field": e.field, "reason": e.reason}
+            for e in outside
+        ]
+        refused_lines = {e.line for e in outside}
+        types = sorted(
+            {str((r.data or {}).get("type")) for r in records if r.line in refused_lines}
+        )
+        raise ApiError(
+            403,
+            f"{writer} may not write {', '.join(types)} events; nothing was stored "
+            f"(may write: {scope.describe()})",
+            details=details,
+        )
+    report = await run_in_threadpool(_ingest, engine, source, records, partial, scope, writer)
     refused = {e.line for e in report.errors}
     errors = [
         {"index": e.line - 1, "event_id": e.event_id, "field": e.field, "reason": e.reason}

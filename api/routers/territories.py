@@ -43,6 +43,7 @@ from incentive_engine.domain.quotas import (
     subject_name,
     to_events,
 )
+from incentive_engine.domain.scopes import parse_scope
 from incentive_engine.domain.territories import in_force
 from incentive_engine.domain.visibility import Figure, figure_day
 from incentive_engine.services.ingest import IngestService, RawRecord
@@ -368,7 +369,10 @@ def _publish(
             RawRecord(source, i, r, json.dumps(r, ensure_ascii=False, default=str))
             for i, r in enumerate(records, start=1)
         ]
-        report = IngestService(engine.store).ingest(source, lambda: raws)
+        service = IngestService(
+            engine.store, scope=parse_scope("quotas"), writer="quota allocation"
+        )
+        report = service.ingest(source, lambda: raws)
         if report.errors:
             details = [
                 {"field": e.field, "reason": e.reason, "event_id": e.event_id}

@@ -118,7 +118,7 @@ def payouts(
     ] = Format.TABLE,
 ) -> None:
     """Every rep's pay for a period (sealed figures once closed), for finance and payroll."""
-    from incentive_engine.services.commissions import payout_of, period_statements
+    from incentive_engine.services.commissions import payout_of, period_statements_or_failures
     from incentive_engine.services.integrity import guard_export
 
     the_period = period_arg(period)
@@ -127,11 +127,12 @@ def payouts(
             guard_export(engine, the_period, what=f"the payouts of {the_period}")
         snap = engine.snapshot(parse_instant(as_of))
     closed = snap.facts.closed_periods.get(str(the_period))
-    found = (
-        [payout_of(s) for s in period_statements(snap, the_period)]
-        if closed is None
-        else list(closed.payouts)
-    )
+    failed = []
+    if closed is None:
+        computed, failed = period_statements_or_failures(snap, the_period)
+        found = [payout_of(s) for s in computed]
+    else:
+        found = list(closed.payouts)
     currency = {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
     record_access(ctx, "payouts", [p.rep_id for p in found], str(the_period))
     rows = [
@@ -161,8 +162,16 @@ def payouts(
             by_currency[c] = by_currency.get(c, Decimal(0)) + p.total
         for c, amount in sorted(by_currency.items()):
             console.print(f"total {money(amount, c)} for {len(found)} statements")
-        return
-    emit(rows, fmt)
+    else:
+        emit(rows, fmt)
+    for f in failed:
+        errors.print(
+            f"error: {f.rep_id} {the_period} {f.plan_id}@{f.plan_version}: {f.error}",
+            markup=False,
+        )
+    if failed:
+        errors.print(f"{len(failed)} statement(s) could not be computed; the list is incomplete")
+        raise typer.Exit(1)
 
 
 @commission_commands.command()
@@ -301,6 +310,6 @@ def adjust(
         "posted_date": day,
     }
     record["event_id"] = "adj-" + content_hash(record).removeprefix("sha256:")[:20]
-    report = post(settings, [record], "adjust")
+    report = post(settings, [record], "adjust", scope="adjustments")
     state = "already posted" if report.duplicates else "posted"
     console.print(f"{state}: {record['event_id']} {rep} {period} {amount} {currency.upper()}")

@@ -244,9 +244,13 @@ def emit(rows: list[dict[str, Any]], fmt: Format, title: str | None = None) -> N
     out_console.print(table)
 
 
-def post(settings: Settings, records: list[dict[str, Any]], source: str) -> SourceReport:
-    """Append records through the ingest service (validation and references, all or nothing);
-    print each refused record's reasons and exit 1 if any was refused."""
+def post(
+    settings: Settings, records: list[dict[str, Any]], source: str, *, scope: str
+) -> SourceReport:
+    """Append records through the ingest service (validation and references, all or nothing)
+    within the command's write scope; print each refused record's reasons and exit 1 if any
+    was refused."""
+    from incentive_engine.domain.scopes import parse_scope
     from incentive_engine.services.ingest import IngestService, RawRecord
     from incentive_engine.store.event_store import EventStore
 
@@ -255,7 +259,8 @@ def post(settings: Settings, records: list[dict[str, Any]], source: str) -> Sour
             RawRecord(source, i, r, json.dumps(r, ensure_ascii=False, default=str))
             for i, r in enumerate(records, start=1)
         ]
-        report = IngestService(store).ingest(source, lambda: raws)
+        service = IngestService(store, scope=parse_scope(scope), writer=f"'{source}'")
+        report = service.ingest(source, lambda: raws)
     for err in report.errors:
         errors.print(str(err), markup=False)
     if report.errors:

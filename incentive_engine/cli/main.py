@@ -40,6 +40,7 @@ from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.quotas import quota_app
 from incentive_engine.cli.simulation import simulation_commands
 from incentive_engine.cli.territories import attainment_commands, territory_app
+from incentive_engine.cli.voids import void_app
 from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period, PeriodKind
 
@@ -104,6 +105,24 @@ def schema(
 
 # ------------------------------------------------------------------ ingest
 
+INGEST_SCOPE = "crm+territories+quotas+fx+plans"
+"""What ``ingest`` writes unless told otherwise: the facts an operator loads from exports
+(CRM facts, territories, quotas, FX rates) and plan versions (their documents validated as
+``plan validate`` does).  Closes, manual adjustments, disputes and voids have their own
+commands, which keep their rules; ``--allow`` widens the scope for a migration."""
+
+
+def _scope_or_exit(text: str) -> str:
+    """The scope text, or exit 2 with the reason when it names an unknown group or type."""
+    from incentive_engine.domain.scopes import ScopeError, parse_scope
+
+    try:
+        parse_scope(text)
+    except ScopeError as exc:
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    return text
+
 
 @app.command()
 def ingest(
@@ -119,14 +138,32 @@ def ingest(
     ] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
     show: Annotated[int, typer.Option(help="Errors to print per file.")] = 20,
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="Event types the files may hold: groups or type names joined by '+' "
+            "(crm = org, pipeline, deals, activities, leads). A file holding another type "
+            "is refused whole.",
+        ),
+    ] = INGEST_SCOPE,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow",
+            help="Widen the scope by a group or event type (repeatable): e.g. --allow plans, "
+            "--allow PeriodClosed for a migration.",
+        ),
+    ] = None,
 ) -> None:
     """Validate and append events from CRM export files; idempotent by event_id."""
+    from incentive_engine.domain.scopes import parse_scope
     from incentive_engine.services.ingest import IngestService, ingest_paths
     from incentive_engine.store.event_store import EventStore
 
     settings = settings_of(ctx)
+    wanted = parse_scope(_scope_or_exit("+".join([scope, *(allow or [])])))
     with EventStore(settings) as store:
-        service = IngestService(store)
+        service = IngestService(store, scope=wanted, writer="ingest")
         try:
             with progress("ingest", None) as advance:
                 reports = ingest_paths(service, files, dead_letter=dead_letter, progress=advance)
@@ -206,6 +243,8 @@ def replay(
     rate = summary["events"] / seconds if seconds > 0 else 0.0
     rows = [{"fact": k, "count": v} for k, v in summary.items()]
     emit(rows, fmt, f"what the engine knows{f' as of {cut.isoformat()}' if cut else ''}")
+    for item in facts.quarantined.values():
+        errors.print(f"warning: {item.describe()}", markup=False)
     if fmt is Format.TABLE:
         console.print(
             f"replayed {summary['events']:,} events in {seconds:.2f}s ({rate:,.0f} events/s); "
@@ -474,6 +513,13 @@ def worker(
             "dead-lettered.",
         ),
     ] = 10.0,
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="Event types this topic may write: groups or type names joined by '+' "
+            "(crm, territories, quotas, fx, ...). Other messages are dead-lettered.",
+        ),
+    ] = "crm",
 ) -> None:
     """Ingest events from a Kafka topic in a consumer group (stops cleanly on SIGTERM)."""
     import signal
@@ -491,6 +537,7 @@ def worker(
         group,
         max_records=max_records,
         reference_wait_s=reference_wait,
+        scope=_scope_or_exit(scope),
     )
     console.print(
         f"consuming {topic} from {bootstrap} in group {group} "
@@ -678,6 +725,7 @@ def demo(
     """Generate a Vietnamese sales organisation's year, ingest it into a fresh embedded
     store, and print what the engine knows."""
     from incentive_engine.demo.generator import generate
+    from incentive_engine.domain.scopes import parse_scope
     from incentive_engine.services.engine import Engine
     from incentive_engine.services.ingest import IngestService, parse_jsonl
     from incentive_engine.services.plan_publishing import publish
@@ -701,7 +749,7 @@ def demo(
     console.print(f"generated {len(generated):,} events for {reps} reps -> {export}")
     started = datetime.now(UTC)
     with EventStore(settings) as store:
-        service = IngestService(store)
+        service = IngestService(store, scope=parse_scope("all"), writer="demo")
         with progress("ingest", len(generated)) as advance:
             lines = export.read_text(encoding="utf-8").splitlines()
             report = service.ingest(
@@ -907,6 +955,7 @@ app.add_typer(territory_app, name="territory")
 app.add_typer(quota_app, name="quota")
 app.add_typer(audit_app, name="audit")
 app.add_typer(kpi_app, name="kpi")
+app.add_typer(void_app, name="void")
 for commands in (
     commission_commands,
     attainment_commands,

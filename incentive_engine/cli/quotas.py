@@ -212,7 +212,9 @@ def _publish(
     stored = duplicates = 0
     if events:
         records = [event_content(e) for e in events]
-        report = post(settings, records, f"quota allocate {allocation.period} by {by}")
+        report = post(
+            settings, records, f"quota allocate {allocation.period} by {by}", scope="quotas"
+        )
         stored, duplicates = report.stored, report.duplicates
     changed = sum(1 for e in events if isinstance(e, QuotaChanged))
     return {

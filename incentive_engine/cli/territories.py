@@ -74,7 +74,7 @@ def model(
         "product_groups": product_group or [],
     }
     record["event_id"] = "territory-model:" + content_hash(record).removeprefix("sha256:")[:16]
-    report = post(settings_of(ctx), [record], "territory model")
+    report = post(settings_of(ctx), [record], "territory model", scope="territories")
     state = "already published" if report.duplicates else "published"
     console.print(f"{state}: territory model {record['event_id']} ({len(region)} regions)")
 
@@ -113,7 +113,12 @@ def design_command(
     if not publish:
         console.print("dry run: nothing published (add --publish)")
         return
-    report = post(settings_of(ctx), [event_content(e) for e in events], "territory design")
+    report = post(
+        settings_of(ctx),
+        [event_content(e) for e in events],
+        "territory design",
+        scope="territories",
+    )
     console.print(f"published {report.stored} territories ({report.duplicates} already there)")
 
 
@@ -156,7 +161,7 @@ def assign(
     if kind == "TerritoryReassigned" and reason:
         record["reason"] = reason
     record["event_id"] = "ownership:" + content_hash(record).removeprefix("sha256:")[:20]
-    report = post(settings_of(ctx), [record], "territory assign")
+    report = post(settings_of(ctx), [record], "territory assign", scope="territories")
     owners_text = ", ".join(f"{s['rep_id']} {s['share']}%" for s in shares)
     state = "already recorded" if report.duplicates else "recorded"
     console.print(f"{state}: {kind} {territory} -> {owners_text} from {day}")

@@ -27,7 +27,7 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
-from pydantic_core import to_jsonable_python
+from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from incentive_engine.domain import limits
 from incentive_engine.domain.limits import as_utc, check_day
@@ -572,6 +572,49 @@ class PlanVersionPublished(Event):
             raise ValueError("effective_to is before effective_from")
         return self
 
+    @model_validator(mode="after")
+    def _document_is_a_plan(self) -> PlanVersionPublished:
+        """The document is validated exactly as ``plan validate`` validates a file, and must
+        name the plan id, version and effective dates the event carries, wherever the event
+        comes from (a file, HTTP, Kafka, or the store itself when it is read back)."""
+        from plans.documents import PlanError, plan_from_data  # plans import this module
+
+        source = f"plan {self.plan_id} v{self.version}"
+        try:
+            plan = plan_from_data(self.document, source)
+        except PlanError as exc:
+            raise PydanticCustomError(
+                "plan_document",
+                "the plan document is not valid: {summary}",
+                {
+                    "summary": "; ".join(f"{path}: {reason}" for path, reason in exc.problems),
+                    "problems": [[path, reason] for path, reason in exc.problems],
+                },
+            ) from None
+        wrong = [
+            (name, mine, theirs)
+            for name, mine, theirs in (
+                ("plan_id", self.plan_id, plan.plan_id),
+                ("version", self.version, plan.version),
+                ("effective_from", self.effective_from, plan.effective_from),
+                ("effective_to", self.effective_to, plan.effective_to),
+            )
+            if mine != theirs
+        ]
+        if wrong:
+            raise PydanticCustomError(
+                "plan_document",
+                "the event does not match its plan document: {summary}",
+                {
+                    "summary": "; ".join(
+                        f"{n} is {m!s} but the document says {t!s}" for n, m, t in wrong
+                    ),
+                    "problems": [[n, f"is {m!s} but the document says {t!s}"] for n, m, t in wrong],
+                    "event_fields": True,
+                },
+            )
+        return self
+
 
 class PriorAdjustment(Value):
     """An adjustment paid in a period for an earlier, closed period."""
@@ -732,6 +775,36 @@ class FxRateSet(Event):
         return self
 
 
+# voids ----------------------------------------------------------------------
+
+
+class EventVoidProposed(Event):
+    """Finance proposes to void a stored event (a bad or quarantined one): nothing changes
+    until a different finance user approves (``EventVoidApproved``)."""
+
+    EFFECTIVE = "proposed_at"
+    type: Literal["EventVoidProposed"] = "EventVoidProposed"
+    target_event_id: Id
+    """The event to void."""
+    reason: Text
+    proposed_by: Text
+    proposed_at: UtcDateTime
+
+
+class EventVoidApproved(Event):
+    """A second finance user approves a void proposal: from then on every figure is computed
+    as if the target event had never been stored (closed periods get adjustments citing this
+    event).  The approver must not be the proposer (the two-person rule)."""
+
+    EFFECTIVE = "approved_at"
+    type: Literal["EventVoidApproved"] = "EventVoidApproved"
+    proposal_id: Id
+    """The ``EventVoidProposed`` approved."""
+    target_event_id: Id
+    approved_by: Text
+    approved_at: UtcDateTime
+
+
 # ---------------------------------------------------------------- the catalogue
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -760,6 +833,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DisputeRaised,
     DisputeCommented,
     DisputeResolved,
+    EventVoidProposed,
+    EventVoidApproved,
 )
 EVENT_CLASSES: dict[str, type[Event]] = {
     cls.model_fields["type"].default: cls for cls in EVENT_TYPES
@@ -791,7 +866,9 @@ AnyEvent = Annotated[
     | FxRateSet
     | DisputeRaised
     | DisputeCommented
-    | DisputeResolved,
+    | DisputeResolved
+    | EventVoidProposed
+    | EventVoidApproved,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
@@ -877,6 +954,10 @@ def describe(event: Event) -> str:
             return f"dispute {event.dispute_id}: comment by {event.author}"
         case DisputeResolved():
             return f"dispute {event.dispute_id} {event.outcome.value} by {event.resolved_by}"
+        case EventVoidProposed():
+            return f"void of {event.target_event_id} proposed by {event.proposed_by}"
+        case EventVoidApproved():
+            return f"void of {event.target_event_id} approved by {event.approved_by}"
     return event.__class__.__name__
 
 

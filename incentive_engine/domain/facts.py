@@ -31,6 +31,8 @@ from incentive_engine.domain.events import (
     DisputeRaised,
     DisputeResolved,
     Event,
+    EventVoidApproved,
+    EventVoidProposed,
     FxRateSet,
     LeadCreated,
     LeadQualified,
@@ -56,9 +58,10 @@ from incentive_engine.domain.events import (
     TerritoryReassigned,
 )
 from incentive_engine.domain.handlers import MissingHandlerError, check_handlers
+from incentive_engine.domain.isolation import Quarantined, Voided
 from incentive_engine.domain.periods import Period
 
-FOLD_VERSION = 1
+FOLD_VERSION = 2
 """The version of what the fold produces.  Bump it whenever a change to this module (an event
 folded differently, a field added to or removed from a fact, a new tie-break) changes the facts
 that a log folds into: snapshots of facts folded by another fold version are then ignored and
@@ -449,6 +452,11 @@ class Facts:
     recorded: dict[str, str] = field(default_factory=dict)
     """Recorded time (ISO text) of the events that can change pay, when the shell knows it."""
     fx_rates: dict[tuple[str, str], list[tuple[date, str, Decimal]]] = field(default_factory=dict)
+    quarantined: dict[str, Quarantined] = field(default_factory=dict)
+    """Stored events that do not validate, left out of the fold (by event id, else position):
+    the statements they may concern report them until they are voided."""
+    voided: dict[str, Voided] = field(default_factory=dict)
+    """Stored events voided by an approved void, left out as if never stored (by event id)."""
     event_count: int = 0
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     """Answers derived from the facts as they stand (won deals per period, credits per rep);
@@ -531,8 +539,9 @@ class Facts:
         apply, recorded = self._handlers(), self.recorded
         count = 0
         for event, when in page:
-            apply.get(type(event), _unfoldable)(self, event)
-            if type(event) is not ActivityLogged:
+            kind = type(event)
+            apply.get(kind, _unfoldable)(self, event)
+            if kind is not ActivityLogged and kind not in _MARKERS:
                 recorded[event.event_id] = when
             count += 1
         self.event_count += count
@@ -662,6 +671,12 @@ class Facts:
     def _on_manual(self, e: ManualAdjustment) -> None:
         items = self.manual_adjustments.setdefault((e.rep_id, e.period), [])
         _insort(items, e, key=lambda m: (m.posted_date, m.event_id))
+
+    def _on_quarantined(self, q: Quarantined) -> None:
+        self.quarantined[q.key] = q
+
+    def _on_voided(self, v: Voided) -> None:
+        self.voided[v.event_id] = v
 
     def _on_fx(self, e: FxRateSet) -> None:
         _insort(self.fx_rates.setdefault((e.base, e.quote), []), (e.rate_date, e.event_id, e.rate))
@@ -838,6 +853,8 @@ class Facts:
             "activities": sum(len(a) for a in self.activities.values()),
             "plan_versions": sum(len(v) for v in self.plan_versions.values()),
             "closed_periods": len(self.closed_periods),
+            **({"quarantined": len(self.quarantined)} if self.quarantined else {}),
+            **({"voided": len(self.voided)} if self.voided else {}),
         }
 
 
@@ -880,6 +897,11 @@ UNCONCERNED: frozenset[type[Event]] = frozenset(
         # The outcome of a dispute; the adjustment it names is its own ManualAdjustment
         # event (folded), and services/disputes.py reads the dispute events themselves.
         DisputeResolved,
+        # A void proposal changes nothing until a second finance user approves it.
+        EventVoidProposed,
+        # An approval takes effect in the shell, which leaves the voided event out of the fold
+        # (a ``Voided`` marker in its place, filed in ``Facts.voided``).
+        EventVoidApproved,
     }
 )
 """Event types the fold deliberately leaves out (each for the reason beside it): every type
@@ -909,11 +931,20 @@ _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
     ManualAdjustment: Facts._on_manual,
     FxRateSet: Facts._on_fx,
     **dict.fromkeys(UNCONCERNED, _unconcerned),
+    Quarantined: Facts._on_quarantined,
+    Voided: Facts._on_voided,
 }  # type: ignore[dict-item]
 """The fold's handler of every event type of the catalogue (``EVENT_TYPES``): the types it
 folds, and the ``UNCONCERNED`` ones it deliberately leaves out."""
 
-check_handlers(_APPLY, EVENT_TYPES, "event types the fold neither folds nor declares unconcerned")
+_MARKERS = frozenset({Quarantined, Voided})
+"""What the store hands the fold in place of an event it left out (``domain.isolation``)."""
+
+check_handlers(
+    _APPLY,
+    (*EVENT_TYPES, *_MARKERS),
+    "event types the fold neither folds nor declares unconcerned",
+)
 
 LAZY_EVENTS: dict[type[Event], str] = {
     ActivityLogged: "activities",

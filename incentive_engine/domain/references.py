@@ -15,6 +15,8 @@ from incentive_engine.domain.events import (
     DealLost,
     DealWon,
     Event,
+    EventVoidApproved,
+    EventVoidProposed,
     LeadCreated,
     LeadQualified,
     ManualAdjustment,
@@ -41,6 +43,8 @@ DEFINING_TYPES = (
     "LeadCreated",
     "QuotaSet",
     "TerritoryModelDefined",
+    "EventVoidProposed",
+    "EventVoidApproved",
 )
 """Event types that introduce identifiers other events may refer to."""
 
@@ -62,6 +66,10 @@ class References:
     quotas: set[tuple[str, str, str]] = field(default_factory=set)
     model: TerritoryModelDefined | None = None
     """The latest territory model (by effective date, then event id)."""
+    void_proposals: dict[str, EventVoidProposed] = field(default_factory=dict)
+    """Void proposals by their event id."""
+    void_approved: dict[str, str] = field(default_factory=dict)
+    """Approved proposal id -> the approval's event id."""
 
     def copy(self) -> References:
         """An independent copy."""
@@ -74,6 +82,8 @@ class References:
             leads=set(self.leads),
             quotas=set(self.quotas),
             model=self.model,
+            void_proposals=dict(self.void_proposals),
+            void_approved=dict(self.void_approved),
         )
 
     def learn(self, event: Event) -> None:
@@ -99,6 +109,10 @@ class References:
                 key = (event.effective_date, event.event_id)
                 if self.model is None or key > (self.model.effective_date, self.model.event_id):
                     self.model = event
+            case EventVoidProposed():
+                self.void_proposals.setdefault(event.event_id, event)
+            case EventVoidApproved():
+                self.void_approved.setdefault(event.proposal_id, event.event_id)
             case _:
                 pass
 
@@ -194,8 +208,41 @@ class References:
                     opportunity(event.deal_id)
             case ManualAdjustment():
                 rep("rep_id", event.rep_id)
+            case EventVoidProposed():
+                if event.target_event_id == event.event_id:
+                    found.append(("target_event_id", "a proposal cannot void itself"))
+            case EventVoidApproved():
+                found.extend(self._void_approval(event))
             case _:
                 pass
+        return found
+
+    def _void_approval(self, event: EventVoidApproved) -> list[Problem]:
+        """The two-person rule: an approval names a known proposal of the same target, by
+        someone other than its proposer, approved once."""
+        proposal = self.void_proposals.get(event.proposal_id)
+        if proposal is None:
+            return [("proposal_id", f"unknown void proposal {event.proposal_id!r}")]
+        found: list[Problem] = []
+        if proposal.target_event_id != event.target_event_id:
+            found.append(
+                (
+                    "target_event_id",
+                    f"proposal {event.proposal_id!r} voids {proposal.target_event_id!r}, "
+                    f"not {event.target_event_id!r}",
+                )
+            )
+        if same_person(proposal.proposed_by, event.approved_by):
+            found.append(
+                (
+                    "approved_by",
+                    f"{event.approved_by!r} proposed this void: a different finance user "
+                    "must approve it (two-person rule)",
+                )
+            )
+        earlier = self.void_approved.get(event.proposal_id)
+        if earlier is not None and earlier != event.event_id:
+            found.append(("proposal_id", f"proposal {event.proposal_id!r} was already approved"))
         return found
 
     def _outside_model(self, event: TerritoryDefined) -> list[Problem]:
@@ -225,3 +272,8 @@ class References:
             found.append(
                 ("subject_id", f"unknown {known[1]} {event.subject_id!r} (no {known[2]} for it)")
             )
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two user names are the same person (case and surrounding space ignored)."""
+    return a.strip().casefold() == b.strip().casefold()

@@ -33,7 +33,14 @@ from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from incentive_engine.domain.events import Event
-from incentive_engine.services.ingest import IngestService, RawRecord, RecordError, parse_jsonl
+from incentive_engine.domain.scopes import parse_scope
+from incentive_engine.services.ingest import (
+    IngestService,
+    RawRecord,
+    RecordError,
+    parse_jsonl,
+    scope_errors,
+)
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore, PersistenceError
 
@@ -69,6 +76,9 @@ class WorkerConfig:
     restarted worker reads it again), while the messages behind it are stored."""
     retry_ms: int = 500
     """How often waiting messages are retried when no new messages arrive."""
+    scope: str = "crm"
+    """The event types this worker's source may write (``domain.scopes``): CRM facts by
+    default; a message of another type is dead-lettered with the reason."""
 
 
 @dataclass
@@ -171,7 +181,12 @@ class IngestWorker:
         try:
             with EventStore(self.settings) as store:
                 # One poll is one batch: one validation pass, one transaction.
-                service = IngestService(store, batch_size=self.config.max_records)
+                service = IngestService(
+                    store,
+                    scope=parse_scope(self.config.scope),
+                    writer=f"the Kafka worker of {self.config.topic}",
+                    batch_size=self.config.max_records,
+                )
                 while not stop.is_set():
                     polled = consumer.poll(timeout_ms=self.config.poll_ms)
                     messages = self._with_waiting(consumer, polled)
@@ -296,6 +311,14 @@ class IngestWorker:
             records.append(
                 RawRecord(source, i, record.data, record.original, record.error, record.error_field)
             )
+        # A message outside the worker's write scope is dead-lettered with the reason; the
+        # others of the poll are stored as usual.
+        outside = scope_errors(records, service.scope, service.writer)
+        if outside:
+            refused = {e.line for e in outside}
+            for err in outside:
+                letters.write(next(r for r in records if r.line == err.line), [err])
+            records = [r for r in records if r.line not in refused]
         if records:
             report = service.ingest("kafka", lambda: records, dead_letters=letters)  # type: ignore[arg-type]
             self.stats.stored += report.stored

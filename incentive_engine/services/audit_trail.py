@@ -20,6 +20,7 @@ from incentive_engine.services.commissions import (
     payout_of,
     period_statements,
 )
+from incentive_engine.services.voids import voided_events
 from incentive_engine.store.chain import head
 from incentive_engine.store.event_store import EventStore, RecordedEvent
 from plans.evaluate import Line, Statement
@@ -97,8 +98,10 @@ def export_pack(snap: Snapshot, store: EventStore, period: Period, directory: Pa
 
     Files: statements (JSON, and CSV a line per row), payouts (CSV: sealed figures once the
     period is closed, else as computed), adjustments (CSV), events behind every line (CSV and
-    JSON, with recorded times and sources), the plan documents with their hashes, and a
-    manifest with the log position, chain head and the sha256 of every file."""
+    JSON, with recorded times and sources), the plan documents with their hashes, the voided
+    events as stored (marked voided, with who proposed and approved and why) and the
+    quarantined ones, and a manifest with the log position, chain head and the sha256 of
+    every file."""
     directory.mkdir(parents=True, exist_ok=True)
     found = period_statements(snap, period)
     closed = snap.facts.closed_periods.get(str(period))
@@ -152,6 +155,20 @@ def export_pack(snap: Snapshot, store: EventStore, period: Period, directory: Pa
             p, [{**_evidence_row(r), "event": event_content(r.event)} for r in events]
         ),
         "plans.json": lambda p: _write_json(p, plans),
+        "voided_events.json": lambda p: _write_json(p, voided_events(store)),
+        "quarantined_events.json": lambda p: _write_json(
+            p,
+            [
+                {
+                    "event_id": q.event_id,
+                    "type": q.type,
+                    "position": q.position,
+                    "reason": q.reason,
+                    "status": "quarantined",
+                }
+                for q in snap.facts.quarantined.values()
+            ],
+        ),
     }
     digests = {}
     for name, write in files.items():

@@ -89,6 +89,33 @@ def period_statements(snap: Snapshot, period: Period) -> list[Statement]:
     return statements(snap.facts, period, book=snap.book)
 
 
+@dataclass(frozen=True)
+class StatementFailure:
+    """A covered rep's statement that cannot be computed, and why (for example a quarantined
+    event that concerns it)."""
+
+    rep_id: str
+    plan_id: str
+    plan_version: int
+    error: str
+
+
+def period_statements_or_failures(
+    snap: Snapshot, period: Period
+) -> tuple[list[Statement], list[StatementFailure]]:
+    """Every covered rep's statements for a period, and apart the ones that cannot be
+    computed with the reason: one bad statement never hides the others."""
+    found: list[Statement] = []
+    failed: list[StatementFailure] = []
+    for rep_id in sorted(snap.facts.reps):
+        for version in snap.book.for_rep(snap.facts, rep_id, period):
+            try:
+                found.append(evaluate(snap.facts, version, rep_id, period, book=snap.book))
+            except EvaluationError as exc:
+                failed.append(StatementFailure(rep_id, *version.key, str(exc)))
+    return found, failed
+
+
 def payout_of(statement: Statement) -> Payout:
     """The sealed form of a statement."""
     return Payout(

@@ -39,6 +39,7 @@ from incentive_engine.domain.events import (
 )
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
+from incentive_engine.domain.scopes import parse_scope
 from incentive_engine.domain.visibility import Role, Viewer
 from incentive_engine.services.commissions import CommissionError, rep_statements
 from incentive_engine.services.engine import Engine
@@ -547,7 +548,10 @@ class DisputeService:
             RawRecord(source, i, data, json.dumps(data, ensure_ascii=False))
             for i, data in enumerate((event_content(e) for e in events), start=1)
         ]
-        report = IngestService(self.store).ingest(source, lambda: records)
+        service = IngestService(
+            self.store, scope=parse_scope("disputes+adjustments"), writer="the dispute workflow"
+        )
+        report = service.ingest(source, lambda: records)
         if report.errors:
             first = report.errors[0]
             if first.field == "event_id" and first.reason.startswith("conflict"):

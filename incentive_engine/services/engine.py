@@ -86,6 +86,8 @@ class Engine:
         self._loaded_from: int | None = None
         """The position of the snapshot the facts started from (None: from zero)."""
         self._snapshot: Snapshot | None = None
+        self._voided: dict[str, str] = {}
+        """The voids the facts leave out: voided event id -> approval id."""
         self.last_fold: FoldReport | None = None
         """How the last question was answered (see ``FoldReport``)."""
 
@@ -118,6 +120,8 @@ class Engine:
                 source = "zero" if self._loaded_from is None else "snapshot"
             folded = 0
             if self._snapshot is None or head != self._position:
+                if self._take_voids(self.store.voids(after=self._position, until=head)):
+                    source = "zero"  # a void of an event already folded: fold again
                 folded = self._fold_tail(head, progress)
                 self._snapshot = Snapshot(self._facts, PlanBook.from_facts(self._facts))
             report = FoldReport(
@@ -141,17 +145,34 @@ class Engine:
             loaded = self._load(candidate, ignored)
             if loaded is not None:
                 self._facts, header = loaded
+                self._voided = {t: v.approval_id for t, v in self._facts.voided.items()}
                 self._position = header.position
                 self._recorded_high = header.recorded_high
                 self._loaded_from = header.position
                 break
         return tuple(ignored)
 
+    def _take_voids(self, new: dict[str, str]) -> bool:
+        """Add voids approved in the tail; when one voids an event already folded, start the
+        facts again from zero (voids are rare; the event must leave every figure).  Returns
+        whether the facts were reset."""
+        new = {t: a for t, a in new.items() if t not in self._voided}
+        if not new:
+            return False
+        self._voided.update(new)
+        folded = [self.store.position_of(t) for t in new]
+        if not any(p is not None and p <= self._position for p in folded):
+            return False
+        self._facts, self._position, self._recorded_high = Facts(), 0, ""
+        self._loaded_from = None
+        return True
+
     def _fold_tail(self, head: int, progress: Progress | None) -> int:
         """Fold the events after the current position up to ``head``."""
         folded, high = 0, self._recorded_high
         with gc_paused(freeze=head - self._position > 10_000):
-            for page in self.store.events(self._position, until=head):
+            pages = self.store.events(self._position, until=head, voided=self._voided)
+            for page in pages:
                 self._facts.apply_recorded(page)
                 if page:
                     folded += len(page)
@@ -176,11 +197,21 @@ class Engine:
                 if loaded is not None:
                     facts, after = loaded[0], loaded[1].position
                     break
+        voided: dict[str, str] = {}
+        if facts is not None:
+            voided = {t: v.approval_id for t, v in facts.voided.items()}
+            later = self.store.voids(after=after, as_of=as_of)
+            if any((self.store.position_of(t) or after + 1) <= after for t in later):
+                facts, after = None, 0  # a void of an event the snapshot holds
+            else:
+                voided.update(later)
+        if facts is None:
+            voided = self.store.voids(as_of=as_of)
         source: Literal["snapshot", "zero"] = "zero" if facts is None else "snapshot"
         facts = facts if facts is not None else Facts()
         folded = 0
         with gc_paused():
-            for page in self.store.events(after, as_of=as_of):
+            for page in self.store.events(after, as_of=as_of, voided=voided):
                 facts.apply_recorded(page)
                 folded += len(page)
         self.last_fold = FoldReport(

@@ -20,8 +20,15 @@ import orjson
 from pydantic import ValidationError
 
 from incentive_engine.domain import limits
-from incentive_engine.domain.events import EVENT_ADAPTER, EVENT_CLASSES, Event, event_hash
+from incentive_engine.domain.events import (
+    EVENT_ADAPTER,
+    EVENT_CLASSES,
+    Event,
+    EventVoidProposed,
+    event_hash,
+)
 from incentive_engine.domain.references import DEFINING_TYPES, References
+from incentive_engine.domain.scopes import WriteScope
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import AppendReport, EventStore
 
@@ -48,6 +55,8 @@ class RecordError:
     unresolved: bool = False
     """A reference to something not (yet) known: the only kind of error that more events
     arriving later can cure (a stream waits a while for it; a file cannot)."""
+    forbidden: bool = False
+    """The writer may not write this event type (outside its write scope)."""
 
     def __str__(self) -> str:
         who = f" event {self.event_id}" if self.event_id else ""
@@ -284,8 +293,40 @@ def _errors(record: RawRecord, exc: ValidationError) -> list[RecordError]:
             reason += f" (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
         if err["type"] == "extra_forbidden":
             reason = "unknown field"
+        if err["type"] == "plan_document":
+            # The plan document's own problems, each at its path (as ``plan validate`` says).
+            ctx = err.get("ctx") or {}
+            prefix = "" if ctx.get("event_fields") else "document."
+            for path, why in ctx.get("problems", []):
+                field_name = prefix + (path if path != "(document)" else "").rstrip(".")
+                errors.append(
+                    RecordError(
+                        record.source, record.line, record.event_id,
+                        field_name or "document", why,
+                    )
+                )  # fmt: skip
+            continue
         errors.append(RecordError(record.source, record.line, record.event_id, name, reason))
     return errors
+
+
+def scope_errors(
+    records: Iterable[RawRecord], scope: WriteScope, who: str = "this writer"
+) -> list[RecordError]:
+    """The records whose event type is outside the writer's scope, each refused naming the
+    type and what the writer may write (records without a known type are left to
+    validation, which names the known types)."""
+    found = []
+    for record in records:
+        kind = (record.data or {}).get("type")
+        if isinstance(kind, str) and kind in EVENT_CLASSES and not scope.allows(kind):
+            found.append(
+                RecordError(
+                    record.source, record.line, record.event_id, "type",
+                    scope.refusal(kind, who), forbidden=True,
+                )
+            )  # fmt: skip
+    return found
 
 
 # -------------------------------------------------------------------- service
@@ -359,8 +400,19 @@ class DeadLetters:
 class IngestService:
     """Validates records and appends them to the store: the one ingest path of every door."""
 
-    def __init__(self, store: EventStore, *, batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        scope: WriteScope,
+        writer: str = "this writer",
+        batch_size: int | None = None,
+    ) -> None:
         self.store = store
+        self.scope = scope
+        """The event types this writer may append (``domain.scopes``): every record of
+        another type is refused, naming the type and the scope."""
+        self.writer = writer
         self.batch_size = batch_size or store.settings.batch_size
         self.context = door_limits(store.settings)
         """Validation context: the configured date window."""
@@ -393,7 +445,9 @@ class IngestService:
         in_memory = isinstance(first, list | tuple)
         validated: dict[tuple[str, int], Event] | None = {} if in_memory else None
         bad = self._check(first, report, validated)
-        if report.errors and dead_letters is None:
+        if report.errors and (dead_letters is None or any(e.forbidden for e in report.errors)):
+            # Out-of-scope records refuse the whole source, even with dead-lettering: a
+            # writer that sends what it may not write is misconfigured or hostile.
             return report
         refs = self.references()
         batch: list[Event] = []
@@ -461,9 +515,22 @@ class IngestService:
 
         for record in records:
             report.records += 1
+            outside = scope_errors((record,), self.scope, self.writer)
+            if outside:
+                refuse(record, outside)
+                continue
             event = validate_record(record, self.context)
             if not isinstance(event, Event):
                 refuse(record, event)
+                continue
+            if (
+                isinstance(event, EventVoidProposed)
+                and event.target_event_id not in offered
+                and self.store.position_of(event.target_event_id) is None
+            ):
+                missing = f"no stored event {event.target_event_id!r} to void"
+                at = (record.source, record.line, event.event_id)
+                refuse(record, [RecordError(*at, "target_event_id", missing)])
                 continue
             if validated is not None:
                 validated[(record.source, record.line)] = event

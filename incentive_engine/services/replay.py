@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
+from incentive_engine.domain.events import Event
 from incentive_engine.domain.facts import Facts
 from incentive_engine.store.event_store import EventStore
 
@@ -44,7 +45,8 @@ def replay_facts(
     """Fold the whole log (or what was recorded by ``as_of``, or up to position ``until``)."""
     facts = Facts()
     with gc_paused():
-        for page in store.events(as_of=as_of, until=until, page_size=page_size):
+        voided = store.voids(until=until, as_of=as_of)
+        for page in store.events(as_of=as_of, until=until, page_size=page_size, voided=voided):
             facts.apply_recorded(page)
             if progress is not None:
                 progress(len(page))
@@ -60,9 +62,11 @@ def facts_until(store: EventStore, position: int) -> tuple[Facts, date | None]:
     if position <= 0:
         return facts, last_day
     with gc_paused():
-        for page in store.events(until=position):
+        for page in store.events(until=position, voided=store.voids(until=position)):
             facts.apply_recorded(page)
             for event, _ in page:
+                if not isinstance(event, Event):
+                    continue  # left out (quarantined or voided): no effective day to count
                 day = event.effective_day
                 if last_day is None or day > last_day:
                     last_day = day

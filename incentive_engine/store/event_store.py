@@ -9,7 +9,7 @@ between concurrent writers.  The log's notification id is the one global order.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -23,9 +23,18 @@ from eventsourcing.persistence import (
     PersistenceError,
     StoredEvent,
 )
+from pydantic import ValidationError
 
-from incentive_engine.domain.events import EVENT_ADAPTER, Event, event_hash
+from incentive_engine.domain.events import (
+    EVENT_ADAPTER,
+    Event,
+    EventVoidApproved,
+    EventVoidProposed,
+    event_hash,
+)
+from incentive_engine.domain.isolation import Quarantined, Voided
 from incentive_engine.domain.limits import STORED
+from incentive_engine.domain.references import same_person
 from incentive_engine.settings import Settings, postgres_parts, sqlite_path
 from incentive_engine.store.files import create_private
 
@@ -93,6 +102,14 @@ def decode(position: int, state: bytes) -> RecordedEvent:
         source=data.get("source"),
         event=EVENT_ADAPTER.validate_python(data["event"], context=STORED),
     )
+
+
+def decode_or_none(position: int, state: bytes) -> RecordedEvent | None:
+    """A recorded event, or None when the stored state does not validate (quarantined)."""
+    try:
+        return decode(position, state)
+    except (ValidationError, ValueError, KeyError, TypeError):
+        return None
 
 
 class EventStore:
@@ -320,9 +337,14 @@ class EventStore:
         cut = format_instant(as_of) if as_of is not None else None
         for page in self.pages(after, until=until, types=types, page_size=page_size):
             for position, state in page:
-                if cut is not None and _recorded_text(state) > cut:
-                    continue
-                yield decode(position, state)
+                try:
+                    if cut is not None and _recorded_text(state) > cut:
+                        continue
+                except ValueError:
+                    continue  # unreadable: quarantined (see ``events``)
+                recorded = decode_or_none(position, state)
+                if recorded is not None:  # None: quarantined, see ``events``
+                    yield recorded
 
     def events(
         self,
@@ -331,18 +353,83 @@ class EventStore:
         until: int | None = None,
         as_of: datetime | None = None,
         page_size: int = 5000,
-    ) -> Iterator[list[tuple[Event, str]]]:
+        voided: Mapping[str, str] | None = None,
+    ) -> Iterator[list[tuple[Event | Quarantined | Voided, str]]]:
         """Pages of (event, recorded-at ISO text) in global order: the replay fast path,
-        which decodes neither positions nor sources."""
+        which decodes neither positions nor sources.
+
+        A stored event that does not validate (written by an older version or straight
+        into the database) comes as a ``Quarantined`` marker in its place, and one of
+        ``voided`` (event id -> approval id) as a ``Voided`` marker: the fold files both
+        and never sees their content."""
         cut = format_instant(as_of) if as_of is not None else None
         validate, loads = EVENT_ADAPTER.validate_python, orjson.loads
+        skip = voided or {}
         for page in self.pages(after, until=until, page_size=page_size):
-            decoded = []
-            for _, state in page:
-                recorded = _recorded_text(state)
-                if cut is None or recorded <= cut:
-                    decoded.append((validate(loads(state)["event"], context=STORED), recorded))
+            decoded: list[tuple[Event | Quarantined | Voided, str]] = []
+            for position, state in page:
+                try:
+                    recorded = _recorded_text(state)
+                    data = loads(state)["event"]
+                except (ValueError, KeyError, TypeError) as exc:
+                    reason = f"the stored record is not readable: {type(exc).__name__}"
+                    decoded.append((Quarantined.of(position, None, reason), ""))
+                    continue
+                if cut is not None and recorded > cut:
+                    continue
+                if skip and isinstance(data, dict) and data.get("event_id") in skip:
+                    event_id = data["event_id"]
+                    decoded.append((Voided.of(position, data, event_id, skip[event_id]), recorded))
+                    continue
+                try:
+                    decoded.append((validate(data, context=STORED), recorded))
+                except ValidationError as exc:
+                    decoded.append((Quarantined.of(position, data, _reason(exc)), recorded))
             yield decoded
+
+    def quarantined(self, after: int = 0, *, until: int | None = None) -> list[Quarantined]:
+        """Every stored event that does not validate, in log order."""
+        found = []
+        for page in self.events(after, until=until):
+            found += [item for item, _ in page if isinstance(item, Quarantined)]
+        return found
+
+    def raw(self, event_id: str) -> tuple[int, dict[str, Any], str] | None:
+        """A stored event's position, JSON content and recorded-at text, without validating
+        it (for voids of events that no longer validate), or None."""
+        rows = self._select_states([event_id])
+        if not rows:
+            return None
+        state = orjson.loads(rows[0][1])
+        return self._position_of(event_id), state["event"], state["recorded_at"]
+
+    def voids(
+        self, *, after: int = 0, until: int | None = None, as_of: datetime | None = None
+    ) -> dict[str, str]:
+        """Voids approved after a position: voided event id -> the approval's event id.  Only
+        approvals that keep the two-person rule count, however they were stored (a known
+        proposal of the same target, approved by someone other than its proposer); the
+        first approval of a target wins."""
+        found: dict[str, str] = {}
+        for recorded in self.read(after, until=until, types=("EventVoidApproved",), as_of=as_of):
+            approval = recorded.event
+            assert isinstance(approval, EventVoidApproved)
+            try:
+                stored = self.get(approval.proposal_id)
+            except (ValidationError, ValueError, KeyError):
+                stored = None  # a quarantined proposal approves nothing
+            proposal = stored.event if stored is not None else None
+            if (
+                isinstance(proposal, EventVoidProposed)
+                and proposal.target_event_id == approval.target_event_id
+                and not same_person(proposal.proposed_by, approval.approved_by)
+            ):
+                found.setdefault(approval.target_event_id, approval.event_id)
+        return found
+
+    def position_of(self, event_id: str) -> int | None:
+        """The log position of a stored event, or None."""
+        return self._position_of(event_id) if self._select_states([event_id]) else None
 
     def get(self, event_id: str) -> RecordedEvent | None:
         """One recorded event by its id, or None."""
@@ -365,6 +452,18 @@ class EventStore:
             c.execute(sql, [event_id])
             row = c.fetchone()
         return int(row["rowid"] if self._backend == "postgres" else row[0])
+
+
+def _reason(exc: ValidationError) -> str:
+    """A validation failure of a stored event in one line: each field and its reason."""
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        loc = [str(p) for p in err["loc"]]
+        if loc and loc[0][:1].isupper():
+            loc = loc[1:]  # the union's tag
+        parts.append(f"{'.'.join(loc) or '(event)'}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
 def _is_database_error(exc: BaseException) -> bool:

@@ -49,6 +49,7 @@ from incentive_engine.domain.facts import (
     Rep,
     Territory,
 )
+from incentive_engine.domain.isolation import Quarantined, Voided
 
 _DealPay = tuple[DealWon | None, list[Amendment], DealCancelled | None]
 """The parts of a deal that pay reads: the win, amendments, cancellation."""
@@ -70,6 +71,8 @@ _TYPES: dict[str, Any] = {
     "manual_adjustments": list[tuple[tuple[str, str], list[ManualAdjustment]]],
     "recorded": dict[str, str],
     "fx_rates": list[tuple[tuple[str, str], list[tuple[date, str, Decimal]]]],
+    "quarantined": dict[str, Quarantined],
+    "voided": dict[str, Voided],
 }
 _PAIRED = frozenset({"quotas", "manual_adjustments", "fx_rates"})
 """Sections whose dict is keyed by tuples (stored as [key, value] pairs)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -348,8 +349,16 @@ def refold_section(store: EventStore, name: str, position: int) -> Any:
     facts = Facts()
     validate, loads = EVENT_ADAPTER.validate_python, orjson.loads
     types = [t.model_fields["type"].default for t in kinds]
+    voided = store.voids(until=position)
     for page in store.pages(0, until=position, types=types):
-        facts.apply_all(validate(loads(state)["event"]) for _, state in page)
+        for _, state in page:
+            data = loads(state)["event"]
+            if data.get("event_id") in voided:
+                continue  # left out as if never stored
+            try:
+                facts.apply(validate(data))
+            except ValidationError:
+                continue  # quarantined: the eager facts hold its marker
     if name == "deal_pipeline":
         return {i: (d.created, d.stages, d.lost) for i, d in facts.deals.items()}
     return getattr(facts, name)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from incentive_engine.domain.events import QuotaSubject
 from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.isolation import concerns
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.evaluate.book import PlanBook
@@ -124,4 +125,11 @@ def _touching(facts: Facts, version: PlanVersion, rep_id: str, period: Period) -
     found += [q.event_id for q in entries]
     found += [m.event_id for m in facts.manual_adjustments.get((rep_id, str(period)), [])]
     found.append(version.event_id)
+    plan_id = version.plan.plan_id
+    found += [
+        v.approval_id
+        for v in facts.voided.values()
+        if concerns(v, rep_id, plan_id, period.start, period.end)
+        and (v.day is None or v.day >= period.start or v.plan_id == plan_id)
+    ]
     return found

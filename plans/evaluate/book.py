@@ -7,7 +7,7 @@ from datetime import date
 
 from incentive_engine.domain.facts import Facts, Rep
 from incentive_engine.domain.periods import Period
-from plans.documents import PlanVersion
+from plans.documents import PlanError, PlanVersion
 from plans.model import Plan
 
 
@@ -20,11 +20,13 @@ class PlanBook:
     @classmethod
     def from_facts(cls, facts: Facts) -> PlanBook:
         """The versions published in the log."""
-        found = [
-            PlanVersion.from_event(e)
-            for plan_id in sorted(facts.plan_versions)
-            for _, e in sorted(facts.plan_versions[plan_id].items())
-        ]
+        found = []
+        for plan_id in sorted(facts.plan_versions):
+            for _, e in sorted(facts.plan_versions[plan_id].items()):
+                try:
+                    found.append(PlanVersion.from_event(e))
+                except PlanError:  # pragma: no cover - events validate their document
+                    continue  # never in force: the store quarantines such an event
         return cls(tuple(found))
 
     def in_force(self, plan_id: str, day: date) -> PlanVersion | None:

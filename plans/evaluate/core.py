@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.isolation import concerns
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.evaluate.adjustments import prior_periods
@@ -32,6 +33,7 @@ def evaluate(
             f"{version.plan.period.value}, "
             f"not per {period.kind.value} ({period})"
         )
+    check_left_out(facts, rep_id, version.plan.plan_id, period)
     ctx = period_lines(facts, version, rep_id, period)
     prior_periods(facts, book, version, rep_id, period, ctx)
     lines = tuple(replace(ln, number=i) for i, ln in enumerate(ctx.drafts, start=1))
@@ -59,3 +61,18 @@ def statements(
         for version in book.for_rep(facts, rep_id, period):
             found.append(evaluate(facts, version, rep_id, period, book=book))
     return found
+
+
+def check_left_out(facts: Facts, rep_id: str, plan_id: str, period: Period) -> None:
+    """An EvaluationError naming every quarantined event that may concern the statement: its
+    figures cannot be trusted until finance voids (or the operator repairs) the event."""
+    found = [
+        q.describe()
+        for q in facts.quarantined.values()
+        if concerns(q, rep_id, plan_id, period.start, period.end)
+    ]
+    if found:
+        raise EvaluationError(
+            f"the statement of {rep_id} for {period} under plan {plan_id} cannot be computed: "
+            + "; ".join(found)
+        )

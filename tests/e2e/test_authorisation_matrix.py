@@ -133,6 +133,9 @@ MATRIX: dict[tuple[str, str], list[Entry]] = {
         e(M, F, params={"dispute_id": "nope"}, body={})
     ],
     ("post", "/v1/events"): [e(IG, F, body={})],
+    ("get", "/v1/voids"): [e(F)],
+    ("post", "/v1/voids"): [e(F, body={})],
+    ("post", "/v1/voids/{proposal_id}/approve"): [e(F, params={"proposal_id": "nope"}, body={})],
     ("get", "/v1/reps/{rep}/earnings"): [e(R, M, F, per_rep=True)],
     ("get", "/v1/reps/{rep}/points"): [e(R, M, F, per_rep=True, params=Q)],
     ("get", "/v1/reps/{rep}/badges"): [e(R, M, F, per_rep=True)],

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from incentive_engine.domain.events import event_content
+from incentive_engine.domain.scopes import parse_scope
 from incentive_engine.services.ingest import IngestService, RawRecord, ingest_paths, parse_jsonl
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
@@ -34,7 +35,11 @@ def jsonl(path: Path, records: list[Any]) -> Path:
 
 
 def ingest(store: EventStore, *paths: Path, dead_letter: Path | None = None) -> list:
-    return ingest_paths(IngestService(store, batch_size=3), list(paths), dead_letter=dead_letter)
+    return ingest_paths(
+        IngestService(store, scope=parse_scope("all"), batch_size=3),
+        list(paths),
+        dead_letter=dead_letter,
+    )
 
 
 def stored_ids(store: EventStore) -> list[str]:
@@ -159,7 +164,7 @@ def test_references_may_point_forward_within_a_file_and_to_earlier_files(
 
 def test_in_memory_records_use_the_same_path(store: EventStore) -> None:
     lines = [json.dumps(event_content(hired("an"))), json.dumps(event_content(call("an", 1)))]
-    service = IngestService(store)
+    service = IngestService(store, scope=parse_scope("all"))
     report = service.ingest("http", lambda: parse_jsonl(lines, "http"))
     assert report.stored == 2
     record = RawRecord("http", 1, {"type": "RepHired"}, "{}")

@@ -493,3 +493,40 @@ def test_publisher_sends_each_reps_news_once_with_stable_ids(broker: str, tmp_pa
             "statement_changed:c2:binh",
         ]
     )
+
+
+def test_the_worker_writes_only_its_scope_and_dead_letters_the_rest(
+    broker: str, settings: Settings
+) -> None:
+    """Issue 13: a Kafka source writes CRM facts only by default; a manual adjustment, a
+    close or a plan on the topic is dead-lettered with the reason, the rest stored."""
+    from incentive_engine.domain.events import content_hash
+
+    config = topics(broker, f"scope-{os.getpid()}-{settings.store_url[:6]}-{time.monotonic_ns()}")
+    adjustment = {
+        "type": "ManualAdjustment", "event_id": "adj-big", "rep_id": "an", "period": "2026-Q1",
+        "amount": "1000000000000", "currency": "VND", "reason": "x", "posted_by": "crm",
+        "posted_date": "2026-03-01",
+    }  # fmt: skip
+    junk = {"type": "PlanVersionPublished", "event_id": "plan:x:v1", "plan_id": "x",
+            "version": 1, "effective_from": "2026-01-01", "document": {"junk": True},
+            "content_hash": content_hash({"junk": True})}  # fmt: skip
+    messages = [("an", as_message(hired("an"))), ("an", json.dumps(adjustment).encode())]
+    messages += [("an", json.dumps(junk).encode()), ("an", as_message(call("an", 1)))]
+    produce(broker, config.topic, messages)
+    worker = IngestWorker(settings, config)
+    run_until(worker, lambda: worker.stats.polled >= len(messages))
+    assert sorted(event_ids(settings)) == ["act-an-1", "hire-an"]
+    letters = dead_letters(broker, config.dead_letter_topic, expect=2)
+    reasons = sorted(letter["errors"][0]["reason"] for letter in letters)
+    assert "may not write ManualAdjustment" in reasons[0] and "scope crm" in reasons[0]
+    assert "may not write PlanVersionPublished" in reasons[1]
+    # A topic configured for plans still refuses a junk document, at its path.
+    config2 = topics(broker, f"plans-{os.getpid()}-{settings.store_url[:6]}-{time.monotonic_ns()}")
+    config2.scope = "plans"
+    produce(broker, config2.topic, [("x", json.dumps(junk).encode())])
+    worker2 = IngestWorker(settings, config2)
+    run_until(worker2, lambda: worker2.stats.polled >= 1)
+    [letter] = dead_letters(broker, config2.dead_letter_topic, expect=1)
+    assert {e["field"] for e in letter["errors"]} >= {"document.junk", "document.plan_id"}
+    assert "plan:x:v1" not in event_ids(settings)

@@ -127,7 +127,11 @@ def test_territory_single_owner_shorthand() -> None:
 
 
 def test_plan_version_hash_must_match_document() -> None:
-    doc = {"plan_id": "p", "rate": Decimal("0.02")}
+    doc = {
+        "plan_id": "p", "version": 1, "name": "P", "effective_from": "2026-01-01",
+        "currency": "VND", "period": "quarter", "covers": {"roles": ["rep"]},
+        "components": [{"id": "c", "kind": "rate", "rate": 2}],
+    }  # fmt: skip
     good = PlanVersionPublished(
         event_id="p1", plan_id="p", version=1, effective_from="2026-01-01",
         document=doc, content_hash=content_hash(doc),
