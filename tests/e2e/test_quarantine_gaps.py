@@ -206,3 +206,53 @@ def test_payouts_of_one_broken_rep_never_hide_the_others(settings: Settings) -> 
         "an", "binh", "chau", "mgr",
     ]  # fmt: skip
     assert _payout_reads(s).json()["failures"] == []
+
+
+# ------------------------------------------------------------------ the log read back
+
+
+def test_the_events_listing_marks_voided_and_quarantined_events(settings: Settings) -> None:
+    seed(settings)
+    insert_raw(settings, JUNK_PLAN, recorded_at="2026-04-01T00:00:00.000000+00:00")
+    with EventStore(settings) as store:
+        approval = _void(store, "won-D2")
+    cli = ["--store", settings.store_url, "events", "--format", "json", "--limit", "100"]
+    out = runner.invoke(app, cli)
+    assert out.exit_code == 0, out.output
+    listed = {r["event_id"]: r for r in json.loads(out.stdout)}
+    assert listed["won-D2"]["status"] == "voided" and listed["won-D2"]["voided_by"] == approval
+    junk = listed["plan:example:v2"]
+    assert junk["status"] == "quarantined" and "document" in junk["summary"]
+    assert listed["won-D1"]["status"] == "" and listed["won-D1"]["voided_by"] == ""
+    with EventStore(settings) as store:
+        fixed = _void(store, "plan:example:v2")
+    listed = {r["event_id"]: r for r in json.loads(runner.invoke(app, cli).stdout)}
+    assert listed["plan:example:v2"]["status"] == "voided"
+    assert listed["plan:example:v2"]["voided_by"] == fixed
+
+
+def test_a_voided_dispute_resolution_reopens_the_dispute(settings: Settings) -> None:
+    s = api_settings(settings)
+    seed(s)
+    c = client(s)
+    an, fin = auth(s, Role.REP, "an"), auth(s, Role.FINANCE, "fin")
+    raised = c.post(
+        "/v1/disputes",
+        headers=an,
+        json={"period": "2026-Q1", "line": 2, "reason": "more", "expected_amount": "9000000"},
+    )
+    assert raised.status_code == 201, raised.text
+    did = raised.json()["dispute_id"]
+    rejected = c.post(
+        f"/v1/disputes/{did}/resolve", headers=fin, json={"outcome": "rejected", "reason": "no"}
+    )
+    assert rejected.status_code == 200, rejected.text
+    with EventStore(s) as store:
+        [resolution] = [r.event.event_id for r in store.read(types=("DisputeResolved",))]
+        _void(store, resolution)
+    seen = client(s).get(f"/v1/disputes/{did}", headers=fin)
+    assert seen.status_code == 200 and seen.json()["status"] == "open", seen.text
+    again = client(s).post(
+        f"/v1/disputes/{did}/resolve", headers=fin, json={"outcome": "rejected", "reason": "no"}
+    )
+    assert again.status_code == 200, again.text
