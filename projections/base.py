@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection, MetaData, Table
 
 from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.isolation import Quarantined
 from incentive_engine.store.event_store import RecordedEvent
 
 metadata = MetaData()
@@ -35,6 +36,10 @@ class Projection(ABC):
     @abstractmethod
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         """Write the effect of a page of events (in log order) inside the open transaction."""
+
+    def quarantined(self, conn: Connection, markers: Sequence[Quarantined]) -> None:  # noqa: B027
+        """Note stored events that do not validate (in log order): ignored by default, as
+        the fold ignores them; a read model of the log itself lists them."""
 
     def settle(self, conn: Connection) -> None:  # noqa: B027  (optional hook)
         """Write what the pages applied in this run amount to (in-memory projections)."""

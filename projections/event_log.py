@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime, time
 
 from sqlalchemy import (
     Column,
@@ -20,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from incentive_engine.domain.events import describe
+from incentive_engine.domain.isolation import Quarantined
 from incentive_engine.store.event_store import RecordedEvent
 from projections.base import Projection, metadata
 
@@ -29,10 +31,13 @@ event_index = Table(
     Column("position", Integer, primary_key=True, autoincrement=False),
     Column("event_id", String(128), nullable=False, unique=True),
     Column("type", String(40), nullable=False, index=True),
-    Column("effective_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("effective_at", DateTime(timezone=True), index=True),
+    Column("recorded_at", DateTime(timezone=True)),
     Column("source", Text),
     Column("summary", Text, nullable=False),
+    # Why a stored event that does not validate is left out of the fold (None otherwise);
+    # its times are then unknown (None) unless its effective day can be read.
+    Column("quarantined", Text),
 )
 event_reps = Table(
     "event_reps",
@@ -54,7 +59,44 @@ class EventIndex(Projection):
     """One row per event (type, effective and recorded time, source, summary) and its reps."""
 
     name = "event_index"
+    version = 2
     tables = (event_index, event_reps)
+
+    def reset(self, conn: Connection) -> None:
+        """Drop and recreate the tables (version 2 added the quarantined column)."""
+        for table in reversed(self.tables):
+            table.drop(conn, checkfirst=True)
+        for table in self.tables:
+            table.create(conn)
+
+    def quarantined(self, conn: Connection, markers: Sequence[Quarantined]) -> None:
+        """List stored events that do not validate, with what can be read of them."""
+        ids = [q.key for q in markers]
+        taken = set(
+            conn.execute(
+                select(event_index.c.event_id).where(event_index.c.event_id.in_(ids))
+            ).scalars()
+        )
+        rows = []
+        for q in markers:
+            day = q.day
+            rows.append(
+                {
+                    "position": q.position,
+                    "event_id": q.key if q.key not in taken else f"position:{q.position}",
+                    "type": (q.type or "(unreadable)")[:40],
+                    "effective_at": datetime.combine(day, time(), UTC) if day else None,
+                    "recorded_at": None,
+                    "source": None,
+                    "summary": q.describe(),
+                    "quarantined": q.reason,
+                }
+            )
+            taken.add(rows[-1]["event_id"])
+        conn.execute(event_index.insert(), rows)
+        reps = [{"position": q.position, "rep_id": rep} for q in markers for rep in q.rep_ids]
+        if reps:
+            conn.execute(event_reps.insert(), reps)
 
     def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         """Insert index rows for the page."""

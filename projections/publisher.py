@@ -16,7 +16,7 @@ and report the latest rank under a new id: rank news is state, "you are now 3rd"
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -29,6 +29,7 @@ from incentive_engine.domain.events import (
     DealCancelled,
     DealWon,
     Event,
+    EventVoidApproved,
     ManualAdjustment,
     PeriodClosed,
     QuotaChanged,
@@ -40,7 +41,7 @@ from incentive_engine.domain.events import (
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.leaderboards import LeaderboardError, Metric, ranking
 from incentive_engine.domain.periods import Period, PeriodKind
-from incentive_engine.store.event_store import RecordedEvent
+from incentive_engine.store.event_store import EventStore, RecordedEvent
 from plans.evaluate import EvaluationError, PlanBook
 from plans.points import Badge, badges
 from projections.base import Projection
@@ -204,9 +205,22 @@ class Publisher(Projection):
 
     name = "publisher"
 
-    def __init__(self, producer: object, topic: str) -> None:
+    def __init__(
+        self,
+        producer: object,
+        topic: str,
+        *,
+        store: EventStore | None = None,
+        refold: Callable[[int], tuple[Facts, date | None]] | None = None,
+    ) -> None:
+        """Publish to ``topic``; with ``store`` and ``refold`` (the facts folded up to a log
+        position, from the door), voided events are left out as the fold leaves them out,
+        and a void approved after its target was published starts the facts again without
+        it and tells the reps it concerned."""
         self.producer = producer
         self.topic = topic
+        self.store = store
+        self.refold = refold
         self.facts: Facts | None = None
         self.sent = 0
         self.last_day: date | None = None
@@ -233,8 +247,13 @@ class Publisher(Projection):
         for day in days:
             self._saw(day)
         before = standings(self.facts, days, self.last_day)
+        voided = self.store.voids(until=events[-1].position) if self.store is not None else {}
         for recorded in events:
             event = recorded.event
+            if event.event_id in voided:
+                continue  # left out of every figure, as the fold leaves it out
+            if isinstance(event, EventVoidApproved) and self._unfold(recorded, voided):
+                continue
             owners: list[str] = []
             if isinstance(event, TerritoryAssigned | TerritoryReassigned):
                 territory = self.facts.territories.get(event.territory_id)
@@ -246,6 +265,30 @@ class Publisher(Projection):
         last = events[-1]
         self._send(gamification_news(before, after, last.event.event_id, last.position))
         self.producer.flush()  # type: ignore[attr-defined]
+
+    def _unfold(self, recorded: RecordedEvent, voided: Mapping[str, str]) -> bool:
+        """An approved void: tell the reps its target concerned that their statements
+        changed, and start the facts again without it (from the door's fold up to the
+        approval). Whether it was one (an approval that counts)."""
+        approval = recorded.event
+        assert isinstance(approval, EventVoidApproved)
+        if self.store is None or self.refold is None:
+            return False
+        if voided.get(approval.target_event_id) != approval.event_id:
+            return False  # an approval that breaks the two-person rule counts for nothing
+        try:
+            target = self.store.get(approval.target_event_id)
+        except ValueError:  # a quarantined target was never folded nor published
+            return True
+        if target is None:
+            return True
+        assert self.facts is not None
+        reps = notifications(self.facts, target.event)
+        self.facts, self.last_day = self.refold(recorded.position)
+        self._send(
+            Notification(n.kind, n.rep_id, approval.event_id, n.period, about=n.about) for n in reps
+        )
+        return True
 
     def _send(self, news: Iterable[Notification]) -> None:
         for n in news:

@@ -28,7 +28,8 @@ from sqlalchemy import (
 from sqlalchemy import Table as SATable
 from sqlalchemy.pool import NullPool
 
-from incentive_engine.store.event_store import EventStore, RecordedEvent, decode_or_none
+from incentive_engine.domain.isolation import Quarantined
+from incentive_engine.store.event_store import EventStore, RecordedEvent, decode_or_marker
 from incentive_engine.store.files import create_private
 from projections.base import FactsSource, Projection, metadata
 
@@ -143,9 +144,9 @@ class ProjectionRunner:
         for page in self.store.pages(start, page_size=self.page_size):
             if max_events is not None and done + len(page) > max_events:
                 page = page[: max_events - done]
-            recorded = _decodable(page)
-            if recorded:
-                self._apply_page(recorded, positions)
+            recorded, quarantined = _decoded(page)
+            if recorded or quarantined:
+                self._apply_page(recorded, positions, quarantined)
             done += len(page)
             if progress is not None:
                 progress(len(page))
@@ -163,14 +164,23 @@ class ProjectionRunner:
                     p.settle(conn)
                     self._track(conn, p, positions[p.name], existed=True)
 
-    def _apply_page(self, page: list[RecordedEvent], positions: dict[str, int]) -> None:
-        last = page[-1].position
+    def _apply_page(
+        self,
+        page: list[RecordedEvent],
+        positions: dict[str, int],
+        quarantined: Sequence[Quarantined] = (),
+    ) -> None:
+        last = max([r.position for r in page[-1:]] + [q.position for q in quarantined[-1:]])
         with self.engine.begin() as conn:
             for p in self.projections:
                 unseen = [r for r in page if r.position > positions[p.name]]
-                if not unseen:
+                left_out = [q for q in quarantined if q.position > positions[p.name]]
+                if not unseen and not left_out:
                     continue
-                p.apply(conn, unseen)
+                if unseen:
+                    p.apply(conn, unseen)
+                if left_out:
+                    p.quarantined(conn, left_out)
                 if p.in_memory:
                     self._in_memory_positions[p.name] = last
                 elif not p.derived:  # a derived projection is tracked when it settles
@@ -211,9 +221,17 @@ class ProjectionRunner:
         return max(0, self.store.max_position() - min(self.positions().values(), default=0))
 
 
-def _decodable(page: Sequence[tuple[int, bytes]]) -> list[RecordedEvent]:
-    """The page's events that validate: a quarantined one (written by an older version or
-    straight into the database) is left out of the read models, as the fold leaves it out
-    (``domain.isolation``); the statements it concerns say so."""
-    decoded = (decode_or_none(position, state) for position, state in page)
-    return [r for r in decoded if r is not None]
+def _decoded(page: Sequence[tuple[int, bytes]]) -> tuple[list[RecordedEvent], list[Quarantined]]:
+    """The page's events that validate, and apart the markers of those that do not: a
+    quarantined event (written by an older version or straight into the database) is left
+    out of the read models' ``apply`` as the fold leaves it out (``domain.isolation``); only
+    a read model of the log itself lists it (``Projection.quarantined``)."""
+    recorded: list[RecordedEvent] = []
+    quarantined: list[Quarantined] = []
+    for position, state in page:
+        item = decode_or_marker(position, state)
+        if isinstance(item, Quarantined):
+            quarantined.append(item)
+        else:
+            recorded.append(item)
+    return recorded, quarantined

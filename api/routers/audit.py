@@ -7,7 +7,7 @@ import io
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
@@ -34,16 +34,41 @@ class FindingOut(BaseModel):
     detail: str
 
 
+class QuarantinedOut(BaseModel):
+    """A stored event that no longer validates: resolved once finance has voided it."""
+
+    position: int
+    event_id: str | None
+    type: str | None
+    reason: str
+    status: Literal["unresolved", "voided"]
+    voided_by: str | None
+    """The approval that voided it."""
+    covered: bool
+    """Whether it was there when the last valid checkpoint was signed (an old event)."""
+    edited: bool
+    """Whether it validated when it was chained and was edited since (also a finding)."""
+
+
 class Verification(BaseModel):
-    """What verification checked (events chained, closed periods recomputed) and found."""
+    """What verification checked (events chained, closed periods recomputed) and found.
+
+    ``status`` is ``failed`` when anything was found (``intact`` false), ``quarantined``
+    when the log is intact but stored events that no longer validate are not voided yet
+    (the statements they concern cannot be computed), else ``ok``; ``ok`` is true only
+    for ``ok``."""
 
     ok: bool
+    status: Literal["ok", "quarantined", "failed"]
+    intact: bool
+    """Nothing edited, deleted, inserted or reordered; checkpoints and seals hold."""
     events: int
     periods: int
     summary: str
     """Verified up to which signed checkpoint, or where it failed."""
     warnings: list[str]
     findings: list[FindingOut]
+    quarantined: list[QuarantinedOut]
 
 
 class StatementSummary(BaseModel):
@@ -101,17 +126,37 @@ def verify_log(request: Request, engine: EngineDep, who: Finance) -> Verificatio
     """Recompute the hash chain from the log against the chain read model and the signed
     checkpoints, and every closed period's statements: ``ok`` false with the findings (the
     first bad position and the kind of change) when anything was edited, deleted, inserted,
-    reordered, or the chain rebuilt to hide it; then extend the chain with new events."""
+    reordered, or the chain rebuilt to hide it, and also (status ``quarantined``) while a
+    stored event that no longer validates is not voided; then extend the chain with new
+    events."""
     report = run_verification(engine, request.app.state.views)
+    summary = report.summary()
+    if report.quarantined:
+        summary += f"; {report.quarantine_summary()}"
     return Verification(
-        ok=report.ok,
+        ok=report.status == "ok",
+        status=report.status,
+        intact=report.ok,
         events=report.events,
         periods=report.periods,
-        summary=report.summary(),
+        summary=summary,
         warnings=report.warnings,
         findings=[
             FindingOut(kind=f.kind, position=f.position, event_id=f.event_id, detail=f.detail)
             for f in report.findings
+        ],
+        quarantined=[
+            QuarantinedOut(
+                position=q.position,
+                event_id=q.event_id,
+                type=q.type,
+                reason=q.reason,
+                status="voided" if q.resolved else "unresolved",
+                voided_by=q.voided_by,
+                covered=q.covered,
+                edited=q.edited,
+            )
+            for q in report.quarantined
         ],
     )
 

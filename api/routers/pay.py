@@ -31,8 +31,7 @@ from incentive_engine.services.commissions import (
     CommissionError,
     Snapshot,
     close_period,
-    payout_of,
-    period_statements,
+    period_payouts,
     rep_statements,
 )
 from incentive_engine.services.integrity import guard_export
@@ -158,13 +157,26 @@ class PayoutRow(BaseModel):
     statement_hash: str
 
 
+class PayoutFailure(BaseModel):
+    """A covered rep's statement that cannot be computed (for example a quarantined event
+    concerns it), so the rep has no row among the payouts."""
+
+    rep_id: str
+    plan_id: str
+    plan_version: int
+    error: str
+
+
 class Payouts(Page[PayoutRow]):
-    """A period's payouts (sealed figures once it is closed), by rep id then plan."""
+    """A period's payouts (sealed figures once it is closed), by rep id then plan; the
+    statements that cannot be computed are listed apart in ``failures`` (empty when every
+    covered rep's pay is there)."""
 
     period: str
     status: Literal["open", "sealed"]
     closed_at: datetime | None = None
     closed_by: str | None = None
+    failures: list[PayoutFailure] = []
 
 
 class EarningsRow(BaseModel):
@@ -554,9 +566,19 @@ def payouts(
     ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    partial: Annotated[
+        bool,
+        Query(
+            description="CSV only: export the computable reps' rows when some statements "
+            "cannot be computed (refused with 409 otherwise); the count of missing "
+            "statements is in the X-Payout-Failures header."
+        ),
+    ] = False,
 ) -> Response:
     """Every rep's pay for a period (sealed figures once closed), by rep id then plan:
-    paged JSON, or the whole list as CSV for payroll. Finance only."""
+    paged JSON, or the whole list as CSV for payroll. Finance only. A rep whose statement
+    cannot be computed never hides the others: the JSON lists it in ``failures``; the CSV
+    is refused (409 naming the reps) unless ``partial=true``."""
     the_period = parse_period(period)
     as_of = instant(as_of)
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("Accept", ""))
@@ -565,14 +587,12 @@ def payouts(
             engine, the_period, what=f"the payouts of {the_period}", views=request.app.state.views
         )
     snap = engine.snapshot(as_of)
-    closed = snap.facts.closed_periods.get(str(the_period))
-    found = (
-        list(closed.payouts)
-        if closed is not None
-        else [payout_of(s) for s in period_statements(snap, the_period)]
-    )
+    found = period_payouts(snap, the_period)
+    closed = found.closed
+    if wants_csv:
+        found.require_complete(the_period, partial=partial)
     status: Literal["open", "sealed"] = "sealed" if closed is not None else "open"
-    rows = _payout_rows(snap, the_period, found, status)
+    rows = _payout_rows(snap, the_period, found.payouts, status)
     access.record(request, who, "payouts", [r.rep_id for r in rows], str(the_period))
     immutable = closed is not None or is_past(as_of)
     if wants_csv:
@@ -581,6 +601,8 @@ def payouts(
             "Content-Disposition": f'attachment; filename="payouts-{the_period}.csv"',
             "Vary": "Accept",
         }
+        if found.failures:
+            headers["X-Payout-Failures"] = str(len(found.failures))
         if immutable:
             headers |= {"Cache-Control": IMMUTABLE, "ETag": etag_of(text)}
         return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
@@ -589,6 +611,12 @@ def payouts(
         status=status,
         closed_at=closed.closed_at if closed else None,
         closed_by=closed.closed_by if closed else None,
+        failures=[
+            PayoutFailure(
+                rep_id=f.rep_id, plan_id=f.plan_id, plan_version=f.plan_version, error=f.error
+            )
+            for f in found.failures
+        ],
         **window(rows, limit, offset),
     )
     response = answer(request, body, immutable=immutable)

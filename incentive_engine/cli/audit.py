@@ -35,8 +35,10 @@ def verify_command(
 ) -> None:
     """Recompute the hash chain over the log against the chain read model and the signed
     checkpoints, then every closed period's statements; report the first event edited,
-    deleted, inserted or reordered, a rebuilt chain, forged or missing checkpoints, and any
-    period that no longer recomputes to its seal. Exit 1 when anything is found."""
+    deleted, inserted or reordered, a rebuilt chain, forged or missing checkpoints, any
+    period that no longer recomputes to its seal, and every quarantined event (a stored
+    event that no longer validates) with whether it is voided. Exit 1 when anything is
+    found; exit 3 when the log is intact but quarantined events are not voided yet."""
     from incentive_engine.services.integrity import run_verification, views_of
 
     with engine_of(ctx) as engine:
@@ -50,19 +52,35 @@ def verify_command(
     rows = [
         {"kind": f.kind, "position": f.position, "event_id": f.event_id, "detail": f.detail}
         for f in report.findings
+    ] + [
+        {
+            "kind": "voided" if q.resolved else "quarantined",
+            "position": q.position,
+            "event_id": q.event_id,
+            "detail": q.describe(),
+        }
+        for q in report.quarantined
     ]
-    if rows:
+    if report.findings:
         emit(rows, fmt, "audit findings")
-        errors.print(f"audit: {len(rows)} finding(s): {report.summary()}", markup=False)
+        errors.print(f"audit: {len(report.findings)} finding(s): {report.summary()}", markup=False)
         raise typer.Exit(1)
+    if report.unresolved:
+        emit(rows, fmt, "quarantined events")
+        errors.print(
+            f"audit: the log is intact ({report.summary()}), but {report.quarantine_summary()}",
+            markup=False,
+        )
+        raise typer.Exit(3)
     if fmt is Format.TABLE:
         console.print(
             f"ok: {report.events:,} events chained, {report.periods} closed period(s) recompute "
-            f"to their seals; {report.summary()}",
+            f"to their seals; {report.summary()}"
+            + (f"; {report.quarantine_summary()}" if report.quarantined else ""),
             markup=False,
         )
     else:
-        emit([], fmt)
+        emit(rows, fmt)
 
 
 @audit_app.command("checkpoint")

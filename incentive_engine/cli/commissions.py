@@ -116,9 +116,19 @@ def payouts(
     fmt: Annotated[
         Format, typer.Option("--format", help="csv is ready for payroll import.")
     ] = Format.TABLE,
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="CSV: export the computable reps when some statements cannot be computed "
+            "(refused otherwise).",
+        ),
+    ] = False,
 ) -> None:
-    """Every rep's pay for a period (sealed figures once closed), for finance and payroll."""
-    from incentive_engine.services.commissions import payout_of, period_statements_or_failures
+    """Every rep's pay for a period (sealed figures once closed), for finance and payroll.
+    Statements that cannot be computed are listed on stderr (exit 1); the payroll CSV is
+    then refused unless --partial."""
+    from incentive_engine.services.commissions import period_payouts
     from incentive_engine.services.integrity import guard_export
 
     the_period = period_arg(period)
@@ -126,13 +136,10 @@ def payouts(
         if fmt is Format.CSV:  # the payroll export: verified first, refused on failure
             guard_export(engine, the_period, what=f"the payouts of {the_period}")
         snap = engine.snapshot(parse_instant(as_of))
-    closed = snap.facts.closed_periods.get(str(the_period))
-    failed = []
-    if closed is None:
-        computed, failed = period_statements_or_failures(snap, the_period)
-        found = [payout_of(s) for s in computed]
-    else:
-        found = list(closed.payouts)
+    result = period_payouts(snap, the_period)
+    if fmt is Format.CSV:
+        result.require_complete(the_period, partial=partial)
+    closed, found, failed = result.closed, result.payouts, result.failures
     currency = {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
     record_access(ctx, "payouts", [p.rep_id for p in found], str(the_period))
     rows = [
@@ -171,7 +178,8 @@ def payouts(
         )
     if failed:
         errors.print(f"{len(failed)} statement(s) could not be computed; the list is incomplete")
-        raise typer.Exit(1)
+        if not (partial and fmt is Format.CSV):  # a partial export asked for is not a failure
+            raise typer.Exit(1)
 
 
 @commission_commands.command()

@@ -300,7 +300,9 @@ def events(
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
     """List events in log order, filtered by type, rep, effective time and recorded time
-    (or count the whole log's events by type)."""
+    (or count the whole log's events by type). Each row's status says whether the event is
+    voided (voided_by: the approval; left out of every figure) or quarantined (a stored
+    event that no longer validates, listed with the reason; its times may be unknown)."""
     from sqlalchemy import select
 
     from incentive_engine.domain.events import EVENT_CLASSES
@@ -330,7 +332,15 @@ def events(
         emit([{"type": t, "events": n} for t, n in found.items()], fmt, "events by type")
         return
     ix = event_index.c
-    query = select(ix.position, ix.recorded_at, ix.type, ix.event_id, ix.effective_at, ix.summary)
+    query = select(
+        ix.position,
+        ix.recorded_at,
+        ix.type,
+        ix.event_id,
+        ix.effective_at,
+        ix.summary,
+        ix.quarantined,
+    )
     query = query.where(ix.position > after)
     if event_type:
         query = query.where(ix.type.in_(event_type))
@@ -345,19 +355,28 @@ def events(
     if as_of:
         query = query.where(ix.recorded_at <= parse_instant(as_of))
     query = query.order_by(ix.position).limit(limit)
+    with EventStore(settings) as store:
+        voided = store.voids()
     with runner.engine.connect() as conn:
         rows = [
             {
                 "position": r.position,
-                "recorded_at": iso(r.recorded_at),
+                "recorded_at": iso(r.recorded_at) if r.recorded_at else "",
                 "type": r.type,
                 "event_id": r.event_id,
-                "effective": iso(r.effective_at),
+                "effective": iso(r.effective_at) if r.effective_at else "",
                 "summary": r.summary,
+                "status": _listed_status(r.event_id in voided, r.quarantined is not None),
+                "voided_by": voided.get(r.event_id, ""),
             }
             for r in conn.execute(query)
         ]
     emit(rows, fmt, "events")
+
+
+def _listed_status(voided: bool, quarantined: bool) -> str:
+    """An event's status in the listing: a void resolves a quarantined event."""
+    return "voided" if voided else "quarantined" if quarantined else ""
 
 
 # ------------------------------------------------------------ long-running
@@ -621,8 +640,10 @@ def publish_command(
 
     settings = settings_of(ctx)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    publisher = Publisher(producer, topic)
     with EventStore(settings) as store:
+        publisher = Publisher(
+            producer, topic, store=store, refold=lambda position: facts_until(store, position)
+        )
         runner = ProjectionRunner(store, make_engine(settings.resolved_views_url()), [publisher])
         publisher.prime(*facts_until(store, runner.positions()[publisher.name]))
         if follow:

@@ -17,17 +17,19 @@ sealed hashes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Connection, select
 
 from incentive_engine.domain.events import PeriodClosed
+from incentive_engine.domain.isolation import Quarantined
 from incentive_engine.domain.periods import Period
 from incentive_engine.store.chain import GENESIS, next_link
 from incentive_engine.store.checkpoints import Checkpoint, CheckpointKeys, load_keys, read_copy
-from incentive_engine.store.event_store import format_instant
+from incentive_engine.store.event_store import decode_or_marker, format_instant
 from plans.evaluate import statements
 from projections.audit_chain import chain_table
 from projections.integrity import stored_checkpoints
@@ -62,6 +64,45 @@ class Finding:
     detail: str
 
 
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """A stored event that no longer validates, found by verification: outside the chain
+    (never linked) unless it was edited after it was chained (then also an ``altered``
+    finding), unresolved until finance voids it."""
+
+    position: int
+    event_id: str | None
+    type: str | None
+    reason: str
+    voided_by: str | None
+    """The approval that voided it (resolved), or None (unresolved)."""
+    covered: bool
+    """Whether it was there when the last valid checkpoint was signed (an old event)."""
+    edited: bool
+    """Whether it was chained when it validated and has been edited since."""
+
+    @property
+    def resolved(self) -> bool:
+        """Whether it is voided: every figure is computed as if it had never been stored."""
+        return self.voided_by is not None
+
+    def describe(self) -> str:
+        """One line for people: which event, why it is left out, and where it stands."""
+        who = f"event {self.event_id!r}" if self.event_id else "an event without an id"
+        kind = f" ({self.type})" if self.type else ""
+        head = f"{who}{kind} at log position {self.position} is quarantined: {self.reason}"
+        if self.edited:
+            where = "; it validated when it was chained and has been edited since"
+        elif self.covered:
+            where = "; it was there at the last signed checkpoint (an old event)"
+        else:
+            where = "; no signed checkpoint covers it yet"
+        if self.resolved:
+            return f"{head}{where}; resolved: voided by {self.voided_by}"
+        fix = f"incentive-engine void propose {self.event_id or '?'}"
+        return f"{head}{where}; unresolved: the statements it concerns cannot be computed ({fix})"
+
+
 @dataclass
 class VerifyReport:
     """What verification checked and found (the first chain break, checkpoints, then sealed
@@ -79,11 +120,26 @@ class VerifyReport:
     """The chain head recomputed from the log (at ``position``)."""
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+    """Stored events that no longer validate, voided or not, in log order."""
 
     @property
     def ok(self) -> bool:
-        """Whether nothing was found."""
+        """Whether nothing was found: the log is intact (quarantined events aside)."""
         return not self.findings
+
+    @property
+    def unresolved(self) -> list[QuarantinedRow]:
+        """The quarantined events not voided: the statements they concern cannot be computed."""
+        return [q for q in self.quarantined if not q.resolved]
+
+    @property
+    def status(self) -> Literal["ok", "quarantined", "failed"]:
+        """``failed`` (a finding), ``quarantined`` (intact, but unresolved quarantined events
+        remain) or ``ok``."""
+        if self.findings:
+            return "failed"
+        return "quarantined" if self.unresolved else "ok"
 
     @property
     def first_bad(self) -> int | None:
@@ -104,6 +160,18 @@ class VerifyReport:
         more = f"; {tail} position(s) after it not covered yet" if tail > 0 else ""
         return f"verified up to checkpoint #{cp.number} at position {cp.position}{more}"
 
+    def quarantine_summary(self) -> str:
+        """One line on the quarantined events: how many are unresolved, how many voided."""
+        unresolved, voided = len(self.unresolved), len(self.quarantined) - len(self.unresolved)
+        if not self.quarantined:
+            return "no quarantined event"
+        first = next((q for q in self.unresolved), None)
+        where = f" (first: {first.event_id or '?'} at position {first.position})" if first else ""
+        return (
+            f"{unresolved} unresolved quarantined event(s){where}, {voided} voided "
+            "(void an unresolved one with `incentive-engine void propose`)"
+        )
+
 
 @dataclass
 class _Mismatch:
@@ -112,6 +180,37 @@ class _Mismatch:
     position: int
     log_id: str | None
     chain_id: str | None
+    quarantined: Quarantined | None = None
+    """The stored event at that position, chained once, that no longer validates."""
+
+
+def _rows(engine: Engine) -> Iterator[tuple[int, bytes]]:
+    """Every stored row of the log, as (position, state), in log order."""
+    for page in engine.store.pages():
+        yield from page
+
+
+def _report_quarantined(
+    engine: Engine, found: list[tuple[Quarantined, bool]], report: VerifyReport
+) -> None:
+    """File each quarantined event with whether it is voided, was there at the last valid
+    checkpoint, or was edited after it was chained; warn about each."""
+    if not found:
+        return
+    voids = engine.store.voids()
+    cp = report.checkpoint
+    for q, chained in found:
+        row = QuarantinedRow(
+            position=q.position,
+            event_id=q.event_id,
+            type=q.type,
+            reason=q.reason,
+            voided_by=voids.get(q.event_id) if q.event_id else None,
+            covered=cp is not None and q.position <= cp.position,
+            edited=chained,
+        )
+        report.quarantined.append(row)
+        report.warnings.append(row.describe())
 
 
 def checkpoints_of(
@@ -216,22 +315,31 @@ def verify(engine: Engine, conn: Connection) -> VerifyReport:
             at_checkpoint[checkpoints[j].number] = (count, previous, last_position)
             j += 1
 
+    quarantined: list[tuple[Quarantined, bool]] = []
+    """Stored events that do not validate (outside the chain), and whether each was chained."""
     try:
-        for recorded in engine.store.read():
-            position, event_id = recorded.position, recorded.event.event_id
+        for position, state in _rows(engine):
             passed(position)
             while i < len(chain_positions) and chain_positions[i] < position:
                 if mismatch is None:  # the chain knew a position the log no longer has
                     mismatch = _Mismatch(chain_positions[i], None, chain[chain_positions[i]][0])
                 i += 1
-            link = next_link(previous, recorded)
-            if i < len(chain_positions) and chain_positions[i] == position:
-                chained_id, chained_link = chain[position]
-                if mismatch is None and (chained_id != event_id or chained_link != link):
-                    mismatch = _Mismatch(position, event_id, chained_id)
-                i += 1
-            elif mismatch is None and position < chain_end:
-                mismatch = _Mismatch(position, event_id, None)
+            recorded = decode_or_marker(position, state)
+            chained = i < len(chain_positions) and chain_positions[i] == position
+            if isinstance(recorded, Quarantined):
+                # Never linked: the chain read model leaves it out as the fold does (the head
+                # stays the link before it).  A chained position that no longer validates
+                # was edited after it was chained.
+                if chained:
+                    if mismatch is None:
+                        mismatch = _Mismatch(
+                            position, recorded.event_id, chain[position][0], recorded
+                        )
+                    i += 1
+                quarantined.append((recorded, chained))
+                recomputed[position], last_position = previous, position
+                continue
+            event_id = recorded.event.event_id
             if inserted is None and j > 0:
                 cp = checkpoints[j - 1]
                 signed = datetime.fromisoformat(cp.created_at)
@@ -245,6 +353,14 @@ def verify(engine: Engine, conn: Connection) -> VerifyReport:
                         f"#{cp.number} was signed ({cp.created_at}), which ends at position "
                         f"{cp.position}: it was written into the log afterwards",
                     )
+            link = next_link(previous, recorded)
+            if chained:
+                chained_id, chained_link = chain[position]
+                if mismatch is None and (chained_id != event_id or chained_link != link):
+                    mismatch = _Mismatch(position, event_id, chained_id)
+                i += 1
+            elif mismatch is None and position < chain_end:
+                mismatch = _Mismatch(position, event_id, None)
             previous, count, last_position = link, count + 1, position
             recomputed[position] = link
             log_ids.add(event_id)
@@ -272,6 +388,7 @@ def verify(engine: Engine, conn: Connection) -> VerifyReport:
     if inserted is not None:
         report.findings.append(inserted)
     _check_checkpoints(checkpoints, at_checkpoint, chain, mismatch, report)
+    _report_quarantined(engine, quarantined, report)
     known = {cp.number for cp in checkpoints}
     for period, number, position in sealed_checkpoints:
         if keys.public is not None and number not in known:
@@ -303,6 +420,14 @@ def verify(engine: Engine, conn: Connection) -> VerifyReport:
 def _classify(found: _Mismatch, chain: dict[int, tuple[str, str]], log_ids: set[str]) -> Finding:
     """What kind of change explains the first disagreement between the log and the chain."""
     p, log_id, chain_id = found.position, found.log_id, found.chain_id
+    if found.quarantined is not None:
+        return Finding(
+            "altered",
+            p,
+            log_id,
+            f"event {chain_id} at position {p} was chained when it validated and has been "
+            f"edited since: it no longer validates ({found.quarantined.reason})",
+        )
     chain_ids = {event_id for event_id, _ in chain.values()}
     if log_id is not None and log_id == chain_id:
         return Finding(

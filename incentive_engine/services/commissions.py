@@ -116,6 +116,43 @@ def period_statements_or_failures(
     return found, failed
 
 
+class PayoutsIncomplete(CommissionError, Conflict):
+    """A payroll export of a period some of whose statements cannot be computed (nothing
+    was exported): payroll never gets a partial file unless it asks for one."""
+
+
+@dataclass(frozen=True)
+class PeriodPayouts:
+    """A period's payouts (sealed once it is closed) and, while it is open, the covered
+    reps' statements that cannot be computed."""
+
+    payouts: list[Payout]
+    failures: list[StatementFailure]
+    closed: PeriodClosed | None
+
+    def require_complete(self, period: Period, *, partial: bool = False) -> None:
+        """Refuse (``PayoutsIncomplete``, naming each failing rep) a payroll export missing
+        some statements, unless a partial export is asked for."""
+        if self.failures and not partial:
+            reps = ", ".join(dict.fromkeys(f.rep_id for f in self.failures))
+            raise PayoutsIncomplete(
+                f"the payroll export of {period} is refused: the statements of {reps} cannot "
+                f"be computed ({self.failures[0].error}); void or repair the event cited, or "
+                "ask for a partial export of the other reps (partial=true, --partial)"
+            )
+
+
+def period_payouts(snap: Snapshot, period: Period) -> PeriodPayouts:
+    """Every rep's pay for a period: the sealed payouts once closed, else every computable
+    statement's payout and apart the statements that cannot be computed (one broken rep
+    never hides the others)."""
+    closed = snap.facts.closed_periods.get(str(period))
+    if closed is not None:
+        return PeriodPayouts(list(closed.payouts), [], closed)
+    computed, failed = period_statements_or_failures(snap, period)
+    return PeriodPayouts([payout_of(s) for s in computed], failed, None)
+
+
 def payout_of(statement: Statement) -> Payout:
     """The sealed form of a statement."""
     return Payout(
@@ -176,10 +213,15 @@ def close_period(
     )
     if had_plan and str(previous) not in facts.closed_periods:
         raise CloseRefused(f"close {previous} first: periods are closed in order")
-    try:
-        sealed = period_statements(snap, period)
-    except EvaluationError as exc:
-        raise CloseRefused(f"cannot close {name}: {exc}") from exc
+    sealed, failed = period_statements_or_failures(snap, period)
+    if failed:
+        # Not an integrity question: a close seals every covered rep's figure, and these
+        # cannot be computed, so no override applies; voiding the event they cite does.
+        raise CloseRefused(
+            f"cannot close {name}: {len(failed)} statement(s) cannot be computed, and a close "
+            "seals every covered rep's pay (an integrity override does not apply; void or "
+            "repair the event cited): " + "; ".join(f"{f.rep_id}: {f.error}" for f in failed)
+        )
     payouts = tuple(payout_of(s) for s in sealed)
     own_views = views is None
     views = views if views is not None else views_of(engine)

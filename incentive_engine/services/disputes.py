@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -235,6 +235,16 @@ def fold_disputes(events: Iterable[Event]) -> dict[str, Dispute]:
     return found
 
 
+def _unvoided(event_id: str, voided: Mapping[str, str]) -> str:
+    """The id for an event of a dispute: itself, or the next ``id:N`` when a voided event
+    holds it (a resolution voided reopens its dispute, which may be resolved again)."""
+    candidate, n = event_id, 1
+    while candidate in voided:
+        n += 1
+        candidate = f"{event_id}:{n}"
+    return candidate
+
+
 def _key(event: Event) -> tuple[datetime, str]:
     return (event.effective_at, event.event_id)
 
@@ -296,9 +306,13 @@ class DisputeService:
     # ----------------------------------------------------------------- reading
 
     def disputes(self) -> dict[str, Dispute]:
-        """Every dispute of the log."""
+        """Every dispute of the log, leaving out voided events as the fold does (a voided
+        resolution reopens its dispute; a voided raise removes it with what followed)."""
         types = [*DISPUTE_TYPES, "ManualAdjustment"]
-        return fold_disputes(r.event for r in self.store.read(types=types))
+        voided = self.store.voids()
+        return fold_disputes(
+            r.event for r in self.store.read(types=types) if r.event.event_id not in voided
+        )
 
     def get(self, actor: Actor, dispute_id: str) -> Dispute:
         """One dispute the caller may read (403 for others, whether or not it exists; finance
@@ -446,6 +460,8 @@ class DisputeService:
         if dispute.status is not Status.OPEN:
             raise DisputeConflict(f"dispute {dispute_id} is already {dispute.status.value}")
         at = self.clock()
+        voided = self.store.voids()
+        resolved_id = _unvoided(f"dispute:{dispute_id}:resolved", voided)
         if outcome is DisputeOutcome.REJECTED:
             if not reason or not reason.strip():
                 raise DisputeInvalid("a rejection needs a reason", field="reason")
@@ -453,7 +469,7 @@ class DisputeService:
                 raise DisputeInvalid("a rejection pays no amount", field="amount")
             resolution = self._event(
                 DisputeResolved,
-                event_id=f"dispute:{dispute_id}:resolved",
+                event_id=resolved_id,
                 dispute_id=dispute_id,
                 outcome=outcome,
                 reason=reason,
@@ -476,7 +492,7 @@ class DisputeService:
         why = f"dispute {dispute_id}, line {raised.line}: {reason or raised.reason}"
         adjustment = self._event(
             ManualAdjustment,
-            event_id=f"dispute:{dispute_id}:adjustment",
+            event_id=_unvoided(f"dispute:{dispute_id}:adjustment", voided),
             rep_id=raised.rep_id,
             period=raised.period,
             amount=amount,
@@ -487,7 +503,7 @@ class DisputeService:
         )
         resolution = self._event(
             DisputeResolved,
-            event_id=f"dispute:{dispute_id}:resolved",
+            event_id=resolved_id,
             dispute_id=dispute_id,
             outcome=outcome,
             reason=reason or None,

@@ -104,6 +104,22 @@ def decode(position: int, state: bytes) -> RecordedEvent:
     )
 
 
+def decode_or_marker(position: int, state: bytes) -> RecordedEvent | Quarantined:
+    """A recorded event, or the ``Quarantined`` marker (the reason named) of a stored state
+    that does not validate."""
+    try:
+        data = orjson.loads(state)
+        content, recorded_at = data["event"], datetime.fromisoformat(data["recorded_at"])
+    except (ValueError, KeyError, TypeError) as exc:
+        reason = f"the stored record is not readable: {type(exc).__name__}"
+        return Quarantined.of(position, None, reason)
+    try:
+        event = EVENT_ADAPTER.validate_python(content, context=STORED)
+    except ValidationError as exc:
+        return Quarantined.of(position, content, _reason(exc))
+    return RecordedEvent(position, recorded_at, data.get("source"), event)
+
+
 def decode_or_none(position: int, state: bytes) -> RecordedEvent | None:
     """A recorded event, or None when the stored state does not validate (quarantined)."""
     try:

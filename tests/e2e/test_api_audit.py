@@ -99,11 +99,14 @@ def test_verify_finds_an_edited_row_on_both_stores(settings: Settings) -> None:
     assert clean.status_code == 200, clean.text
     assert clean.json() == {
         "ok": True,
+        "status": "ok",
+        "intact": True,
         "events": 10,
         "periods": 0,
         "summary": "not verified: no signed checkpoint covers the log (up to 10)",
         "warnings": [],
         "findings": [],
+        "quarantined": [],
     }
     with EventStore(s) as store:
         target = next(r for r in store.read() if r.event.event_id == "won-D1").position
