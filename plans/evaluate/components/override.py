@@ -29,22 +29,39 @@ def _is_report(facts: Facts, rep_id: str, manager_id: str, day: date, depth: Dep
         current = boss
 
 
+def _ever_below(facts: Facts, manager_id: str, depth: Depth) -> set[str]:
+    """Everyone who was ever placed under the manager (directly, or through the chain): the
+    only reps whose credits can count, each then checked on its deal's close date."""
+    children: dict[str, set[str]] = {}
+    for rep in facts.reps.values():
+        for placement in rep.placements:
+            if placement.manager_id is not None:
+                children.setdefault(placement.manager_id, set()).add(rep.rep_id)
+    found: set[str] = set()
+    frontier = {manager_id}
+    while frontier:
+        below = {r for m in frontier for r in children.get(m, ())} - found - {manager_id}
+        found |= below
+        frontier = below if depth is not Depth.DIRECT else set()
+    return found
+
+
 def override(ctx: Context, comp: Override) -> None:
     """One line per report whose credited revenue in the period the manager earns on."""
     by_report: dict[str, list[Credited]] = {}
-    for deal in ctx.facts.won_deals(ctx.period):
-        won = deal.won
-        assert won is not None
-        amount, ids = clawback_amount(deal, ctx.plan)
-        amount = in_plan_currency(ctx.facts, ctx.plan, deal, amount)
-        for credit in ctx.facts.credits(deal, by=ctx.plan.crediting):
-            if credit.rep_id == ctx.rep_id:
+    credits_by_rep = ctx.facts.credits_by_rep(ctx.period, by=ctx.plan.crediting)
+    for rep_id in sorted(_ever_below(ctx.facts, ctx.rep_id, comp.depth) & set(credits_by_rep)):
+        for deal, credit in credits_by_rep[rep_id]:  # in close order, as the deals were won
+            won = deal.won
+            assert won is not None
+            if not _is_report(ctx.facts, rep_id, ctx.rep_id, won.close_date, comp.depth):
                 continue
-            if _is_report(ctx.facts, credit.rep_id, ctx.rep_id, won.close_date, comp.depth):
-                own = amount * credit.share / HUNDRED
-                events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
-                credited = Credited(deal, credit, own, amount, events)
-                by_report.setdefault(credit.rep_id, []).append(credited)
+            amount, ids = clawback_amount(deal, ctx.plan)
+            amount = in_plan_currency(ctx.facts, ctx.plan, deal, amount)
+            own = amount * credit.share / HUNDRED
+            events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
+            credited = Credited(deal, credit, own, amount, events)
+            by_report.setdefault(rep_id, []).append(credited)
     for report in sorted(by_report):
         credits = by_report[report]
         base = sum((c.amount for c in credits), ZERO)
