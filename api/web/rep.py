@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api import access
 from api.auth import Principal
 from api.deps import EngineDep, parse_period
-from api.routers.pay import EarningsRow, _earnings
 from api.web.render import page
 from api.web.session import WebUser
 from incentive_engine.domain.attainment import Attainment, attainment
@@ -21,7 +20,13 @@ from incentive_engine.domain.errors import Forbidden
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.visibility import Figure, Role, check, figure_day, may_see
 from incentive_engine.services.audit_trail import explain_line
-from incentive_engine.services.commissions import CommissionError, Snapshot, rep_statements
+from incentive_engine.services.commissions import (
+    CommissionError,
+    EarningsRow,
+    Snapshot,
+    rep_earnings,
+    rep_statements,
+)
 from incentive_engine.settings import Settings
 from plans.evaluate import EvaluationError, Statement
 
@@ -74,7 +79,7 @@ def home(request: Request, engine: EngineDep, who: WebUser) -> Response:
     if current is None or rep not in snap.facts.reps:
         return page(request, "home.html", who, rep=rep, current=None)
     year = [p for p in periods if p.start.year == current.start.year]
-    rows: list[EarningsRow] = _earnings(snap, rep, year)
+    rows: list[EarningsRow] = rep_earnings(snap, rep, year)
     access.record(request, who, "earnings", rep)
     now_rows = [r for r in rows if r.period == str(current)]
     mine: Attainment | None = None

@@ -186,3 +186,28 @@ def test_ci_runs_the_readmes_test_command_which_installs_chromium() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
     assert ci == commands[1]
     assert "apt-get install -y -qq chromium" in ci and "command -v chromium" in ci
+
+
+def test_a_revoked_token_sends_the_user_back_to_sign_in(settings: Settings) -> None:
+    import time
+
+    from api.auth import issue
+    from projections.runner import make_engine
+    from projections.tokens import revoke_id
+
+    settings = settings.model_copy(update={"api_revocation_refresh_seconds": 0})
+    client = browser(settings)
+    issued = issue(settings, Role.REP, "an")
+    client.cookies.set("ie_session", issued.token)
+    assert client.get("/", follow_redirects=False).status_code == 200
+    engine = make_engine(settings.resolved_views_url(), pooled=False)
+    try:
+        revoke_id(engine, issued.jti, now=time.time(), reason="test")
+    finally:
+        engine.dispose()
+    answer = client.get("/statements/an/2026-Q1", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/sign-in?next=/statements/an/2026-Q1&expired=1")
+    assert 'ie_session=""' in answer.headers["set-cookie"] or "max-age=0" in (
+        answer.headers["set-cookie"].lower()
+    )
