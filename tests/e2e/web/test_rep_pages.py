@@ -54,6 +54,9 @@ def test_a_rep_signs_in_and_reads_their_earnings_as_the_engine_computes_them(
 
 
 def test_a_statement_line_opens_its_explanation(page: Page, server: Server, tmp_path: Path) -> None:
+    errors: list[str] = []  # a script refused by the page's CSP, or failing, shows here
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     sign_in(page, server.token(Role.REP, "an"), "/statements/an/2026-Q1")
     rows = page.locator("tr[data-line]")
     assert rows.count() == 3
@@ -66,6 +69,7 @@ def test_a_statement_line_opens_its_explanation(page: Page, server: Server, tmp_
     assert "DealWon" in shown
     assert text(page.inner_text("[data-test=effective]")).startswith("10/02/2026")
     page.screenshot(path=tmp_path / "statement-explained.png", full_page=True)
+    assert errors == []
 
 
 def test_the_language_switch_changes_labels_numbers_and_dates(

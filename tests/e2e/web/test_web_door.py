@@ -211,3 +211,13 @@ def test_a_revoked_token_sends_the_user_back_to_sign_in(settings: Settings) -> N
     assert 'ie_session=""' in answer.headers["set-cookie"] or "max-age=0" in (
         answer.headers["set-cookie"].lower()
     )
+
+
+def test_pages_forbid_inline_scripts_framing_and_caching(settings: Settings) -> None:
+    client = browser(settings)
+    client.cookies.set("ie_session", issue_token(settings, Role.REP, "an"))
+    for url in ("/sign-in", "/", "/statements/an/2026-Q1", "/statements/binh/2026-Q1"):
+        headers = client.get(url).headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy, url
+        assert headers["cache-control"] == "no-store" and headers["x-content-type-options"]
