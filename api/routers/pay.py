@@ -59,7 +59,9 @@ class Page(BaseModel, Generic[T]):
 
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page (1..1000).")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[
+    int, Query(ge=0, le=10**12, description="Items to skip (at most 10^12: a database integer).")
+]
 AsOf = Annotated[
     Annotated[datetime, AfterValidator(as_utc)] | None,
     Query(description="What the engine knew at this recorded instant (UTC if naive)."),
