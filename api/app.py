@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 import api.routers
-from api import errors
+from api import errors, web
 from api.body import BodyLimitMiddleware
 from incentive_engine import __version__
 from incentive_engine.settings import Settings
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.views.dispose()
             app.state.engine = None  # a restarted lifespan opens them again
 
-    app = FastAPI(title="incentive-engine", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="incentive-engine", version=__version__, lifespan=lifespan, docs_url=None)
     app.state.settings = settings
     app.state.engine = None
     # Inside the request-id middleware (added next), so that a 413 carries the request id.
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in routers():
         app.include_router(router)
+    web.install(app)  # pages for people and /docs, served from the package's own files
     app.openapi = lambda: document_errors(app)  # type: ignore[method-assign]
     return app
 
@@ -94,6 +95,23 @@ ERROR_STATUSES = {
 """The error answers every operation may give, all in the one error body shape."""
 
 
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "bearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A token from `incentive-engine token` or the identity provider.",
+    },
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "An API key of INCENTIVE_API_KEYS (machine clients).",
+    },
+}
+"""How callers authenticate, declared in the OpenAPI document (either one)."""
+
+
 def document_errors(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document with the error answers declared on every operation, each with the
     one error body (``ErrorResponse``) instead of FastAPI's default validation error shape."""
@@ -105,11 +123,14 @@ def document_errors(app: FastAPI) -> dict[str, Any]:
         found = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(found.pop("$defs", {}))
         components[model.__name__] = found
+    schema["components"]["securitySchemes"] = SECURITY_SCHEMES
     ref = {"$ref": "#/components/schemas/ErrorResponse"}
     for path, item in schema.get("paths", {}).items():
         for operation in item.values():
             responses = operation.setdefault("responses", {})
             wanted = ERROR_STATUSES if path.startswith("/v1/") else {}
+            if wanted:  # /docs' Authorize button: a bearer token or an API key
+                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
             for status, description in wanted.items():
                 responses[status] = {
                     "description": description,

@@ -101,9 +101,17 @@ async def principal(
 ) -> Principal:
     """The caller, from a bearer token or an API key; 401 otherwise, and 429 (with
     Retry-After) for a client that sent too many bad credentials lately."""
-    settings: Settings = request.app.state.settings
     if not authorization and not x_api_key:
         raise ApiError(401, "authentication required: a bearer token or an X-API-Key")
+    return verify(request, authorization=authorization, api_key=x_api_key)
+
+
+def verify(
+    request: Request, *, authorization: str | None = None, api_key: str | None = None
+) -> Principal:
+    """The principal of an Authorization header (or a bare token, for the web door's cookie)
+    or an API key, counted by the bad-credential limiter: 401, or 429 with Retry-After."""
+    settings: Settings = request.app.state.settings
     client = request.client.host if request.client else "unknown"
     limits = limiter(request)
     wait = limits.retry_after(client)
@@ -119,7 +127,7 @@ async def principal(
             if scheme.lower() != "bearer" or not token:
                 raise AuthError("use 'Authorization: Bearer <token>'")
             return authenticator(request).from_token(token.strip())
-        return from_api_key(settings, x_api_key or "")
+        return from_api_key(settings, api_key or "")
     except AuthError as exc:
         limits.failed(client)
         raise ApiError(401, str(exc)) from None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_STORE_URL = "sqlite:///incentive-engine.db"
@@ -137,6 +139,23 @@ class Settings(BaseSettings):
     api_auth_clients: int = Field(
         10_000, ge=1, le=10_000_000, description="Client addresses the rate limiter remembers."
     )
+    web_locale: Literal["vi", "en"] = Field(
+        "vi", description="The web pages' language until the user picks one (vi or en)."
+    )
+    time_zone: str = Field(
+        "Asia/Ho_Chi_Minh",
+        description="The organisation's time zone: times on pages are shown in it (IANA name).",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
     checkpoint_key_file: Path | None = Field(
         None,
         description=(

@@ -28,15 +28,15 @@ from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.limits import as_utc
 from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.services.commissions import (
-    CommissionError,
+    EarningsRow,
     Snapshot,
+    adjustments_total,
     close_period,
     period_payouts,
-    rep_statements,
+    plan_currencies,
+    rep_earnings,
 )
 from incentive_engine.services.integrity import guard_export
-from plans.documents import PlanVersion
-from plans.evaluate import EvaluationError
 from plans.points import badges, points
 
 router = APIRouter(tags=["pay"])
@@ -59,7 +59,9 @@ class Page(BaseModel, Generic[T]):
 
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page (1..1000).")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[
+    int, Query(ge=0, le=10**12, description="Items to skip (at most 10^12: a database integer).")
+]
 AsOf = Annotated[
     Annotated[datetime, AfterValidator(as_utc)] | None,
     Query(description="What the engine knew at this recorded instant (UTC if naive)."),
@@ -179,21 +181,6 @@ class Payouts(Page[PayoutRow]):
     failures: list[PayoutFailure] = []
 
 
-class EarningsRow(BaseModel):
-    """A rep's earnings in one plan period (sealed figures once the period is closed)."""
-
-    period: str
-    plan_id: str
-    plan_version: int
-    currency: str
-    earned: Decimal | None
-    adjustments: Decimal | None
-    total: Decimal | None
-    status: Literal["open", "sealed"]
-    statement_hash: str | None
-    error: str | None = None
-
-
 class Earnings(Page[EarningsRow]):
     """Every plan period of a rep, from the plan's start to the latest period with data."""
 
@@ -281,76 +268,6 @@ class Closed(BaseModel):
 # ------------------------------------------------------------- earnings
 
 
-def _currencies(snap: Snapshot) -> dict[str, str]:
-    return {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
-
-
-def _adjusted(p: Payout) -> Decimal:
-    return sum((a.amount for a in p.adjustments), Decimal(0))
-
-
-def _earnings(snap: Snapshot, rep_id: str, periods: Sequence[Period]) -> list[EarningsRow]:
-    currency = _currencies(snap)
-    rows: list[EarningsRow] = []
-    for period in periods:
-        closed = snap.facts.closed_periods.get(str(period))
-        if closed is not None:
-            for p in sorted(closed.payouts, key=lambda x: x.plan_id):
-                if p.rep_id == rep_id:
-                    rows.append(
-                        EarningsRow(
-                            period=str(period),
-                            plan_id=p.plan_id,
-                            plan_version=p.version,
-                            currency=currency.get(p.plan_id, ""),
-                            earned=p.earned,
-                            adjustments=_adjusted(p),
-                            total=p.total,
-                            status="sealed",
-                            statement_hash=p.statement_hash,
-                        )
-                    )
-            continue
-        try:
-            found = rep_statements(snap, rep_id, period)
-        except CommissionError:
-            continue  # no plan covers the rep in this period
-        except EvaluationError as exc:
-            for v in snap.book.for_rep(snap.facts, rep_id, period):
-                rows.append(_failed(period, v, str(exc)))
-            continue
-        for s in found:
-            rows.append(
-                EarningsRow(
-                    period=str(period),
-                    plan_id=s.plan_id,
-                    plan_version=s.plan_version,
-                    currency=s.currency,
-                    earned=s.earned,
-                    adjustments=s.total - s.earned,
-                    total=s.total,
-                    status="open",
-                    statement_hash=s.hash,
-                )
-            )
-    return rows
-
-
-def _failed(period: Period, version: PlanVersion, error: str) -> EarningsRow:
-    return EarningsRow(
-        period=str(period),
-        plan_id=version.plan.plan_id,
-        plan_version=version.plan.version,
-        currency=version.plan.currency,
-        earned=None,
-        adjustments=None,
-        total=None,
-        status="open",
-        statement_hash=None,
-        error=error,
-    )
-
-
 @router.get("/v1/reps/{rep}/earnings", response_model=Earnings)
 def earnings(
     rep: str,
@@ -376,7 +293,7 @@ def earnings(
     if not shown:  # no period to show: refused unless the caller may see the rep now
         check_pay_access(who, rep, facts, (as_of or datetime.now(UTC)).date())
     known_rep(facts, rep)
-    rows = _earnings(snap, rep, shown)
+    rows = rep_earnings(snap, rep, shown)
     access.record(request, who, "earnings", rep)
     body = Earnings(rep_id=rep, **window(rows, limit, offset))
     return answer(request, body, immutable=is_past(as_of))
@@ -490,7 +407,7 @@ def rep_badges(
 def _payout_rows(
     snap: Snapshot, period: Period, found: Sequence[Payout], status: Literal["open", "sealed"]
 ) -> list[PayoutRow]:
-    currency = _currencies(snap)
+    currency = plan_currencies(snap)
     reps = snap.facts.reps
     return [
         PayoutRow(
@@ -501,7 +418,7 @@ def _payout_rows(
             plan_version=p.version,
             currency=currency.get(p.plan_id, ""),
             earned=p.earned,
-            adjustments=_adjusted(p),
+            adjustments=adjustments_total(p),
             total=p.total,
             status=status,
             statement_hash=p.statement_hash,

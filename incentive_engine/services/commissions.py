@@ -3,10 +3,11 @@ around the pure evaluator in ``plans.evaluate``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from incentive_engine.domain.errors import Conflict, EngineError, NotFound
 from incentive_engine.domain.events import Payout, PeriodClosed, PriorAdjustment, content_hash
@@ -265,3 +266,97 @@ def close_period(
 def total_paid(payouts: tuple[Payout, ...] | list[Payout]) -> Decimal:
     """Sum of payout totals."""
     return sum((p.total for p in payouts), Decimal(0))
+
+
+# ------------------------------------------------------------- earnings
+
+
+def plan_currencies(snap: Snapshot) -> dict[str, str]:
+    """The currency of every published plan, by plan id."""
+    return {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
+
+
+def adjustments_total(payout: Payout) -> Decimal:
+    """The sum of a sealed payout's adjustments of earlier periods."""
+    return sum((a.amount for a in payout.adjustments), Decimal(0))
+
+
+@dataclass(frozen=True)
+class EarningsRow:
+    """A rep's earnings in one plan period under one plan version: sealed figures once the
+    period is closed, else as computed now (or why they cannot be computed)."""
+
+    period: str
+    plan_id: str
+    plan_version: int
+    currency: str
+    earned: Decimal | None
+    adjustments: Decimal | None
+    total: Decimal | None
+    status: Literal["open", "sealed"]
+    statement_hash: str | None
+    error: str | None = None
+
+
+def rep_earnings(snap: Snapshot, rep_id: str, periods: Sequence[Period]) -> list[EarningsRow]:
+    """A rep's earnings in each of the given periods (those no plan covers left out): what
+    ``GET /v1/reps/{rep}/earnings`` and the rep's home page show."""
+    currency = plan_currencies(snap)
+    rows: list[EarningsRow] = []
+    for period in periods:
+        closed = snap.facts.closed_periods.get(str(period))
+        if closed is not None:
+            for p in sorted(closed.payouts, key=lambda x: x.plan_id):
+                if p.rep_id == rep_id:
+                    rows.append(
+                        EarningsRow(
+                            period=str(period),
+                            plan_id=p.plan_id,
+                            plan_version=p.version,
+                            currency=currency.get(p.plan_id, ""),
+                            earned=p.earned,
+                            adjustments=adjustments_total(p),
+                            total=p.total,
+                            status="sealed",
+                            statement_hash=p.statement_hash,
+                        )
+                    )
+            continue
+        try:
+            found = rep_statements(snap, rep_id, period)
+        except CommissionError:
+            continue  # no plan covers the rep in this period
+        except EvaluationError as exc:
+            for v in snap.book.for_rep(snap.facts, rep_id, period):
+                rows.append(_failed(period, v, str(exc)))
+            continue
+        for s in found:
+            rows.append(
+                EarningsRow(
+                    period=str(period),
+                    plan_id=s.plan_id,
+                    plan_version=s.plan_version,
+                    currency=s.currency,
+                    earned=s.earned,
+                    adjustments=s.total - s.earned,
+                    total=s.total,
+                    status="open",
+                    statement_hash=s.hash,
+                )
+            )
+    return rows
+
+
+def _failed(period: Period, version: PlanVersion, error: str) -> EarningsRow:
+    return EarningsRow(
+        period=str(period),
+        plan_id=version.plan.plan_id,
+        plan_version=version.plan.version,
+        currency=version.plan.currency,
+        earned=None,
+        adjustments=None,
+        total=None,
+        status="open",
+        statement_hash=None,
+        error=error,
+    )

@@ -78,9 +78,9 @@ LAYERS: tuple[Layer, ...] = (
         "api",
         ("api",),
         ("services", "projections", "domain", "plans", "settings"),
-        ("fastapi", "starlette", "jwt", *DOOR_LIBRARIES),
+        ("fastapi", "starlette", "jwt", "jinja2", "markupsafe", "babel", *DOOR_LIBRARIES),
         door=True,
-        role="HTTP door: FastAPI app, auth, one router per resource",
+        role="HTTP door: FastAPI app, auth, one router per resource; web pages in api/web/",
         folder="api/",
     ),
     Layer(

@@ -1,0 +1,29 @@
+"""The web door for people: server-rendered pages (Jinja2 + htmx) in the API's own FastAPI
+process, on the same services and the same visibility rule as the API's routers; its
+front-end files are served from the package (``static/``), never from a CDN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from api.web import account, docs, rep
+from api.web.session import SignInRequired, to_sign_in
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages, their static files and ``/docs`` on the application."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (docs, account, rep):
+        app.include_router(module.router)
+
+    async def sign_in_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        return to_sign_in(request, exc)
+
+    app.add_exception_handler(SignInRequired, sign_in_required)

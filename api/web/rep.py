@@ -1,0 +1,177 @@
+"""A rep's pages: home (earnings this period and per period of the year, attainment) and the
+statement of a period, whose lines open their explanation (an htmx fragment). The same
+services and the same visibility rule as ``/v1/reps/...``: a rep sees only their own."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api import access
+from api.auth import Principal
+from api.deps import EngineDep, parse_period
+from api.web.render import page
+from api.web.session import WebUser
+from incentive_engine.domain.attainment import Attainment, attainment
+from incentive_engine.domain.errors import Forbidden
+from incentive_engine.domain.periods import Period
+from incentive_engine.domain.visibility import Figure, Role, check, figure_day, may_see
+from incentive_engine.services.audit_trail import explain_line
+from incentive_engine.services.commissions import (
+    CommissionError,
+    EarningsRow,
+    Snapshot,
+    rep_earnings,
+    rep_statements,
+)
+from incentive_engine.settings import Settings
+from plans.evaluate import EvaluationError, Statement
+
+router = APIRouter(include_in_schema=False)
+
+OWN_PAGES = (Role.REP, Role.MANAGER)
+"""The roles that have pay of their own (their subject is a rep id)."""
+
+
+def today(request: Request) -> date:
+    """Today in the organisation's time zone."""
+    settings: Settings = request.app.state.settings
+    return datetime.now(UTC).astimezone(ZoneInfo(settings.time_zone)).date()
+
+
+def current_period(periods: list[Period], day: date) -> Period | None:
+    """The period containing the day, else the latest one (a store of past data)."""
+    for p in periods:
+        if p.start <= day <= p.end:
+            return p
+    return periods[-1] if periods else None
+
+
+def refused(request: Request, who: Principal, reason: str) -> HTMLResponse:
+    """The 403 page (or fragment): the same refusal as the API's."""
+    fragment = bool(request.headers.get("hx-request"))
+    template = "fragments/refused.html" if fragment else "refused.html"
+    return page(request, template, who, 403, reason=reason)
+
+
+def visible_periods(snap: Snapshot, who: Principal, rep: str) -> list[Period]:
+    """The plan periods of this rep's pay the caller may see, oldest first."""
+    facts = snap.facts
+    return sorted(
+        (p for p in snap.book.periods(facts) if may_see(who, rep, facts, figure_day(p))),
+        key=lambda p: p.start,
+    )
+
+
+@router.get("/")
+def home(request: Request, engine: EngineDep, who: WebUser) -> Response:
+    """Home: the signed-in rep's earnings this period and per period of the year, and their
+    attainment this period."""
+    if who.role not in OWN_PAGES:
+        return page(request, "home_other.html", who)
+    rep = who.subject
+    snap = engine.snapshot()
+    periods = visible_periods(snap, who, rep)
+    current = current_period(periods, today(request))
+    if current is None or rep not in snap.facts.reps:
+        return page(request, "home.html", who, rep=rep, current=None)
+    year = [p for p in periods if p.start.year == current.start.year]
+    rows: list[EarningsRow] = rep_earnings(snap, rep, year)
+    access.record(request, who, "earnings", rep)
+    now_rows = [r for r in rows if r.period == str(current)]
+    mine: Attainment | None = None
+    check(who, rep, snap.facts, figure_day(current), "attainment", Figure.ATTAINMENT)
+    for row in attainment(snap.facts, current, "rep"):
+        if row.subject_id == rep:
+            mine = row
+    access.record(request, who, "attainment", rep, str(current))
+    return page(
+        request,
+        "home.html",
+        who,
+        rep=rep,
+        name=snap.facts.reps[rep].name,
+        current=current,
+        now_rows=now_rows,
+        rows=rows,
+        mine=mine,
+    )
+
+
+@router.get("/statements")
+def my_statement(request: Request, engine: EngineDep, who: WebUser) -> Response:
+    """The signed-in rep's statement of the current period."""
+    if who.role not in OWN_PAGES:
+        return refused(request, who, "Only reps and managers have statements of their own.")
+    snap = engine.snapshot()
+    current = current_period(visible_periods(snap, who, who.subject), today(request))
+    if current is None:
+        return page(request, "home.html", who, rep=who.subject, current=None)
+    return RedirectResponse(f"/statements/{who.subject}/{current}", status_code=303)
+
+
+def statements_of(
+    request: Request, who: Principal, snap: Snapshot, rep: str, period: Period, template: str
+) -> list[Statement] | Response:
+    """The rep's statements of the period as the API computes them, or the page (403 by the
+    visibility rule, or why they cannot be computed) to answer instead."""
+    try:
+        check(who, rep, snap.facts, figure_day(period))
+    except Forbidden as exc:
+        return refused(request, who, str(exc))
+    try:
+        return rep_statements(snap, rep, period)
+    except (CommissionError, EvaluationError) as exc:
+        return page(request, template, who, 404, rep=rep, period=period, reason=str(exc))
+
+
+@router.get("/statements/{rep}/{period}")
+def statement_page(
+    rep: str, period: str, request: Request, engine: EngineDep, who: WebUser
+) -> Response:
+    """A rep's statement for a period: every line with its rule, tier, base, rate and amount,
+    the statement hash and plan version."""
+    the_period = parse_period(period)
+    found = statements_of(request, who, engine.snapshot(), rep, the_period, "statement.html")
+    if isinstance(found, Response):
+        return found
+    access.record(request, who, "statement", rep, str(the_period))
+    return page(
+        request, "statement.html", who, rep=rep, period=the_period, statements=found, reason=None
+    )
+
+
+@router.get("/statements/{rep}/{period}/{plan_id}/lines/{number}")
+def line_explanation(
+    rep: str,
+    period: str,
+    plan_id: str,
+    number: int,
+    request: Request,
+    engine: EngineDep,
+    who: WebUser,
+) -> Response:
+    """The explanation of one statement line (an htmx fragment): the rule, and the events
+    behind it with their effective and recorded times."""
+    the_period = parse_period(period)
+    snap = engine.snapshot()
+    found = statements_of(request, who, snap, rep, the_period, "fragments/missing.html")
+    if isinstance(found, Response):
+        return found
+    statement = next((s for s in found if s.plan_id == plan_id), None)
+    line = (
+        None
+        if statement is None
+        else next((ln for ln in statement.lines if ln.number == number), None)
+    )
+    if statement is None or line is None:
+        reason = f"{rep} {the_period} has no line {number} under plan {plan_id}"
+        return page(request, "fragments/missing.html", who, 404, reason=reason)
+    chain = explain_line(snap, engine.store, statement, line)
+    access.record(request, who, "explain", rep, str(the_period))
+    return page(
+        request, "fragments/explanation.html", who, chain=chain, line=line, statement=statement
+    )

@@ -1,0 +1,123 @@
+"""Signing in to the web door: a token from ``incentive-engine token`` (what the API accepts)
+kept in an HttpOnly, SameSite=Strict cookie, checked on every request by the API's own
+authenticator and bad-credential limiter; a double-submit CSRF token on every form that
+writes; sign-out. An expired or revoked token sends the user back to the sign-in page.
+
+The token is the only credential: another way of signing in (an OpenID Connect provider)
+needs only to end in ``start_session`` with a token the authenticator accepts."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+from urllib.parse import parse_qs, quote
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import Principal
+from api.deps import verify
+from api.errors import ApiError
+
+SESSION_COOKIE = "ie_session"
+CSRF_COOKIE = "ie_csrf"
+CSRF_FIELD = "csrf"
+MAX_FORM_BYTES = 16_384
+"""A sign-in or language form is small; anything larger is refused before parsing."""
+
+
+class SignInRequired(Exception):
+    """No session, or its token is expired, revoked or not valid: go to the sign-in page."""
+
+    def __init__(self, target: str, reason: str | None = None) -> None:
+        super().__init__(reason or "sign in")
+        self.target = target
+        self.reason = reason
+
+
+def secure(request: Request) -> bool:
+    """Whether the page was served over https (then cookies are Secure)."""
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return request.url.scheme == "https" or forwarded.lower() == "https"
+
+
+def csrf_token(request: Request) -> str:
+    """This browser's CSRF token (from its cookie, or a new one set with the response)."""
+    found = getattr(request.state, "csrf", None) or request.cookies.get(CSRF_COOKIE)
+    if not found or len(found) > 100:
+        found = secrets.token_urlsafe(32)
+    request.state.csrf = found
+    return found
+
+
+def set_csrf_cookie(request: Request, response: Response) -> None:
+    """Send the CSRF cookie when the browser does not hold this request's token yet."""
+    token = csrf_token(request)
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), path="/"
+        )
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """A submitted form's fields, after the CSRF check (403 when the token is missing or does
+    not match the cookie's)."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise ApiError(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
+    try:
+        fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+    except UnicodeDecodeError:
+        raise ApiError(400, "the form is not UTF-8") from None
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = fields.get(CSRF_FIELD, "")
+    if not cookie or not sent or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        raise ApiError(403, "the form's CSRF token is missing or does not match: reload the page")
+    return fields
+
+
+def signed_in(request: Request) -> Principal:
+    """The signed-in user, verified like a bearer token (expiry, revocation, bad-credential
+    limit); SignInRequired otherwise."""
+    token = request.cookies.get(SESSION_COOKIE)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not token:
+        raise SignInRequired(target)
+    try:
+        return verify(request, authorization=f"Bearer {token}")
+    except ApiError as exc:
+        raise SignInRequired(target, str(exc.detail)) from None
+
+
+WebUser = Annotated[Principal, Depends(signed_in)]
+
+
+def safe_target(target: str | None) -> str:
+    """Where to go after signing in: a path of this site only (never another host)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def start_session(request: Request, token: str, target: str) -> RedirectResponse:
+    """Keep the token in the session cookie and go on to the target page."""
+    response = RedirectResponse(safe_target(target), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), path="/"
+    )
+    return response
+
+
+def to_sign_in(request: Request, exc: SignInRequired) -> Response:
+    """Send the browser to the sign-in page (htmx follows ``HX-Redirect``), forgetting a
+    session that no longer holds."""
+    location = "/sign-in?next=" + quote(safe_target(exc.target), safe="/")
+    if exc.reason:
+        location += "&expired=1"
+    if request.headers.get("hx-request"):
+        response: Response = Response(status_code=401, headers={"HX-Redirect": location})
+    else:
+        response = RedirectResponse(location, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

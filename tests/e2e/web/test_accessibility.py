@@ -1,0 +1,50 @@
+"""The pages pass axe-core (its npm package, kept beside this test: nothing is downloaded)
+with no serious or critical violation, in Vietnamese and in English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from api.auth import Role
+from tests.e2e.web.conftest import Server, sign_in
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def violations(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'best-practice']}))"
+        ".violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))"
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_pages_have_no_serious_accessibility_violation(
+    browser: Browser, server: Server, tmp_path: Path, lang: str
+) -> None:
+    # the pages' CSP refuses injected scripts, as it should: axe is let in for this test only
+    context = browser.new_context(base_url=server.url, bypass_csp=True)
+    context.add_cookies([{"name": "ie_lang", "value": lang, "url": server.url}])
+    try:
+        page = context.new_page()
+        page.goto("/sign-in")
+        assert violations(page) == [], "sign-in"
+        sign_in(page, server.token(Role.REP, "an"))
+        found = {"home": violations(page)}
+        page.goto("/statements/an/2026-Q1")
+        page.locator("tr[data-line='1'] button").click()
+        page.locator("[data-test=explanation]").wait_for()
+        found["statement"] = violations(page)
+        page.goto("/statements/binh/2026-Q1")
+        found["refused"] = violations(page)
+        page.screenshot(path=tmp_path / f"refused-{lang}.png")
+        assert {k: v for k, v in found.items() if v} == {}
+    finally:
+        context.close()
