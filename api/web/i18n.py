@@ -30,10 +30,13 @@ PERCENT_PATTERNS = {"vi": "#,##0.0\u00a0%", "en": "#,##0.0%"}
 RATE_PATTERNS = {"vi": "#,##0.####\u00a0%", "en": "#,##0.####%"}
 
 
-@cache
-def messages(locale: str) -> dict[str, str]:
-    """The translated messages of a locale (msgid -> msgstr; untranslated ones left out)."""
-    path = CATALOGUES / locale / "LC_MESSAGES" / "messages.po"
+def catalogue_files(locale: str) -> list[Path]:
+    """A locale's catalogues: ``messages.po`` (shared labels) and one file per area of pages."""
+    return sorted((CATALOGUES / locale / "LC_MESSAGES").glob("*.po"))
+
+
+def read_catalogue(path: Path, locale: str) -> dict[str, str]:
+    """One catalogue's translated messages (msgid -> msgstr; untranslated ones left out)."""
     with path.open("rb") as handle:
         catalogue = read_po(handle, locale=locale)
     return {
@@ -41,6 +44,15 @@ def messages(locale: str) -> dict[str, str]:
         for m in catalogue
         if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string
     }
+
+
+@cache
+def messages(locale: str) -> dict[str, str]:
+    """The translated messages of a locale, from all its catalogues."""
+    found: dict[str, str] = {}
+    for path in catalogue_files(locale):
+        found.update(read_catalogue(path, locale))
+    return found
 
 
 def locale_of(request: Request) -> str:

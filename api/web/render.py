@@ -54,6 +54,13 @@ def navigation(who: Principal | None) -> list[NavItem]:
     items = [NavItem("/", "Home")]
     if who.role in (Role.REP, Role.MANAGER):
         items.append(NavItem("/statements", "My statement"))
+        items.append(NavItem("/what-if", "What if"))
+    if who.role is Role.MANAGER:
+        items.append(NavItem("/team", "My team"))
+    if who.role is not Role.INTEGRATION:
+        items.append(NavItem("/leaderboards", "Leaderboards"))
+    if who.role in (Role.REP, Role.MANAGER, Role.FINANCE):
+        items.append(NavItem("/disputes", "Disputes"))
     items.append(NavItem("/docs", "API"))
     return items
 

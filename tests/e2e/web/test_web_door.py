@@ -122,7 +122,10 @@ def test_navigation_shows_only_what_the_role_may_see() -> None:
     from api.auth import Principal
 
     rep = [i.href for i in navigation(Principal(Role.REP, "an"))]
-    assert rep == ["/", "/statements", "/docs"]
+    assert rep == ["/", "/statements", "/what-if", "/leaderboards", "/disputes", "/docs"]
+    manager = [i.href for i in navigation(Principal(Role.MANAGER, "mgr"))]
+    assert "/team" in manager
+    assert "/team" not in rep
     for role in (Role.FINANCE, Role.PLAN_ADMIN, Role.INTEGRATION):
         assert "/statements" not in [i.href for i in navigation(Principal(role, "x"))]
     assert navigation(None) == []
@@ -171,11 +174,11 @@ def test_the_web_files_are_package_data() -> None:
     }
     assert wanted - shipped == set()
     sources = (WEB / "static" / "vendor" / "SOURCES.md").read_text(encoding="utf-8")
-    for name in ("htmx.org", "2.0.11", "swagger-ui-dist", "5.35.0"):
+    for name in ("htmx.org", "2.0.11", "swagger-ui-dist", "5.35.0", "chart.js", "4.6.1"):
         assert name in sources
     for folder in (WEB / "static" / "vendor").iterdir():
         if folder.is_dir():
-            assert (folder / "LICENSE").is_file(), folder
+            assert list(folder.glob("LICENSE*")), folder
 
 
 def test_ci_runs_the_readmes_test_command_which_installs_chromium() -> None:
