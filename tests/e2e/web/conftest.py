@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +48,10 @@ class Server:
             return json.loads(answer.read())
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    settings = api_settings(sqlite_settings(tmp_path_factory.mktemp("web-store")))
-    seed(settings)
+@contextmanager
+def serving(settings: Settings) -> Iterator[Server]:
+    """``incentive-engine serve`` on the store of these settings, until the block ends (for a
+    test module that needs a store of its own: seed it, then serve it)."""
     port = free_port()
     env = {**os.environ, "INCENTIVE_STORE_URL": settings.store_url, "INCENTIVE_API_SECRET": SECRET}
     env.pop("INCENTIVE_WEB_LOCALE", None)
@@ -76,6 +77,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The web app on the API tests' seeded store (shared: never append to it in a test)."""
+    settings = api_settings(sqlite_settings(tmp_path_factory.mktemp("web-store")))
+    seed(settings)
+    with serving(settings) as found:
+        yield found
 
 
 @pytest.fixture(scope="session")
