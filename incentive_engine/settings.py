@@ -147,6 +147,35 @@ class Settings(BaseSettings):
         description="The organisation's time zone: times on pages are shown in it (IANA name).",
     )
 
+    oidc_authorization_url: str | None = Field(
+        None,
+        description=(
+            "Web sign-in with an OpenID Connect provider (Keycloak, Azure AD, Google): its "
+            "authorization endpoint. Needs oidc_token_url, oidc_client_id and the identity "
+            "provider's keys (api_idp_*), which verify the token it returns."
+        ),
+    )
+    oidc_token_url: str | None = Field(None, description="The provider's token endpoint.")
+    oidc_client_id: str | None = Field(None, description="This app's client id at the provider.")
+    oidc_client_secret: str | None = Field(
+        None, description="This app's client secret (none for a public client: PKCE alone)."
+    )
+    oidc_redirect_url: str | None = Field(
+        None,
+        description=(
+            "The callback URL registered at the provider (default: this site's "
+            "/sign-in/oidc/callback as the browser reached it)."
+        ),
+    )
+    oidc_scopes: str = Field("openid profile email", description="Scopes asked of the provider.")
+    oidc_token: Literal["id_token", "access_token"] = Field(
+        "id_token",
+        description="Which token of the provider's answer carries the role claim and is kept.",
+    )
+    oidc_provider_name: str = Field(
+        "OpenID Connect", description="The provider's name on the sign-in button."
+    )
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

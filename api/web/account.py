@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.deps import verify
 from api.errors import ApiError
 from api.web.i18n import LOCALE_COOKIE, LOCALES
+from api.web.oidc import client_of
 from api.web.render import page
 from api.web.session import (
     SESSION_COOKIE,
@@ -24,7 +25,15 @@ router = APIRouter(include_in_schema=False)
 def sign_in_page(request: Request, next: str = "/", expired: int = 0) -> Response:
     """The sign-in form."""
     reason = "Your session has ended: sign in again." if expired else None
-    return page(request, "sign_in.html", None, next=safe_target(next), error=reason)
+    oidc = client_of(request)
+    return page(
+        request,
+        "sign_in.html",
+        None,
+        next=safe_target(next),
+        error=reason,
+        provider=oidc.name if oidc else None,
+    )
 
 
 @router.post("/sign-in")

@@ -9,12 +9,13 @@ needs only to end in ``start_session`` with a token the authenticator accepts.""
 from __future__ import annotations
 
 import hmac
+import html
 import secrets
 from typing import Annotated
 from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import Principal
 from api.deps import verify
@@ -100,9 +101,22 @@ def safe_target(target: str | None) -> str:
     return target
 
 
-def start_session(request: Request, token: str, target: str) -> RedirectResponse:
-    """Keep the token in the session cookie and go on to the target page."""
-    response = RedirectResponse(safe_target(target), status_code=303)
+def start_session(request: Request, token: str, target: str, *, via_page: bool = False) -> Response:
+    """Keep the token in the session cookie and go on to the target page. After a
+    cross-site navigation (an identity provider's redirect) the browser would withhold the
+    SameSite=Strict cookie from a redirect's next request, so ``via_page`` answers a page that
+    moves on by itself (a same-site navigation) instead of a redirect."""
+    where = safe_target(target)
+    response: Response
+    if via_page:
+        link = html.escape(where, quote=True)
+        response = HTMLResponse(
+            f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url='
+            f'{link}"><title>incentive-engine</title><a href="{link}">{link}</a>',
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
+        )
+    else:
+        response = RedirectResponse(where, status_code=303)
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), path="/"
     )

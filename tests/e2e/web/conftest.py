@@ -49,11 +49,12 @@ class Server:
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[Server]:
+def serving(settings: Settings, env: dict[str, str] | None = None) -> Iterator[Server]:
     """``incentive-engine serve`` on the store of these settings, until the block ends (for a
     test module that needs a store of its own: seed it, then serve it)."""
     port = free_port()
-    env = {**os.environ, "INCENTIVE_STORE_URL": settings.store_url, "INCENTIVE_API_SECRET": SECRET}
+    env = {**os.environ, "INCENTIVE_STORE_URL": settings.store_url, "INCENTIVE_API_SECRET": SECRET,
+           **(env or {})}  # fmt: skip
     env.pop("INCENTIVE_WEB_LOCALE", None)
     proc = subprocess.Popen([sys.executable, "-m", "incentive_engine", "serve", "--port", str(port)],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
