@@ -47,6 +47,12 @@ class RaiseDispute(BaseModel):
     currency: str | None = Field(
         None, min_length=3, max_length=3, description="The statement's by default."
     )
+    attachment: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The name of a supporting document (a file name or reference).",
+    )
 
 
 class CommentRequest(BaseModel):
@@ -104,6 +110,7 @@ class DisputeView(BaseModel):
     expected_amount: str
     currency: str
     reason: str
+    attachment: str | None = None
     raised_by: str
     raised_role: str | None
     raised_at: str
@@ -149,6 +156,7 @@ def raise_dispute(body: RaiseDispute, engine: EngineDep, who: Reader) -> Dispute
         reason=body.reason,
         expected_amount=body.expected_amount,
         currency=body.currency,
+        attachment=body.attachment,
     )
     return _view(dispute)
 

@@ -10,7 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from api.web import account, docs, oidc, rep
+from api.web import account, disputes, docs, oidc, rep, statements
+from api.web.errors import BadPageInput, bad_input_page
 from api.web.session import SignInRequired, to_sign_in
 
 STATIC = Path(__file__).parent / "static"
@@ -20,7 +21,7 @@ def install(app: FastAPI) -> None:
     """Mount the pages, their static files and ``/docs`` on the application."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.oidc = oidc.OidcClient.from_settings(app.state.settings)
-    for module in (docs, account, oidc, rep):
+    for module in (docs, account, oidc, statements, disputes, rep):
         app.include_router(module.router)
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:
@@ -28,3 +29,9 @@ def install(app: FastAPI) -> None:
         return to_sign_in(request, exc)
 
     app.add_exception_handler(SignInRequired, sign_in_required)
+
+    async def bad_page_input(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BadPageInput)
+        return bad_input_page(request, exc)
+
+    app.add_exception_handler(BadPageInput, bad_page_input)

@@ -1,6 +1,6 @@
-"""A rep's pages: home (earnings this period and per period of the year, attainment) and the
-statement of a period, whose lines open their explanation (an htmx fragment). The same
-services and the same visibility rule as ``/v1/reps/...``: a rep sees only their own."""
+"""A rep's pages: home (earnings this period and per period of the year, attainment), and the
+helpers the statement pages (``api.web.statements``) share. The same services and the same
+visibility rule as ``/v1/reps/...``: a rep sees only their own."""
 
 from __future__ import annotations
 
@@ -8,27 +8,22 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from api import access
 from api.auth import Principal
-from api.deps import EngineDep, parse_period
+from api.deps import EngineDep
 from api.web.render import page
 from api.web.session import WebUser
 from incentive_engine.domain.attainment import Attainment, attainment
-from incentive_engine.domain.errors import Forbidden
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.visibility import Figure, Role, check, figure_day, may_see
-from incentive_engine.services.audit_trail import explain_line
 from incentive_engine.services.commissions import (
-    CommissionError,
     EarningsRow,
     Snapshot,
     rep_earnings,
-    rep_statements,
 )
 from incentive_engine.settings import Settings
-from plans.evaluate import EvaluationError, Statement
 
 router = APIRouter(include_in_schema=False)
 
@@ -98,80 +93,4 @@ def home(request: Request, engine: EngineDep, who: WebUser) -> Response:
         now_rows=now_rows,
         rows=rows,
         mine=mine,
-    )
-
-
-@router.get("/statements")
-def my_statement(request: Request, engine: EngineDep, who: WebUser) -> Response:
-    """The signed-in rep's statement of the current period."""
-    if who.role not in OWN_PAGES:
-        return refused(request, who, "Only reps and managers have statements of their own.")
-    snap = engine.snapshot()
-    current = current_period(visible_periods(snap, who, who.subject), today(request))
-    if current is None:
-        return page(request, "home.html", who, rep=who.subject, current=None)
-    return RedirectResponse(f"/statements/{who.subject}/{current}", status_code=303)
-
-
-def statements_of(
-    request: Request, who: Principal, snap: Snapshot, rep: str, period: Period, template: str
-) -> list[Statement] | Response:
-    """The rep's statements of the period as the API computes them, or the page (403 by the
-    visibility rule, or why they cannot be computed) to answer instead."""
-    try:
-        check(who, rep, snap.facts, figure_day(period))
-    except Forbidden as exc:
-        return refused(request, who, str(exc))
-    try:
-        return rep_statements(snap, rep, period)
-    except (CommissionError, EvaluationError) as exc:
-        return page(request, template, who, 404, rep=rep, period=period, reason=str(exc))
-
-
-@router.get("/statements/{rep}/{period}")
-def statement_page(
-    rep: str, period: str, request: Request, engine: EngineDep, who: WebUser
-) -> Response:
-    """A rep's statement for a period: every line with its rule, tier, base, rate and amount,
-    the statement hash and plan version."""
-    the_period = parse_period(period)
-    found = statements_of(request, who, engine.snapshot(), rep, the_period, "statement.html")
-    if isinstance(found, Response):
-        return found
-    access.record(request, who, "statement", rep, str(the_period))
-    return page(
-        request, "statement.html", who, rep=rep, period=the_period, statements=found, reason=None
-    )
-
-
-@router.get("/statements/{rep}/{period}/{plan_id}/lines/{number}")
-def line_explanation(
-    rep: str,
-    period: str,
-    plan_id: str,
-    number: int,
-    request: Request,
-    engine: EngineDep,
-    who: WebUser,
-) -> Response:
-    """The explanation of one statement line (an htmx fragment): the rule, and the events
-    behind it with their effective and recorded times."""
-    the_period = parse_period(period)
-    snap = engine.snapshot()
-    found = statements_of(request, who, snap, rep, the_period, "fragments/missing.html")
-    if isinstance(found, Response):
-        return found
-    statement = next((s for s in found if s.plan_id == plan_id), None)
-    line = (
-        None
-        if statement is None
-        else next((ln for ln in statement.lines if ln.number == number), None)
-    )
-    if statement is None or line is None:
-        reason = f"{rep} {the_period} has no line {number} under plan {plan_id}"
-        return page(request, "fragments/missing.html", who, 404, reason=reason)
-    chain = explain_line(snap, engine.store, statement, line)
-    access.record(request, who, "explain", rep, str(the_period))
-    return page(
-        request, "fragments/explanation.html", who, chain=chain, line=line, statement=statement
     )

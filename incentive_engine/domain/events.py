@@ -704,6 +704,15 @@ class DisputeRaised(Event):
     reason: Text
     expected_amount: Signed
     currency: Currency
+    attachment: (
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=200, pattern=limits.TEXT_PATTERN),
+            AfterValidator(_nfc),
+        ]
+        | None
+    ) = None
+    """The name of a document the rep attaches (a file name or a reference; not its content)."""
     raised_by: Text
     raised_role: Text | None = None
     raised_at: UtcDateTime

@@ -176,6 +176,7 @@ class Dispute:
             "expected_amount": str(r.expected_amount),
             "currency": r.currency,
             "reason": r.reason,
+            "attachment": r.attachment,
             "raised_by": r.raised_by,
             "raised_role": r.raised_role,
             "raised_at": r.raised_at.isoformat(),
@@ -361,6 +362,7 @@ class DisputeService:
         rep_id: str | None = None,
         plan_id: str | None = None,
         currency: str | None = None,
+        attachment: str | None = None,
     ) -> Dispute:
         """Dispute a line of a rep's statement: a rep their own, a manager a report's (or
         their own), finance anyone's.  The line must exist on the statement as it stands."""
@@ -413,6 +415,7 @@ class DisputeService:
             reason=reason,
             expected_amount=expected_amount,
             currency=currency,
+            attachment=attachment or None,
             raised_by=actor.subject,
             raised_role=actor.role,
             raised_at=self.clock(),
