@@ -62,6 +62,7 @@ LABELS = {
     "customer.ownership": "Ownership",
     "customer": "Customer",
     "rep": "Rep",
+    "deal": "The deal",
 }
 """The label of the field an error names (the service names customer dimensions as
 ``customer.region``...)."""
@@ -194,8 +195,7 @@ def run(
     except Forbidden:
         raise
     except EngineError as exc:
-        field = exc.field or "amount"
-        return None, FormError(field, str(exc))
+        return None, FormError(exc.field or "deal", str(exc))
     access.record(request, who, "what-if", rep, str(found.period))
     return found, None
 
@@ -249,7 +249,7 @@ def what_if_page(request: Request, engine: EngineDep, who: WebUser) -> Response:
     found, error = None, None
     if request.query_params.get("amount") is not None:
         try:
-            found, error = run(request, snap, who, rep, form_values(request))
+            found, error = run(request, snap, who, rep, context["values"])
         except Forbidden as exc:
             return refused(request, who, str(exc))
     status = 422 if error is not None else 200
