@@ -99,6 +99,7 @@ def e(*roles: Role, **kw: Any) -> Entry:
 
 Q = {"period": "2026-Q1"}
 SIM = {"plan_version": "example@1", "baseline": "example@1", "from": "2026-Q1", "to": "2026-Q1"}
+WHAT_IF = {"amount": "60000000", "close_date": "2026-03-01", "product_group": "cloud"}
 MATRIX: dict[tuple[str, str], list[Entry]] = {
     ("get", "/healthz"): [e(F, M, R, P, IG)],
     ("get", "/readyz"): [e(F, M, R, P, IG)],
@@ -140,6 +141,8 @@ MATRIX: dict[tuple[str, str], list[Entry]] = {
     ("get", "/v1/reps/{rep}/points"): [e(R, M, F, per_rep=True, params=Q)],
     ("get", "/v1/reps/{rep}/badges"): [e(R, M, F, per_rep=True)],
     ("get", "/v1/reps/{rep}/statements/{period}"): [e(R, M, F, per_rep=True, params=Q)],
+    # an estimate reveals what a deal would pay: pay (reps and managers only, as the page)
+    ("post", "/v1/reps/{rep}/what-if"): [e(R, M, per_rep=True, body=WHAT_IF)],
     ("get", "/v1/payouts/{period}"): [e(F, params=Q)],
     ("post", "/v1/periods/{period}/close"): [e(F, params=Q, body={})],
     ("get", "/v1/plans/schema"): [e(P, F)],

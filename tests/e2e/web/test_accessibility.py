@@ -53,6 +53,11 @@ def test_the_pages_have_no_serious_accessibility_violation(
         page.goto("/statements/binh/2026-Q1")
         found["refused"] = violations(page)
         page.screenshot(path=tmp_path / f"refused-{lang}.png")
+        page.goto("/what-if?amount=60000000&close_date=2026-03-01&product_group=cloud")
+        page.locator("[data-test=extra-pay]").wait_for()
+        found["what-if"] = violations(page)
+        page.goto("/what-if?amount=0&close_date=2026-03-01")
+        found["what-if-error"] = violations(page)
         assert {k: v for k, v in found.items() if v} == {}
     finally:
         context.close()
