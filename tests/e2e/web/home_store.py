@@ -75,5 +75,5 @@ def seed_home(settings: Settings) -> None:
                 ),
                 won("N1", 20_000_000, rep_id="an", close_date="2026-11-03"),
                 won("X1", 30_000_000, rep_id="an", close_date="2026-12-01"),
-            ]  # fmt: skip
+            ]
         )
