@@ -84,7 +84,9 @@ def test_signed_out_goes_to_sign_in_and_htmx_gets_401(store_settings: Settings) 
         answer = anonymous.get(path, follow_redirects=False)
         assert answer.status_code in (302, 303) and "/sign-in" in answer.headers["location"]
         fragment = anonymous.get(path, headers={"HX-Request": "true"}, follow_redirects=False)
-        assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/sign-in")
+        assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith(
+            "/sign-in"
+        )
 
 
 def test_a_manager_sees_a_report_read_only_and_a_rep_sees_only_their_own_in_the_page(
@@ -92,7 +94,7 @@ def test_a_manager_sees_a_report_read_only_and_a_rep_sees_only_their_own_in_the_
 ) -> None:
     page = as_(store_settings, Role.MANAGER, "mgr").get("/reps/an").text
     assert 'data-test="read-only"' in page and "Nguyễn Văn An" in page
-    assert "<form method=\"post\" action=\"/reps" not in page  # nothing to write here
+    assert '<form method="post" action="/reps' not in page  # nothing to write here
     own = as_(store_settings, Role.REP, "binh").get("/").text
     assert "Lê Văn Bình" in own and "Nguyễn Văn An" not in own
 
