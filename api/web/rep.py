@@ -117,6 +117,7 @@ def home_of(request: Request, engine: EngineDep, who: Principal, rep: str) -> Re
         current,
         day,
         None if before is None else before.at,
+        head=engine.position,
     )
     access.record(request, who, "earnings", rep)
     now_rows = [r for r in found.rows if r.period == str(current)]

@@ -6,10 +6,12 @@ it and passes today (in the organisation's time zone)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from weakref import WeakKeyDictionary
 
 from incentive_engine.domain.attainment import Pace, pace
 from incentive_engine.domain.changes import (
@@ -19,7 +21,14 @@ from incentive_engine.domain.changes import (
     newest_first,
     since,
 )
-from incentive_engine.domain.events import PlanVersionPublished
+from incentive_engine.domain.events import (
+    DealLost,
+    DisputeCommented,
+    DisputeRaised,
+    DisputeResolved,
+    Event,
+    PlanVersionPublished,
+)
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import (
     CommissionError,
@@ -209,11 +218,55 @@ def adjustments_of(
     return rows
 
 
+class LoggedChanges:
+    """The log's lost deals and dispute events (``LOG_TYPES``), by the rep they concern, read
+    once and then only the tail since the last read (a page never rescans the log)."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.by_rep: dict[str, list[tuple[Event, str]]] = {}
+        self.dispute_rep: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def upto(self, snap: Snapshot, store: EventStore, head: int) -> LoggedChanges:
+        """Read the events of ``LOG_TYPES`` after the last position read, up to ``head``."""
+        with self._lock:
+            if head <= self.position:
+                return self
+            for r in store.read(self.position, until=head, types=LOG_TYPES):
+                event, rep = r.event, None
+                if isinstance(event, DisputeRaised):
+                    rep = self.dispute_rep.setdefault(event.dispute_id, event.rep_id)
+                elif isinstance(event, DisputeCommented | DisputeResolved):
+                    rep = self.dispute_rep.get(event.dispute_id)
+                elif isinstance(event, DealLost):
+                    deal = snap.facts.deals.get(event.deal_id)
+                    created = deal.created if deal is not None else None
+                    rep = created.rep_id if created is not None else None
+                if rep is not None:
+                    self.by_rep.setdefault(rep, []).append((event, format_instant(r.recorded_at)))
+            self.position = head
+        return self
+
+
+_LOGGED: WeakKeyDictionary[EventStore, LoggedChanges] = WeakKeyDictionary()
+_LOGGED_LOCK = threading.Lock()
+
+
+def logged_changes(snap: Snapshot, store: EventStore, head: int) -> LoggedChanges:
+    """The store's lost deals and dispute events by rep, read up to ``head``."""
+    with _LOGGED_LOCK:
+        found = _LOGGED.get(store)
+        if found is None:
+            found = _LOGGED[store] = LoggedChanges()
+    return found.upto(snap, store, head)
+
+
 def rep_changes(
-    snap: Snapshot, store: EventStore, rep_id: str, periods: Sequence[Period]
+    snap: Snapshot, store: EventStore, rep_id: str, periods: Sequence[Period], head: int
 ) -> list[Change]:
     """Every recorded change that concerns the rep in the given (visible) periods, newest
-    first: from the facts, and lost deals and disputes from the log."""
+    first: from the facts, and lost deals and disputes from the log (up to ``head``)."""
     facts = snap.facts
     versions: list[PlanVersion] = []
     crediting: list[str] = []
@@ -234,8 +287,8 @@ def rep_changes(
         crediting=crediting or ("named",),  # type: ignore[arg-type]
         plans=published,
     )
-    logged = ((r.event, format_instant(r.recorded_at)) for r in store.read(types=LOG_TYPES))
-    found += changes_from_log(facts, rep_id, logged, periods)
+    logged = logged_changes(snap, store, head).by_rep.get(rep_id, [])
+    found += changes_from_log(facts, rep_id, list(logged), periods)
     return newest_first(found)
 
 
@@ -248,11 +301,14 @@ def rep_home(
     today: date,
     last_visit: datetime | None,
     *,
+    head: int | None = None,
     first_few: int = 5,
 ) -> RepHome:
     """The home page of a rep: ``periods`` are the plan periods the viewer may see (oldest
     first), ``current`` the one containing today (or the latest), ``last_visit`` when the
-    viewer's previous visit began (None for a first visit)."""
+    viewer's previous visit began (None for a first visit), ``head`` the log position the
+    snapshot is at (the store's last position by default)."""
+    head = store.max_position() if head is None else head
     year = [p for p in periods if p.start.year == current.start.year]
     rows = rep_earnings(snap, rep_id, year)
     upto = [p for p in snap.book.periods(snap.facts) if p <= current or p in year]
@@ -271,7 +327,7 @@ def rep_home(
     draws, balances = draws_of(snap, rep_id, computed, current)
     visible = {str(p) for p in periods}
     draws = [d for d in draws if d.period in visible]
-    everything = rep_changes(snap, store, rep_id, periods)
+    everything = rep_changes(snap, store, rep_id, periods, head)
     adjustments = adjustments_of(computed, year, everything)
     fresh = since(everything, None if last_visit is None else format_instant(last_visit))
     shown = fresh if last_visit is not None else everything[:first_few]
