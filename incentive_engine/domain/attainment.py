@@ -8,7 +8,7 @@ error): the commission evaluator uses the same functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -227,3 +227,70 @@ def attainment(
     if by == "team":
         return team_attainment(facts, period, prorate=prorate)
     return territory_attainment(facts, period)
+
+
+# --------------------------------------------------------------------------- pace
+
+
+@dataclass(frozen=True)
+class PaceDay:
+    """One day of a period: the revenue credited up to and including it, and the prorated
+    quota expected by its end (None for the days after today: not known yet)."""
+
+    day: date
+    credited: Decimal | None
+    expected: Decimal
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Cumulative credited revenue by day over a period against the prorated quota line
+    (0 at the period's start, the quota at its end), and where the rep stands today."""
+
+    period: str
+    currency: str
+    quota: Decimal
+    today: date
+    """The last day counted: today, or the period's end once it is over."""
+    days: tuple[PaceDay, ...]
+    credited_by_today: Decimal
+    expected_by_today: Decimal
+
+    @property
+    def ahead(self) -> Decimal:
+        """Credited minus expected by today (negative: behind pace)."""
+        return self.credited_by_today - self.expected_by_today
+
+
+def pace(
+    period: Period,
+    quota: Decimal,
+    currency: str,
+    credits: list[tuple[date, Decimal]],
+    today: date,
+) -> Pace:
+    """The pace to quota over a period from (close date, credited amount) pairs: every day's
+    cumulative credit (up to today) and the quota prorated by elapsed days, ``quota x days
+    elapsed / days in period`` counting the day itself (rounded to the currency). Today comes
+    from the caller; before the period starts nothing is expected and nothing credited."""
+    by_day: dict[date, Decimal] = {}
+    for day, amount in credits:
+        if day in period:
+            by_day[day] = by_day.get(day, Decimal(0)) + amount
+    last = min(today, period.end)
+    rows: list[PaceDay] = []
+    running = Decimal(0)
+    credited_by_today = Decimal(0)
+    expected_by_today = Decimal(0)
+    for offset in range(period.days):
+        day = period.start + timedelta(days=offset)
+        running += by_day.get(day, Decimal(0))
+        expected = round_money(quota * (offset + 1) / period.days, currency)
+        counted = day <= last
+        rows.append(PaceDay(day, round_money(running, currency) if counted else None, expected))
+        if counted:
+            credited_by_today = round_money(running, currency)
+            expected_by_today = expected
+    return Pace(
+        str(period), currency, quota, last, tuple(rows), credited_by_today, expected_by_today
+    )
