@@ -11,6 +11,8 @@ while the log has not moved, the answer is 204 and htmx keeps the page."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -98,15 +100,20 @@ def tv_start(request: Request, key: str | None = None, next: str = DEFAULT_BOARD
     return response
 
 
-def _board(request: Request, engine: EngineDep, metric: str, period: str, scope: str) -> dict:
-    """What a screen shows, or BadRequest / LeaderboardError / a refusal (ApiError 403)."""
+def _board(
+    request: Request, engine: EngineDep, metric: str, period: str, scope: str, since: str | None
+) -> dict[str, Any] | None:
+    """What a screen shows (None: the same as ``since``, the log has not moved), or
+    BadRequest / LeaderboardError / a refusal (ApiError 403)."""
     snap = engine.snapshot()
     the_metric = parse_metric(metric)
     the_period = parse_period(period, board_day(snap, today(request)))
     if not on_display(the_metric, board_policy(snap, the_metric, the_period)):
         raise ApiError(403, f"the {the_metric.value} board is not shown on screens: it reveals pay")
-    shown = board(snap, None, the_metric, the_period, scope)
     token = f"{engine.position}:{the_period}:{scope}:{locale_of(request)}"
+    if since == token:
+        return None
+    shown = board(snap, None, the_metric, the_period, scope)
     return {"board": shown, "rows": shown.rows[:ROWS], "since": token,
             "label": METRIC_LABELS[the_metric]}  # fmt: skip
 
@@ -128,7 +135,7 @@ def _tv(
     every = min(max(every, 2), 60)
     context = {"metric": metric, "period": period, "scope": scope, "every": every}
     try:
-        found = _board(request, engine, metric, period, scope)
+        found = _board(request, engine, metric, period, scope, since)
     except BadRequest as exc:
         return page(request, template, None, 422, error=str(exc), field=exc.field, **context)
     except LeaderboardError as exc:
@@ -139,7 +146,7 @@ def _tv(
     except ApiError as exc:
         return page(request, template, None, exc.status_code, error=str(exc.detail),
                     field="metric", **context)  # fmt: skip
-    if since is not None and since == found["since"]:
+    if found is None:
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
     return page(request, template, None, error=None, **context, **found)
 
