@@ -522,8 +522,10 @@ def tv_key_issue(
     leaderboards without pay; every API route and every other page refuses it."""
     import time
 
-    from api.auth import DISPLAY_PREFIX, issue_display_key
+    from api.auth import DISPLAY_NAME, DISPLAY_PREFIX, issue_display_key
 
+    if not DISPLAY_NAME.match(name):
+        raise typer.BadParameter(f"screen name {name!r}: use 1 to 40 of a-z, 0-9 and '-'")
     settings = settings_of(ctx)
     if rotate:
         _revoke_screen(settings, DISPLAY_PREFIX + name, "rotated")

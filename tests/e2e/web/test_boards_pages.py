@@ -14,10 +14,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 import api.web
 from api.app import create_app
 from api.auth import Role, issue_display_key, issue_token
+from incentive_engine.cli.main import app as main_app
 from incentive_engine.settings import Settings
 from projections.runner import make_engine
 from projections.tokens import revoke_subject
@@ -299,3 +301,25 @@ def test_the_display_key_is_refused_on_every_api_route_and_every_other_page(
 
 PUBLIC = {"/healthz", "/readyz", "/docs", "/openapi.json", "/sign-in", "/docs/oauth2-redirect"}
 """Routes anyone may read without credentials (no figure of anyone)."""
+
+
+def test_the_cli_issues_rotates_and_revokes_display_keys(tmp_path: Path) -> None:
+    settings = seed_boards(sqlite_settings(tmp_path)).model_copy(
+        update={"api_revocation_refresh_seconds": 0}
+    )
+    cli = CliRunner()
+    env = {"INCENTIVE_STORE_URL": settings.store_url, "INCENTIVE_API_SECRET": settings.api_secret}
+    issued = cli.invoke(main_app, ["tv-key", "lobby", "--days", "30"], env=env)
+    assert issued.exit_code == 0, issued.output
+    key = issued.stdout.strip().splitlines()[0]
+    client = TestClient(create_app(settings), raise_server_exceptions=False)
+    assert client.get("/tv", params={"key": key}, follow_redirects=False).status_code == 303
+    assert cli.invoke(main_app, ["tv-key", "Bad Name"], env=env).exit_code != 0
+    rotated = cli.invoke(main_app, ["tv-key", "lobby", "--rotate"], env=env)
+    assert rotated.exit_code == 0, rotated.output
+    assert client.get("/tv/points/2026-Q1").status_code == 401  # the old key is revoked
+    fresh = rotated.stdout.strip().splitlines()[0]
+    assert client.get("/tv", params={"key": fresh}, follow_redirects=False).status_code == 303
+    assert client.get("/tv/points/2026-Q1").status_code == 200
+    assert cli.invoke(main_app, ["tv-key", "revoke", "lobby"], env=env).exit_code == 0
+    assert client.get("/tv/points/2026-Q1").status_code == 401
