@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -27,6 +28,7 @@ __all__ = [
     "ISSUER",
     "AuthError",
     "Authenticator",
+    "Display",
     "IdentityProvider",
     "Issued",
     "KeySetupError",
@@ -35,11 +37,19 @@ __all__ = [
     "check_keys",
     "from_api_key",
     "issue",
+    "issue_display_key",
     "issue_token",
 ]
 
 ALGORITHM = "HS256"
 ISSUER = "incentive-engine"
+DISPLAY_AUDIENCE = "incentive-engine:display"
+"""The audience of a display key: tokens with an audience are never API credentials."""
+DISPLAY_ROLE = "display"
+DISPLAY_PREFIX = "display:"
+"""A display key's subject is ``display:NAME``: revoking the subject retires the screen."""
+MAX_DISPLAY_DAYS = 400
+DISPLAY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 IDP_LEEWAY_SECONDS = 30
 """Clock skew tolerated between this host and the identity provider."""
 
@@ -115,6 +125,48 @@ def issue_token(
 ) -> str:
     """A signed token for a role and subject, valid for ``settings.token_minutes``."""
     return issue(settings, role, subject, now=now).token
+
+
+@dataclass(frozen=True)
+class Display:
+    """An office screen holding a display key: it may show boards and nothing else."""
+
+    name: str
+
+    @property
+    def subject(self) -> str:
+        """The subject its keys are issued to (and revoked by)."""
+        return DISPLAY_PREFIX + self.name
+
+
+def issue_display_key(
+    settings: Settings, name: str, *, days: int = 365, now: datetime | None = None
+) -> Issued:
+    """A read-only display key for an office screen: a token signed with the newest key for
+    the subject ``display:NAME`` with the display audience, which the API and the pages
+    other than ``/tv`` refuse. Revoked with its screen (``token revoke --subject``) or by
+    retiring the signing key."""
+    if not DISPLAY_NAME.match(name):
+        raise ValueError(f"screen name {name!r}: use 1 to 40 of a-z, 0-9 and '-'")
+    if not 1 <= days <= MAX_DISPLAY_DAYS:
+        raise ValueError(f"display key lifetime {days} days: choose 1 to {MAX_DISPLAY_DAYS}")
+    ring = key_ring(settings)
+    now = now or datetime.now(UTC)
+    expires = now + timedelta(days=days)
+    jti = secrets.token_urlsafe(16)
+    claims = {
+        "iss": ISSUER,
+        "aud": DISPLAY_AUDIENCE,
+        "sub": DISPLAY_PREFIX + name,
+        "role": DISPLAY_ROLE,
+        "jti": jti,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    token = jwt.encode(
+        claims, ring.signing_key, algorithm=ALGORITHM, headers={"kid": ring.signing_kid}
+    )
+    return Issued(token, jti, ring.signing_kid, expires)
 
 
 @dataclass(frozen=True)
@@ -269,15 +321,45 @@ class Authenticator:
             raise AuthError("the token has expired") from None
         except (jwt.PyJWTError, KeyError, ValueError, TypeError):
             raise AuthError("the token is not valid") from None
+        self._not_revoked(claims, who.subject)
+        return who
+
+    def _not_revoked(self, claims: dict[str, Any], subject: str) -> None:
         issued = claims.get("iat")
         refusal = self.revocations.current().refusal(
             claims.get("jti") if isinstance(claims.get("jti"), str) else None,
-            who.subject,
+            subject,
             int(issued) if isinstance(issued, int | float) else None,
         )
         if refusal is not None:
             raise AuthError(refusal)
-        return who
+
+    def from_display_key(self, token: str) -> Display:
+        """The screen a display key names, or AuthError (bad signature, retired key,
+        expired, revoked, or not a display key)."""
+        try:
+            header = jwt.get_unverified_header(token)
+            kid = header.get("kid", DEFAULT_KID)
+            key = self.ring.keys.get(kid) if isinstance(kid, str) else None
+            if header.get("alg") != ALGORITHM or key is None:
+                raise AuthError("the display key is signed with a retired or unknown key")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                audience=DISPLAY_AUDIENCE,
+                options={"require": ["exp", "iat", "sub", "iss", "jti", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("the display key has expired") from None
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+            raise AuthError("the display key is not valid") from None
+        subject = str(claims["sub"])
+        if claims.get("role") != DISPLAY_ROLE or not subject.startswith(DISPLAY_PREFIX):
+            raise AuthError("the display key is not valid")
+        self._not_revoked(claims, subject)
+        return Display(subject.removeprefix(DISPLAY_PREFIX))
 
     def _own(self, token: str, header: dict[str, Any]) -> tuple[Principal, dict[str, Any]]:
         kid = header.get("kid", DEFAULT_KID)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -17,10 +18,10 @@ from api.routers.pay import AsOf, Limit, Offset, Page, answer, instant, is_past,
 from incentive_engine.domain import visibility
 from incentive_engine.domain.kpis import KPIS, KpiError, kpi, parse_targets, trend
 from incentive_engine.domain.kpis.base import NONE
-from incentive_engine.domain.leaderboards import Metric, leaderboard, members
+from incentive_engine.domain.leaderboards import Metric
 from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.domain.visibility import BoardVisibility
-from plans.model import Plan
+from incentive_engine.services.gamification import board
 
 router = APIRouter(tags=["boards"])
 
@@ -89,46 +90,19 @@ def leaderboard_of(
     )
     as_of = instant(as_of)
     snap = engine.snapshot(as_of)
-    members(snap.facts, scope, the_period)  # an unknown scope first: a 422 naming it
-    board = leaderboard(snap.facts, snap.book, metric, the_period, scope)
-    policy = visibility.board_policy(
-        (v.plan.leaderboards for v in snap.book.versions if _in_force(v.plan, the_period)),
-        metric,
-    )
-    day = visibility.figure_day(the_period)
-    rows = [
-        Standing(
-            rank=s.rank,
-            rep_id=s.rep_id,
-            name=s.name,
-            value=s.value
-            if visibility.shows_value(who, s.rep_id, snap.facts, day, metric, policy)
-            else None,
-            reached_at=s.reached_at,
-            previous_rank=s.previous_rank,
-            movement=s.movement,
-        )
-        for s in board
-    ]
-    you = next((r for r in rows if r.rep_id == who.subject), None)
+    shown = board(snap, who, metric, the_period, scope)
+    rows = [Standing(**asdict(r)) for r in shown.rows]
     body = Board(
         metric=metric,
         scope=scope,
         period=str(the_period),
-        visibility=policy,
-        you=you,
+        visibility=shown.visibility,
+        you=next((r for r in rows if r.rep_id == who.subject), None),
         **window(rows, limit, offset),
     )
-    shown = [r.rep_id for r in rows if r.value is not None and r.rep_id != who.subject]
-    access.record(request, who, f"leaderboard {metric.value}", shown, str(the_period))
+    revealed = shown.revealed(who.subject)
+    access.record(request, who, f"leaderboard {metric.value}", revealed, str(the_period))
     return answer(request, body, immutable=is_past(as_of) and period is not None)
-
-
-def _in_force(plan: Plan, period: Period) -> bool:
-    """Whether a plan is in force on some day of the period."""
-    return plan.effective_from <= period.end and (
-        plan.effective_to is None or plan.effective_to >= period.start
-    )
 
 
 # -------------------------------------------------------------------- KPIs

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -26,7 +27,7 @@ from incentive_engine.domain.events import Payout, PeriodClosed
 from incentive_engine.domain.exports import safe_row
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.limits import as_utc
-from incentive_engine.domain.periods import Period, PeriodKind
+from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import (
     EarningsRow,
     Snapshot,
@@ -36,8 +37,9 @@ from incentive_engine.services.commissions import (
     plan_currencies,
     rep_earnings,
 )
+from incentive_engine.services.gamification import held_badges
 from incentive_engine.services.integrity import guard_export
-from plans.points import badges, points
+from plans.points import points
 
 router = APIRouter(tags=["pay"])
 
@@ -382,19 +384,8 @@ def rep_badges(
     check_access(who, rep, snap.facts, day, "badges")
     known_rep(snap.facts, rep)
     held = [
-        BadgeOut(
-            badge_id=b.badge_id,
-            name=b.name,
-            earned_on=b.earned_on,
-            scope=b.scope,
-            plan_id=version.plan.plan_id,
-            plan_version=version.plan.version,
-            event_ids=list(b.event_ids),
-        )
-        for version in snap.book.gamified_for(
-            snap.facts, rep, Period.containing(day, PeriodKind.DAY)
-        )
-        for b in badges(snap.facts, version, rep, day)
+        BadgeOut(**{**asdict(b), "event_ids": list(b.event_ids)})
+        for b in held_badges(snap, rep, day)
     ]
     access.record(request, who, "badges", rep, day.isoformat())
     body = Badges(rep_id=rep, on=day, **window(held, limit, offset))

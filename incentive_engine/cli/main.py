@@ -501,6 +501,83 @@ def token_revoke(
 
 app.add_typer(token_app, name="token")
 
+tv_key_app = typer.Typer(
+    cls=_IssueByDefault,
+    help="Display keys for office screens (`tv-key NAME`): the TV boards and nothing else.",
+    no_args_is_help=True,
+)
+
+
+@tv_key_app.command("issue")
+def tv_key_issue(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The screen's name: a-z, 0-9 and '-'.")],
+    days: Annotated[int, typer.Option(help="Lifetime in days (at most 400).")] = 365,
+    rotate: Annotated[
+        bool, typer.Option(help="Revoke the screen's earlier keys first (a rotation).")
+    ] = False,
+) -> None:
+    """Issue a read-only display key for an office screen; open ``/tv?key=KEY`` on the screen
+    once (the key then lives in an HttpOnly cookie, not in the address). The key shows
+    leaderboards without pay; every API route and every other page refuses it."""
+    import time
+
+    from api.auth import DISPLAY_NAME, DISPLAY_PREFIX, issue_display_key
+
+    if not DISPLAY_NAME.match(name):
+        raise typer.BadParameter(f"screen name {name!r}: use 1 to 40 of a-z, 0-9 and '-'")
+    settings = settings_of(ctx)
+    if rotate:
+        _revoke_screen(settings, DISPLAY_PREFIX + name, "rotated")
+        time.sleep(1.0 - time.time() % 1.0)  # the new key is issued after the revocation
+    try:
+        issued = issue_display_key(settings, name, days=days)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except RuntimeError as exc:
+        fail(str(exc))
+    sys.stdout.write(issued.token + "\n")
+    errors.print(
+        f"display key for screen {name!r} (subject {DISPLAY_PREFIX}{name}), id {issued.jti}, "
+        f"key {issued.kid}, expires {iso(issued.expires)}; open /tv?key=... on the screen",
+        markup=False,
+    )
+
+
+@tv_key_app.command("revoke")
+def tv_key_revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The screen's name.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the revocation).")] = "",
+) -> None:
+    """Revoke every display key of a screen issued until now: the screen shows the key page
+    within INCENTIVE_API_REVOCATION_REFRESH_SECONDS."""
+    from api.auth import DISPLAY_PREFIX
+
+    _revoke_screen(settings_of(ctx), DISPLAY_PREFIX + name, reason)
+    console.print(f"revoked the display keys of screen {name!r}", markup=False)
+
+
+def _revoke_screen(settings: Settings, subject: str, reason: str) -> None:
+    """Deny every key of a display subject issued until now (kept for good, unlike an id)."""
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from projections.runner import make_engine
+    from projections.tokens import revoke_subject
+
+    engine = make_engine(settings.resolved_views_url())
+    try:
+        revoke_subject(engine, subject, before=time.time(), reason=reason)
+    except SQLAlchemyError as exc:
+        fail(f"could not record the revocation in the read-model database: {exc}")
+    finally:
+        engine.dispose()
+
+
+app.add_typer(tv_key_app, name="tv-key")
+
 
 Bootstrap = Annotated[
     str, typer.Option(envvar="INCENTIVE_KAFKA_BOOTSTRAP", help="Kafka brokers, host:port,...")

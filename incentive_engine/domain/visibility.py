@@ -40,6 +40,7 @@ from incentive_engine.domain.vocabulary import BoardVisibility, Metric
 
 __all__ = [
     "DEFAULT_BOARDS",
+    "DISPLAY_METRICS",
     "PAY_READERS",
     "BoardVisibility",
     "Figure",
@@ -52,6 +53,7 @@ __all__ = [
     "manages",
     "may_see",
     "members_of",
+    "on_display",
     "shows_value",
     "visible_groups",
     "visible_reps",
@@ -207,7 +209,7 @@ def board_policy(
 
 
 def shows_value(
-    viewer: Viewer,
+    viewer: Viewer | None,
     rep_id: str,
     facts: Facts,
     day: date,
@@ -215,12 +217,25 @@ def shows_value(
     policy: BoardVisibility,
 ) -> bool:
     """Whether a board shows the viewer this rep's value: always to whoever may see the
-    rep's pay (finance, the rep, their managers on the day), else as the policy allows."""
-    if may_see(viewer, rep_id, facts, day, Figure.ATTAINMENT):
+    rep's pay (finance, the rep, their managers on the day), else as the policy allows
+    (``None``: a reader who may see no one's pay, such as an office screen)."""
+    if viewer is not None and may_see(viewer, rep_id, facts, day, Figure.ATTAINMENT):
         return True
     if policy is BoardVisibility.RANKS_AND_VALUES:
         return True
     return policy is BoardVisibility.RANKS_AND_POINTS and metric is Metric.POINTS
+
+
+DISPLAY_METRICS = (Metric.POINTS, Metric.DEALS_WON, Metric.NEW_CUSTOMERS)
+"""The boards an office screen (a display key, seen by anyone passing) may show: never a
+revenue or attainment ranking, which next to the plan's tiers reads as pay."""
+
+
+def on_display(metric: Metric, policy: BoardVisibility) -> bool:
+    """Whether a board may be shown on an office screen: points, deals won and new
+    customers (values as ``shows_value`` allows a reader of no one's pay), and any other
+    board only when the plans show its values to everyone."""
+    return metric in DISPLAY_METRICS or policy is BoardVisibility.RANKS_AND_VALUES
 
 
 def members_of(facts: Facts, by: str, period: Period) -> dict[str, set[str]]:
