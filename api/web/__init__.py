@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from api.web import account, docs, rep
+from api.web import account, docs, rep, team
 from api.web.session import SignInRequired, to_sign_in
 
 STATIC = Path(__file__).parent / "static"
@@ -19,7 +19,7 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and ``/docs`` on the application."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (docs, account, rep):
+    for module in (docs, account, rep, team):
         app.include_router(module.router)
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:
