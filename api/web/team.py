@@ -15,8 +15,8 @@ from api import access
 from api.deps import EngineDep
 from api.web.charts import Chart, Series
 from api.web.i18n import Formatter, formatter
-from api.web.rep import current_period, refused, today
 from api.web.render import page
+from api.web.rep import current_period, refused, today
 from api.web.session import WebUser
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.visibility import Figure, Role, figure_day, may_see
