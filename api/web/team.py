@@ -6,6 +6,7 @@ roles get the 403 page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from fastapi import APIRouter, Request
@@ -27,6 +28,22 @@ router = APIRouter(include_in_schema=False)
 HUNDRED = Decimal(100)
 
 
+@dataclass(frozen=True)
+class TargetChart(Chart):
+    """A bar chart whose line series (the 100 % target) is drawn over the bars, with a
+    target mark on every bar (seen even with a single report)."""
+
+    def config(self, locale: str) -> dict[str, object]:
+        """The chart's description, its line series on top and marked at each bar."""
+        found = super().config(locale)
+        datasets = found["datasets"]
+        assert isinstance(datasets, list)
+        for dataset in datasets:
+            if dataset.get("type") == "line":
+                dataset.update(order=-1, pointStyle="line", pointRadius=28, pointBorderWidth=2)
+        return found
+
+
 def attainment_chart(team: Team, fmt: Formatter) -> Chart:
     """Attainment per report as bars, with the 100 % line (and, in the current period, the
     attainment an even pace reaches by today)."""
@@ -41,7 +58,7 @@ def attainment_chart(team: Team, fmt: Formatter) -> Chart:
             for r in team.rows
         ]
         series.insert(1, Series(fmt.gettext("Expected by today"), expected))
-    return Chart("bar", labels, series, unit="percent")
+    return TargetChart("bar", labels, series, unit="percent")
 
 
 @router.get("/team")
