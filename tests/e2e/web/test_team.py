@@ -271,6 +271,7 @@ def test_a_manager_reads_the_team_table_and_chart(
     page.screenshot(path=tmp_path / "team-en.png", full_page=True)
     page.click("tr[data-rep=an] a:has-text('Statement')")
     page.wait_for_url("**/statements/an/2026-Q1")
+    assert "sha256:" in page.inner_text("[data-test=statement-hash]")  # read-only, not 403
     assert errors == []
 
 
