@@ -142,9 +142,19 @@ class Settings(BaseSettings):
     web_locale: Literal["vi", "en"] = Field(
         "vi", description="The web pages' language until the user picks one (vi or en)."
     )
+    locale: Literal["vi", "en"] | None = Field(
+        None,
+        description=(
+            "The language of figures in the CLI's tables for people (vi or en; default: "
+            "web_locale). JSON and CSV outputs are never localised."
+        ),
+    )
     time_zone: str = Field(
         "Asia/Ho_Chi_Minh",
-        description="The organisation's time zone: times on pages are shown in it (IANA name).",
+        description=(
+            "The organisation's time zone: times on pages and in the CLI's tables are shown "
+            "in it (IANA name)."
+        ),
     )
 
     oidc_authorization_url: str | None = Field(

@@ -1,33 +1,43 @@
 """Languages of the web door: the Babel message catalogues (read from their .po files at
 import, no build step), the user's language, and money, numbers, dates and times by locale in
-the organisation's time zone."""
+the organisation's time zone (``incentive_engine.presentation``, shared with the CLI)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, format_percent
 from fastapi import Request
 
+from incentive_engine.presentation import (
+    DATE_PATTERNS,
+    LOCALES,
+    PERCENT_PATTERNS,
+    RATE_PATTERNS,
+    Presenter,
+)
 from incentive_engine.settings import Settings
 
-LOCALES = ("vi", "en")
-"""The languages pages are written in, Vietnamese first."""
+__all__ = [
+    "CATALOGUES",
+    "DATE_PATTERNS",
+    "LOCALES",
+    "LOCALE_COOKIE",
+    "PERCENT_PATTERNS",
+    "RATE_PATTERNS",
+    "Formatter",
+    "catalogue_files",
+    "formatter",
+    "locale_of",
+    "messages",
+    "read_catalogue",
+]
 
 LOCALE_COOKIE = "ie_lang"
 """The cookie that keeps the language the user chose."""
 
 CATALOGUES = Path(__file__).parent / "locales"
-
-DATE_PATTERNS = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
-PERCENT_PATTERNS = {"vi": "#,##0.0\u00a0%", "en": "#,##0.0%"}
-RATE_PATTERNS = {"vi": "#,##0.####\u00a0%", "en": "#,##0.####%"}
 
 
 def catalogue_files(locale: str) -> list[Path]:
@@ -64,62 +74,19 @@ def locale_of(request: Request) -> str:
     return settings.web_locale
 
 
-class Formatter:
-    """Translation and formatting for one locale and time zone (what templates call)."""
+class Formatter(Presenter):
+    """Translation, and figures formatted for one locale and time zone (what templates call:
+    ``money``, ``number``, ``percent``, ``rate``, ``date``, ``datetime`` come from
+    ``incentive_engine.presentation``, the same as the CLI's tables)."""
 
     def __init__(self, locale: str, time_zone: str) -> None:
-        self.locale = locale
-        self.zone = ZoneInfo(time_zone)
+        super().__init__(locale, time_zone)
         self._messages = messages(locale)
 
     def gettext(self, message: str, **values: object) -> str:
         """The message in this locale (the English text when untranslated), with values."""
         text = self._messages.get(message, message)
         return text.format(**values) if values else text
-
-    def money(self, amount: Decimal | None, currency: str) -> str:
-        """An amount with its currency (``1.900.000.000 ₫`` in vi, ``₫1,900,000,000`` in en)."""
-        if amount is None:
-            return "–"
-        return format_currency(amount, currency, locale=self.locale)
-
-    def number(self, value: Decimal | int | None) -> str:
-        """A number with the locale's separators."""
-        return "–" if value is None else format_decimal(value, locale=self.locale)
-
-    def percent(self, value: Decimal | None) -> str:
-        """A percentage given in percent (109.8 -> ``109,8 %`` in vi, ``109.8%`` in en)."""
-        if value is None:
-            return "–"
-        return format_percent(
-            Decimal(value) / 100, format=PERCENT_PATTERNS[self.locale], locale=self.locale
-        )
-
-    def rate(self, value: Decimal | None) -> str:
-        """A statement line's rate, given in percent, with the digits it has (``2,5 %``)."""
-        if value is None:
-            return "–"
-        return format_percent(
-            Decimal(value) / 100, format=RATE_PATTERNS[self.locale], locale=self.locale
-        )
-
-    def date(self, value: date | str | None) -> str:
-        """A day (``20/02/2026`` in vi, ``20 Feb 2026`` in en)."""
-        if value is None:
-            return "–"
-        day = date.fromisoformat(value) if isinstance(value, str) else value
-        return format_date(day, DATE_PATTERNS[self.locale], locale=self.locale)
-
-    def datetime(self, value: datetime | str | None) -> str:
-        """An instant in the organisation's time zone, to the second, with the zone's offset."""
-        if value is None:
-            return "–"
-        instant = datetime.fromisoformat(value) if isinstance(value, str) else value
-        if instant.tzinfo is None:
-            return format_datetime(instant, "dd/MM/yyyy HH:mm:ss", locale=self.locale)
-        local = instant.astimezone(self.zone)
-        pattern = DATE_PATTERNS[self.locale] + " HH:mm:ss xxx"
-        return format_datetime(local, pattern, tzinfo=self.zone, locale=self.locale)
 
 
 def formatter(request: Request) -> Formatter:

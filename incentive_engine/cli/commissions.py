@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,11 +24,15 @@ from incentive_engine.cli.common import (
     period_arg,
     plan_ref_arg,
     post,
+    presenter,
     record_access,
     settings_of,
     start_of,
     tell_fold,
 )
+
+if TYPE_CHECKING:
+    from plans.evaluate import Line
 
 commission_commands = typer.Typer()
 """Top-level commands, merged into the main application."""
@@ -75,37 +79,51 @@ def statement(
         docs = [{**s.as_dict(), "hash": s.hash} for s in found]
         sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=2) + "\n")
         return
+    people = presenter(ctx)
     for s in found:
+        if fmt is Format.CSV:  # machine-readable: the figures as they always were
+            emit([_csv_line(ln, s.currency) for ln in s.lines], fmt)
+            continue
         rows = [
             {
                 "#": ln.number,
                 "component": ln.component,
                 "kind": ln.kind,
                 "description": ln.description,
-                "base": money(ln.base, s.currency)
-                if ln.kind not in ("target_incentive",)
-                else ln.base,
+                "base": people.money(ln.base, s.currency)
+                if ln.kind not in ("target_incentive",) and ln.base is not None
+                else people.number(ln.base),
                 "tier": ln.tier or "",
-                "rate": "" if ln.rate is None else ln.rate,
-                "amount": money(ln.amount, s.currency),
+                "rate": "" if ln.rate is None else people.rate(ln.rate),
+                "amount": people.money(ln.amount, s.currency),
             }
             for ln in s.lines
         ]
-        if fmt is Format.CSV:
-            emit(rows, fmt)
-            continue
         name = snap.facts.reps[s.rep_id].name
-        attainment = "-" if s.attainment is None else f"{s.attainment.quantize(Decimal('0.1'))} %"
         console.print(
             f"{name} ({s.rep_id}) · {s.period} · plan {s.plan_id} v{s.plan_version} "
-            f"({s.plan_hash[:19]}…)\nquota {money(s.quota, s.currency) or '-'} · credited "
-            f"{money(s.credited, s.currency)} · attainment {attainment}"
+            f"({s.plan_hash[:19]}…)\nquota {people.money(s.quota, s.currency)} · credited "
+            f"{people.money(s.credited, s.currency)} · attainment {people.percent(s.attainment)}"
         )
         emit(rows, fmt, "statement")
         for component, subtotal in s.subtotals().items():
-            console.print(f"  {component}: {money(subtotal, s.currency)}")
-        console.print(f"total {money(s.total, s.currency)} · statement {s.hash}")
+            console.print(f"  {component}: {people.money(subtotal, s.currency)}")
+        console.print(f"total {people.money(s.total, s.currency)} · statement {s.hash}")
         console.print(f"integrity: {integrity}", markup=False)
+
+
+def _csv_line(ln: Line, currency: str) -> dict[str, object]:
+    """A statement line as the CSV output has always written it."""
+    return {
+        "#": ln.number,
+        "component": ln.component,
+        "kind": ln.kind,
+        "description": ln.description,
+        "base": money(ln.base, currency) if ln.kind not in ("target_incentive",) else ln.base,
+        "tier": ln.tier or "",
+        "rate": "" if ln.rate is None else ln.rate,
+        "amount": money(ln.amount, currency),
+    }
 
 
 @commission_commands.command()
@@ -158,9 +176,10 @@ def payouts(
         for p in found
     ]
     if fmt is Format.TABLE:
+        people = presenter(ctx)
         for row in rows:
             for key in ("earned", "adjustments", "total"):
-                row[key] = money(Decimal(row[key]), row["currency"] or "VND")
+                row[key] = people.money(Decimal(row[key]), row["currency"] or "VND")
             row["statement_hash"] = row["statement_hash"][:19] + "…"
         emit(rows, fmt, f"payouts {the_period} ({'sealed' if closed else 'open'})")
         by_currency: dict[str, Decimal] = {}
@@ -168,7 +187,7 @@ def payouts(
             c = currency.get(p.plan_id, "")
             by_currency[c] = by_currency.get(c, Decimal(0)) + p.total
         for c, amount in sorted(by_currency.items()):
-            console.print(f"total {money(amount, c)} for {len(found)} statements")
+            console.print(f"total {people.money(amount, c)} for {len(found)} statements")
     else:
         emit(rows, fmt)
     for f in failed:

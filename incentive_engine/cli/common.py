@@ -30,6 +30,7 @@ from incentive_engine.domain.periods import Period
 
 if TYPE_CHECKING:  # the heavy layers are imported by the commands that use them
     from incentive_engine.domain.facts import Facts
+    from incentive_engine.presentation import Presenter
     from incentive_engine.services.commissions import Snapshot
     from incentive_engine.services.engine import Engine
     from incentive_engine.services.ingest import SourceReport
@@ -88,6 +89,16 @@ def settings_of(ctx: typer.Context) -> Settings:
     if isinstance(obj, StoreChoice) and obj.store_url:
         settings = settings.model_copy(update={"store_url": obj.store_url})
     return settings
+
+
+def presenter(ctx: typer.Context) -> Presenter:
+    """How tables for people show figures: money, numbers, percentages, dates and times by
+    ``INCENTIVE_LOCALE`` (default ``INCENTIVE_WEB_LOCALE``) in the organisation's time zone,
+    as the web pages do. Never for JSON or CSV output."""
+    from incentive_engine.presentation import Presenter
+
+    settings = settings_of(ctx)
+    return Presenter(settings.locale or settings.web_locale, settings.time_zone, plain_spaces=True)
 
 
 def engine_of(ctx: typer.Context) -> Engine:

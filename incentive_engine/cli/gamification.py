@@ -15,6 +15,7 @@ from incentive_engine.cli.common import (
     number,
     parse_instant,
     period_arg,
+    presenter,
     snapshot_of,
 )
 from incentive_engine.domain.periods import Period, PeriodKind
@@ -64,13 +65,18 @@ def leaderboard_command(
     if rep is not None and rep not in snap.facts.reps:
         fail(f"unknown rep {rep!r}")
     shown = [s for s in board if s.rank <= top or s.rep_id == rep]
+    people = presenter(ctx) if fmt is Format.TABLE else None  # tables for people only
     rows = [
         {
             "rank": s.rank,
             "rep": s.rep_id,
             "name": s.name + (" ◀ you" if s.rep_id == rep and fmt is Format.TABLE else ""),
-            metric.value: number(s.value),
-            "reached": s.reached_at.isoformat() if s.reached_at else "",
+            metric.value: number(s.value) if people is None else people.number(s.value),
+            "reached": (
+                s.reached_at.isoformat() if people is None else people.datetime(s.reached_at)
+            )
+            if s.reached_at
+            else "",
             "movement": "new" if s.movement is None else f"{s.movement:+d}",
         }
         for s in shown

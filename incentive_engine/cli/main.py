@@ -28,8 +28,8 @@ from incentive_engine.cli.common import (
     facts_source,
     fail,
     iso,
-    number,
     parse_instant,
+    presenter,
     progress,
     settings_of,
     start_of,
@@ -41,11 +41,11 @@ from incentive_engine.cli.quotas import quota_app
 from incentive_engine.cli.simulation import simulation_commands
 from incentive_engine.cli.territories import attainment_commands, territory_app
 from incentive_engine.cli.voids import void_app
-from incentive_engine.domain.money import format_money
 from incentive_engine.domain.periods import Period, PeriodKind
 
 if TYPE_CHECKING:
     from incentive_engine.domain.facts import Facts
+    from incentive_engine.presentation import Presenter
     from incentive_engine.services.commissions import Snapshot
     from incentive_engine.settings import Settings
     from incentive_engine.store.snapshots import Written
@@ -873,8 +873,9 @@ def demo(
             )
     with Engine(settings) as engine:  # this demo's store, not the --store option's
         snap = engine.snapshot()
-    _print_overview(snap.facts)
-    _print_pay(snap)
+    people = presenter(ctx)
+    _print_overview(snap.facts, people)
+    _print_pay(snap, people)
     hint = f"incentive-engine --store {settings.store_url}"
     console.print(
         f"\nnext:\n  {hint} statement REP 2026-Q1\n  {hint} payouts 2026-Q1 --format csv\n"
@@ -882,7 +883,7 @@ def demo(
     )
 
 
-def _print_pay(snap: Snapshot) -> None:
+def _print_pay(snap: Snapshot, people: Presenter) -> None:
     """The demo's pay: Q1 payouts per rep and the top earner's statement."""
     from incentive_engine.domain.leaderboards import Metric, leaderboard
     from incentive_engine.services.commissions import period_statements
@@ -897,10 +898,8 @@ def _print_pay(snap: Snapshot) -> None:
             "rep": s.rep_id,
             "name": snap.facts.reps[s.rep_id].name,
             "plan": f"{s.plan_id}@{s.plan_version}",
-            "attainment": "-"
-            if s.attainment is None
-            else f"{s.attainment.quantize(Decimal('0.1'))} %",
-            "earned": format_money(s.total, s.currency),
+            "attainment": people.percent(s.attainment),
+            "earned": people.money(s.total, s.currency),
         }
         for s in ranked[:10]
     ]
@@ -909,22 +908,22 @@ def _print_pay(snap: Snapshot) -> None:
     for s in found:
         by_currency[s.currency] = by_currency.get(s.currency, Decimal(0)) + s.total
     for currency, amount in sorted(by_currency.items()):
-        console.print(f"{q1} payouts: {format_money(amount, currency)} for {len(found)} statements")
+        console.print(f"{q1} payouts: {people.money(amount, currency)} for {len(found)} statements")
     top = ranked[0]
     rows = [
         {
             "#": ln.number,
             "component": ln.component,
             "description": ln.description,
-            "amount": format_money(ln.amount, top.currency),
+            "amount": people.money(ln.amount, top.currency),
         }
         for ln in top.lines
     ]
     emit(
         rows, Format.TABLE, f"statement of {snap.facts.reps[top.rep_id].name} ({top.rep_id}), {q1}"
     )
-    console.print(f"total {format_money(top.total, top.currency)} · statement {top.hash}")
-    _print_kpis(snap.facts, q1)
+    console.print(f"total {people.money(top.total, top.currency)} · statement {top.hash}")
+    _print_kpis(snap.facts, q1, people)
     board = leaderboard(snap.facts, snap.book, Metric.POINTS, q1)
     emit(
         [
@@ -932,8 +931,8 @@ def _print_pay(snap: Snapshot) -> None:
                 "rank": st.rank,
                 "rep": st.rep_id,
                 "name": st.name,
-                "points": number(st.value),
-                "reached": st.reached_at.date().isoformat() if st.reached_at else "",
+                "points": people.number(st.value),
+                "reached": people.date(st.reached_at.date()) if st.reached_at else "",
                 "movement": "new" if st.movement is None else f"{st.movement:+d}",
             }
             for st in board[:10]
@@ -943,7 +942,7 @@ def _print_pay(snap: Snapshot) -> None:
     )
 
 
-def _print_kpis(facts: Facts, period: Period) -> None:
+def _print_kpis(facts: Facts, period: Period, people: Presenter) -> None:
     """A KPI summary for the company (definitions: `incentive-engine kpi list`)."""
     from incentive_engine.domain.kpis import kpi
 
@@ -955,13 +954,13 @@ def _print_kpis(facts: Facts, period: Period) -> None:
     rows = [
         {
             "kpi": "win rate",
-            "value": f"{number(o['win_rate_pct'])} % ({o['won']} won, {o['lost']} lost)",
+            "value": f"{people.percent(o['win_rate_pct'])} ({o['won']} won, {o['lost']} lost)",
         },
-        {"kpi": "average deal size", "value": format_money(o["average_deal_size"], currency)},
-        {"kpi": "sales cycle", "value": f"{number(o['sales_cycle_days'])} days"},
+        {"kpi": "average deal size", "value": people.money(o["average_deal_size"], currency)},
+        {"kpi": "sales cycle", "value": f"{people.number(o['sales_cycle_days'])} days"},
         {
             "kpi": "sales velocity",
-            "value": f"{format_money(o['velocity_per_day'], currency)} a day",
+            "value": f"{people.money(o['velocity_per_day'], currency)} a day",
         },
         {
             "kpi": "new / existing customer deals",
@@ -969,7 +968,8 @@ def _print_kpis(facts: Facts, period: Period) -> None:
         },
         {
             "kpi": "calls per rep per working day",
-            "value": f"{number(d['calls_per_day'])} ({number(c['connected_pct'])} % connected)",
+            "value": f"{people.number(d['calls_per_day'])} "
+            f"({people.percent(c['connected_pct'])} connected)",
         },
         {
             "kpi": "leads by source",
@@ -979,7 +979,7 @@ def _print_kpis(facts: Facts, period: Period) -> None:
     emit(rows, Format.TABLE, f"KPI summary, {period}")
 
 
-def _print_overview(facts: Facts) -> None:
+def _print_overview(facts: Facts, people: Presenter) -> None:
     """What the engine knows: organisation, territories, deals by region, top reps."""
     from incentive_engine.domain.attainment import attainment
     from incentive_engine.domain.territories import territory_report
@@ -1012,7 +1012,7 @@ def _print_overview(facts: Facts) -> None:
             {
                 "region": region,
                 "deals won": len(ds),
-                "revenue": format_money(
+                "revenue": people.money(
                     sum((d.amount for d in ds if d.cancellation is None), Decimal(0)), currency
                 ),
                 "cancelled": sum(1 for d in ds if d.cancellation is not None),
@@ -1026,9 +1026,9 @@ def _print_overview(facts: Facts) -> None:
     teams = [
         {
             "team": a.subject_id,
-            "quota": format_money(a.quota, a.currency or currency) if a.quota else "-",
-            "credited": format_money(a.credited, a.currency or currency),
-            "attainment": "-" if a.attainment is None else f"{a.attainment:.1f} %",
+            "quota": people.money(a.quota, a.currency or currency),
+            "credited": people.money(a.credited, a.currency or currency),
+            "attainment": people.percent(a.attainment),
         }
         for a in attainment(facts, quarter, "team")
         if a.quota is not None
@@ -1040,7 +1040,7 @@ def _print_overview(facts: Facts) -> None:
             "owners": r.owners,
             "customers": r.active_customers,
             "prospects": r.prospects,
-            "revenue": format_money(r.revenue, currency),
+            "revenue": people.money(r.revenue, currency),
         }
         for r in territory_report(facts, quarter)
     ]

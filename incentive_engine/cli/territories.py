@@ -18,6 +18,7 @@ from incentive_engine.cli.common import (
     parse_instant,
     period_arg,
     post,
+    presenter,
     settings_of,
     snapshot_of,
 )
@@ -275,18 +276,22 @@ def attainment_command(
     subject: Subject = by  # type: ignore[assignment]
     facts, the_period = _facts(ctx, as_of), period_arg(period)
     found = attainment(facts, the_period, subject, prorate=prorate)
-    table = fmt is Format.TABLE
+    people = presenter(ctx) if fmt is Format.TABLE else None  # tables for people only
     rows = [
         {
             by: a.subject_id,
             "name": a.name,
-            "quota": (money(a.quota, a.currency or "VND") if table else str(a.quota or ""))
+            "quota": (
+                str(a.quota) if people is None else people.money(a.quota, a.currency or "VND")
+            )
             if a.quota is not None
             else "",
-            "credited": money(a.credited, a.currency or "VND") if table else str(a.credited),
+            "credited": str(a.credited)
+            if people is None
+            else people.money(a.credited, a.currency or "VND"),
             "attainment": ""
             if a.attainment is None
-            else (f"{a.attainment.quantize(Decimal('0.1'))} %" if table else str(a.attainment)),
+            else (str(a.attainment) if people is None else people.percent(a.attainment)),
             "note": a.note,
         }
         for a in found

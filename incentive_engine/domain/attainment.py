@@ -7,6 +7,7 @@ error): the commission evaluator uses the same functions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,7 +15,7 @@ from typing import Literal
 
 from incentive_engine.domain.errors import Conflict
 from incentive_engine.domain.events import QuotaSubject
-from incentive_engine.domain.facts import Deal, Facts
+from incentive_engine.domain.facts import Credit, Deal, Facts
 from incentive_engine.domain.money import round_money
 from incentive_engine.domain.periods import Period
 
@@ -95,31 +96,43 @@ class Attainment:
 def rep_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> list[Attainment]:
     """Every rep employed in the period: named credit (splits, rep, else territory owner)."""
     credited = facts.standing_credits(period)
-    rows = []
-    for rep_id in sorted(facts.reps):
-        rep = facts.reps[rep_id]
-        if rep.days_in(period) == 0:
-            continue
-        quota = rep_quota(facts, rep_id, period, prorate=prorate)
-        currency = quota[1] if quota else None
-        total = Decimal(0)
-        for deal, credit in credited.get(rep_id, []):
-            won = deal.won
-            assert won is not None
-            total += deal_in(facts, deal, credit.amount, currency or won.currency)
-        rows.append(
-            Attainment(
-                "rep",
-                rep_id,
-                rep.name,
-                str(period),
-                currency,
-                quota[0] if quota else None,
-                total,
-                "" if quota else "no quota",
-            )
-        )
-    return rows
+    return [
+        one_rep_attainment(facts, period, rep_id, credited, prorate=prorate)
+        for rep_id in sorted(facts.reps)
+        if facts.reps[rep_id].days_in(period) > 0
+    ]
+
+
+def one_rep_attainment(
+    facts: Facts,
+    period: Period,
+    rep_id: str,
+    credited: Mapping[str, Sequence[tuple[Deal, Credit]]] | None = None,
+    *,
+    prorate: bool = True,
+) -> Attainment:
+    """One rep's row (``credited``: the period's standing credits, when already at hand), so
+    that a rep whose credit cannot be converted fails alone."""
+    if credited is None:
+        credited = facts.standing_credits(period)
+    rep = facts.reps[rep_id]
+    quota = rep_quota(facts, rep_id, period, prorate=prorate)
+    currency = quota[1] if quota else None
+    total = Decimal(0)
+    for deal, credit in credited.get(rep_id, []):
+        won = deal.won
+        assert won is not None
+        total += deal_in(facts, deal, credit.amount, currency or won.currency)
+    return Attainment(
+        "rep",
+        rep_id,
+        rep.name,
+        str(period),
+        currency,
+        quota[0] if quota else None,
+        total,
+        "" if quota else "no quota",
+    )
 
 
 def team_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> list[Attainment]:

@@ -77,7 +77,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "api",
         ("api",),
-        ("services", "projections", "domain", "plans", "settings"),
+        ("services", "projections", "domain", "plans", "settings", "presentation"),
         ("fastapi", "starlette", "jwt", "jinja2", "markupsafe", "babel", *DOOR_LIBRARIES),
         door=True,
         role="HTTP door: FastAPI app, auth, one router per resource; web pages in api/web/",
@@ -86,7 +86,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "cli",
         ("incentive_engine.cli", "incentive_engine.__main__"),
-        ("services", "projections", "domain", "plans", "settings", "demo"),
+        ("services", "projections", "domain", "plans", "settings", "demo", "presentation"),
         ("typer", "click", "rich", "uvicorn", *DOOR_LIBRARIES),
         door=True,
         role="command-line door: one module per command group, wired in cli/main.py",
@@ -133,6 +133,15 @@ LAYERS: tuple[Layer, ...] = (
         (),
         role="seeded demo data generator (uses random: not pure) for the CLI and benches",
         folder="incentive_engine/demo/",
+    ),
+    Layer(
+        "presentation",
+        ("incentive_engine.presentation",),
+        (),
+        ("babel",),
+        role="figures for people (money, numbers, dates, times by locale with Babel, in the "
+        "organisation's time zone): the web pages and the CLI's tables",
+        folder="incentive_engine/presentation.py",
     ),
     Layer(
         "settings",

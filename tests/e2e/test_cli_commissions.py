@@ -46,7 +46,7 @@ def test_statement_table_and_json(tmp_path: Path) -> None:
     store = sqlite_store(tmp_path)
     table = cli(store, "statement", "an", "2026-Q1")
     assert table.exit_code == 0, table.output
-    assert "Nguyễn Văn An" in table.stdout and "17,700,000 VND" in table.stdout
+    assert "Nguyễn Văn An" in table.stdout and "17.700.000 ₫" in table.stdout  # vi by default
     [doc] = json.loads(cli(store, "statement", "an", "2026-Q1", "--format", "json").stdout)
     assert doc["total"] == "17700000" and doc["hash"].startswith("sha256:")
     assert [ln["amount"] for ln in doc["lines"]] == ["3000000", "7500000", "7200000"]
@@ -73,7 +73,7 @@ def test_payouts_csv_for_payroll(tmp_path: Path) -> None:
         ("an", "17700000", "open"),
         ("binh", "1000000", "open"),
     ]
-    assert "total 18,700,000 VND" in cli(store, "payouts", "2026-Q1").stdout
+    assert "total 18.700.000 ₫" in cli(store, "payouts", "2026-Q1").stdout
 
 
 def test_explain_walks_from_line_to_events(tmp_path: Path) -> None:

@@ -186,7 +186,7 @@ def test_attainment_by_rep_team_and_territory(tmp_path: Path) -> None:
     assert teams[0]["team"] == "TP.HCM 1" and teams[0]["credited"] == "40000000"
     csv_out = cli(store, "attainment", "2026-Q1", "--by", "territory", "--format", "csv").stdout
     assert csv_out.splitlines()[1].startswith("T-HANOI,Hà Nội,,40000000")
-    assert "40.0 %" in cli(store, "attainment", "2026-Q1").stdout
+    assert "40,0 %" in cli(store, "attainment", "2026-Q1").stdout  # vi by default
     assert cli(store, "attainment", "2026-Q1", "--by", "galaxy").exit_code == 2
 
 
