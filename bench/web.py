@@ -29,7 +29,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import Role, issue_token
+from api.auth import Role, issue_display_key, issue_token
 from bench.query import build_big, covered, publish_catalog, run
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.engine import Engine
@@ -48,6 +48,9 @@ def pages(rep: str, period: str) -> dict[str, str]:
         # a deal of an amount that differs per (rep, period), closed in the period
         "what-if": f"/what-if?amount={deal_amount(rep, period)}"
         f"&close_date={Period.parse(period).start + timedelta(days=40)}",
+        "leaderboard": "/leaderboards?metric=points&period=quarter&scope=company",
+        "badges": f"/badges/{rep}",
+        "disputes": "/disputes",
     }
 
 
@@ -89,6 +92,15 @@ def measure(url: str, pairs: list[tuple[str, str]]) -> dict[str, list[float]]:
                 took = (time.perf_counter() - started) * 1000
                 if answer.status_code == 200:
                     times.setdefault("team", []).append(took)
+        # an office screen's board: a fresh draw (no `since`), as after the log moved
+        client.cookies.clear()
+        client.cookies.set("ie_display", issue_display_key(settings, "bench").token, path="/tv")
+        for _, period in pairs:
+            started = time.perf_counter()
+            answer = client.get(f"/tv/points/{period}/board")
+            took = (time.perf_counter() - started) * 1000
+            if answer.status_code == 200:
+                times.setdefault("tv board", []).append(took)
     return times
 
 

@@ -141,6 +141,10 @@ def leaderboards(
     }
     if not fragment and who.role in OWN_PAGES:
         context["badges"] = own_badges(request, who, snap)
+    if scope == "team":  # "my team": the reader's team on the board's day
+        mine = snap.facts.reps.get(who.subject)
+        team = mine.team_on(board_day(snap, today(request))) if mine else None
+        scope = f"team:{team}" if team else scope
     try:
         wanted = asked(snap, request, metric, period, scope)
         shown = board(snap, who, wanted.metric, wanted.period, wanted.scope)

@@ -4,13 +4,16 @@ the badges a rep holds with the day and the events that earned them."""
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from incentive_engine.domain import visibility
 from incentive_engine.domain.facts import Facts
-from incentive_engine.domain.leaderboards import Metric, leaderboard, members
+from incentive_engine.domain.leaderboards import Metric, Standing, leaderboard, members
 from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.domain.visibility import BoardVisibility, Viewer
 from incentive_engine.services.commissions import Snapshot
@@ -69,6 +72,32 @@ def board_policy(snap: Snapshot, metric: Metric, period: Period) -> BoardVisibil
     )
 
 
+BOARDS_KEPT = 64
+"""Boards remembered per snapshot: every reader of a board at a log position shares it."""
+
+_boards: OrderedDict[tuple[int, str, str, str], tuple[weakref.ref[Snapshot], list[Standing]]]
+_boards = OrderedDict()
+_boards_lock = threading.Lock()
+
+
+def standings_of(snap: Snapshot, metric: Metric, period: Period, scope: str) -> list[Standing]:
+    """The board's standings (as ``domain.leaderboards`` ranks them) for this snapshot,
+    computed once per snapshot and board: a board does not depend on who reads it, and a
+    snapshot is replaced, never changed, when the log moves."""
+    key = (id(snap), metric.value, str(period), scope)
+    with _boards_lock:
+        found = _boards.get(key)
+        if found is not None and found[0]() is snap:
+            _boards.move_to_end(key)
+            return found[1]
+    standings = leaderboard(snap.facts, snap.book, metric, period, scope)
+    with _boards_lock:
+        _boards[key] = (weakref.ref(snap), standings)
+        while len(_boards) > BOARDS_KEPT:
+            _boards.popitem(last=False)
+    return standings
+
+
 def board(
     snap: Snapshot, viewer: Viewer | None, metric: Metric, period: Period, scope: str = "company"
 ) -> ShownBoard:
@@ -76,7 +105,7 @@ def board(
     of no one's pay, such as an office screen). An unknown scope, or a board the period
     cannot have, raises ``LeaderboardInvalid`` naming the parameter."""
     members(snap.facts, scope, period)  # an unknown scope first, naming it
-    standings = leaderboard(snap.facts, snap.book, metric, period, scope)
+    standings = standings_of(snap, metric, period, scope)
     policy = board_policy(snap, metric, period)
     day = visibility.figure_day(period)
     rows = [

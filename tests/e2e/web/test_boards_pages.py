@@ -323,3 +323,17 @@ def test_the_cli_issues_rotates_and_revokes_display_keys(tmp_path: Path) -> None
     assert client.get("/tv/points/2026-Q1").status_code == 200
     assert cli.invoke(main_app, ["tv-key", "revoke", "lobby"], env=env).exit_code == 0
     assert client.get("/tv/points/2026-Q1").status_code == 401
+
+
+def test_my_team_is_the_readers_team_on_the_boards_day(settings: Settings) -> None:
+    # the team page links "Team leaderboards" to scope=team: the reader's own team
+    an = as_user(settings, Role.REP, "an")
+    mine = an.get("/leaderboards", params={"period": "2026-Q1", "scope": "team"})
+    assert mine.status_code == 200, mine.text
+    assert set(shown_values(mine.text)) == {"mgr", "an", "binh"}
+    chau = as_user(settings, Role.REP, "chau")
+    theirs = chau.get("/leaderboards", params={"period": "2026-Q1", "scope": "team"})
+    assert set(shown_values(theirs.text)) == {"chau"}
+    finance = as_user(settings, Role.FINANCE, "fin")
+    nobody = finance.get("/leaderboards", params={"period": "2026-Q1", "scope": "team"})
+    assert nobody.status_code == 422 and "scope" in nobody.text
