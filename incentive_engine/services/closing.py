@@ -7,7 +7,7 @@ and the web page refuse and override alike."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -127,3 +127,16 @@ def pre_close(
         snap.facts.closed_periods.get(str(period)),
         engine.position,
     )
+
+
+def period_to_close(snap: Snapshot, today: date) -> Period | None:
+    """The period finance closes next: the oldest plan period that has ended and is still
+    open; else the period containing today; else the latest (None: no plan period)."""
+    periods = sorted(snap.book.periods(snap.facts), key=lambda p: (p.start, p.end))
+    for p in periods:
+        if p.end < today and str(p) not in snap.facts.closed_periods:
+            return p
+    for p in periods:
+        if p.start <= today <= p.end:
+            return p
+    return periods[-1] if periods else None
