@@ -34,7 +34,17 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.oidc = oidc.OidcClient.from_settings(app.state.settings)
     for module in (
-        docs, account, oidc, statements, disputes, whatif, boards, tv, team, closing, rep
+        docs,
+        account,
+        oidc,
+        statements,
+        disputes,
+        whatif,
+        boards,
+        tv,
+        team,
+        closing,
+        rep,
     ):
         app.include_router(module.router)
 

@@ -133,7 +133,9 @@ def close_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_finance_fixes_a_failing_check_and_closes(
     browser: Browser, close_server: Server, tmp_path: Path
 ) -> None:
-    context = browser.new_context(base_url=close_server.url, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=close_server.url, viewport={"width": 1280, "height": 900}
+    )
     try:
         page = context.new_page()
         sign_in(page, close_server.token(Role.FINANCE, "fin"), "/close")
