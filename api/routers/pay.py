@@ -28,6 +28,7 @@ from incentive_engine.domain.exports import safe_row
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.limits import as_utc
 from incentive_engine.domain.periods import Period
+from incentive_engine.services.closing import pre_close
 from incentive_engine.services.commissions import (
     EarningsRow,
     Snapshot,
@@ -253,6 +254,13 @@ class CloseRequest(BaseModel):
     ) = None
     """Close although the log fails verification: the reason, recorded on the PeriodClosed
     event (refused with a 409 without it)."""
+    override_reason: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+        | None
+    ) = None
+    """Close although blocking pre-close checks fail: the reason, stored on the PeriodClosed
+    event with the names of the checks it overrides (refused with a 409 without it; never
+    over statements that cannot be computed)."""
 
 
 class Closed(BaseModel):
@@ -264,7 +272,40 @@ class Closed(BaseModel):
     statements_hash: str | None
     checkpoint: int | None = None
     integrity_override: str | None = None
+    override_reason: str | None = None
+    overridden_checks: list[str] = []
     payouts: list[PayoutRow]
+
+
+class FindingOut(BaseModel):
+    """One thing a pre-close check found: what it concerns and why."""
+
+    kind: str
+    subject: str
+    detail: str
+
+
+class CheckOut(BaseModel):
+    """A pre-close check: blocking or warning, whether an override may lift it, whether it
+    passes, and its findings."""
+
+    name: str
+    severity: Literal["blocking", "warning"]
+    overridable: bool
+    passed: bool
+    blocks: bool
+    findings: list[FindingOut]
+
+
+class PreCloseChecks(BaseModel):
+    """A period's pre-close checks; ``closable`` when no blocking check fails (else only
+    with an override reason, and never over statements that cannot be computed)."""
+
+    period: str
+    status: Literal["open", "sealed"]
+    closable: bool
+    blocking: list[str]
+    checks: list[CheckOut]
 
 
 # ------------------------------------------------------------- earnings
@@ -552,6 +593,7 @@ def close(
         the_period,
         closed_by=body.closed_by,
         override_integrity=body.override_integrity,
+        override_reason=body.override_reason,
         views=request.app.state.views,
     )
     snap = engine.snapshot()
@@ -563,6 +605,46 @@ def close(
         statements_hash=event.statements_hash,
         checkpoint=event.checkpoint,
         integrity_override=event.integrity_override,
+        override_reason=event.override_reason,
+        overridden_checks=list(event.overridden_checks or ()),
         payouts=_payout_rows(snap, the_period, event.payouts, "sealed"),
     )
     return answer(request, result, immutable=False, status_code=201)
+
+
+@router.get("/v1/periods/{period}/checks", response_model=PreCloseChecks)
+def checks(
+    period: str,
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(Role.FINANCE)],
+) -> Response:
+    """The pre-close checks of a period (what ``POST .../close`` applies): reps whose
+    statement cannot be computed, deals credited to nobody, unowned territories, missing FX
+    rates, adjustments awaiting approval, open disputes, and what changed since the last
+    pay-run view. Finance only."""
+    the_period = parse_period(period)
+    found = pre_close(engine, the_period, views=request.app.state.views)
+    reps = sorted({f.subject for c in found.checks for f in c.findings if f.kind == "rep"})
+    if reps:
+        access.record(request, who, "checks", reps, str(the_period))
+    body = PreCloseChecks(
+        period=str(the_period),
+        status="sealed" if found.closed is not None else "open",
+        closable=not found.blocking,
+        blocking=[c.name for c in found.blocking],
+        checks=[
+            CheckOut(
+                name=c.name,
+                severity=c.severity.value,
+                overridable=c.overridable,
+                passed=c.passed,
+                blocks=c.blocks,
+                findings=[
+                    FindingOut(kind=f.kind, subject=f.subject, detail=f.detail) for f in c.findings
+                ],
+            )
+            for c in found.checks
+        ],
+    )
+    return answer(request, body, immutable=False)

@@ -286,14 +286,34 @@ def period_close(
             "PeriodClosed event.",
         ),
     ] = None,
+    override_reason: Annotated[
+        str | None,
+        typer.Option(
+            "--override-reason",
+            help="Close although blocking pre-close checks fail (see 'period checks'); the "
+            "reason and the checks overridden are recorded on the PeriodClosed event.",
+        ),
+    ] = None,
 ) -> None:
-    """Seal a period's payouts (per-rep totals and statement hashes) in the log, after
-    verifying the log against the chain and the signed checkpoints (refused when it fails)."""
+    """Seal a period's payouts (per-rep totals and statement hashes) in the log, after the
+    pre-close checks (refused while a blocking one fails, unless overridden with a reason)
+    and verifying the log against the chain and the signed checkpoints."""
     from incentive_engine.services.commissions import close_period, total_paid
 
     with engine_of(ctx) as engine:
         event = close_period(
-            engine, period_arg(period), closed_by=by, override_integrity=override_integrity
+            engine,
+            period_arg(period),
+            closed_by=by,
+            override_integrity=override_integrity,
+            override_reason=override_reason,
+        )
+    if event.override_reason:
+        errors.print(
+            f"warning: closed although blocking checks fail "
+            f"({', '.join(event.overridden_checks or ())}); recorded reason: "
+            f"{event.override_reason}",
+            markup=False,
         )
     if event.integrity_override:
         errors.print(
@@ -306,6 +326,34 @@ def period_close(
         f"closed {event.period}: {len(event.payouts)} statements, total "
         f"{total_paid(event.payouts):,} sealed ({event.statements_hash}{checkpoint})"
     )
+
+
+@period_app.command("checks")
+def period_checks(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Argument(help="Period to check, e.g. 2026-Q1.")],
+    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+) -> None:
+    """The pre-close checks of a period, one row per finding (or per check that passes):
+    what 'period close' refuses on while a blocking one fails."""
+    from incentive_engine.services.closing import pre_close
+    from incentive_engine.services.integrity import views_of
+
+    with engine_of(ctx) as engine:
+        views = views_of(engine)
+        try:
+            found = pre_close(engine, period_arg(period), views=views)
+        finally:
+            views.dispose()
+    rows = []
+    for c in found.checks:
+        state = "pass" if c.passed else ("BLOCKS" if c.blocks else "warn")
+        base = {"check": c.name, "severity": c.severity.value, "state": state}
+        if c.passed:
+            rows.append({**base, "subject": "", "finding": ""})
+        for f in c.findings:
+            rows.append({**base, "subject": f"{f.kind} {f.subject}", "finding": f.detail})
+    emit(rows, fmt, f"pre-close checks {found.period}")
 
 
 @commission_commands.command()

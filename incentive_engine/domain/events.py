@@ -667,6 +667,19 @@ class PeriodClosed(Event):
     integrity_override: Text | None = None
     """Why finance closed the period although the log failed verification (absent when it
     verified): the override is on record with the figures it sealed."""
+    override_reason: Text | None = None
+    """Why finance closed the period although blocking pre-close checks failed (absent when
+    none failed, so that events without it keep their hash)."""
+    overridden_checks: tuple[Id, ...] | None = None
+    """The names of the blocking pre-close checks the override lifted (with the reason)."""
+
+    @model_validator(mode="after")
+    def _override_has_reason(self) -> Self:
+        if (self.override_reason is None) != (not self.overridden_checks):
+            raise ValueError(
+                "an override of pre-close checks needs both its reason and the checks it lifts"
+            )
+        return self
 
 
 class ManualAdjustment(Event):

@@ -61,7 +61,7 @@ from incentive_engine.domain.handlers import MissingHandlerError, check_handlers
 from incentive_engine.domain.isolation import Quarantined, Voided
 from incentive_engine.domain.periods import Period
 
-FOLD_VERSION = 2
+FOLD_VERSION = 3
 """The version of what the fold produces.  Bump it whenever a change to this module (an event
 folded differently, a field added to or removed from a fact, a new tie-break) changes the facts
 that a log folds into: snapshots of facts folded by another fold version are then ignored and

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from incentive_engine.domain.closing import CloseBlocked, decide_close
 from incentive_engine.domain.errors import Conflict, EngineError, NotFound
 from incentive_engine.domain.events import Payout, PeriodClosed, PriorAdjustment, content_hash
 from incentive_engine.domain.facts import Facts
@@ -176,6 +177,7 @@ def close_period(
     closed_by: str,
     now: datetime | None = None,
     override_integrity: str | None = None,
+    override_reason: str | None = None,
     views: Views | None = None,
 ) -> PeriodClosed:
     """Seal a period: every covered rep's payout and statement hash, as a PeriodClosed event.
@@ -183,10 +185,14 @@ def close_period(
     Refused (nothing written) when the period is already closed, has not ended, or follows
     a period that had a plan in force and is still open; and when the log fails verification
     against the chain and the signed checkpoints, unless finance gives a reason
-    (``override_integrity``, recorded on the event).  A signed checkpoint is taken just
-    before the close (its number sealed in the event) and one just after.  The facts are the
+    (``override_integrity``, recorded on the event); and while a blocking pre-close check
+    fails (``services.closing``, ``domain.closing``), unless finance overrides it with a
+    written reason (``override_reason``, stored on the event with the checks it lifts).
+    A signed checkpoint is taken just before the close (its number sealed in the event) and
+    one just after.  The facts are the
     engine's, caught up with the log (a bare store gets a transient engine); ``views`` is
     the read-model database (the settings' by default)."""
+    from incentive_engine.services.closing import pre_close
     from incentive_engine.services.integrity import (
         checkpoint_tail,
         guard,
@@ -214,19 +220,18 @@ def close_period(
     )
     if had_plan and str(previous) not in facts.closed_periods:
         raise CloseRefused(f"close {previous} first: periods are closed in order")
-    sealed, failed = period_statements_or_failures(snap, period)
-    if failed:
-        # Not an integrity question: a close seals every covered rep's figure, and these
-        # cannot be computed, so no override applies; voiding the event they cite does.
-        raise CloseRefused(
-            f"cannot close {name}: {len(failed)} statement(s) cannot be computed, and a close "
-            "seals every covered rep's pay (an integrity override does not apply; void or "
-            "repair the event cited): " + "; ".join(f"{f.rep_id}: {f.error}" for f in failed)
-        )
-    payouts = tuple(payout_of(s) for s in sealed)
     own_views = views is None
     views = views if views is not None else views_of(engine)
     try:
+        # The pre-close checks and the close rule (domain.closing): refused while a
+        # blocking check fails, unless finance overrides with a written reason; never
+        # over statements that cannot be computed (there is nothing to seal for them).
+        checked = pre_close(engine, period, views=views, snap=snap)
+        try:
+            decision = decide_close(checked.checks, override_reason)
+        except CloseBlocked as exc:
+            raise CloseRefused(f"cannot close {name}: {exc}") from None
+        payouts = tuple(payout_of(s) for s in checked.statements)
         report = guard(engine, views, action=f"closing {name}", override=override_integrity)
         keys = load_keys(engine.settings)
         before = None
@@ -251,6 +256,8 @@ def close_period(
             chain_link=report.link,
             checkpoint=before.number if before is not None else None,
             integrity_override=with_override(report, override_integrity),
+            override_reason=decision.reason,
+            overridden_checks=decision.overridden or None,
         )
         appended = store.append([event], source=f"period close by {closed_by}")
         if appended.conflicts or appended.duplicates:
