@@ -136,8 +136,11 @@ class PlanVersion:
         return cls(plan, content_hash(plan.document()), f"draft:{plan.plan_id}:{plan.version}")
 
 
-def publication(plan: Plan, *, published_by: str | None = None) -> PlanVersionPublished:
-    """The event that publishes a plan version (its id is derived from plan id and version)."""
+def publication(
+    plan: Plan, *, published_by: str | None = None, reason: str | None = None
+) -> PlanVersionPublished:
+    """The event that publishes a plan version (its id is derived from plan id and version),
+    with who published it and why (an empty reason is left out)."""
     document = plan.document()
     return PlanVersionPublished(
         event_id=f"plan:{plan.plan_id}:v{plan.version}",
@@ -148,4 +151,5 @@ def publication(plan: Plan, *, published_by: str | None = None) -> PlanVersionPu
         document=document,
         content_hash=content_hash(document),
         published_by=published_by,
+        reason=(reason.strip() or None) if reason else None,
     )
