@@ -105,7 +105,9 @@ def _credit(revenue: Decimal, currency: str, period: Period) -> Credited:
     return Credited(Deal("curve", won=won), credit, revenue, revenue, ())
 
 
-def _context(version: PlanVersion, period: Period, credits: list[Credited], quota: Decimal) -> Context:
+def _context(
+    version: PlanVersion, period: Period, credits: list[Credited], quota: Decimal
+) -> Context:
     """A rep's period holding only the synthetic credit and the quota."""
 
     def elsewhere(_: Period) -> Context:  # pragma: no cover - no plotted kind reads it

@@ -32,9 +32,7 @@ def line_of(text: str, path: str) -> int | None:
                 break
             line = found[0].start_mark.line + 1
             node = found[1]
-        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(
-            node.value
-        ):
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
             node = node.value[int(part)]
             line = node.start_mark.line + 1
         else:

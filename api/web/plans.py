@@ -336,9 +336,7 @@ async def publish_draft(
                 context=_context(request),
             )
         except PlanError as exc:
-            error = EngineError(
-                "; ".join(f"{p}: {r}" for p, r in exc.problems), field="document"
-            )
+            error = EngineError("; ".join(f"{p}: {r}" for p, r in exc.problems), field="document")
         except PlanPublishError as exc:
             return _publish_page(
                 request, engine, who, found, start, end, status=409, error=exc, reason=reason

@@ -164,9 +164,7 @@ def starting_text(store: EventStore, source: str) -> tuple[str, str]:
 # --------------------------------------------------------------------- storing
 
 
-def create_draft(
-    views: Views, store: EventStore, source: str, by: str, at: datetime
-) -> int:
+def create_draft(views: Views, store: EventStore, source: str, by: str, at: datetime) -> int:
     """A new draft from a template or a published version; its id."""
     text, based_on = starting_text(store, source)
     plan = check(text).plan
