@@ -136,9 +136,19 @@ _Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
 _Dumper.add_multi_representer(Enum, _enum)
 
 
+def _without_empty(value: Any) -> Any:
+    """A document without its empty lists and mappings (their defaults: no filter, no
+    badges...), so that the YAML shows what the plan says."""
+    if isinstance(value, dict):
+        return {k: _without_empty(v) for k, v in value.items() if v != () and v != [] and v != {}}
+    if isinstance(value, list | tuple):
+        return [_without_empty(v) for v in value]
+    return value
+
+
 def as_yaml(plan: Plan) -> str:
     """A plan as YAML text in the document's field names and order."""
-    data = plan.model_dump(mode="python", by_alias=True, exclude_none=True)
+    data = _without_empty(plan.model_dump(mode="python", by_alias=True, exclude_none=True))
     text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return text
 
