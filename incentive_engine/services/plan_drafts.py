@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Engine as Views
 
 import plans
@@ -22,7 +19,7 @@ from incentive_engine.domain.simulation import Simulation, simulate, window
 from incentive_engine.services.commissions import Snapshot
 from incentive_engine.services.plan_publishing import PublishResult, get_version, publish
 from incentive_engine.store.event_store import EventStore
-from plans.documents import PlanError, PlanVersion, parse_yaml, plan_from_data
+from plans.documents import PlanError, PlanVersion, as_yaml, parse_yaml, plan_from_data
 from plans.model import Plan
 from plans.yaml_lines import line_of
 from projections.plan_drafts import (
@@ -113,44 +110,6 @@ def check(text: str, context: dict[str, Any] | None = None) -> Checked:
 def catalogue() -> list[str]:
     """The names of the catalogue's plan templates (``plans/catalog``)."""
     return sorted(p.stem for p in CATALOGUE.glob("*.yaml"))
-
-
-class _Dumper(yaml.SafeDumper):
-    """YAML of a plan document: numbers plainly (never quoted), enums as their value."""
-
-
-def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    tag = "int" if "." not in text else "float"
-    return dumper.represent_scalar(f"tag:yaml.org,2002:{tag}", text)
-
-
-def _enum(dumper: yaml.SafeDumper, value: Enum) -> yaml.Node:
-    return dumper.represent_str(str(value.value))
-
-
-_Dumper.add_representer(Decimal, _decimal)
-_Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
-_Dumper.add_multi_representer(Enum, _enum)
-
-
-def _without_empty(value: Any) -> Any:
-    """A document without its empty lists and mappings (their defaults: no filter, no
-    badges...), so that the YAML shows what the plan says."""
-    if isinstance(value, dict):
-        return {k: _without_empty(v) for k, v in value.items() if v != () and v != [] and v != {}}
-    if isinstance(value, list | tuple):
-        return [_without_empty(v) for v in value]
-    return value
-
-
-def as_yaml(plan: Plan) -> str:
-    """A plan as YAML text in the document's field names and order."""
-    data = _without_empty(plan.model_dump(mode="python", by_alias=True, exclude_none=True))
-    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-    return text
 
 
 def starting_text(store: EventStore, source: str) -> tuple[str, str]:

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from incentive_engine.services.plan_drafts import as_yaml, check
+from incentive_engine.services.plan_drafts import check
 from plans.curve import payout_curve
-from plans.documents import load_plan, publication
+from plans.documents import as_yaml, load_plan, publication
 from plans.yaml_lines import line_of
 from tests.examples.plans import plan, tiered
 
