@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import Enum
 from typing import Any
 
 import yaml
@@ -136,8 +137,11 @@ class PlanVersion:
         return cls(plan, content_hash(plan.document()), f"draft:{plan.plan_id}:{plan.version}")
 
 
-def publication(plan: Plan, *, published_by: str | None = None) -> PlanVersionPublished:
-    """The event that publishes a plan version (its id is derived from plan id and version)."""
+def publication(
+    plan: Plan, *, published_by: str | None = None, reason: str | None = None
+) -> PlanVersionPublished:
+    """The event that publishes a plan version (its id is derived from plan id and version),
+    with who published it and why (an empty reason is left out)."""
     document = plan.document()
     return PlanVersionPublished(
         event_id=f"plan:{plan.plan_id}:v{plan.version}",
@@ -148,4 +152,43 @@ def publication(plan: Plan, *, published_by: str | None = None) -> PlanVersionPu
         document=document,
         content_hash=content_hash(document),
         published_by=published_by,
+        reason=(reason.strip() or None) if reason else None,
     )
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML of a plan document: numbers plainly (never quoted), enums as their value."""
+
+
+def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    tag = "int" if "." not in text else "float"
+    return dumper.represent_scalar(f"tag:yaml.org,2002:{tag}", text)
+
+
+def _enum(dumper: yaml.SafeDumper, value: Enum) -> yaml.Node:
+    return dumper.represent_str(str(value.value))
+
+
+_Dumper.add_representer(Decimal, _decimal)
+_Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
+_Dumper.add_multi_representer(Enum, _enum)
+
+
+def _without_empty(value: Any) -> Any:
+    """A document without its empty lists and mappings (their defaults: no filter, no
+    badges...), so that the YAML shows what the plan says."""
+    if isinstance(value, dict):
+        return {k: _without_empty(v) for k, v in value.items() if v != () and v != [] and v != {}}
+    if isinstance(value, list | tuple):
+        return [_without_empty(v) for v in value]
+    return value
+
+
+def as_yaml(plan: Plan) -> str:
+    """A plan as YAML text in the document's field names and order."""
+    data = _without_empty(plan.model_dump(mode="python", by_alias=True, exclude_none=True))
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return text

@@ -99,6 +99,7 @@ class VersionDetail(VersionSummary):
     """A published version with its document and who published it."""
 
     published_by: str | None
+    reason: str | None = None
     recorded_at: str | None
     document: dict[str, Any]
 
@@ -196,12 +197,22 @@ async def validate(request: Request, who: Reader) -> Validated:
     responses={200: {"model": Published, "description": "This document was already published."}},
 )
 async def publish_plan(
-    request: Request, response: Response, engine: EngineDep, who: Admin
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    who: Admin,
+    reason: Annotated[
+        str | None,
+        Query(max_length=500, description="Why this version is published (stored with it)."),
+    ] = None,
 ) -> Published:
-    """Publish a plan version (201). The same document again is a no-op (200); another
-    document under a published version, or a version not above the latest, is a 409."""
+    """Publish a plan version (201), recording who published it and, optionally, why. The
+    same document again is a no-op (200); another document under a published version, or a
+    version not above the latest, is a 409."""
     plan = await _document(request)
-    result = await run_in_threadpool(publish, engine.store, plan, published_by=who.subject)
+    result = await run_in_threadpool(
+        publish, engine.store, plan, published_by=who.subject, reason=reason
+    )
     if result.already_published:
         response.status_code = status.HTTP_200_OK
     return Published(
@@ -243,6 +254,7 @@ def plan_version(plan_id: str, version: int, engine: EngineDep, who: Reader) -> 
     return VersionDetail(
         **_summary(found),
         published_by=published_by,
+        reason=getattr(recorded.event, "reason", None) if recorded else None,
         recorded_at=recorded.recorded_at.isoformat() if recorded else None,
         document=found.plan.document(),
     )

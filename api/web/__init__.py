@@ -17,6 +17,7 @@ from api.web import (
     disputes,
     docs,
     oidc,
+    plans,
     rep,
     statements,
     team,
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
         tv,
         team,
         closing,
+        plans,
         rep,
     ):
         app.include_router(module.router)

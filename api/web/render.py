@@ -63,6 +63,8 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items.append(NavItem("/disputes", "Disputes"))
     if who.role is Role.FINANCE:
         items.append(NavItem("/close", "Close"))
+    if who.role in (Role.PLAN_ADMIN, Role.FINANCE):
+        items.append(NavItem("/plans", "Plans"))
     items.append(NavItem("/docs", "API"))
     return items
 

@@ -560,6 +560,9 @@ class PlanVersionPublished(Event):
     document: dict[str, Any]
     content_hash: str
     published_by: Text | None = None
+    reason: Text | None = None
+    """Why this version was published (left out of the canonical JSON when absent, so
+    events stored before the field existed keep their hash)."""
 
     @model_validator(mode="after")
     def _hash_matches_document(self) -> PlanVersionPublished:

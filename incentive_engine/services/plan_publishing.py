@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from incentive_engine.domain.errors import Conflict, NotFound
 from incentive_engine.domain.events import PlanVersionPublished, content_hash
@@ -59,10 +59,22 @@ class PublishResult:
 
 @dataclass(frozen=True)
 class _Published:
-    """A publishing event as read from the log, with its position."""
+    """A publishing event as read from the log, with its position and recorded time."""
 
     position: int
     event: PlanVersionPublished
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A published version with who published it, why, and when the log recorded it."""
+
+    version: PlanVersion
+    published_by: str | None
+    reason: str | None
+    recorded_at: datetime | None
+    position: int
 
 
 def _published(store: EventStore) -> dict[tuple[str, int], _Published]:
@@ -75,14 +87,24 @@ def _published(store: EventStore) -> dict[tuple[str, int], _Published]:
     for recorded in store.read(types=[PLAN_EVENT]):
         event = recorded.event
         assert isinstance(event, PlanVersionPublished)
-        found.setdefault((event.plan_id, event.version), _Published(recorded.position, event))
+        found.setdefault(
+            (event.plan_id, event.version),
+            _Published(recorded.position, event, recorded.recorded_at),
+        )
     return found
 
 
-def publish(store: EventStore, plan: Plan, *, published_by: str | None = None) -> PublishResult:
-    """Publish a plan version, or report that this very document is already published;
-    raise PlanPublishError (storing nothing) when the version may not be published."""
-    event = publication(plan, published_by=published_by)
+def publish(
+    store: EventStore,
+    plan: Plan,
+    *,
+    published_by: str | None = None,
+    reason: str | None = None,
+) -> PublishResult:
+    """Publish a plan version (recording who published it and why), or report that this very
+    document is already published; raise PlanPublishError (storing nothing) when the version
+    may not be published."""
+    event = publication(plan, published_by=published_by, reason=reason)
     _check_round_trip(plan, event)
     published = _published(store)
     key = (plan.plan_id, plan.version)
@@ -146,6 +168,22 @@ def list_versions(store: EventStore) -> list[PlanVersion]:
     """Every published plan version, sorted by plan id then version."""
     published = _published(store)
     return [PlanVersion.from_event(published[key].event) for key in sorted(published)]
+
+
+def publications(store: EventStore) -> list[Publication]:
+    """Every published version with who published it, why and when, by plan id then
+    version."""
+    published = _published(store)
+    return [
+        Publication(
+            PlanVersion.from_event(found.event),
+            found.event.published_by,
+            found.event.reason,
+            found.recorded_at,
+            found.position,
+        )
+        for found in (published[key] for key in sorted(published))
+    ]
 
 
 def get_version(store: EventStore, plan_id: str, version: int | None = None) -> PlanVersion:

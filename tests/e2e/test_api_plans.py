@@ -323,3 +323,16 @@ def test_plan_endpoints_need_credentials(lite: Settings, endpoint: str) -> None:
     c = client(lite)
     assert call(c, lite, endpoint, {}) == 401
     assert call(c, lite, endpoint, {"Authorization": "Bearer nonsense"}) == 401
+
+
+def test_publishing_records_who_and_why(s: Settings) -> None:
+    api = client(s)
+    doc = document(version=2, name="Example plan, v2")
+    answer = api.post("/v1/plans?reason=New%20tiers%20for%20Q2", json=doc, headers=admin(s))
+    assert answer.status_code == 201, answer.text
+    found = api.get("/v1/plans/example/versions/2", headers=admin(s)).json()
+    assert found["published_by"] == "pa" and found["reason"] == "New tiers for Q2"
+    first = api.get("/v1/plans/example/versions/1", headers=admin(s)).json()
+    assert first["reason"] is None  # the seed's event, stored without one, keeps its hash
+    too_long = api.post("/v1/plans?reason=" + "x" * 501, json=document(version=3), headers=admin(s))
+    assert too_long.status_code == 422
