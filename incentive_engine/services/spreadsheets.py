@@ -1,7 +1,8 @@
 """Spreadsheets finance opens: tables written as XLSX (one sheet per table, money cells as
 numbers in the currency's number format, a frozen header row, columns wide enough) and as
-CSV with a UTF-8 byte-order mark (so that Excel reads Vietnamese names); text that a
-spreadsheet would run as a formula is neutralised in both (``domain.exports``).
+CSV with a UTF-8 byte-order mark (so that Excel reads Vietnamese names). Text that a
+spreadsheet would run as a formula never runs: a CSV cell gets the leading ``'`` of
+``domain.exports``; an XLSX cell is typed as text (shown exactly as written).
 
 The XLSX bytes are deterministic (fixed document times and zip entry times), so the same
 tables give the same file and its sha256 can sit in a manifest."""
@@ -116,7 +117,7 @@ def xlsx(tables: Sequence[Table]) -> bytes:
             for index, column in enumerate(table.columns):
                 raw = row.get(column.key)
                 if column.kind == "text":
-                    values.append(safe_cell(_text(raw)) if raw is not None else None)
+                    values.append(_text(raw) if raw is not None else None)
                 else:
                     values.append(_number(raw))
                 widths[index] = max(widths[index], len(_text(raw)) + 2)
@@ -124,6 +125,8 @@ def xlsx(tables: Sequence[Table]) -> bytes:
             line = sheet.max_row
             for index, column in enumerate(table.columns):
                 cell = sheet.cell(row=line, column=index + 1)
+                if cell.data_type == "f":  # text that would run as a formula stays text
+                    cell.data_type = "s"
                 if column.kind == "money":
                     cell.number_format = money_format(row.get(column.currency_key))
                 elif column.kind == "number":
