@@ -77,7 +77,12 @@ def histogram(run: PayRun, fmt: Formatter) -> list[tuple[str, Chart]]:
     currencies = sorted({r.currency for r in run.rows})
     for currency in currencies:
         found = bands([r.total for r in run.rows if r.currency == currency])
-        labels = [f"{fmt.money(b.low, currency)} – {fmt.money(b.high, currency)}" for b in found]
+        labels = [
+            fmt.money(b.low, currency)
+            if b.low == b.high
+            else f"{fmt.money(b.low, currency)} – {fmt.money(b.high, currency)}"
+            for b in found
+        ]
         chart = Chart("bar", labels, [Series(fmt.gettext("Reps"), [b.count for b in found])])
         charts.append((currency, chart))
     return charts

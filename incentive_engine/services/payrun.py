@@ -188,7 +188,8 @@ def _failure(snap: Snapshot, period: Period, f: StatementFailure) -> PayRunFailu
 @dataclass(frozen=True)
 class Band:
     """A band of a histogram: totals from ``low`` (inclusive) to ``high`` (exclusive; the
-    last band includes its high end) and how many fall in it."""
+    last band includes its high end; ``low == high`` when every total is that amount) and
+    how many fall in it."""
 
     low: Decimal
     high: Decimal
@@ -203,7 +204,9 @@ def bands(values: Iterable[Decimal], count: int = 8) -> list[Band]:
         return []
     low, high = found[0], found[-1]
     span = high - low
-    width = _nice(span / count) if span > 0 else Decimal(1)
+    if span == 0:
+        return [Band(low, high, len(found))]  # every total the same: one band, that amount
+    width = _nice(span / count)
     start = (low / width).to_integral_value(rounding="ROUND_FLOOR") * width
     number = max(1, int(((high - start) / width).to_integral_value(rounding="ROUND_FLOOR")) + 1)
     counts = [0] * number
