@@ -489,3 +489,31 @@ def test_the_page_is_fast_on_this_store(app: TestClient, settings: Settings) -> 
     for _ in range(5):
         assert fin.get("/pay-run/2026-Q2").status_code == 200
     assert (time.perf_counter() - started) / 5 < 0.5
+
+
+def test_the_cli_writes_the_same_workbooks(
+    app: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from incentive_engine.cli.main import app as cli
+
+    run = CliRunner()
+    store = ["--store", settings.store_url]
+    out = tmp_path / "payouts.xlsx"
+    done = run.invoke(cli, [*store, "payouts", "2026-Q1", "--format", "xlsx", "--output", str(out)])
+    assert done.exit_code == 0, done.output
+    via_api = app.get("/v1/payouts/2026-Q1?format=xlsx", headers=auth(settings, Role.FINANCE, "f"))
+    assert out.read_bytes() == via_api.content
+    assert run.invoke(cli, [*store, "payouts", "2026-Q1", "--format", "xlsx"]).exit_code == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("columns: [{header: a, field: nope}]\npay_codes: {default: X}\n")
+    refused = run.invoke(cli, [*store, "payroll", "2026-Q1", "--columns", str(bad)])
+    assert refused.exit_code == 1 and "columns.0.field" in refused.stderr
+    payroll = tmp_path / "payroll.csv"
+    good = [*store, "payroll", "2026-Q1", "--columns", str(settings.payroll_columns)]
+    assert run.invoke(cli, [*good, "--output", str(payroll)]).exit_code == 0
+    assert (
+        payroll.read_bytes()
+        == app.get("/v1/payroll/2026-Q1", headers=auth(settings, Role.FINANCE, "f")).content
+    )
