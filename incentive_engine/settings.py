@@ -195,6 +195,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
         return value
 
+    payroll_columns: Path | None = Field(
+        None,
+        description=(
+            "The payroll export's mapping file (YAML or JSON): its columns, the pay code of "
+            "each statement line kind and the employee number of each rep. Default: rep id, "
+            "employee number (blank), one pay code INCENTIVE, amount, currency."
+        ),
+    )
     checkpoint_key_file: Path | None = Field(
         None,
         description=(

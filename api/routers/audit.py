@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api import access
@@ -19,6 +19,7 @@ from api.routers.pay import AsOf, answer, instant, is_past
 from incentive_engine.services.audit_trail import explain_line, export_pack
 from incentive_engine.services.commissions import rep_statements
 from incentive_engine.services.integrity import guard_export, run_verification
+from incentive_engine.services.spreadsheets import XLSX_TYPE
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -96,9 +97,19 @@ class Explanation(BaseModel):
 
 # Declared before /{rep}/{period}, which would otherwise also match /export/{period}.
 @router.get("/export/{period}", response_class=Response)
-def export(period: str, request: Request, engine: EngineDep, who: Finance) -> Response:
+def export(
+    period: str,
+    request: Request,
+    engine: EngineDep,
+    who: Finance,
+    fmt: Annotated[
+        Literal["zip", "xlsx"],
+        Query(alias="format", description="zip (the whole pack) or xlsx (its tables alone)."),
+    ] = "zip",
+) -> Response:
     """The period's audit pack as a zip: statements, lines, payouts, adjustments, the events
-    behind every line, the plan documents and a manifest with each file's sha256."""
+    behind every line, the plan documents, the tables as one XLSX workbook (``tables.xlsx``)
+    and a manifest with each file's sha256; ``?format=xlsx`` answers the workbook alone."""
     the_period = parse_period(period)
     guard_export(
         engine, the_period, what=f"the audit pack of {the_period}", views=request.app.state.views
@@ -108,11 +119,20 @@ def export(period: str, request: Request, engine: EngineDep, who: Finance) -> Re
     with tempfile.TemporaryDirectory(prefix="audit-pack-") as tmp:
         directory = Path(tmp) / str(the_period)
         export_pack(snap, engine.store, the_period, directory)
+        workbook = (directory / "tables.xlsx").read_bytes()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as pack:
             for path in sorted(directory.rglob("*")):
                 if path.is_file():
                     pack.write(path, f"{the_period}/{path.relative_to(directory).as_posix()}")
     access.record(request, who, "audit pack", "*", str(the_period))  # every rep of the period
+    if fmt == "xlsx":
+        return Response(
+            workbook,
+            media_type=XLSX_TYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="audit-tables-{the_period}.xlsx"'
+            },
+        )
     name = f"audit-pack-{the_period}.zip"
     return Response(
         buffer.getvalue(),

@@ -40,6 +40,9 @@ from incentive_engine.services.commissions import (
 )
 from incentive_engine.services.gamification import held_badges
 from incentive_engine.services.integrity import guard_export
+from incentive_engine.services.payroll import load_mapping, payroll
+from incentive_engine.services.payrun import pay_run, payout_tables
+from incentive_engine.services.spreadsheets import XLSX_TYPE, csv_bytes, xlsx
 from plans.points import points
 
 router = APIRouter(tags=["pay"])
@@ -510,15 +513,19 @@ def payouts(
     who: Annotated[Principal, require(Role.FINANCE)],
     as_of: AsOf = None,
     fmt: Annotated[
-        Literal["json", "csv"] | None,
-        Query(alias="format", description="csv for payroll (or send 'Accept: text/csv')."),
+        Literal["json", "csv", "xlsx"] | None,
+        Query(
+            alias="format",
+            description="csv for payroll (or send 'Accept: text/csv'); xlsx for a workbook "
+            "(sheets payouts, adjustments, and failures with partial=true).",
+        ),
     ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
     partial: Annotated[
         bool,
         Query(
-            description="CSV only: export the computable reps' rows when some statements "
+            description="CSV and XLSX only: export the computable reps' rows when some statements "
             "cannot be computed (refused with 409 otherwise); the count of missing "
             "statements is in the X-Payout-Failures header."
         ),
@@ -531,15 +538,26 @@ def payouts(
     the_period = parse_period(period)
     as_of = instant(as_of)
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("Accept", ""))
-    if wants_csv:  # the payroll export: verified first, refused (409) on failure
+    if wants_csv or fmt == "xlsx":  # the payroll export: verified first, refused (409) on failure
         guard_export(
             engine, the_period, what=f"the payouts of {the_period}", views=request.app.state.views
         )
     snap = engine.snapshot(as_of)
     found = period_payouts(snap, the_period)
     closed = found.closed
-    if wants_csv:
+    if wants_csv or fmt == "xlsx":
         found.require_complete(the_period, partial=partial)
+    if fmt == "xlsx":
+        run = pay_run(snap, the_period)
+        access.record(request, who, "payouts", [r.rep_id for r in run.rows], str(the_period))
+        return Response(
+            xlsx(payout_tables(run)),
+            media_type=XLSX_TYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="payouts-{the_period}.xlsx"',
+                "X-Payout-Failures": str(len(run.failures)),
+            },
+        )
     status: Literal["open", "sealed"] = "sealed" if closed is not None else "open"
     rows = _payout_rows(snap, the_period, found.payouts, status)
     access.record(request, who, "payouts", [r.rep_id for r in rows], str(the_period))
@@ -571,6 +589,50 @@ def payouts(
     response = answer(request, body, immutable=immutable)
     response.headers["Vary"] = "Accept"
     return response
+
+
+# ---------------------------------------------------------------- payroll
+
+
+@router.get(
+    "/v1/payroll/{period}",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, XLSX_TYPE: {}}}},
+)
+def payroll_export(
+    period: str,
+    request: Request,
+    engine: EngineDep,
+    who: Annotated[Principal, require(Role.FINANCE)],
+    fmt: Annotated[
+        Literal["csv", "xlsx"],
+        Query(alias="format", description="csv (UTF-8 with a BOM) or xlsx."),
+    ] = "csv",
+    partial: Annotated[
+        bool,
+        Query(
+            description="Export the computable reps when some statements cannot be computed "
+            "(refused with 409 otherwise)."
+        ),
+    ] = False,
+) -> Response:
+    """The payroll export of a period: one row per rep and pay code, in the columns of the
+    mapping file (``INCENTIVE_PAYROLL_COLUMNS``; default rep id, employee number, pay code,
+    amount, currency). The log is verified against the last signed checkpoint first
+    (refused with 409 when it fails). Finance only."""
+    the_period = parse_period(period)
+    mapping = load_mapping(request.app.state.settings.payroll_columns)
+    found = payroll(engine, the_period, mapping, partial=partial, views=request.app.state.views)
+    access.record(request, who, "payroll", sorted({r.rep_id for r in found.rows}), str(the_period))
+    table = found.table()
+    name = f"payroll-{the_period}.{fmt}"
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Payout-Failures": str(len(found.failures)),
+    }
+    if fmt == "xlsx":
+        return Response(xlsx([table]), media_type=XLSX_TYPE, headers=headers)
+    return Response(csv_bytes(table), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 # ------------------------------------------------------------------ close

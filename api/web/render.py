@@ -59,6 +59,8 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items.append(NavItem("/team", "My team"))
     if who.role is not Role.INTEGRATION:
         items.append(NavItem("/leaderboards", "Leaderboards"))
+    if who.role is Role.FINANCE:
+        items.append(NavItem("/pay-run", "Pay run"))
     if who.role in (Role.REP, Role.MANAGER, Role.FINANCE):
         items.append(NavItem("/disputes", "Disputes"))
     if who.role is Role.FINANCE:

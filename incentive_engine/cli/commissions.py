@@ -6,6 +6,8 @@ import json
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -33,6 +35,23 @@ from incentive_engine.cli.common import (
 
 if TYPE_CHECKING:
     from plans.evaluate import Line
+
+
+class ExportFormat(StrEnum):
+    """Formats of the payouts: the listing formats, and a workbook."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+class PayrollFormat(StrEnum):
+    """Formats of the payroll export."""
+
+    CSV = "csv"
+    XLSX = "xlsx"
+
 
 commission_commands = typer.Typer()
 """Top-level commands, merged into the main application."""
@@ -132,8 +151,18 @@ def payouts(
     period: Annotated[str, typer.Argument(help="Period, e.g. 2026-Q1.")],
     as_of: Annotated[str | None, typer.Option(help="What the engine knew at this instant.")] = None,
     fmt: Annotated[
-        Format, typer.Option("--format", help="csv is ready for payroll import.")
-    ] = Format.TABLE,
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="csv is ready for payroll import; xlsx a workbook (needs --output).",
+        ),
+    ] = ExportFormat.TABLE,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", help="Write the csv (UTF-8 with a BOM, for Excel) or xlsx to FILE."
+        ),
+    ] = None,
     partial: Annotated[
         bool,
         typer.Option(
@@ -144,19 +173,36 @@ def payouts(
     ] = False,
 ) -> None:
     """Every rep's pay for a period (sealed figures once closed), for finance and payroll.
-    Statements that cannot be computed are listed on stderr (exit 1); the payroll CSV is
-    then refused unless --partial."""
+    Statements that cannot be computed are listed on stderr (exit 1); the payroll CSV (and
+    XLSX) is then refused unless --partial."""
     from incentive_engine.services.commissions import period_payouts
     from incentive_engine.services.integrity import guard_export
 
     the_period = period_arg(period)
+    exporting = fmt in (ExportFormat.CSV, ExportFormat.XLSX)
+    if fmt is ExportFormat.XLSX and output is None:
+        fail("--format xlsx writes a workbook: give --output FILE")
     with engine_of(ctx) as engine:
-        if fmt is Format.CSV:  # the payroll export: verified first, refused on failure
+        if exporting:  # the payroll export: verified first, refused on failure
             guard_export(engine, the_period, what=f"the payouts of {the_period}")
         snap = engine.snapshot(parse_instant(as_of))
     result = period_payouts(snap, the_period)
-    if fmt is Format.CSV:
+    if exporting:
         result.require_complete(the_period, partial=partial)
+    if exporting and output is not None:
+        from incentive_engine.services.payrun import pay_run, payout_tables
+        from incentive_engine.services.spreadsheets import csv_bytes, xlsx
+
+        run = pay_run(snap, the_period)
+        record_access(ctx, "payouts", [r.rep_id for r in run.rows], str(the_period))
+        tables = payout_tables(run)
+        data = xlsx(tables) if fmt is ExportFormat.XLSX else csv_bytes(tables[0])
+        output.write_bytes(data)
+        console.print(f"wrote {output} ({len(run.rows)} payouts of {the_period})")
+        for f in run.failures:
+            errors.print(f"error: {f.rep_id} {the_period} {f.plan_id}@{f.plan_version}: "
+                         f"{f.error}", markup=False)  # fmt: skip
+        return
     closed, found, failed = result.closed, result.payouts, result.failures
     currency = {v.plan.plan_id: v.plan.currency for v in snap.book.versions}
     record_access(ctx, "payouts", [p.rep_id for p in found], str(the_period))
@@ -175,13 +221,13 @@ def payouts(
         }
         for p in found
     ]
-    if fmt is Format.TABLE:
+    if fmt is ExportFormat.TABLE:
         people = presenter(ctx)
         for row in rows:
             for key in ("earned", "adjustments", "total"):
                 row[key] = people.money(Decimal(row[key]), row["currency"] or "VND")
             row["statement_hash"] = row["statement_hash"][:19] + "…"
-        emit(rows, fmt, f"payouts {the_period} ({'sealed' if closed else 'open'})")
+        emit(rows, Format.TABLE, f"payouts {the_period} ({'sealed' if closed else 'open'})")
         by_currency: dict[str, Decimal] = {}
         for p in found:
             c = currency.get(p.plan_id, "")
@@ -189,7 +235,7 @@ def payouts(
         for c, amount in sorted(by_currency.items()):
             console.print(f"total {people.money(amount, c)} for {len(found)} statements")
     else:
-        emit(rows, fmt)
+        emit(rows, Format(fmt.value))
     for f in failed:
         errors.print(
             f"error: {f.rep_id} {the_period} {f.plan_id}@{f.plan_version}: {f.error}",
@@ -197,8 +243,60 @@ def payouts(
         )
     if failed:
         errors.print(f"{len(failed)} statement(s) could not be computed; the list is incomplete")
-        if not (partial and fmt is Format.CSV):  # a partial export asked for is not a failure
+        if not (partial and exporting):  # a partial export asked for is not a failure
             raise typer.Exit(1)
+
+
+@commission_commands.command()
+def payroll(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Argument(help="Period, e.g. 2026-Q1.")],
+    fmt: Annotated[
+        PayrollFormat, typer.Option("--format", help="csv (UTF-8 with a BOM) or xlsx.")
+    ] = PayrollFormat.CSV,
+    columns: Annotated[
+        Path | None,
+        typer.Option(
+            "--columns",
+            help="The mapping file (YAML or JSON): columns, pay codes, employee numbers "
+            "(default: the INCENTIVE_PAYROLL_COLUMNS setting).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to FILE (xlsx needs it).")
+    ] = None,
+    partial: Annotated[
+        bool,
+        typer.Option("--partial", help="Export the computable reps when some cannot be."),
+    ] = False,
+) -> None:
+    """The payroll export of a period: one row per rep and pay code in the mapping's
+    columns. The log is verified against the last signed checkpoint first (refused when it
+    fails)."""
+    from incentive_engine.services.payroll import load_mapping
+    from incentive_engine.services.payroll import payroll as export_payroll
+    from incentive_engine.services.spreadsheets import csv_bytes, xlsx
+
+    the_period = period_arg(period)
+    if fmt is PayrollFormat.XLSX and output is None:
+        fail("--format xlsx writes a workbook: give --output FILE")
+    mapping = load_mapping(columns or settings_of(ctx).payroll_columns)
+    with engine_of(ctx) as engine:
+        found = export_payroll(engine, the_period, mapping, partial=partial)
+    record_access(ctx, "payroll", sorted({r.rep_id for r in found.rows}), str(the_period))
+    table = found.table()
+    data = xlsx([table]) if fmt is PayrollFormat.XLSX else csv_bytes(table)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
+        console.print(f"wrote {output} ({len(found.rows)} rows of {the_period})")
+    for f in found.failures:
+        errors.print(
+            f"error: {f.rep_id} {the_period} {f.plan_id}@{f.plan_version}: {f.error}",
+            markup=False,
+        )
 
 
 @commission_commands.command()

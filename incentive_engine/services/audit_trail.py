@@ -20,6 +20,7 @@ from incentive_engine.services.commissions import (
     payout_of,
     period_statements,
 )
+from incentive_engine.services.spreadsheets import Column, Table, xlsx
 from incentive_engine.services.voids import voided_events
 from incentive_engine.store.chain import head
 from incentive_engine.store.event_store import EventStore, RecordedEvent
@@ -93,6 +94,54 @@ def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
+PACK_TEXT = ("rep_id", "plan", "component", "kind", "description", "tier", "deal_ids")
+
+
+def pack_tables(
+    lines: list[dict[str, Any]],
+    payouts: list[dict[str, Any]],
+    adjustments: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    currency_of: dict[str, str],
+) -> list[Table]:
+    """The audit pack's CSV tables as workbook sheets (``tables.xlsx``): statement lines,
+    payouts, adjustments and events, money as numbers in the plan's currency format."""
+
+    def money_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**r, "currency": currency_of.get(str(r.get("plan")), "")} for r in rows]
+
+    def line_columns() -> list[Column]:
+        columns = []
+        for key in (
+            "rep_id", "plan", "number", "component", "kind", "description", "base", "tier",
+            "rate", "amount", "deal_ids", "event_ids",
+        ):  # fmt: skip
+            kind = {"base": "money", "amount": "money", "rate": "number", "number": "integer"}
+            columns.append(Column(key, key, kind.get(key, "text")))  # type: ignore[arg-type]
+        return [*columns[:2], Column("currency", "currency"), *columns[2:]]
+
+    payout_columns = [
+        Column("rep_id", "rep_id"),
+        Column("plan", "plan"),
+        Column("currency", "currency"),
+        Column("earned", "earned", "money"),
+        Column("adjustments", "adjustments", "money"),
+        Column("total", "total", "money"),
+        Column("statement_hash", "statement_hash"),
+        Column("status", "status"),
+    ]
+    event_columns = [
+        Column(k, k, "integer" if k == "position" else "text")
+        for k in ("event_id", "type", "position", "effective", "recorded_at", "source", "summary")
+    ]
+    return [
+        Table("statement_lines", line_columns(), money_rows(lines)),
+        Table("payouts", payout_columns, money_rows(payouts)),
+        Table("adjustments", line_columns(), money_rows(adjustments)),
+        Table("events", event_columns, events),
+    ]
+
+
 def export_pack(snap: Snapshot, store: EventStore, period: Period, directory: Path) -> Path:
     """Write the audit pack of a period into a directory; returns the manifest's path.
 
@@ -100,8 +149,9 @@ def export_pack(snap: Snapshot, store: EventStore, period: Period, directory: Pa
     period is closed, else as computed), adjustments (CSV), events behind every line (CSV and
     JSON, with recorded times and sources), the plan documents with their hashes, the voided
     events as stored (marked voided, with who proposed and approved and why) and the
-    quarantined ones, and a manifest with the log position, chain head and the sha256 of
-    every file."""
+    quarantined ones, the tables (lines, payouts, adjustments, events) as one XLSX workbook
+    (``tables.xlsx``, a sheet per table, money as numbers), and a manifest with the log
+    position, chain head and the sha256 of every file."""
     directory.mkdir(parents=True, exist_ok=True)
     found = period_statements(snap, period)
     closed = snap.facts.closed_periods.get(str(period))
@@ -129,26 +179,26 @@ def export_pack(snap: Snapshot, store: EventStore, period: Period, directory: Pa
         }
         for p, v in sorted(versions)
     ]
+    currency = {(s.plan_id, s.plan_version): s.currency for s in found}
+    currency_of = {f"{p}@{v}": c for (p, v), c in currency.items()}
+    payout_rows = [
+        {
+            "rep_id": x.rep_id,
+            "plan": f"{x.plan_id}@{x.version}",
+            "earned": str(x.earned),
+            "adjustments": str(sum((a.amount for a in x.adjustments), start=0)),
+            "total": str(x.total),
+            "statement_hash": x.statement_hash,
+            "status": "sealed" if closed else "open",
+        }
+        for x in payouts
+    ]
     files = {
         "statements.json": lambda p: _write_json(
             p, [{**s.as_dict(), "hash": s.hash} for s in found]
         ),
         "statement_lines.csv": lambda p: _write_csv(p, line_rows),
-        "payouts.csv": lambda p: _write_csv(
-            p,
-            [
-                {
-                    "rep_id": x.rep_id,
-                    "plan": f"{x.plan_id}@{x.version}",
-                    "earned": str(x.earned),
-                    "adjustments": str(sum((a.amount for a in x.adjustments), start=0)),
-                    "total": str(x.total),
-                    "statement_hash": x.statement_hash,
-                    "status": "sealed" if closed else "open",
-                }
-                for x in payouts
-            ],
-        ),
+        "payouts.csv": lambda p: _write_csv(p, payout_rows),
         "adjustments.csv": lambda p: _write_csv(p, adjustment_rows),
         "events.csv": lambda p: _write_csv(p, event_rows),
         "events.json": lambda p: _write_json(
@@ -168,6 +218,9 @@ def export_pack(snap: Snapshot, store: EventStore, period: Period, directory: Pa
                 }
                 for q in snap.facts.quarantined.values()
             ],
+        ),
+        "tables.xlsx": lambda p: p.write_bytes(
+            xlsx(pack_tables(line_rows, payout_rows, adjustment_rows, event_rows, currency_of))
         ),
     }
     digests = {}

@@ -241,7 +241,7 @@ def test_points_without_points_rules_is_404(shared: Settings, c: TestClient) -> 
         ("/v1/reps/an/earnings?offset=-1", "offset"),
         ("/v1/reps/an/earnings?as_of=yesterday", "as_of"),
         ("/v1/payouts/2026-Q9", "period"),
-        ("/v1/payouts/2026-Q1?format=xlsx", "format"),
+        ("/v1/payouts/2026-Q1?format=ods", "format"),
         ("/v1/payouts/2026-Q1?limit=5000", "limit"),
     ],
 )

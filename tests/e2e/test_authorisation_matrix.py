@@ -144,6 +144,7 @@ MATRIX: dict[tuple[str, str], list[Entry]] = {
     # an estimate reveals what a deal would pay: pay (reps and managers only, as the page)
     ("post", "/v1/reps/{rep}/what-if"): [e(R, M, per_rep=True, body=WHAT_IF)],
     ("get", "/v1/payouts/{period}"): [e(F, params=Q)],
+    ("get", "/v1/payroll/{period}"): [e(F, params=Q)],
     ("post", "/v1/periods/{period}/close"): [e(F, params=Q, body={})],
     ("get", "/v1/periods/{period}/checks"): [e(F, params=Q)],
     ("get", "/v1/plans/schema"): [e(P, F)],

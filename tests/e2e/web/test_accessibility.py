@@ -66,3 +66,12 @@ def test_the_pages_have_no_serious_accessibility_violation(
         assert {k: v for k, v in found.items() if v} == {}
     finally:
         context.close()
+    finance = browser.new_context(base_url=server.url, bypass_csp=True)  # the pay run
+    finance.add_cookies([{"name": "ie_lang", "value": lang, "url": server.url}])
+    try:
+        page = finance.new_page()
+        sign_in(page, server.token(Role.FINANCE, "fin"), "/pay-run/2026-Q1")
+        page.locator("[data-test=pay-run-table]").wait_for()
+        assert violations(page) == [], "pay-run"
+    finally:
+        finance.close()
