@@ -61,6 +61,9 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items.append(NavItem("/leaderboards", "Leaderboards"))
     if who.role in (Role.REP, Role.MANAGER, Role.FINANCE):
         items.append(NavItem("/disputes", "Disputes"))
+    if who.role in (Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN):
+        items.append(NavItem("/quotas", "Quotas"))
+        items.append(NavItem("/territories", "Territories"))
     items.append(NavItem("/docs", "API"))
     return items
 
