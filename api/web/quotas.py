@@ -25,6 +25,7 @@ from api.web.errors import BadPageInput, end_of_day, page_period
 from api.web.render import page
 from api.web.rep import current_period, refused, today
 from api.web.session import WebUser, form_of
+from incentive_engine.domain.attainment import AttainmentError
 from incentive_engine.domain.events import QuotaSubject
 from incentive_engine.domain.facts import DIMENSIONS, Facts
 from incentive_engine.domain.money import MINOR_UNITS
@@ -40,6 +41,7 @@ from incentive_engine.domain.quotas import (
 )
 from incentive_engine.domain.territories import FIXED_VALUES
 from incentive_engine.domain.visibility import Figure, Role, may_see
+from incentive_engine.services.commissions import Snapshot
 from incentive_engine.services.quotas import (
     PublishRefused,
     preview,
@@ -47,6 +49,7 @@ from incentive_engine.services.quotas import (
     quotas_in_force,
     rollups,
     territories_on,
+    unowned_deals,
 )
 from incentive_engine.settings import Settings
 
@@ -75,11 +78,10 @@ class UnownedDeal:
     currency: str
 
 
-def _unowned_deals(facts: Facts, who: Principal, day: date) -> list[UnownedDeal]:
-    from incentive_engine.domain.territories import deals_without_owner
-
+def _unowned_deals(snap: Snapshot, who: Principal, day: date) -> list[UnownedDeal]:
+    facts = snap.facts
     found = []
-    for d in deals_without_owner(facts, day):
+    for d in unowned_deals(snap, day):
         hidden = d.named_rep is not None and not may_see(
             who, d.named_rep, facts, d.close_date, Figure.ATTAINMENT
         )
@@ -123,7 +125,8 @@ def territories_page(
             raise BadPageInput(dimension, value[:MAX_TEXT], "too long")
         if value:
             wanted[dimension] = value
-    facts = engine.snapshot(instant).facts
+    snap = engine.snapshot(instant)
+    facts = snap.facts
     rows = territories_on(facts, day, wanted)
     everything = territories_on(facts, day)
     choices = {
@@ -145,7 +148,7 @@ def territories_page(
         dimensions=DIMENSIONS,
         names=names,
         gaps=sum(len(t.gaps) for t in rows),
-        unowned=_unowned_deals(facts, who, day),
+        unowned=_unowned_deals(snap, who, day),
     )
 
 
@@ -170,11 +173,17 @@ def _quotas_context(
     reps = [q.subject_id for q in lines if q.subject is QuotaSubject.REP]
     if chosen is not None:
         access.record(request, who, "quotas", reps, str(chosen))
+    found, why = [], None
+    try:
+        found = rollups(facts, who, chosen) if chosen else []
+    except (AttainmentError, QuotaError) as exc:  # an amount without an FX rate: say so
+        why = str(exc)
     return {
         "periods": periods,
         "chosen": chosen,
         "lines": lines,
-        "rollups": rollups(facts, who, chosen) if chosen else [],
+        "rollups": found,
+        "rollup_problem": why,
         "methods": [m.value for m in Method],
         "currencies": sorted(MINOR_UNITS),
         "planner": who.role in PLANNERS,

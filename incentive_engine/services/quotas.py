@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -37,7 +38,9 @@ from incentive_engine.domain.scopes import parse_scope
 from incentive_engine.domain.territories import (
     Gap,
     OwnerStint,
+    UnassignedDeal,
     criteria_values,
+    deals_without_owner,
     in_force,
     matches_filter,
     owner_timeline,
@@ -52,6 +55,7 @@ from incentive_engine.domain.visibility import (
     may_see,
     visible_groups,
 )
+from incentive_engine.services.commissions import Snapshot
 from incentive_engine.services.ingest import IngestService, RawRecord
 from incentive_engine.store.event_store import EventStore
 
@@ -95,6 +99,20 @@ def territories_on(
             )
         )
     return found
+
+
+_UNOWNED: list[tuple[weakref.ref[Snapshot], list[UnassignedDeal]]] = []
+
+
+def unowned_deals(snap: Snapshot, until: date) -> list[UnassignedDeal]:
+    """Won deals closed by ``until`` in a territory with no owner on their close date
+    (``deals_without_owner``), computed once per snapshot of the facts: a new snapshot is
+    made whenever the log grows, so the list never goes stale."""
+    found = next((deals for ref, deals in _UNOWNED if ref() is snap), None)
+    if found is None:
+        found = deals_without_owner(snap.facts)
+        _UNOWNED[:] = [(weakref.ref(snap), found)]
+    return [d for d in found if d.close_date <= until]
 
 
 # ------------------------------------------------------------------- quotas
