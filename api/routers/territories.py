@@ -3,7 +3,6 @@ against quota per rep, team or territory."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -13,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import access
 from api.auth import Principal, Role
-from api.deps import Engine, EngineDep, parse_period, require
+from api.deps import EngineDep, parse_period, require
 from api.errors import ApiError
 from api.routers.pay import (
     AsOf,
@@ -29,24 +28,31 @@ from api.routers.pay import (
 )
 from incentive_engine.domain import visibility
 from incentive_engine.domain.attainment import attainment
-from incentive_engine.domain.events import QuotaChanged, QuotaSet, QuotaSubject, event_content
+from incentive_engine.domain.events import (
+    QuotaChanged,
+    QuotaSet,
+    QuotaSubject,
+    Share,
+)
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.quotas import (
-    Allocation,
-    AllocationRow,
     Method,
     QuotaError,
-    action,
     allocate,
     default_reason,
-    subject_name,
     to_events,
 )
-from incentive_engine.domain.scopes import parse_scope
-from incentive_engine.domain.territories import in_force
 from incentive_engine.domain.visibility import Figure, figure_day
-from incentive_engine.services.ingest import IngestService, RawRecord
+from incentive_engine.services.quotas import (
+    PreviewRow,
+    Published,
+    PublishRefused,
+    preview,
+    publish,
+    quotas_in_force,
+    territories_on,
+)
 
 router = APIRouter(tags=["territories"])
 
@@ -62,14 +68,32 @@ class OwnerShare(BaseModel):
     share: Decimal
 
 
+class OwnerStintOut(BaseModel):
+    """Who owned the territory from one day to another (``end`` null: still on the day)."""
+
+    start: date
+    end: date | None
+    owners: list[OwnerShare]
+
+
+class GapOut(BaseModel):
+    """Days the territory had nobody to cover it: ``unowned`` or ``owner not employed``."""
+
+    start: date
+    end: date | None
+    reason: str
+
+
 class TerritoryOut(BaseModel):
-    """A territory as defined on a day, with its owners then."""
+    """A territory as defined on a day, with its owners then, over time, and its gaps."""
 
     territory_id: str
     name: str
     criteria: dict[str, str]
     owners: list[OwnerShare]
     owned_since: date | None
+    history: list[OwnerStintOut]
+    gaps: list[GapOut]
 
 
 class Territories(Page[TerritoryOut]):
@@ -95,15 +119,24 @@ def territories(
     rows = [
         TerritoryOut(
             territory_id=t.territory_id,
-            name=t.definition.name,
-            criteria=t.definition.criteria.model_dump(mode="json", exclude_none=True),
-            owners=[OwnerShare(rep_id=s.rep_id, share=s.share) for s in t.owners],
-            owned_since=t.ownership.effective if t.ownership else None,
+            name=t.name,
+            criteria=t.criteria,
+            owners=_shares(t.owners),
+            owned_since=t.owned_since,
+            history=[
+                OwnerStintOut(start=s.start, end=s.end, owners=_shares(s.owners))
+                for s in t.timeline
+            ],
+            gaps=[GapOut(start=g.start, end=g.end, reason=g.reason) for g in t.gaps],
         )
-        for t in in_force(facts, day)
+        for t in territories_on(facts, day)
     ]
     body = Territories(on=day, **window(rows, limit, offset))
     return answer(request, body, immutable=is_past(as_of) and on is not None)
+
+
+def _shares(owners: tuple[Share, ...]) -> list[OwnerShare]:
+    return [OwnerShare(rep_id=s.rep_id, share=s.share) for s in owners]
 
 
 # ------------------------------------------------------------------- quotas
@@ -146,31 +179,19 @@ def quotas(
     wanted = str(parse_period(period)) if period is not None else None
     as_of = instant(as_of)
     facts = engine.snapshot(as_of).facts
-    found = []
-    for (subj, subject_id, name), entries in facts.quotas.items():
-        if not entries or (wanted is not None and name != wanted):
-            continue
-        if subject is not None and subj is not subject:
-            continue
-        if subj is QuotaSubject.REP and not visibility.may_see(
-            who, subject_id, facts, figure_day(Period.parse(name)), Figure.QUOTA
-        ):
-            continue
-        found.append((Period.parse(name), subj.value, subject_id, subj, entries))
-    found.sort(key=lambda f: (f[0].start, f[0].end, f[1], f[2]))
     rows = [
         QuotaOut(
-            period=str(the_period),
-            subject=subj,
-            subject_id=subject_id,
-            name=subject_name(facts, subj, subject_id),
-            amount=entries[-1].amount,
-            currency=entries[-1].currency,
-            effective=entries[-1].effective,
-            event_id=entries[-1].event_id,
-            changes=len(entries) - 1,
+            period=str(q.period),
+            subject=q.subject,
+            subject_id=q.subject_id,
+            name=q.name,
+            amount=q.latest.amount,
+            currency=q.latest.currency,
+            effective=q.latest.effective,
+            event_id=q.latest.event_id,
+            changes=q.changes,
         )
-        for the_period, _, subject_id, subj, entries in found
+        for q in quotas_in_force(facts, who, period=wanted, subject=subject)
     ]
     reps = [r.subject_id for r in rows if r.subject is QuotaSubject.REP]
     access.record(request, who, "quotas", reps, wanted)
@@ -294,28 +315,20 @@ class AllocateRequest(BaseModel):
 
 
 class AllocationRowOut(BaseModel):
-    """One proposed quota, its history, and what publishing does with it."""
+    """One proposed quota, its history, and what publishing does with it. ``last_year``,
+    ``basis`` and ``raw`` are null when they are pay the caller may not see (a rep's credited
+    revenue, for plan admins): then the quota proposed is shown, not the revenue behind it."""
 
     subject: QuotaSubject
     subject_id: str
     name: str
-    last_year: Decimal
-    basis: Decimal
-    raw: Decimal
+    last_year: Decimal | None
+    basis: Decimal | None
+    raw: Decimal | None
     allocated: Decimal
     share: Decimal
     note: str
     action: str
-
-
-class Published(BaseModel):
-    """What publishing stored: quotas set, changed, already equal, and left to set by hand."""
-
-    stored: int
-    set: int
-    changed: int
-    unchanged: int
-    by_hand: int
 
 
 class AllocationOut(BaseModel):
@@ -330,8 +343,8 @@ class AllocationOut(BaseModel):
     market: dict[str, Decimal]
     target: Decimal | None
     total: Decimal
-    raw_total: Decimal
-    last_year_total: Decimal
+    raw_total: Decimal | None
+    last_year_total: Decimal | None
     implied_change: Decimal | None
     rows: list[AllocationRowOut]
     cascaded: list[AllocationRowOut]
@@ -349,45 +362,6 @@ ALLOCATION_FIELDS = {
     "reason": "reason",
 }
 """Words of an allocation refusal and the body field each points at."""
-
-
-def _publish(
-    engine: Engine,
-    allocation: Allocation,
-    events: list[QuotaSet | QuotaChanged],
-    by: str,
-    request_id: str,
-) -> Published:
-    """Append the events through the ingest service (all or nothing) and count the outcome."""
-    rows = (*allocation.rows, *allocation.cascaded)
-    by_hand = sum(1 for r in rows if not r.allocated)
-    stored = duplicates = 0
-    if events:
-        source = f"http:{request_id} quota allocate {allocation.period} by {by}"
-        records = [event_content(e) for e in events]
-        raws = [
-            RawRecord(source, i, r, json.dumps(r, ensure_ascii=False, default=str))
-            for i, r in enumerate(records, start=1)
-        ]
-        service = IngestService(
-            engine.store, scope=parse_scope("quotas"), writer="quota allocation"
-        )
-        report = service.ingest(source, lambda: raws)
-        if report.errors:
-            details = [
-                {"field": e.field, "reason": e.reason, "event_id": e.event_id}
-                for e in report.errors
-            ]
-            raise ApiError(422, "the quotas were refused; nothing was stored", details=details)
-        stored, duplicates = report.stored, report.duplicates
-    changed = sum(1 for e in events if isinstance(e, QuotaChanged))
-    return Published(
-        stored=stored,
-        set=len(events) - changed,
-        changed=changed,
-        unchanged=len(rows) - by_hand - len(events) + duplicates,
-        by_hand=by_hand,
-    )
 
 
 @router.post("/v1/quotas/allocate", response_model=AllocationOut)
@@ -420,13 +394,18 @@ def allocate_quotas(
         )
     except QuotaError as exc:
         raise refused(str(exc), ALLOCATION_FIELDS) from None
-    rows = [_row(facts, allocation, r) for r in allocation.rows]
+    seen = preview(facts, who, allocation)
+    rows = [_row(r) for r in seen.rows]
     shown = [r.subject_id for r in rows if r.subject is QuotaSubject.REP]
     access.record(request, who, "quota allocation", shown, str(allocation.period))
-    cascaded = [_row(facts, allocation, r) for r in allocation.cascaded]
+    cascaded = [_row(r) for r in seen.cascaded]
     published = None
     if not body.dry_run:
-        published = _publish(engine, allocation, events, by, request.state.request_id)
+        source = f"http:{request.state.request_id} quota allocate {allocation.period} by {by}"
+        try:
+            published = publish(engine.store, allocation, events, source)
+        except PublishRefused as exc:
+            raise ApiError(422, str(exc), details=exc.details) from None
     return AllocationOut(
         period=str(allocation.period),
         base=str(allocation.base),
@@ -437,9 +416,9 @@ def allocate_quotas(
         market=dict(allocation.market),
         target=allocation.target,
         total=allocation.total,
-        raw_total=allocation.raw_total,
-        last_year_total=allocation.last_year_total,
-        implied_change=allocation.implied_change,
+        raw_total=allocation.raw_total if seen.totals else None,
+        last_year_total=allocation.last_year_total if seen.totals else None,
+        implied_change=allocation.implied_change if seen.totals else None,
         rows=rows,
         cascaded=cascaded,
         dry_run=body.dry_run,
@@ -447,16 +426,17 @@ def allocate_quotas(
     )
 
 
-def _row(facts: Facts, allocation: Allocation, row: AllocationRow) -> AllocationRowOut:
+def _row(seen: PreviewRow) -> AllocationRowOut:
+    row = seen.row
     return AllocationRowOut(
         subject=row.subject,
         subject_id=row.subject_id,
         name=row.name,
-        last_year=row.last_year,
-        basis=row.basis,
-        raw=row.raw,
+        last_year=row.last_year if seen.history else None,
+        basis=row.basis if seen.history else None,
+        raw=row.raw if seen.history else None,
         allocated=row.allocated,
         share=row.share,
-        note=row.note,
-        action=action(facts, allocation, row),
+        note=row.note if seen.history else "",
+        action=seen.action,
     )

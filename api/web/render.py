@@ -67,6 +67,9 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items.append(NavItem("/close", "Close"))
     if who.role in (Role.PLAN_ADMIN, Role.FINANCE):
         items.append(NavItem("/plans", "Plans"))
+    if who.role in (Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN):
+        items.append(NavItem("/quotas", "Quotas"))
+        items.append(NavItem("/territories", "Territories"))
     items.append(NavItem("/docs", "API"))
     return items
 

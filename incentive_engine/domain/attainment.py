@@ -143,27 +143,36 @@ def team_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> li
         rep = facts.reps[rep_id]
         for team in sorted({p.team for p in rep.placements}):
             teams.setdefault(team, []).append(rep_id)
+    quotas: dict[str, tuple[Decimal | None, str | None, str]] = {}
+    for team in sorted(teams):
+        top_down = facts.quota(QuotaSubject.TEAM, team, period)
+        if top_down is not None:
+            quotas[team] = (top_down.amount, top_down.currency, "team quota")
+        else:
+            quota, currency = _members_quota(facts, team, teams[team], period, prorate)
+            quotas[team] = (
+                quota,
+                currency,
+                "sum of members' quotas" if quota is not None else "no quota",
+            )
+    totals = dict.fromkeys(teams, Decimal(0))
+    for deal in facts.won_deals(period):  # one pass over the period's deals for every team
+        won = deal.won
+        assert won is not None
+        if deal.cancellation is not None:
+            continue
+        for c in facts.credits(deal):
+            rep = facts.reps.get(c.rep_id)
+            team = rep.team_on(won.close_date) if rep is not None else None
+            if team in totals:
+                currency = quotas[team][1]
+                totals[team] += deal_in(facts, deal, c.amount, currency or won.currency)
     rows = []
     for team in sorted(teams):
-        members = teams[team]
-        top_down = facts.quota(QuotaSubject.TEAM, team, period)
-        currency = top_down.currency if top_down else None
-        quota: Decimal | None = top_down.amount if top_down else None
-        note = "team quota" if top_down else ""
-        if top_down is None:
-            quota, currency = _members_quota(facts, team, members, period, prorate)
-            note = "sum of members' quotas" if quota is not None else "no quota"
-        total = Decimal(0)
-        for deal in facts.won_deals(period):
-            won = deal.won
-            assert won is not None
-            if deal.cancellation is not None:
-                continue
-            for c in facts.credits(deal):
-                rep = facts.reps.get(c.rep_id)
-                if rep is not None and rep.team_on(won.close_date) == team:
-                    total += deal_in(facts, deal, c.amount, currency or won.currency)
-        rows.append(Attainment("team", team, team, str(period), currency, quota, total, note))
+        quota, currency, note = quotas[team]
+        rows.append(
+            Attainment("team", team, team, str(period), currency, quota, totals[team], note)
+        )
     return rows
 
 
@@ -208,6 +217,7 @@ def territory_attainment(facts: Facts, period: Period) -> list[Attainment]:
     """Every territory defined in the period: the revenue of deals falling in it (whoever was
     credited) against its territory quota."""
     rows = []
+    revenues: dict[str | None, dict[str, Decimal]] = {}  # one pass per currency, not per territory
     for tid in sorted(facts.territories):
         t = facts.territories[tid]
         definition = t.definition_on(period.end)
@@ -215,7 +225,9 @@ def territory_attainment(facts: Facts, period: Period) -> list[Attainment]:
             continue
         entry = facts.quota(QuotaSubject.TERRITORY, tid, period)
         currency = entry.currency if entry else None
-        total = territory_revenues(facts, period, currency).get(tid, Decimal(0))
+        if currency not in revenues:
+            revenues[currency] = territory_revenues(facts, period, currency)
+        total = revenues[currency].get(tid, Decimal(0))
         rows.append(
             Attainment(
                 "territory",

@@ -284,3 +284,170 @@ def coverage_gaps(facts: Facts, day: date) -> list[dict[str, str]]:
         if not any(x.matches(attributes) for x in definitions):  # type: ignore[arg-type]
             gaps.append(attributes)
     return gaps
+
+
+# ------------------------------------------------------------ owners over time
+
+
+@dataclass(frozen=True)
+class OwnerStint:
+    """Who owned a territory from one day to another (``end`` None: still today)."""
+
+    start: date
+    end: date | None
+    owners: tuple[Share, ...]
+    event_id: str
+
+    def owners_text(self) -> str:
+        """The owners as ``rep 60%, rep 40%``."""
+        return ", ".join(f"{s.rep_id} {s.share}%" for s in self.owners)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Days a territory had nobody to cover it: unowned, or no owner employed."""
+
+    territory_id: str
+    start: date
+    end: date | None
+    """The last day of the gap (None: still open on the day looked at)."""
+    reason: str
+    """``unowned`` (defined, no owner yet) or ``owner not employed`` (every owner gone)."""
+
+    def days(self, until: date) -> int:
+        """How many days the gap lasts (an open gap counts up to ``until``)."""
+        return ((self.end or until) - self.start).days + 1
+
+
+def owner_timeline(territory: Territory) -> list[OwnerStint]:
+    """The territory's owners over time, oldest first: each ownership from its effective
+    day to the day before the next one (a later ownership of the same day wins)."""
+    found: list[OwnerStint] = []
+    for ownership in territory.ownerships:
+        if found and found[-1].start == ownership.effective:
+            found.pop()  # replaced the same day: the later event wins (as ``ownership_on``)
+        if found:
+            last = found[-1]
+            found[-1] = OwnerStint(
+                last.start, _before(ownership.effective), last.owners, last.event_id
+            )
+        found.append(OwnerStint(ownership.effective, None, ownership.owners, ownership.event_id))
+    return found
+
+
+def _employed_spans(
+    facts: Facts, owners: Sequence[Share], start: date, end: date
+) -> list[tuple[date, date]]:
+    """The days in [start, end] when at least one of the owners was employed, merged."""
+    spans = []
+    for share in owners:
+        rep = facts.reps.get(share.rep_id)
+        if rep is None:
+            continue
+        for first, last in rep.spells():
+            lo, hi = max(first, start), min(last or end, end)
+            if lo <= hi:
+                spans.append((lo, hi))
+    spans.sort()
+    merged: list[tuple[date, date]] = []
+    for lo, hi in spans:
+        if merged and lo.toordinal() <= merged[-1][1].toordinal() + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def ownership_gaps(facts: Facts, territory: Territory, until: date) -> list[Gap]:
+    """The days from the territory's first definition up to ``until`` when it had no owner,
+    or when none of its owners was employed (hired later, or gone), oldest first."""
+    first = territory.definitions[0].effective if territory.definitions else None
+    if first is None or first > until:
+        return []
+    tid = territory.territory_id
+    gaps: list[Gap] = []
+    stints = [s for s in owner_timeline(territory) if s.start <= until]
+    owned_from = stints[0].start if stints else None
+    if owned_from is None or owned_from > first:
+        end = None if owned_from is None else _before(owned_from)
+        gaps.append(Gap(tid, first, end, "unowned"))
+    for stint in stints:
+        lo = max(stint.start, first)
+        hi = min(stint.end or until, until)
+        if lo > hi:
+            continue
+        cursor = lo
+        for a, b in _employed_spans(facts, stint.owners, lo, hi):
+            if a > cursor:
+                gaps.append(Gap(tid, cursor, _before(a), "owner not employed"))
+            cursor = _after(b)
+        if cursor <= hi:
+            open_end = stint.end is None or stint.end >= until
+            gaps.append(Gap(tid, cursor, None if open_end else hi, "owner not employed"))
+    return _merge(gaps)
+
+
+def _before(day: date) -> date:
+    return date.fromordinal(day.toordinal() - 1)
+
+
+def _after(day: date) -> date:
+    return date.fromordinal(day.toordinal() + 1)
+
+
+def _merge(gaps: list[Gap]) -> list[Gap]:
+    """Adjacent gaps of the same reason joined into one."""
+    merged: list[Gap] = []
+    for gap in gaps:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and last.reason == gap.reason
+            and last.end is not None
+            and _after(last.end) == gap.start
+        ):
+            merged[-1] = Gap(last.territory_id, last.start, gap.end, gap.reason)
+        else:
+            merged.append(gap)
+    return merged
+
+
+def deals_without_owner(facts: Facts, until: date | None = None) -> list[UnassignedDeal]:
+    """Won, non-cancelled deals (closed by ``until``, if given) that fall in a territory
+    with no owner on their close date, by close date then deal id."""
+    found = []
+    for deal in facts.deals.values():
+        won = deal.won
+        if won is None or deal.cancellation is not None:
+            continue
+        if until is not None and won.close_date > until:
+            continue
+        placed = facts.territory_for(deal)
+        if placed is None or placed[0].ownership_on(won.close_date) is not None:
+            continue
+        attributes = ", ".join(f"{k}={v}" for k, v in deal.attributes.items() if v is not None)
+        found.append(
+            UnassignedDeal(
+                deal.deal_id,
+                won.close_date,
+                deal.amount,
+                won.currency,
+                attributes,
+                f"territory {placed[0].territory_id} has no owner on {won.close_date}",
+                won.rep_id,
+            )
+        )
+    found.sort(key=lambda d: (d.close_date, d.deal_id))
+    return found
+
+
+def criteria_values(criteria: TerritoryCriteria) -> dict[str, str]:
+    """The dimensions a territory constrains and their values (plain text)."""
+    return {d: v for d in DIMENSIONS if (v := _value(criteria, d)) is not None}
+
+
+def matches_filter(criteria: TerritoryCriteria, wanted: Mapping[str, str]) -> bool:
+    """Whether a territory's criteria carry every wanted dimension value (a dimension the
+    territory leaves open matches no wanted value of it)."""
+    values = criteria_values(criteria)
+    return all(values.get(d) == v for d, v in wanted.items())

@@ -75,3 +75,20 @@ def test_the_pages_have_no_serious_accessibility_violation(
         assert violations(page) == [], "pay-run"
     finally:
         finance.close()
+
+
+def test_the_quota_and_territory_pages_have_no_serious_violation(
+    browser: Browser, server: Server
+) -> None:
+    """The plan admin's quota and territory pages on the shared seed (the richer store is
+    checked in test_quotas_browser.py)."""
+    context = browser.new_context(base_url=server.url, bypass_csp=True)
+    try:
+        page = context.new_page()
+        sign_in(page, server.token(Role.PLAN_ADMIN, "pa"), "/quotas")
+        found = {"quotas": violations(page)}
+        page.goto("/territories")
+        found["territories"] = violations(page)
+        assert {k: v for k, v in found.items() if v} == {}
+    finally:
+        context.close()
