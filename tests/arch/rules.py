@@ -105,7 +105,9 @@ LAYERS: tuple[Layer, ...] = (
         "services",
         ("incentive_engine.services",),
         ("projections", "store", "domain", "plans", "settings"),
-        ("sqlalchemy", "pydantic", "orjson"),
+        # openpyxl: the audit pack and the payroll export carry the XLSX workbooks finance
+        # opens, built once here for every door (like the pack's zip and CSV files)
+        ("sqlalchemy", "pydantic", "orjson", "openpyxl"),
         role="application core: the Engine and the use cases every door shares",
         folder="incentive_engine/services/",
     ),
