@@ -61,6 +61,8 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items.append(NavItem("/leaderboards", "Leaderboards"))
     if who.role in (Role.REP, Role.MANAGER, Role.FINANCE):
         items.append(NavItem("/disputes", "Disputes"))
+    if who.role in (Role.PLAN_ADMIN, Role.FINANCE):
+        items.append(NavItem("/plans/simulate", "Simulate"))
     items.append(NavItem("/docs", "API"))
     return items
 

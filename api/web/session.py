@@ -61,12 +61,13 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
         )
 
 
-async def form_of(request: Request) -> dict[str, str]:
+async def form_of(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
     """A submitted form's fields, after the CSRF check (403 when the token is missing or does
-    not match the cookie's)."""
+    not match the cookie's); 413 past ``limit`` bytes (a form carrying a document may raise
+    it)."""
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise ApiError(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
+    if len(body) > limit:
+        raise ApiError(413, f"the form is larger than {limit} bytes")
     try:
         fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
     except UnicodeDecodeError:
