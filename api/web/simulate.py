@@ -123,7 +123,7 @@ def histogram(report: dict[str, Any], gettext: Any, reps: str) -> Chart:
     bands = [name for name, _, _ in BUCKETS] + [NEW_EARNINGS]
     losing = [high is not None and high <= 0 for _, _, high in BUCKETS] + [False]
     series = Series(reps, [counts[b] for b in bands], highlight=losing)
-    return Chart("bar", [gettext(b) for b in bands], [series])
+    return Chart("bar", [gettext(b) for b in bands], [series], extra={"integer": True})
 
 
 def view_of(request: Request, result: Simulation, report: dict[str, Any]) -> View:
