@@ -36,8 +36,9 @@ class PlanError(Invalid, ValueError):
         super().__init__("\n".join(lines))
 
 
-class _DecimalLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads every number as an exact Decimal (never a float)."""
+class _DecimalLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """A safe YAML loader (libyaml's when installed: parsing is several times faster) that
+    reads every number as an exact Decimal (never a float)."""
 
 
 def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
