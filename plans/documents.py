@@ -36,8 +36,9 @@ class PlanError(Invalid, ValueError):
         super().__init__("\n".join(lines))
 
 
-class _DecimalLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads every number as an exact Decimal (never a float)."""
+class _DecimalLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """A safe YAML loader (libyaml's when installed: parsing is several times faster) that
+    reads every number as an exact Decimal (never a float)."""
 
 
 def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
@@ -53,10 +54,46 @@ def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
 
 
+MAX_EXPANDED = 100_000
+"""The most values a YAML document may expand to through its aliases (``*name``) beyond one
+per character of its text: a few lines of nested aliases otherwise expand to billions of
+values (a "billion laughs"), which validation would walk for hours."""
+
+
+def _expanded_size(value: Any, limit: int) -> int:
+    """How many values the document holds once its aliases are expanded (counting stops
+    past ``limit``; a document that contains itself counts as past it)."""
+    sizes: dict[int, int] = {}
+
+    def size(item: Any, depth: int) -> int:
+        if isinstance(item, dict):
+            children = [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            children = item
+        else:
+            return 1
+        key = id(item)
+        if key in sizes:
+            return sizes[key]
+        if depth > MAX_DEPTH:  # refused for its depth by check_structure
+            return 1
+        sizes[key] = limit + 1  # while counting: a document that contains itself
+        total = 1
+        for child in children:
+            total += size(child, depth + 1)
+            if total > limit:
+                break
+        sizes[key] = total
+        return total
+
+    return size(value, 0)
+
+
 def parse_yaml(text: str, source: str = "<plan>") -> Any:
-    """Parse YAML text with exact decimal numbers; syntax errors become PlanError."""
+    """Parse YAML text with exact decimal numbers; syntax errors, and aliases that expand
+    the document past ``MAX_EXPANDED`` values more than its length, become PlanError."""
     try:
-        return yaml.load(text, Loader=_DecimalLoader)
+        value = yaml.load(text, Loader=_DecimalLoader)
     except RecursionError:
         reason = f"nested too deeply (more than {MAX_DEPTH} levels)"
         raise PlanError(source, [("(document)", reason)]) from None
@@ -66,6 +103,11 @@ def parse_yaml(text: str, source: str = "<plan>") -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
         raise PlanError(source, [(where, str(getattr(exc, "problem", None) or exc))]) from None
+    limit = MAX_EXPANDED + len(text)
+    if _expanded_size(value, limit) > limit:
+        reason = f"expands to more than {limit} values through its YAML aliases (*name)"
+        raise PlanError(source, [("(document)", reason)])
+    return value
 
 
 def plan_from_data(
@@ -156,39 +198,53 @@ def publication(
     )
 
 
+# ------------------------------------------------------------------ as text
+
+
 class _Dumper(yaml.SafeDumper):
-    """YAML of a plan document: numbers plainly (never quoted), enums as their value."""
+    """A YAML dumper writing Decimals as plain numbers (read back exactly by load_plan)."""
 
 
-def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    tag = "int" if "." not in text else "float"
-    return dumper.represent_scalar(f"tag:yaml.org,2002:{tag}", text)
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
-def _enum(dumper: yaml.SafeDumper, value: Enum) -> yaml.Node:
-    return dumper.represent_str(str(value.value))
+def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    """A Decimal as written in the document (``2``, ``2.50``); as quoted text in the rare
+    case YAML would not read that spelling back as a number (``1E+2``)."""
+    text = str(value)
+    tag = dumper.resolve(yaml.ScalarNode, text, (True, False))
+    if tag in _NUMBER_TAGS:
+        return dumper.represent_scalar(tag, text)
+    return dumper.represent_str(text)
 
 
-_Dumper.add_representer(Decimal, _decimal)
-_Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
-_Dumper.add_multi_representer(Enum, _enum)
+_Dumper.add_representer(Decimal, _represent_decimal)
+
+
+def _plain(value: Any) -> Any:
+    """Enums as their values and tuples as lists, for the YAML dumper."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _without_empty(value: Any) -> Any:
     """A document without its empty lists and mappings (their defaults: no filter, no
     badges...), so that the YAML shows what the plan says."""
     if isinstance(value, dict):
-        return {k: _without_empty(v) for k, v in value.items() if v != () and v != [] and v != {}}
-    if isinstance(value, list | tuple):
+        return {k: _without_empty(v) for k, v in value.items() if v != [] and v != {}}
+    if isinstance(value, list):
         return [_without_empty(v) for v in value]
     return value
 
 
-def as_yaml(plan: Plan) -> str:
-    """A plan as YAML text in the document's field names and order."""
-    data = _without_empty(plan.model_dump(mode="python", by_alias=True, exclude_none=True))
-    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+def plan_yaml(plan: Plan) -> str:
+    """The plan document as YAML with exact numbers (it loads back to the same document),
+    without the empty lists and mappings that are its defaults."""
+    data = _without_empty(_plain(plan.model_dump(mode="python", by_alias=True, exclude_none=True)))
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
     return text

@@ -17,8 +17,9 @@ from api.deps import Engine, EngineDep, parse_period, require
 from api.errors import ApiError
 from incentive_engine.domain.events import content_hash
 from incentive_engine.domain.periods import Period
-from incentive_engine.domain.simulation import Simulation, simulate, window
-from incentive_engine.services.commissions import find_version
+from incentive_engine.domain.simulation import Simulation
+from incentive_engine.services import simulations
+from incentive_engine.services.commissions import Snapshot
 from incentive_engine.services.ingest import door_limits
 from incentive_engine.services.plan_publishing import (
     get_version,
@@ -27,7 +28,6 @@ from incentive_engine.services.plan_publishing import (
 )
 from plans.documents import PlanError, PlanVersion, parse_yaml, plan_from_data
 from plans.model import Plan, plan_schema
-from plans.ref import PlanRef
 
 router = APIRouter(prefix="/v1", tags=["plans"])
 
@@ -275,7 +275,8 @@ async def simulation(request: Request, engine: EngineDep, who: Reader) -> dict[s
     """What a draft document (``plan``) or a published ``plan_version`` would have paid over
     ``from``..``to``, rep by rep, against the ``baseline`` version. Writes nothing. Per-rep
     rows are pay: finance gets them; a plan admin gets the totals, the distribution and the
-    anonymised changes (``aggregated``), and a 403 when fewer than two reps are covered."""
+    anonymised changes (``aggregated``), and a 403 when fewer than two reps are covered
+    (``services.simulations``, shared with the web page and the CLI)."""
     data = await read_json(request)
     try:
         body = SimulationRequest.model_validate(data)
@@ -289,26 +290,24 @@ async def simulation(request: Request, engine: EngineDep, who: Reader) -> dict[s
         reason = "give exactly one of plan (a draft document) and plan_version (PLAN@VERSION)"
         raise ApiError(422, reason, details=[{"field": "plan", "reason": reason}])
     periods = (parse_period(body.from_), parse_period(body.to))
-    result = await run_in_threadpool(_simulate, engine, body, periods)
-    if who.role is not Role.FINANCE:  # per-rep rows are pay: only finance sees them
-        return result.aggregated()
-    access.record(request, who, "simulation", [r.rep_id for r in result.reps], body.from_)
-    return result.as_dict()
+    snap, result = await run_in_threadpool(_simulate, engine, body, periods)
+    found = simulations.report(who, snap, result)
+    if not found.get("aggregated"):
+        access.record(request, who, "simulation", [r.rep_id for r in result.reps], body.from_)
+    return found
 
 
 def _simulate(
     engine: Engine, body: SimulationRequest, periods: tuple[Period, Period]
-) -> Simulation:
+) -> tuple[Snapshot, Simulation]:
     """Fold, find the versions and simulate (off the event loop: it is CPU-bound)."""
     snap = engine.snapshot()
-    try:
-        draft = (
-            PlanVersion.draft(plan_from_data(body.plan, "plan")) if body.plan is not None else None
-        )
-    except PlanError as exc:
-        raise _problems(exc, prefix="plan.") from None
-    if draft is None:
-        ref = PlanRef.parse(body.plan_version or "", field="plan_version")
-        draft = find_version(snap, *ref.key)
-    base = find_version(snap, *PlanRef.parse(body.baseline, field="baseline").key)
-    return simulate(snap.facts, draft, base, window(*periods))
+    if body.plan is not None:
+        try:
+            draft = simulations.draft_from_data(body.plan, "plan")
+        except PlanError as exc:
+            raise _problems(exc, prefix="plan.") from None
+    else:
+        draft = simulations.published(snap, body.plan_version or "", "plan_version")
+    base = simulations.published(snap, body.baseline, "baseline")
+    return snap, simulations.run(snap, draft, base, simulations.window(*periods))

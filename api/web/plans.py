@@ -36,7 +36,7 @@ from incentive_engine.services.plan_publishing import (
 )
 from plans.curve import Curve, payout_curve
 from plans.diff import diff_plans
-from plans.documents import PlanError, as_yaml
+from plans.documents import PlanError, plan_yaml
 from plans.model import Plan
 
 router = APIRouter(include_in_schema=False)
@@ -420,7 +420,7 @@ def version_page(
         curve=curve,
         curve_chart=curve_chart(curve, labels, fmt) if curve.components else None,
         quota=rounded,
-        source=as_yaml(plan),
+        source=plan_yaml(plan),
         versions=[
             p.version.plan.version
             for p in publications(engine.store)

@@ -70,6 +70,8 @@ def navigation(who: Principal | None) -> list[NavItem]:
     if who.role in (Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN):
         items.append(NavItem("/quotas", "Quotas"))
         items.append(NavItem("/territories", "Territories"))
+    if who.role in (Role.PLAN_ADMIN, Role.FINANCE):
+        items.append(NavItem("/plans/simulate", "Simulate"))
     items.append(NavItem("/docs", "API"))
     return items
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 
 from incentive_engine.cli.common import (
     EngineErrors,
@@ -152,44 +150,6 @@ def list_command(
 # ----------------------------------------------------------------------- show
 
 
-class _Dumper(yaml.SafeDumper):
-    """A YAML dumper writing Decimals as plain numbers (read back exactly by load_plan)."""
-
-
-_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-
-
-def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
-    """A Decimal as written in the document (``2``, ``2.50``); as quoted text in the rare
-    case YAML would not read that spelling back as a number (``1E+2``)."""
-    text = str(value)
-    tag = dumper.resolve(yaml.ScalarNode, text, (True, False))
-    if tag in _NUMBER_TAGS:
-        return dumper.represent_scalar(tag, text)
-    return dumper.represent_str(text)
-
-
-_Dumper.add_representer(Decimal, _represent_decimal)
-
-
-def _plain(value: Any) -> Any:
-    """Enums as their values and tuples as lists, for the YAML dumper."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def plan_yaml(plan: Plan) -> str:
-    """The plan document as YAML with exact numbers (it loads back to the same document)."""
-    data = _plain(plan.model_dump(mode="python", by_alias=True, exclude_none=True))
-    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
-    return text
-
-
 @plan_app.command()
 def show(
     ctx: typer.Context,
@@ -204,6 +164,7 @@ def show(
     """Print a published plan version's document with its content hash and publishing event."""
     from incentive_engine.services.plan_publishing import get_version
     from incentive_engine.store.event_store import EventStore
+    from plans.documents import plan_yaml
 
     with EventStore(settings_of(ctx)) as store:
         found = get_version(store, plan_id, version)

@@ -34,12 +34,12 @@ simulation_commands = typer.Typer()
 
 def _version(snap: Snapshot, text: str) -> PlanVersion:
     """A plan file (a draft, unpublished) or PLAN@VERSION (published)."""
+    from incentive_engine.services import simulations
     from incentive_engine.services.commissions import find_version
-    from plans.documents import PlanVersion, load_plan
 
     path = Path(text)
     if path.is_file():
-        return PlanVersion.draft(load_plan(path.read_text(encoding="utf-8"), str(path)))
+        return simulations.draft_from_text(path.read_text(encoding="utf-8"), str(path))
     return find_version(snap, *plan_ref_arg(text, or_file=True).key)
 
 
@@ -75,7 +75,7 @@ def simulate_command(
 ) -> None:
     """What a plan change would have paid over a window of history, rep by rep: baseline,
     simulated, difference, totals and the distribution of changes. Writes nothing to the log."""
-    from incentive_engine.domain.simulation import simulate, window
+    from incentive_engine.services import simulations
     from projections.base import metadata
     from projections.runner import make_engine
     from projections.scenarios import save_scenario
@@ -86,7 +86,8 @@ def simulate_command(
         snap = engine.snapshot(parse_instant(as_of))
         tell_fold(engine)
     draft, base = _version(snap, plan), _version(snap, baseline)
-    result = simulate(snap.facts, draft, base, window(period_arg(start), period_arg(end)))
+    periods = simulations.window(period_arg(start), period_arg(end))
+    result = simulations.run(snap, draft, base, periods)
     if save is not None:
         engine = make_engine(settings.resolved_views_url())
         metadata.create_all(engine)

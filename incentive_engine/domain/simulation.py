@@ -89,6 +89,19 @@ class Simulation:
         """The change in total cost."""
         return self.simulated_total - self.baseline_total
 
+    @property
+    def cost_change_percent(self) -> Decimal | None:
+        """The change in total cost in percent of the baseline (None when it is zero)."""
+        total = self.baseline_total
+        return None if total == 0 else self.cost_change * HUNDRED / total
+
+    def movers(self, count: int = 5) -> tuple[list[RepResult], list[RepResult]]:
+        """The reps who gain most and those who lose most, by amount (at most ``count`` of
+        each; ties by rep id)."""
+        gain = sorted((r for r in self.reps if r.difference > 0), key=_most_gained)
+        lose = sorted((r for r in self.reps if r.difference < 0), key=_most_lost)
+        return gain[:count], lose[:count]
+
     def distribution(self) -> dict[str, int]:
         """How many reps gain, lose or stay, and by how much (bands of % change)."""
         counts = {"gain": 0, "lose": 0, "unchanged": 0, "new earnings": 0}
@@ -138,6 +151,9 @@ class Simulation:
             "baseline_total": str(self.baseline_total),
             "simulated_total": str(self.simulated_total),
             "cost_change": str(self.cost_change),
+            "cost_change_percent": None
+            if self.cost_change_percent is None
+            else str(self.cost_change_percent),
             "distribution": self.distribution(),
             "reps": [
                 {
@@ -179,6 +195,14 @@ class Simulation:
         full["new_earnings"] = sum(1 for r in self.reps if r.change is None and r.simulated)
         full["errors"] = sum(len(r.errors) for r in self.reps)
         return full
+
+
+def _most_gained(r: RepResult) -> tuple[Decimal, str]:
+    return (-r.difference, r.rep_id)
+
+
+def _most_lost(r: RepResult) -> tuple[Decimal, str]:
+    return (r.difference, r.rep_id)
 
 
 def window(first: Period, last: Period) -> list[Period]:

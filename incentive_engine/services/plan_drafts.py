@@ -19,7 +19,7 @@ from incentive_engine.domain.simulation import Simulation, simulate, window
 from incentive_engine.services.commissions import Snapshot
 from incentive_engine.services.plan_publishing import PublishResult, get_version, publish
 from incentive_engine.store.event_store import EventStore
-from plans.documents import PlanError, PlanVersion, as_yaml, parse_yaml, plan_from_data
+from plans.documents import PlanError, PlanVersion, parse_yaml, plan_from_data, plan_yaml
 from plans.model import Plan
 from plans.yaml_lines import line_of
 from projections.plan_drafts import (
@@ -127,7 +127,7 @@ def starting_text(store: EventStore, source: str) -> tuple[str, str]:
     found = get_version(store, plan_id, int(number))
     latest = get_version(store, plan_id).plan.version
     raised = found.plan.model_copy(update={"version": latest + 1})
-    return as_yaml(raised), f"{plan_id}@{number}"
+    return plan_yaml(raised), f"{plan_id}@{number}"
 
 
 # --------------------------------------------------------------------- storing

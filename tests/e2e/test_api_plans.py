@@ -252,6 +252,7 @@ def test_simulate_a_draft_or_a_published_version_writes_nothing(s: Settings) -> 
         ({"colour": "red"}, 422, "colour"),
         ({"baseline": None}, 422, "baseline"),
         ({"plan": "not a document"}, 422, "plan"),
+        ({"from": "2026-Q1", "to": "2200-Q1"}, 422, "to"),  # past the longest window
     ],
 )
 def test_bad_simulations_are_refused(
@@ -270,6 +271,16 @@ def test_bad_simulations_are_refused(
     if field is not None:
         fields = [d["field"] for d in response.json()["error"]["details"]]
         assert any(f.startswith(field) for f in fields), fields
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(lite: Settings) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    response = client(lite).post(
+        "/v1/plans/validate", headers={**admin(lite), **YAML}, content="\n".join(lines)
+    )
+    assert response.status_code == 422, response.text
+    assert "aliases" in response.json()["error"]["details"][0]["reason"]
 
 
 def test_a_simulation_body_must_be_json(lite: Settings) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from incentive_engine.services.plan_drafts import check
 from plans.curve import payout_curve
-from plans.documents import as_yaml, load_plan, publication
+from plans.documents import load_plan, plan_yaml, publication
 from plans.yaml_lines import line_of
 from tests.examples.plans import plan, tiered
 
@@ -77,7 +77,7 @@ def test_check_reports_each_problem_at_its_path_and_line() -> None:
 def test_a_plan_written_back_as_yaml_validates_into_the_same_plan() -> None:
     with open("plans/catalog/field-sales-vn.yaml", encoding="utf-8") as handle:
         original = load_plan(handle.read())
-    text = as_yaml(original)
+    text = plan_yaml(original)
     assert "rate: 5\n" in text and "cap: 400000000\n" in text  # numbers plainly
     assert check(text).plan == original
 

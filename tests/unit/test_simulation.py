@@ -89,3 +89,31 @@ def test_windows_and_mismatches_are_clear_errors() -> None:
         simulate(fold(history()), richer(), plan(tiered()), [Period.parse("2026-01")])
     with pytest.raises(SimulationError, match="pays in USD"):
         simulate(fold(history()), plan(tiered(), currency="USD"), plan(tiered()), [Q1])
+
+
+def test_cost_change_in_percent_and_the_movers_checked_by_hand() -> None:
+    poorer = plan(
+        {
+            "id": "commission",
+            "kind": "rate",
+            "mode": "graduated",
+            "tiers": [{"from": 0, "rate": 1}, {"from": 50, "rate": 5}, {"from": 100, "rate": 10}],
+        },
+        version=2,
+    )
+    result = simulate(fold(history()), poorer, plan(tiered()), [Q1])
+    # an: 1,500,000 + 7,500,000 + 9,000,000 = 18,000,000 (+300,000);
+    # binh: 100,000,000 x 1 % = 1,000,000 (-1,000,000); total 19,700,000 -> 19,000,000
+    assert result.cost_change == D(-700_000)
+    assert result.cost_change_percent is not None
+    assert result.cost_change_percent.quantize(D("0.0001")) == D("-3.5533")
+    gainers, losers = result.movers()
+    assert [(r.rep_id, r.difference) for r in gainers] == [("an", D(300_000))]
+    assert [(r.rep_id, r.difference) for r in losers] == [("binh", D(-1_000_000))]
+    assert result.movers(0) == ([], [])
+    assert result.as_dict()["cost_change_percent"] == str(result.cost_change_percent)
+
+
+def test_nothing_paid_under_the_baseline_has_no_percent_change() -> None:
+    result = simulate(fold([rep("an")]), richer(), plan(tiered()), [Q1])
+    assert result.cost_change_percent is None

@@ -27,6 +27,7 @@
     var scales = {};
     scales[valueAxis] = { beginAtZero: true, stacked: spec.stacked,
                           ticks: { callback: function (v) { return fmt(v); } } };
+    if (spec.integer) { scales[valueAxis].ticks.precision = 0; }  // counts: no 0.5 ticks
     scales[spec.horizontal ? "y" : "x"] = { stacked: spec.stacked };
     canvas.dataset.drawn = "1";
     canvas._chart = new Chart(canvas, {

@@ -92,3 +92,25 @@ def test_the_quota_and_territory_pages_have_no_serious_violation(
         assert {k: v for k, v in found.items() if v} == {}
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_simulation_page_has_no_serious_accessibility_violation(
+    browser: Browser, server: Server, lang: str
+) -> None:
+    context = browser.new_context(base_url=server.url, bypass_csp=True)
+    context.add_cookies([{"name": "ie_lang", "value": lang, "url": server.url}])
+    try:
+        page = context.new_page()
+        sign_in(page, server.token(Role.FINANCE, "fin"), "/plans/simulate?plan=example&version=1")
+        found = {"simulate": violations(page)}
+        page.click("[data-test=simulate]")
+        page.locator("[data-test=sim-reps]").wait_for()
+        found["simulate-result"] = violations(page)
+        page.fill("[data-test=document]", "plan_id: example\nversion: [")
+        page.click("[data-test=simulate]")
+        page.locator("[data-test=simulation-error]").wait_for()
+        found["simulate-error"] = violations(page)
+        assert {k: v for k, v in found.items() if v} == {}
+    finally:
+        context.close()
