@@ -10,7 +10,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from api.web import account, boards, disputes, docs, oidc, rep, statements, team, tv, whatif
+from api.web import (
+    account,
+    adjustments,
+    boards,
+    disputes,
+    docs,
+    oidc,
+    rep,
+    statements,
+    team,
+    tv,
+    whatif,
+)
 from api.web.errors import BadPageInput, bad_input_page
 from api.web.session import SignInRequired, to_sign_in
 
@@ -21,7 +33,19 @@ def install(app: FastAPI) -> None:
     """Mount the pages, their static files and ``/docs`` on the application."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.oidc = oidc.OidcClient.from_settings(app.state.settings)
-    for module in (docs, account, oidc, statements, disputes, whatif, boards, tv, team, rep):
+    for module in (
+        docs,
+        account,
+        oidc,
+        statements,
+        disputes,
+        adjustments,
+        whatif,
+        boards,
+        tv,
+        team,
+        rep,
+    ):
         app.include_router(module.router)
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:

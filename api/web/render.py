@@ -61,6 +61,8 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items.append(NavItem("/leaderboards", "Leaderboards"))
     if who.role in (Role.REP, Role.MANAGER, Role.FINANCE):
         items.append(NavItem("/disputes", "Disputes"))
+    if who.role is Role.FINANCE:
+        items.append(NavItem("/adjustments", "Adjustments"))
     items.append(NavItem("/docs", "API"))
     return items
 

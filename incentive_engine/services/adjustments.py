@@ -98,6 +98,20 @@ class AdjustmentService:
             return None
         return next(a for a in adjustments(facts, proposal.period) if a.proposal_id == proposal_id)
 
+    def choices(self) -> tuple[list[tuple[str, str]], list[str], str | None]:
+        """What a proposal form offers: the reps (id, name), the plan periods (newest first)
+        and the currency most plans pay."""
+        snap = self.engine.snapshot()
+        facts, book = snap.facts, snap.book
+        reps = sorted(
+            ((r.rep_id, r.name) for r in facts.reps.values() if r.hire_date is not None),
+            key=lambda r: (r[1].casefold(), r[0]),
+        )
+        periods = [str(p) for p in reversed(book.periods(facts))]
+        currencies = [v.plan.currency for v in book.versions]
+        common = max(sorted(set(currencies)), key=currencies.count) if currencies else None
+        return reps, periods, common
+
     # ----------------------------------------------------------------- writing
 
     def propose(
