@@ -107,9 +107,10 @@ def test_close_adjust_and_sealed_payouts(tmp_path: Path) -> None:
     assert cli(store, *adjustment).stdout.startswith("already proposed: adj-")
     proposal_id = posted.stdout.split()[1]
     # Not paid until a second finance user approves it.
-    assert json.loads(cli(store, "statement", "an", "2026-Q2", "--format", "json").stdout)[0][
-        "lines"
-    ] == []
+    assert (
+        json.loads(cli(store, "statement", "an", "2026-Q2", "--format", "json").stdout)[0]["lines"]
+        == []
+    )
     approved = cli(store, "adjust", "approve", proposal_id, "--by", "controller@vn")
     assert approved.exit_code == 0, approved.output
     # Q1 is closed: the adjustment posted for Q1 surfaces in Q2 as a prior-period line.
