@@ -51,6 +51,14 @@ class Presenter:
         """A number with the locale's separators."""
         return NONE if value is None else self._out(format_decimal(value, locale=self.locale))
 
+    def exact(self, value: Decimal | None) -> str:
+        """A number with the locale's separators and every digit it has (an FX rate)."""
+        if value is None:
+            return NONE
+        places = max(0, -int(Decimal(value).normalize().as_tuple().exponent))
+        pattern = "#,##0" + ("." + "0" * places if places else "")
+        return self._out(format_decimal(value, format=pattern, locale=self.locale))
+
     def percent(self, value: Decimal | None) -> str:
         """A percentage given in percent (109.8 -> ``109,8 %`` in vi, ``109.8%`` in en)."""
         if value is None:

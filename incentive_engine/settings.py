@@ -139,6 +139,14 @@ class Settings(BaseSettings):
     api_auth_clients: int = Field(
         10_000, ge=1, le=10_000_000, description="Client addresses the rate limiter remembers."
     )
+    adjustments_single_approver: bool = Field(
+        False,
+        description=(
+            "Let the finance user who proposed a manual adjustment approve it too (small teams "
+            "with one finance user). Off by default: a second finance user must approve (the "
+            "approval then records single_approver)."
+        ),
+    )
     web_locale: Literal["vi", "en"] = Field(
         "vi", description="The web pages' language until the user picks one (vi or en)."
     )

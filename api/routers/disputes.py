@@ -93,6 +93,8 @@ class ResolutionView(BaseModel):
     at: str
     adjustment_event_id: str | None
     adjustment_amount: str | None
+    adjustment_status: Literal["pending", "approved", "rejected"] | None = None
+    """An accepted dispute's adjustment: pending approval, approved (paid) or rejected."""
 
 
 class DisputeView(BaseModel):
@@ -202,7 +204,8 @@ def comment(dispute_id: str, body: CommentRequest, engine: EngineDep, who: Reade
 
 @router.post("/{dispute_id}/resolve", response_model=DisputeView)
 def resolve(dispute_id: str, body: ResolveRequest, engine: EngineDep, who: Resolver) -> DisputeView:
-    """Accept (posting the manual adjustment) or reject (with a reason) an open dispute:
+    """Accept (proposing the adjustment, paid once a finance user other than the one who
+    accepted approves it at /v1/adjustments) or reject (with a reason) an open dispute:
     finance, or the rep's manager. A dispute is resolved once (409 after)."""
     dispute = _service(engine).resolve(
         _actor(who),

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.web import (
     account,
+    adjustments,
     boards,
     closing,
     disputes,
@@ -42,6 +43,7 @@ def install(app: FastAPI) -> None:
         account,
         oidc,
         simulate,
+        adjustments,
         boards,
         closing,
         disputes,

@@ -33,7 +33,8 @@ LINKS = {
     "rep": "/statements/{subject}/{period}",
     "dispute": "/disputes/{subject}",
     "deal": "/audit/events?deal={subject}",
-    "territory": "/territories/{subject}",
+    "territory": "/territories",
+    "adjustment": "/adjustments",
 }
 """Where a finding's subject is shown (the audit event log and the territory pages are the
 finance and plan-admin areas' own)."""

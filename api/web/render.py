@@ -65,6 +65,7 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items.append(NavItem("/disputes", "Disputes"))
     if who.role is Role.FINANCE:
         items.append(NavItem("/close", "Close"))
+        items.append(NavItem("/adjustments", "Adjustments"))
     if who.role in (Role.PLAN_ADMIN, Role.FINANCE):
         items.append(NavItem("/plans", "Plans"))
     if who.role in (Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +24,6 @@ from incentive_engine.cli.common import (
     parse_instant,
     period_arg,
     plan_ref_arg,
-    post,
     presenter,
     record_access,
     settings_of,
@@ -452,37 +450,3 @@ def period_checks(
         for f in c.findings:
             rows.append({**base, "subject": f"{f.kind} {f.subject}", "finding": f.detail})
     emit(rows, fmt, f"pre-close checks {found.period}")
-
-
-@commission_commands.command()
-def adjust(
-    ctx: typer.Context,
-    rep: Annotated[str, typer.Argument(help="Rep id.")],
-    period: Annotated[str, typer.Argument(help="Period the adjustment is paid in.")],
-    amount: Annotated[
-        str, typer.Option(help="Amount, negative to deduct (e.g. --amount -250000).")
-    ],
-    currency: Annotated[str, typer.Option(help="Currency of the amount.")],
-    reason: Annotated[str, typer.Option(help="Why (shown on the statement).")],
-    by: Annotated[str, typer.Option("--by", help="Who posts it.")],
-    posted: Annotated[str | None, typer.Option(help="Posting date (default today).")] = None,
-) -> None:
-    """Post a manual adjustment (finance): its own line on the rep's statement."""
-    from incentive_engine.domain.events import content_hash
-
-    settings = settings_of(ctx)
-    day = posted or datetime.now(UTC).date().isoformat()
-    record = {
-        "type": "ManualAdjustment",
-        "rep_id": rep,
-        "period": period,
-        "amount": amount,
-        "currency": currency,
-        "reason": reason,
-        "posted_by": by,
-        "posted_date": day,
-    }
-    record["event_id"] = "adj-" + content_hash(record).removeprefix("sha256:")[:20]
-    report = post(settings, [record], "adjust", scope="adjustments")
-    state = "already posted" if report.duplicates else "posted"
-    console.print(f"{state}: {record['event_id']} {rep} {period} {amount} {currency.upper()}")

@@ -16,6 +16,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from incentive_engine.cli.adjustments import adjust_app
 from incentive_engine.cli.audit import audit_app
 from incentive_engine.cli.commissions import commission_commands, period_app
 from incentive_engine.cli.common import (
@@ -1054,6 +1055,7 @@ app.add_typer(quota_app, name="quota")
 app.add_typer(audit_app, name="audit")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(void_app, name="void")
+app.add_typer(adjust_app, name="adjust")
 for commands in (
     commission_commands,
     attainment_commands,

@@ -34,6 +34,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from incentive_engine.domain.adjustments import pending
 from incentive_engine.domain.errors import Conflict, Invalid
 from incentive_engine.domain.events import DisputeRaised, Event
 from incentive_engine.domain.facts import Facts
@@ -295,11 +296,23 @@ def open_disputes(disputes: Sequence[DisputeRaised], period: Period) -> Check:
 def adjustments_awaiting_approval(facts: Facts, period: Period) -> Check:
     """Adjustments proposed for the period, neither approved nor rejected (blocking: an
     unapproved adjustment is never paid, so decide it before sealing, or override)."""
-    # TODO(issue 15, at merge): findings from
-    # ``incentive_engine.domain.adjustments.pending(facts, period)`` (maker-checker
-    # adjustments, another branch): one Finding("adjustment", <adjustment id>, ...) each,
-    # with values rep, amount, currency, proposed_by.
-    return Check("adjustments_awaiting_approval", Severity.BLOCKING, ())
+    findings = tuple(
+        Finding(
+            "adjustment",
+            a.proposal_id,
+            f"adjustment {a.proposal_id} of {a.proposal.rep_id} ({a.proposal.amount} "
+            f"{a.proposal.currency}) proposed by {a.proposal.proposed_by} awaits approval",
+            {
+                "rep": a.proposal.rep_id,
+                "amount": a.proposal.amount,
+                "currency": a.proposal.currency,
+                "proposed_by": a.proposal.proposed_by,
+                "reason": a.proposal.reason,
+            },
+        )
+        for a in pending(facts, period)
+    )
+    return Check("adjustments_awaiting_approval", Severity.BLOCKING, findings)
 
 
 def concerns(event: Event, period: Period) -> bool:

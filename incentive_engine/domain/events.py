@@ -700,6 +700,96 @@ class ManualAdjustment(Event):
     posted_date: Day
 
 
+Rate = Annotated[
+    Decimal,
+    Field(
+        gt=0,
+        allow_inf_nan=False,
+        max_digits=limits.RATE_INTEGER_DIGITS + limits.RATE_DECIMALS,
+        decimal_places=limits.RATE_DECIMALS,
+    ),
+]
+"""An exchange rate: how many units of the quote currency one unit of the base buys."""
+
+
+class AdjustmentProposed(Event):
+    """Finance (or the dispute workflow) proposes a manual adjustment on a rep's statement: it
+    is paid only once a different finance user approves it (``AdjustmentApproved``).
+
+    An amount in a currency the rep's plan does not pay states ``fx_rate`` and
+    ``pay_currency``: it is paid as ``amount × fx_rate`` in ``pay_currency``, rounded once,
+    half-up, to that currency's minor units (DESIGN §2.4)."""
+
+    EFFECTIVE = "proposed_at"
+    REPS = ("rep_id",)
+    type: Literal["AdjustmentProposed"] = "AdjustmentProposed"
+    rep_id: Id
+    period: PeriodName
+    amount: Signed
+    currency: Currency
+    fx_rate: Rate | None = None
+    """Units of ``pay_currency`` per unit of ``currency`` (only when the two differ)."""
+    pay_currency: Currency | None = None
+    """The currency the rep's plan pays, when the amount is in another one."""
+    reason: Text
+    proposed_by: Text
+    proposed_at: UtcDateTime
+    dispute_id: Id | None = None
+    """The dispute whose acceptance proposed this adjustment."""
+
+    @model_validator(mode="after")
+    def _conversion_is_complete(self) -> AdjustmentProposed:
+        if (self.fx_rate is None) != (self.pay_currency is None):
+            missing = "pay_currency" if self.pay_currency is None else "fx_rate"
+            raise PydanticCustomError(
+                "fx", "{missing} is required with an FX conversion", {"missing": missing}
+            )
+        if self.pay_currency is not None and self.pay_currency == self.currency:
+            raise ValueError(f"the amount is already in {self.currency}: no fx_rate is needed")
+        if self.amount == 0:
+            raise ValueError("an adjustment of 0 pays nothing")
+        return self
+
+    @property
+    def paid_currency(self) -> str:
+        """The currency the adjustment is paid in."""
+        return self.pay_currency or self.currency
+
+    @property
+    def paid_amount(self) -> Decimal:
+        """The amount paid: converted at the stated rate and rounded once to the minor units
+        of the paid currency, or the amount itself."""
+        from incentive_engine.domain.money import round_money
+
+        if self.fx_rate is None or self.pay_currency is None:
+            return self.amount
+        return round_money(self.amount * self.fx_rate, self.pay_currency)
+
+
+class AdjustmentApproved(Event):
+    """A finance user other than the proposer approves a proposed adjustment: from then on it
+    is paid like a ``ManualAdjustment``.  ``single_approver`` marks a proposer approving their
+    own proposal where the organisation allows it (``INCENTIVE_ADJUSTMENTS_SINGLE_APPROVER``)."""
+
+    EFFECTIVE = "approved_at"
+    type: Literal["AdjustmentApproved"] = "AdjustmentApproved"
+    proposal_id: Id
+    approved_by: Text
+    approved_at: UtcDateTime
+    single_approver: Literal[True] | None = None
+
+
+class AdjustmentRejected(Event):
+    """A finance user rejects a proposed adjustment, with the reason: it is never paid."""
+
+    EFFECTIVE = "rejected_at"
+    type: Literal["AdjustmentRejected"] = "AdjustmentRejected"
+    proposal_id: Id
+    rejected_by: Text
+    reason: Text
+    rejected_at: UtcDateTime
+
+
 class DisputeRaised(Event):
     """A rep (or their manager, or finance) disputes one line of the rep's statement: the line
     as it stood when raised, and the amount expected instead."""
@@ -854,6 +944,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     PlanVersionPublished,
     PeriodClosed,
     ManualAdjustment,
+    AdjustmentProposed,
+    AdjustmentApproved,
+    AdjustmentRejected,
     FxRateSet,
     DisputeRaised,
     DisputeCommented,
@@ -888,6 +981,9 @@ AnyEvent = Annotated[
     | PlanVersionPublished
     | PeriodClosed
     | ManualAdjustment
+    | AdjustmentProposed
+    | AdjustmentApproved
+    | AdjustmentRejected
     | FxRateSet
     | DisputeRaised
     | DisputeCommented
@@ -967,6 +1063,13 @@ def describe(event: Event) -> str:
         case ManualAdjustment():
             money = format_money(event.amount, event.currency)
             return f"{event.rep_id} {event.period}: {money} ({event.reason})"
+        case AdjustmentProposed():
+            money = format_money(event.amount, event.currency)
+            return f"{event.rep_id} {event.period}: {money} proposed by {event.proposed_by}"
+        case AdjustmentApproved():
+            return f"adjustment {event.proposal_id} approved by {event.approved_by}"
+        case AdjustmentRejected():
+            return f"adjustment {event.proposal_id} rejected by {event.rejected_by}"
         case FxRateSet():
             return f"1 {event.base} = {event.rate} {event.quote}"
         case DisputeRaised():

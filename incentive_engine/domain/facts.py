@@ -19,10 +19,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
+from incentive_engine.domain.adjustments import as_manual, decision_of
 from incentive_engine.domain.events import (
     EVENT_TYPES,
     ActivityKind,
     ActivityLogged,
+    AdjustmentApproved,
+    AdjustmentProposed,
+    AdjustmentRejected,
     DealAmended,
     DealCancelled,
     DealLost,
@@ -449,6 +453,14 @@ class Facts:
     territory_models: list[TerritoryModelDefined] = field(default_factory=list)
     """Territory models in effective order (the last in force on a day applies)."""
     manual_adjustments: dict[tuple[str, str], list[ManualAdjustment]] = field(default_factory=dict)
+    """Adjustments paid on a rep's statement for a period: ``ManualAdjustment`` events, and
+    approved proposals as the ``ManualAdjustment`` they pay (``adjustments.as_manual``)."""
+    adjustment_proposals: dict[str, AdjustmentProposed] = field(default_factory=dict)
+    """Proposed adjustments by proposal (event) id, paid only once approved."""
+    adjustment_decisions: dict[str, list[AdjustmentApproved | AdjustmentRejected]] = field(
+        default_factory=dict
+    )
+    """Approvals and rejections by the proposal id they decide, in (time, event id) order."""
     recorded: dict[str, str] = field(default_factory=dict)
     """Recorded time (ISO text) of the events that can change pay, when the shell knows it."""
     fx_rates: dict[tuple[str, str], list[tuple[date, str, Decimal]]] = field(default_factory=dict)
@@ -671,6 +683,43 @@ class Facts:
     def _on_manual(self, e: ManualAdjustment) -> None:
         items = self.manual_adjustments.setdefault((e.rep_id, e.period), [])
         _insort(items, e, key=lambda m: (m.posted_date, m.event_id))
+
+    def _on_proposed(self, e: AdjustmentProposed) -> None:
+        self.adjustment_proposals.setdefault(e.event_id, e)
+        self._settle(e.event_id)
+
+    def _on_decided(self, e: AdjustmentApproved | AdjustmentRejected) -> None:
+        items = self.adjustment_decisions.setdefault(e.proposal_id, [])
+        _insort(items, e, key=lambda d: (d.effective_at, d.event_id))
+        self._settle(e.proposal_id)
+
+    def _settle(self, proposal_id: str) -> None:
+        """Put an approved proposal among the manual adjustments the evaluator pays (and
+        only then), whatever order its proposal and decisions were folded in."""
+        proposal = self.adjustment_proposals.get(proposal_id)
+        if proposal is None:
+            return
+        key = (proposal.rep_id, proposal.period)
+        items = [m for m in self.manual_adjustments.get(key, []) if m.event_id != proposal_id]
+        decision = decision_of(proposal, self.adjustment_decisions.get(proposal_id, ()))
+        if isinstance(decision, AdjustmentApproved):
+            _insort(items, as_manual(proposal, decision), key=lambda m: (m.posted_date, m.event_id))
+        if items:
+            self.manual_adjustments[key] = items
+        else:
+            self.manual_adjustments.pop(key, None)
+
+    def adjustment_event_ids(self, adjustment: ManualAdjustment) -> tuple[str, ...]:
+        """The events behind a manual adjustment line: the ``ManualAdjustment``, or an
+        approved proposal and the approval that made it payable."""
+        decisions = self.adjustment_decisions.get(adjustment.event_id)
+        proposal = self.adjustment_proposals.get(adjustment.event_id)
+        if proposal is None or not decisions:
+            return (adjustment.event_id,)
+        decision = decision_of(proposal, decisions)
+        return (
+            (adjustment.event_id,) if decision is None else (proposal.event_id, decision.event_id)
+        )
 
     def _on_quarantined(self, q: Quarantined) -> None:
         self.quarantined[q.key] = q
@@ -929,6 +978,9 @@ _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
     PlanVersionPublished: Facts._on_plan,
     PeriodClosed: Facts._on_closed,
     ManualAdjustment: Facts._on_manual,
+    AdjustmentProposed: Facts._on_proposed,
+    AdjustmentApproved: Facts._on_decided,
+    AdjustmentRejected: Facts._on_decided,
     FxRateSet: Facts._on_fx,
     **dict.fromkeys(UNCONCERNED, _unconcerned),
     Quarantined: Facts._on_quarantined,

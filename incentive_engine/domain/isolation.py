@@ -29,6 +29,7 @@ PAYLESS_TYPES = frozenset(
         "DisputeCommented",
         "DisputeResolved",
         "EventVoidProposed",
+        "AdjustmentRejected",
     }
 )
 """Event types that never change a statement: leaving one out concerns no statement."""
@@ -161,6 +162,10 @@ class Voided:
         return cls(position, event_id, s.type, approval_id, s.rep_ids, s.plan_id, s.period, s.day)
 
 
+_ADJUSTMENTS = frozenset({"ManualAdjustment", "AdjustmentProposed"})
+"""Types that concern one rep's statement for one period only."""
+
+
 def concerns(item: Quarantined | Voided, rep_id: str, plan_id: str, start: date, end: date) -> bool:
     """Whether a left-out event may concern a rep's statement under a plan for the period
     [start, end]: it names the rep or the plan (or, when it names neither and is of a type
@@ -169,7 +174,7 @@ def concerns(item: Quarantined | Voided, rep_id: str, plan_id: str, start: date,
         return False
     if item.day is not None and item.day > end:
         return False
-    if item.period is not None and item.rep_ids and item.type == "ManualAdjustment":
+    if item.period is not None and item.rep_ids and item.type in _ADJUSTMENTS:
         return rep_id in item.rep_ids and _period_overlaps(item.period, start, end)
     if item.rep_ids or item.plan_id:
         return rep_id in item.rep_ids or item.plan_id == plan_id

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 from incentive_engine.domain.events import (
     ActivityLogged,
+    AdjustmentApproved,
+    AdjustmentProposed,
+    AdjustmentRejected,
     DealAmended,
     DealCancelled,
     DealLost,
@@ -45,6 +48,9 @@ DEFINING_TYPES = (
     "TerritoryModelDefined",
     "EventVoidProposed",
     "EventVoidApproved",
+    "AdjustmentProposed",
+    "AdjustmentApproved",
+    "AdjustmentRejected",
 )
 """Event types that introduce identifiers other events may refer to."""
 
@@ -70,6 +76,10 @@ class References:
     """Void proposals by their event id."""
     void_approved: dict[str, str] = field(default_factory=dict)
     """Approved proposal id -> the approval's event id."""
+    adjustment_proposals: dict[str, str] = field(default_factory=dict)
+    """Adjustment proposal id -> who proposed it."""
+    adjustment_decided: dict[str, str] = field(default_factory=dict)
+    """Decided adjustment proposal id -> the decision's event id."""
 
     def copy(self) -> References:
         """An independent copy."""
@@ -84,6 +94,8 @@ class References:
             model=self.model,
             void_proposals=dict(self.void_proposals),
             void_approved=dict(self.void_approved),
+            adjustment_proposals=dict(self.adjustment_proposals),
+            adjustment_decided=dict(self.adjustment_decided),
         )
 
     def learn(self, event: Event) -> None:
@@ -113,6 +125,10 @@ class References:
                 self.void_proposals.setdefault(event.event_id, event)
             case EventVoidApproved():
                 self.void_approved.setdefault(event.proposal_id, event.event_id)
+            case AdjustmentProposed():
+                self.adjustment_proposals.setdefault(event.event_id, event.proposed_by)
+            case AdjustmentApproved() | AdjustmentRejected():
+                self.adjustment_decided.setdefault(event.proposal_id, event.event_id)
             case _:
                 pass
 
@@ -206,8 +222,10 @@ class References:
                 rep("rep_id", event.rep_id)
                 if event.deal_id is not None:
                     opportunity(event.deal_id)
-            case ManualAdjustment():
+            case ManualAdjustment() | AdjustmentProposed():
                 rep("rep_id", event.rep_id)
+            case AdjustmentApproved() | AdjustmentRejected():
+                found.extend(self._adjustment_decision(event))
             case EventVoidProposed():
                 if event.target_event_id == event.event_id:
                     found.append(("target_event_id", "a proposal cannot void itself"))
@@ -243,6 +261,30 @@ class References:
         earlier = self.void_approved.get(event.proposal_id)
         if earlier is not None and earlier != event.event_id:
             found.append(("proposal_id", f"proposal {event.proposal_id!r} was already approved"))
+        return found
+
+    def _adjustment_decision(self, event: AdjustmentApproved | AdjustmentRejected) -> list[Problem]:
+        """The maker–checker rule: a decision names a known proposal, decided once; an
+        approval is by someone other than the proposer unless made in single-approver mode."""
+        proposer = self.adjustment_proposals.get(event.proposal_id)
+        if proposer is None:
+            return [("proposal_id", f"unknown adjustment proposal {event.proposal_id!r}")]
+        found: list[Problem] = []
+        earlier = self.adjustment_decided.get(event.proposal_id)
+        if earlier is not None and earlier != event.event_id:
+            found.append(("proposal_id", f"adjustment {event.proposal_id!r} was already decided"))
+        if (
+            isinstance(event, AdjustmentApproved)
+            and not event.single_approver
+            and same_person(proposer, event.approved_by)
+        ):
+            found.append(
+                (
+                    "approved_by",
+                    f"{event.approved_by!r} proposed this adjustment: a different finance user "
+                    "must approve it (maker–checker rule)",
+                )
+            )
         return found
 
     def _outside_model(self, event: TerritoryDefined) -> list[Problem]:

@@ -40,6 +40,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "plans": ("PlanVersionPublished",),
     "closes": ("PeriodClosed",),
     "adjustments": ("ManualAdjustment",),
+    "approvals": ("AdjustmentProposed", "AdjustmentApproved", "AdjustmentRejected"),
     "disputes": ("DisputeRaised", "DisputeCommented", "DisputeResolved"),
     "fx": ("FxRateSet",),
     "voids": ("EventVoidProposed", "EventVoidApproved"),
@@ -54,15 +55,18 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 ROLE_SCOPES: dict[Role, str] = {
     Role.INTEGRATION: "crm",
-    Role.FINANCE: "crm+territories+quotas+fx+adjustments",
+    Role.FINANCE: "crm+territories+quotas+fx",
     Role.PLAN_ADMIN: "plans+territories+quotas",
     Role.MANAGER: "",
     Role.REP: "",
 }
 """What each role may write through the generic event door (``POST /v1/events``) unless its
-API key says otherwise.  Closes, disputes and voids are written by their own services (period
-close, the dispute workflow, the two-person void), which stamp who did it; plans by plan
-publishing.  Nobody writes them raw unless a key is configured for it."""
+API key says otherwise.  Closes, disputes, voids and adjustments are written by their own
+services (period close, the dispute workflow, the two-person void, the maker–checker
+adjustment workflow: ``approvals``, finance only), which stamp who did it; plans by plan
+publishing.  Nobody writes them raw unless a key is configured for it: an adjustment is paid
+only once a second finance user approves it, so finance does not post a raw
+``ManualAdjustment`` either."""
 
 
 class ScopeError(Invalid, ValueError):

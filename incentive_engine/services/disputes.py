@@ -2,14 +2,16 @@
 
 Every step of a dispute is an event (DESIGN §2): ``DisputeRaised`` (a rep, their manager or
 finance disputes one line of the rep's statement and says what they expected),
-``DisputeCommented`` and ``DisputeResolved`` (accepted, with the ``ManualAdjustment`` that
-pays the difference, or rejected, with the reason).  The three types belong to the event
+``DisputeCommented`` and ``DisputeResolved`` (accepted, with the ``AdjustmentProposed`` that
+proposes to pay the difference, paid once a finance user other than the one who accepted
+approves it; or rejected, with the reason).  Disputes accepted before the approval workflow
+name a ``ManualAdjustment``, paid as it was.  The three types belong to the event
 catalogue (``incentive_engine.domain.events``, next to ``ManualAdjustment``, so that the catalogue
 imports nothing back); they are re-exported here.
 
 Disputes are kept out of ``Facts`` (they change no pay; an accepted dispute's adjustment
-does, as a ``ManualAdjustment`` like any other): ``fold_disputes`` folds them, purely, from
-the dispute events and the manual adjustments of the log.  ``DisputeService`` is the shell:
+does, once approved, like any manual adjustment): ``fold_disputes`` folds them, purely, from
+the dispute events and the adjustment events of the log.  ``DisputeService`` is the shell:
 access rules, checks against the rep's statement, and appends through the ingest service.
 """
 
@@ -27,8 +29,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from incentive_engine.domain import visibility
+from incentive_engine.domain.adjustments import ADJUSTMENT_TYPES, decision_of
+from incentive_engine.domain.adjustments import Status as AdjustmentStatus
 from incentive_engine.domain.errors import Conflict, EngineError, Forbidden, Invalid, NotFound
 from incentive_engine.domain.events import (
+    AdjustmentApproved,
+    AdjustmentProposed,
+    AdjustmentRejected,
     DisputeCommented,
     DisputeOutcome,
     DisputeRaised,
@@ -121,7 +128,11 @@ class Dispute:
     raised: DisputeRaised
     comments: list[DisputeCommented] = field(default_factory=list)
     resolution: DisputeResolved | None = None
-    adjustment: ManualAdjustment | None = None
+    adjustment: ManualAdjustment | AdjustmentProposed | None = None
+    """What an accepted dispute pays: its proposed adjustment (or, accepted before approvals
+    existed, its ManualAdjustment)."""
+    adjustment_status: AdjustmentStatus | None = None
+    """Whether that adjustment is pending approval, approved (paid) or rejected."""
 
     @property
     def dispute_id(self) -> str:
@@ -162,6 +173,9 @@ class Dispute:
                 "adjustment_amount": None
                 if self.adjustment is None
                 else str(self.adjustment.amount),
+                "adjustment_status": None
+                if self.adjustment_status is None
+                else self.adjustment_status.value,
             }
         return {
             "dispute_id": r.dispute_id,
@@ -204,7 +218,8 @@ def fold_disputes(events: Iterable[Event]) -> dict[str, Dispute]:
     raised: dict[str, DisputeRaised] = {}
     comments: dict[str, list[DisputeCommented]] = {}
     resolved: dict[str, DisputeResolved] = {}
-    adjustments: dict[str, ManualAdjustment] = {}
+    adjustments: dict[str, ManualAdjustment | AdjustmentProposed] = {}
+    decisions: dict[str, list[AdjustmentApproved | AdjustmentRejected]] = {}
     for event in events:
         match event:
             case DisputeRaised():
@@ -217,21 +232,36 @@ def fold_disputes(events: Iterable[Event]) -> dict[str, Dispute]:
                 kept_r = resolved.get(event.dispute_id)
                 if kept_r is None or _key(event) < _key(kept_r):
                     resolved[event.dispute_id] = event
-            case ManualAdjustment():
+            case ManualAdjustment() | AdjustmentProposed():
                 adjustments[event.event_id] = event
+            case AdjustmentApproved() | AdjustmentRejected():
+                decisions.setdefault(event.proposal_id, []).append(event)
             case _:
                 pass
     found: dict[str, Dispute] = {}
     for dispute_id in sorted(raised):
         resolution = resolved.get(dispute_id)
         adjustment = None
+        status = None
         if resolution is not None and resolution.adjustment_event_id is not None:
             adjustment = adjustments.get(resolution.adjustment_event_id)
+        if isinstance(adjustment, ManualAdjustment):
+            status = AdjustmentStatus.APPROVED
+        elif adjustment is not None:
+            decision = decision_of(adjustment, decisions.get(adjustment.event_id, ()))
+            status = (
+                AdjustmentStatus.PENDING
+                if decision is None
+                else AdjustmentStatus.APPROVED
+                if isinstance(decision, AdjustmentApproved)
+                else AdjustmentStatus.REJECTED
+            )
         found[dispute_id] = Dispute(
             raised[dispute_id],
             sorted(comments.get(dispute_id, []), key=_key),
             resolution,
             adjustment,
+            status,
         )
     return found
 
@@ -309,7 +339,7 @@ class DisputeService:
     def disputes(self) -> dict[str, Dispute]:
         """Every dispute of the log, leaving out voided events as the fold does (a voided
         resolution reopens its dispute; a voided raise removes it with what followed)."""
-        types = [*DISPUTE_TYPES, "ManualAdjustment"]
+        types = [*DISPUTE_TYPES, "ManualAdjustment", *ADJUSTMENT_TYPES]
         voided = self.store.voids()
         return fold_disputes(
             r.event for r in self.store.read(types=types) if r.event.event_id not in voided
@@ -452,9 +482,11 @@ class DisputeService:
     ) -> Dispute:
         """Accept or reject an open dispute (finance, or a manager above the rep).
 
-        Rejecting needs a reason.  Accepting posts a ``ManualAdjustment`` on the disputed
-        period for ``amount``, by default the expected amount minus the line's amount when
-        the dispute was raised; the adjustment and the resolution are appended together."""
+        Rejecting needs a reason.  Accepting *proposes* an adjustment on the disputed period
+        for ``amount``, by default the expected amount minus the line's amount when the
+        dispute was raised, citing the dispute; it is paid once a finance user other than the
+        one who accepted approves it (``services.adjustments``).  The proposal and the
+        resolution are appended together."""
         self._check_role(actor, (MANAGER, FINANCE), "resolve disputes")
         dispute = self.get(actor, dispute_id)
         raised = dispute.raised
@@ -494,15 +526,16 @@ class DisputeService:
             )
         why = f"dispute {dispute_id}, line {raised.line}: {reason or raised.reason}"
         adjustment = self._event(
-            ManualAdjustment,
+            AdjustmentProposed,
             event_id=_unvoided(f"dispute:{dispute_id}:adjustment", voided),
             rep_id=raised.rep_id,
             period=raised.period,
             amount=amount,
             currency=raised.currency,
             reason=why[:_TEXT_MAX],
-            posted_by=actor.subject,
-            posted_date=at.date(),
+            proposed_by=actor.subject,
+            proposed_at=at,
+            dispute_id=dispute_id,
         )
         resolution = self._event(
             DisputeResolved,
@@ -568,7 +601,7 @@ class DisputeService:
             for i, data in enumerate((event_content(e) for e in events), start=1)
         ]
         service = IngestService(
-            self.store, scope=parse_scope("disputes+adjustments"), writer="the dispute workflow"
+            self.store, scope=parse_scope("disputes+approvals"), writer="the dispute workflow"
         )
         report = service.ingest(source, lambda: records)
         if report.errors:

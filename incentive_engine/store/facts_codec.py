@@ -26,6 +26,9 @@ import orjson
 from pydantic import TypeAdapter
 
 from incentive_engine.domain.events import (
+    AdjustmentApproved,
+    AdjustmentProposed,
+    AdjustmentRejected,
     DealCancelled,
     DealLost,
     DealWon,
@@ -69,6 +72,8 @@ _TYPES: dict[str, Any] = {
     "closed_periods": dict[str, PeriodClosed],
     "territory_models": list[TerritoryModelDefined],
     "manual_adjustments": list[tuple[tuple[str, str], list[ManualAdjustment]]],
+    "adjustment_proposals": dict[str, AdjustmentProposed],
+    "adjustment_decisions": dict[str, list[AdjustmentApproved | AdjustmentRejected]],
     "recorded": dict[str, str],
     "fx_rates": list[tuple[tuple[str, str], list[tuple[date, str, Decimal]]]],
     "quarantined": dict[str, Quarantined],

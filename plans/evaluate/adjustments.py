@@ -123,7 +123,8 @@ def _touching(facts: Facts, version: PlanVersion, rep_id: str, period: Period) -
             found += [o.event_id for o in ownerships]
     entries = facts.quotas.get((QuotaSubject.REP, rep_id, str(period)), [])
     found += [q.event_id for q in entries]
-    found += [m.event_id for m in facts.manual_adjustments.get((rep_id, str(period)), [])]
+    for m in facts.manual_adjustments.get((rep_id, str(period)), []):
+        found += facts.adjustment_event_ids(m)
     found.append(version.event_id)
     plan_id = version.plan.plan_id
     found += [

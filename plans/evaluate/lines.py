@@ -44,7 +44,7 @@ def earned_lines(facts: Facts, version: PlanVersion, rep_id: str, period: Period
             kind="manual",
             description=f"manual adjustment by {m.posted_by}: {m.reason}",
             amount=ctx.money(m.amount),
-            event_ids=(m.event_id,),
+            event_ids=facts.adjustment_event_ids(m),
         )
     return ctx
 

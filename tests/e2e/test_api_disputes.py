@@ -108,11 +108,27 @@ def test_an_accepted_dispute_pays_the_difference_as_a_statement_line(s: Settings
     assert doc["status"] == "resolved-accepted"
     resolution = doc["resolution"]
     assert resolution["resolved_by"] == "fin" and resolution["adjustment_amount"] == "1500000"
+    assert resolution["adjustment_status"] == "pending"
+
+    # Accepting proposes the adjustment: nothing is paid until a second finance user approves.
+    proposal_id = resolution["adjustment_event_id"]
+    assert statement(c, s) == before
+    [pending] = c.get("/v1/adjustments?status=pending", headers=fin).json()
+    assert (pending["proposal_id"], pending["dispute_id"]) == (proposal_id, did)
+    own = c.post(f"/v1/adjustments/{proposal_id}/approve", headers=fin)
+    assert own.status_code == 403 and "different finance user" in own.text
+    assert statement(c, s) == before
+    approved = c.post(
+        f"/v1/adjustments/{proposal_id}/approve", headers=auth(s, Role.FINANCE, "controller")
+    )
+    assert approved.status_code == 200, approved.text
+    doc = c.get(f"/v1/disputes/{did}", headers=fin).json()
+    assert doc["resolution"]["adjustment_status"] == "approved"
 
     after = statement(c, s)
     manual = after["lines"][-1]
     assert manual["kind"] == "manual" and manual["amount"] == "1500000"
-    assert manual["event_ids"] == [resolution["adjustment_event_id"]]
+    assert manual["event_ids"] == [proposal_id, approved.json()["decision_id"]]
     assert did in manual["description"]
     assert after["total"] == "19200000" and after["lines"][:3] == before["lines"]
 
@@ -125,12 +141,12 @@ def test_an_accepted_dispute_pays_the_difference_as_a_statement_line(s: Settings
     seen = c.get(f"/v1/disputes/{did}", headers=auth(s, Role.REP, "an")).json()
     assert seen == doc
     with EventStore(s) as store:
-        types = ["DisputeRaised", "DisputeCommented", "DisputeResolved", "ManualAdjustment"]
+        types = ["DisputeRaised", "DisputeCommented", "DisputeResolved", "AdjustmentProposed"]
         logged = [r.event for r in store.read(types=types)]
     assert [e.type for e in logged] == [  # type: ignore[attr-defined]
         "DisputeRaised",
         "DisputeCommented",
-        "ManualAdjustment",
+        "AdjustmentProposed",
         "DisputeResolved",
     ]
     assert {e.event_id for e in logged} == set(doc["event_ids"])
@@ -264,7 +280,12 @@ def test_reading_commenting_and_resolving_by_role(
     )
     assert resolved.status_code == resolve, resolved.text
     if resolve == 200:
-        assert resolved.json()["resolution"]["adjustment_amount"] == "250000"
+        resolution = resolved.json()["resolution"]
+        assert resolution["adjustment_amount"] == "250000"
+        assert resolution["adjustment_status"] == "pending"
+        approve = f"/v1/adjustments/{resolution['adjustment_event_id']}/approve"
+        approver = auth(lite, Role.FINANCE, "controller")
+        assert c.post(approve, headers=approver).status_code == 200
         assert statement(c, lite)["lines"][-1]["amount"] == "250000"
 
 
@@ -438,5 +459,10 @@ def test_accepting_a_dispute_of_a_closed_period_pays_it_in_the_next_one(lite: Se
     fin = auth(lite, Role.FINANCE, "fin")
     accepted = c.post(f"/v1/disputes/{did}/resolve", headers=fin, json={"outcome": "accepted"})
     assert accepted.status_code == 200, accepted.text
+    q2 = c.get("/v1/reps/an/statements/2026-Q2", headers=fin).json()[0]
+    assert q2["lines"] == []  # proposed, not yet approved
+    proposal_id = accepted.json()["resolution"]["adjustment_event_id"]
+    second = auth(lite, Role.FINANCE, "controller")
+    assert c.post(f"/v1/adjustments/{proposal_id}/approve", headers=second).status_code == 200
     q2 = c.get("/v1/reps/an/statements/2026-Q2", headers=fin).json()[0]
     assert [(ln["kind"], ln["amount"]) for ln in q2["lines"]] == [("prior_period", "1500000")]

@@ -122,6 +122,14 @@ MATRIX: dict[tuple[str, str], list[Entry]] = {
         for n in ("pace", "behind_pace", "win_rate", "deal_size")
     ]
     + [e(M, F, P, params={**Q, "name": "pace", "by": "team"})],
+    ("get", "/v1/adjustments"): [e(F)],
+    ("post", "/v1/adjustments"): [e(F, body={})],
+    ("post", "/v1/adjustments/{proposal_id}/approve"): [
+        e(F, params={"proposal_id": "nope"}, body={})
+    ],
+    ("post", "/v1/adjustments/{proposal_id}/reject"): [
+        e(F, params={"proposal_id": "nope"}, body={"reason": "not agreed"})
+    ],
     ("get", "/v1/disputes"): [e(R, M, F)],
     ("post", "/v1/disputes"): [e(R, M, F, body={})],
     # a dispute the caller may not read (here: none exists) is a 403 for reps and managers,

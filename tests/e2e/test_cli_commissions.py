@@ -103,8 +103,16 @@ def test_close_adjust_and_sealed_payouts(tmp_path: Path) -> None:
                   "--by", "finance@vn", "--posted", "2026-04-05"]  # fmt: skip
     posted = cli(store, *adjustment)
     assert posted.exit_code == 0, posted.output
-    assert posted.stdout.startswith("posted: adj-")
-    assert cli(store, *adjustment).stdout.startswith("already posted: adj-")
+    assert posted.stdout.startswith("proposed: adj-") and "awaits approval" in posted.stdout
+    assert cli(store, *adjustment).stdout.startswith("already proposed: adj-")
+    proposal_id = posted.stdout.split()[1]
+    # Not paid until a second finance user approves it.
+    assert (
+        json.loads(cli(store, "statement", "an", "2026-Q2", "--format", "json").stdout)[0]["lines"]
+        == []
+    )
+    approved = cli(store, "adjust", "approve", proposal_id, "--by", "controller@vn")
+    assert approved.exit_code == 0, approved.output
     # Q1 is closed: the adjustment posted for Q1 surfaces in Q2 as a prior-period line.
     q2 = cli(store, "statement", "an", "2026-Q2", "--format", "json")
     assert q2.exit_code == 0, q2.output
@@ -115,7 +123,7 @@ def test_close_adjust_and_sealed_payouts(tmp_path: Path) -> None:
         "prior:2026-Q1",
         "-250000",
     )
-    assert line["event_ids"][0].startswith("adj-")
+    assert line["event_ids"][0] == proposal_id
     bad = cli(
         store,
         "adjust",

@@ -140,15 +140,21 @@ def test_a_key_configured_for_quotas_may_write_them_and_existing_values_stay_val
     assert r.status_code == 401 and "nonsense" in r.json()["error"]["message"]
 
 
-def test_finance_may_not_close_or_publish_through_the_event_door(settings: Settings) -> None:
+def test_finance_may_not_close_publish_or_pay_an_adjustment_through_the_event_door(
+    settings: Settings,
+) -> None:
     s = api_settings(settings)
     seed(s)
     c = client(s)
     finance = auth(s, Role.FINANCE, "fin")
-    for record in (_close(), _rich_plan()):
+    # an adjustment is paid only once a second finance user approves it (/v1/adjustments): a
+    # raw ManualAdjustment would skip the second pair of eyes
+    for record in (_close(), _rich_plan(), _adjustment("5")):
         r = c.post("/v1/events", json=[record], headers=finance)
         assert r.status_code == 403 and record["type"] in r.json()["error"]["message"]
-    assert c.post("/v1/events", json=[_adjustment("5")], headers=finance).status_code == 200
+    fx = {"type": "FxRateSet", "event_id": "fx-1", "base": "USD", "quote": "VND",
+          "rate": "25000", "rate_date": "2026-01-01"}  # fmt: skip
+    assert c.post("/v1/events", json=[fx], headers=finance).status_code == 200
 
 
 def test_cli_ingest_scope_and_allow(tmp_path: Path) -> None:

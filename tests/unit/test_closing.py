@@ -175,10 +175,20 @@ def test_open_disputes_of_the_period_warn() -> None:
     assert "Thiếu hợp đồng D9" in check.findings[0].detail
 
 
-def test_adjustments_awaiting_approval_has_its_slot() -> None:
-    check = adjustments_awaiting_approval(facts_of(), Q1)
-    assert check.name == "adjustments_awaiting_approval" and check.passed
-    assert check.severity is Severity.BLOCKING
+def test_an_adjustment_awaiting_approval_blocks_until_it_is_decided() -> None:
+    from tests.unit.test_adjustments import approved, base, proposed, rejected
+
+    assert adjustments_awaiting_approval(facts_of(*base()), Q1).passed
+    waiting = adjustments_awaiting_approval(facts_of(*base(), proposed()), Q1)
+    assert waiting.severity is Severity.BLOCKING and not waiting.passed
+    (finding,) = waiting.findings
+    assert (finding.kind, finding.subject) == ("adjustment", "adj-1")
+    assert finding.values["rep"] == "an" and finding.values["proposed_by"] == "fin-a"
+    assert finding.values["amount"] == Decimal("1500000")
+    for decision in (approved(), rejected()):
+        assert adjustments_awaiting_approval(facts_of(*base(), proposed(), decision), Q1).passed
+    other = adjustments_awaiting_approval(facts_of(*base(), proposed(period="2026-Q2")), Q1)
+    assert other.passed
 
 
 def test_changes_since_the_pay_run_view() -> None:

@@ -133,6 +133,14 @@ def test_a_rep_reads_downloads_and_looks_back_at_a_statement_then_disputes_a_lin
     rep.screenshot(path=tmp_path / "disputes-rep.png", full_page=True)
     rep.goto(dispute_url)
     assert "D4 thuộc quý này" in rep.inner_text("[data-test=comments]")
+    # accepting proposed the adjustment: the total rises only once finance approves it
+    rep.goto(STATEMENT)
+    assert text(rep.inner_text("[data-test=statement-total]")) == text(VI.money(TOTAL_NOW, "VND"))
+    finance = new_page(browser, server)
+    sign_in(finance, server.token(Role.FINANCE, "fin"), "/adjustments")
+    finance.locator("[data-test=pending] [data-test=approve]").first.click()
+    finance.wait_for_load_state()
+    assert "Đã phê duyệt" in finance.inner_text("[data-test=done]")
     rep.goto(STATEMENT)
     assert text(rep.inner_text("[data-test=statement-total]")) == text(
         VI.money(TOTAL_NOW + 1_000_000, "VND")

@@ -249,6 +249,18 @@ def test_a_rep_raises_a_dispute_from_a_line_and_the_manager_resolves_it(
     assert answer.status_code == 303
     page = rep.get(url).text
     assert "Đã chấp nhận" in page and "Đã kiểm tra, D3 đúng." in page
+    assert "đang chờ người dùng tài chính phê duyệt" in page
+    # accepting proposed the adjustment: paid only once finance approves it
+    with EventStore(settings) as store:
+        [statement] = rep_statements(snapshot(store), "an", Q1)
+    assert statement.lines[-1].kind != "manual"
+    finance = as_(app, settings, Role.FINANCE, "fin")
+    proposal = re.search(r'data-adjustment="([^"]+)"', finance.get("/adjustments").text)
+    assert proposal is not None
+    approved = finance.post(f"/adjustments/{proposal.group(1)}/approve",
+                            data={"csrf": csrf(finance)}, follow_redirects=False)  # fmt: skip
+    assert approved.status_code == 303
+    page = rep.get(url).text
     with EventStore(settings) as store:
         [statement] = rep_statements(snapshot(store), "an", Q1)
     line_two = 7_000_000  # 140,000,000 x 5 %
