@@ -10,7 +10,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from api.web import account, boards, disputes, docs, oidc, rep, statements, team, tv, whatif
+from api.web import (
+    account,
+    audit,
+    boards,
+    disputes,
+    docs,
+    inbox,
+    oidc,
+    rep,
+    statements,
+    team,
+    tv,
+    whatif,
+)
 from api.web.errors import BadPageInput, bad_input_page
 from api.web.session import SignInRequired, to_sign_in
 
@@ -21,7 +34,10 @@ def install(app: FastAPI) -> None:
     """Mount the pages, their static files and ``/docs`` on the application."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.oidc = oidc.OidcClient.from_settings(app.state.settings)
-    for module in (docs, account, oidc, statements, disputes, whatif, boards, tv, team, rep):
+    # inbox before disputes: /disputes/inbox is not a dispute's id; audit's /audit/events
+    # and /audit/pack are declared before its /audit/{rep}/{period}
+    modules = (docs, account, oidc, statements, inbox, disputes, whatif, boards, tv, team, audit)
+    for module in (*modules, rep):
         app.include_router(module.router)
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:

@@ -59,8 +59,11 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items.append(NavItem("/team", "My team"))
     if who.role is not Role.INTEGRATION:
         items.append(NavItem("/leaderboards", "Leaderboards"))
-    if who.role in (Role.REP, Role.MANAGER, Role.FINANCE):
+    if who.role in (Role.REP, Role.MANAGER):
         items.append(NavItem("/disputes", "Disputes"))
+    if who.role is Role.FINANCE:
+        items.append(NavItem("/disputes/inbox", "Disputes"))
+        items.append(NavItem("/audit", "Audit"))
     items.append(NavItem("/docs", "API"))
     return items
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine as Views
@@ -143,6 +143,13 @@ def catch_up(engine: Engine, views: Views) -> None:
             pass
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """An instant of the index as an aware UTC datetime (SQLite hands back naive ones)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
 def _row(
     found: Any, reps: tuple[str, ...], deals: tuple[str, ...], voided: dict[str, str]
 ) -> EventRow:
@@ -152,8 +159,8 @@ def _row(
         position=found.position,
         event_id=found.event_id,
         type=found.type,
-        effective_at=found.effective_at,
-        recorded_at=found.recorded_at,
+        effective_at=_utc(found.effective_at),
+        recorded_at=_utc(found.recorded_at),
         source=found.source,
         summary=found.summary if not found.quarantined else f"{found.summary}: {found.quarantined}",
         reps=reps,
