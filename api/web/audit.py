@@ -5,6 +5,7 @@ stored JSON. The same services as ``/v1/audit`` and the CLI's ``audit`` and ``ev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal, cast
@@ -239,6 +240,12 @@ def explanation_page(
     descriptions = {
         (s.plan_id, ln.number): words[s.plan_id].describe(ln) for s in statements for ln in s.lines
     }
+    rules = {
+        (c["rule"]["plan_id"], c["line"]["number"]): json.dumps(
+            c["rule"]["component"], ensure_ascii=False, indent=2
+        )
+        for c in found["chains"]
+    }
     rep_facts = snap.facts.reps.get(rep)
     return page(
         request,
@@ -251,6 +258,7 @@ def explanation_page(
         found=found,
         statements=statements,
         descriptions=descriptions,
+        rules=rules,
         sealed=closed is not None,
         as_of=as_of_text,
         reason=None,
