@@ -233,19 +233,24 @@ def find_events(conn: Connection, wanted: EventFilter) -> list[Any]:
     )
     floor = wanted.after
     # the page starts after ``floor`` (one bound: SQLite walks from a single one)
-    driven = False
+    # A rep or a deal drives through its own index, (id, position): the page walks that id's
+    # events in log order, however few of them pass the other filters.
+    driven = wanted.rep is not None or wanted.deal is not None
+    order = ix.position
     if wanted.rep is not None:
-        driven = True
-        query = query.where(
-            ix.position.in_(select(event_reps.c.position).where(event_reps.c.rep_id == wanted.rep))
-        )
+        order = event_reps.c.position
+        query = query.select_from(
+            event_reps.join(event_index, event_reps.c.position == ix.position)
+        ).where(event_reps.c.rep_id == wanted.rep)
     if wanted.deal is not None:
-        driven = True
-        query = query.where(
-            ix.position.in_(
-                select(event_deals.c.position).where(event_deals.c.deal_id == wanted.deal)
-            )
-        )
+        deal = select(event_deals.c.position).where(event_deals.c.deal_id == wanted.deal)
+        if wanted.rep is None:
+            order = event_deals.c.position
+            query = query.select_from(
+                event_deals.join(event_index, event_deals.c.position == ix.position)
+            ).where(event_deals.c.deal_id == wanted.deal)
+        else:
+            query = query.where(ix.position.in_(deal))
     walks: list[tuple[Any, datetime | None, datetime | None, Any]] = []
     for column, lo, hi in (
         (ix.effective_at, wanted.effective_from, wanted.effective_to),
@@ -267,10 +272,10 @@ def find_events(conn: Connection, wanted: EventFilter) -> list[Any]:
         common = select(ix.type).where(ix.type.in_(wanted.types))
         rare = not driven and _count(conn, common, NARROW) < NARROW
         query = query.where((ix.type if rare else plain(ix.type)).in_(wanted.types))
-    query = query.order_by(ix.position)
+    query = query.order_by(order)
     rows: list[Any] = []
     if walks:  # a wide time range: first the next WINDOW positions (dense ranges end here)
-        window = query.where(ix.position > floor, ix.position <= floor + WINDOW)
+        window = query.where(order > floor, order <= floor + WINDOW)
         rows = list(conn.execute(window.limit(wanted.limit)))
         floor += WINDOW
         for *_, later in walks if len(rows) < wanted.limit else ():
@@ -280,7 +285,7 @@ def find_events(conn: Connection, wanted: EventFilter) -> list[Any]:
                 floor = MAX_POSITION
             floor = max(floor, (first or 0) - 1)
     if len(rows) < wanted.limit and floor < MAX_POSITION:
-        more = query.where(ix.position > floor).limit(wanted.limit - len(rows))
+        more = query.where(order > floor).limit(wanted.limit - len(rows))
         rows.extend(conn.execute(more))
     reps: dict[int, list[str]] = {}
     deals: dict[int, list[str]] = {}
