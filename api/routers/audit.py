@@ -3,10 +3,6 @@ tamper-evident log and the sealed periods, and download a period's audit pack.""
 
 from __future__ import annotations
 
-import io
-import tempfile
-import zipfile
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -16,9 +12,8 @@ from api import access
 from api.auth import Principal, Role
 from api.deps import EngineDep, parse_period, require
 from api.routers.pay import AsOf, answer, instant, is_past
-from incentive_engine.services.audit_trail import explain_line, export_pack
-from incentive_engine.services.commissions import rep_statements
-from incentive_engine.services.integrity import guard_export, run_verification
+from incentive_engine.services.audit_trail import audit_pack_zip, explain_period
+from incentive_engine.services.integrity import run_verification
 from incentive_engine.services.spreadsheets import XLSX_TYPE
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -111,31 +106,18 @@ def export(
     behind every line, the plan documents, the tables as one XLSX workbook (``tables.xlsx``)
     and a manifest with each file's sha256; ``?format=xlsx`` answers the workbook alone."""
     the_period = parse_period(period)
-    guard_export(
-        engine, the_period, what=f"the audit pack of {the_period}", views=request.app.state.views
+    name, body = audit_pack_zip(
+        engine, the_period, request.app.state.views, tables_only=fmt == "xlsx"
     )
-    snap = engine.snapshot()
-    buffer = io.BytesIO()
-    with tempfile.TemporaryDirectory(prefix="audit-pack-") as tmp:
-        directory = Path(tmp) / str(the_period)
-        export_pack(snap, engine.store, the_period, directory)
-        workbook = (directory / "tables.xlsx").read_bytes()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as pack:
-            for path in sorted(directory.rglob("*")):
-                if path.is_file():
-                    pack.write(path, f"{the_period}/{path.relative_to(directory).as_posix()}")
     access.record(request, who, "audit pack", "*", str(the_period))  # every rep of the period
     if fmt == "xlsx":
         return Response(
-            workbook,
+            body,
             media_type=XLSX_TYPE,
-            headers={
-                "Content-Disposition": f'attachment; filename="audit-tables-{the_period}.xlsx"'
-            },
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    name = f"audit-pack-{the_period}.zip"
     return Response(
-        buffer.getvalue(),
+        body,
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -189,24 +171,12 @@ def explain(
     the_period = parse_period(period)
     as_of = instant(as_of)
     snap = engine.snapshot(as_of)
-    found = rep_statements(snap, rep, the_period)
+    found = explain_period(snap, engine.store, rep, the_period)
     access.record(request, who, "explain", rep, str(the_period))
     body = Explanation(
-        rep_id=rep,
-        period=str(the_period),
-        statements=[
-            StatementSummary(
-                rep_id=s.rep_id,
-                period=s.period,
-                plan_id=s.plan_id,
-                plan_version=s.plan_version,
-                plan_hash=s.plan_hash,
-                currency=s.currency,
-                total=str(s.total),
-                hash=s.hash,
-            )
-            for s in found
-        ],
-        chains=[explain_line(snap, engine.store, s, ln) for s in found for ln in s.lines],
+        rep_id=found["rep_id"],
+        period=found["period"],
+        statements=[StatementSummary(**s) for s in found["statements"]],
+        chains=found["chains"],
     )
     return answer(request, body, immutable=is_past(as_of))

@@ -13,10 +13,12 @@ from fastapi.staticfiles import StaticFiles
 from api.web import (
     account,
     adjustments,
+    audit,
     boards,
     closing,
     disputes,
     docs,
+    inbox,
     oidc,
     payrun,
     plans,
@@ -38,12 +40,16 @@ def install(app: FastAPI) -> None:
     """Mount the pages, their static files and ``/docs`` on the application."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.oidc = oidc.OidcClient.from_settings(app.state.settings)
+    # simulate before plans (/plans/simulate is not a plan id), inbox before disputes
+    # (/disputes/inbox is not a dispute id), rep last (its / and /reps/{rep})
     for module in (
         docs,
         account,
         oidc,
         simulate,
+        inbox,
         adjustments,
+        audit,
         boards,
         closing,
         disputes,

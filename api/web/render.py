@@ -48,31 +48,32 @@ class NavItem:
 
 
 def navigation(who: Principal | None) -> list[NavItem]:
-    """The links the signed-in role may follow (labels untranslated)."""
+    """The links the signed-in role may follow (labels untranslated), in the order of a
+    role's work: their own pay, then the team, boards, finance's period, plans."""
     if who is None:
         return []
+    role = who.role
     items = [NavItem("/", "Home")]
-    if who.role in (Role.REP, Role.MANAGER):
-        items.append(NavItem("/statements", "My statement"))
-        items.append(NavItem("/what-if", "What if"))
-    if who.role is Role.MANAGER:
+    if role in (Role.REP, Role.MANAGER):
+        items += [NavItem("/statements", "My statement"), NavItem("/what-if", "What if")]
+    if role is Role.MANAGER:
         items.append(NavItem("/team", "My team"))
-    if who.role is not Role.INTEGRATION:
+    if role is not Role.INTEGRATION:
         items.append(NavItem("/leaderboards", "Leaderboards"))
-    if who.role is Role.FINANCE:
-        items.append(NavItem("/pay-run", "Pay run"))
-    if who.role in (Role.REP, Role.MANAGER, Role.FINANCE):
+    if role in (Role.REP, Role.MANAGER):
         items.append(NavItem("/disputes", "Disputes"))
-    if who.role is Role.FINANCE:
-        items.append(NavItem("/close", "Close"))
-        items.append(NavItem("/adjustments", "Adjustments"))
-    if who.role in (Role.PLAN_ADMIN, Role.FINANCE):
-        items.append(NavItem("/plans", "Plans"))
-    if who.role in (Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN):
-        items.append(NavItem("/quotas", "Quotas"))
-        items.append(NavItem("/territories", "Territories"))
-    if who.role in (Role.PLAN_ADMIN, Role.FINANCE):
-        items.append(NavItem("/plans/simulate", "Simulate"))
+    if role is Role.FINANCE:
+        items += [
+            NavItem("/pay-run", "Pay run"),
+            NavItem("/close", "Close"),
+            NavItem("/adjustments", "Adjustments"),
+            NavItem("/disputes/inbox", "Disputes"),
+            NavItem("/audit", "Audit"),
+        ]
+    if role in (Role.PLAN_ADMIN, Role.FINANCE):
+        items += [NavItem("/plans", "Plans"), NavItem("/plans/simulate", "Simulate")]
+    if role in (Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN):
+        items += [NavItem("/quotas", "Quotas"), NavItem("/territories", "Territories")]
     items.append(NavItem("/docs", "API"))
     return items
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import tempfile
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from incentive_engine.domain.events import describe, event_content
 from incentive_engine.domain.exports import safe_record
@@ -19,12 +22,19 @@ from incentive_engine.services.commissions import (
     find_version,
     payout_of,
     period_statements,
+    rep_statements,
 )
+from incentive_engine.services.integrity import guard_export
 from incentive_engine.services.spreadsheets import Column, Table, xlsx
 from incentive_engine.services.voids import voided_events
 from incentive_engine.store.chain import head
 from incentive_engine.store.event_store import EventStore, RecordedEvent
 from plans.evaluate import Line, Statement
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine as Views
+
+    from incentive_engine.services.engine import Engine
 
 
 def evidence(store: EventStore, event_ids: Iterable[str]) -> list[dict[str, Any]]:
@@ -79,6 +89,52 @@ def explain_line(
         },
         "events": evidence(store, line.event_ids),
     }
+
+
+def explain_period(snap: Snapshot, store: EventStore, rep: str, period: Period) -> dict[str, Any]:
+    """The explain chain of every line of a rep's statements for a period: each statement's
+    plan, total and hash, then per line its rule and the events behind it (what
+    ``GET /v1/audit/{rep}/{period}`` answers and the web's explanation page shows)."""
+    found = rep_statements(snap, rep, period)
+    return {
+        "rep_id": rep,
+        "period": str(period),
+        "statements": [
+            {
+                "rep_id": s.rep_id,
+                "period": s.period,
+                "plan_id": s.plan_id,
+                "plan_version": s.plan_version,
+                "plan_hash": s.plan_hash,
+                "currency": s.currency,
+                "total": str(s.total),
+                "hash": s.hash,
+            }
+            for s in found
+        ],
+        "chains": [explain_line(snap, store, s, ln) for s in found for ln in s.lines],
+    }
+
+
+def audit_pack_zip(
+    engine: Engine, period: Period, views: Views | None = None, *, tables_only: bool = False
+) -> tuple[str, bytes]:
+    """The period's audit pack as a zip (its file name and bytes), or with ``tables_only``
+    its tables alone as the XLSX workbook, after verifying the log (``IntegrityRefused`` when
+    it fails and the period was not sealed with an override)."""
+    guard_export(engine, period, what=f"the audit pack of {period}", views=views)
+    snap = engine.snapshot()
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="audit-pack-") as tmp:
+        directory = Path(tmp) / str(period)
+        export_pack(snap, engine.store, period, directory)
+        if tables_only:
+            return f"audit-tables-{period}.xlsx", (directory / "tables.xlsx").read_bytes()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as pack:
+            for path in sorted(directory.rglob("*")):
+                if path.is_file():
+                    pack.write(path, f"{period}/{path.relative_to(directory).as_posix()}")
+    return f"audit-pack-{period}.zip", buffer.getvalue()
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -253,6 +253,16 @@ def statement_status(views: Views, position: int) -> str:
     return line
 
 
+def last_verification(views: Views) -> Status | None:
+    """The last verification's result kept (when, up to which position, what it found), or
+    None when none has run (one row read)."""
+    try:
+        with views.connect() as conn:
+            return last_status(conn)
+    except SQLAlchemyError:  # the read-model database was deleted under a running process
+        return None
+
+
 def with_override(report: VerifyReport, reason: str | None) -> str | None:
     """The override to record on a PeriodClosed: the reason, only when it was needed."""
     if reason is None or report.ok:
