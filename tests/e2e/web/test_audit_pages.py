@@ -221,7 +221,7 @@ def test_event_search_matches_the_store(app_of: object, settings: Settings) -> N
     detail = client.get(f"/audit/events/{reason_event.position}", headers={"HX-Request": "true"})
     assert detail.status_code == 200
     assert reason_event.event.event_id in detail.text and "<html" not in detail.text
-    hostile = next(r for r in events if "#42" in getattr(r.event, "reason", ""))
+    hostile = next(r for r in events if "#42" in (getattr(r.event, "reason", None) or ""))
     shown = client.get(f"/audit/events/{hostile.position}").text
     assert "&lt;b&gt;#42&lt;/b&gt; &amp; more" in shown and "<b>#42</b>" not in shown
 
