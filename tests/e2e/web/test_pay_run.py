@@ -366,7 +366,7 @@ pay_codes: {commision: X}
     assert "give either field or value" in str(found.value)
     with pytest.raises(MappingError, match=r"\(document\)"):
         mapping_from_text("- a list", "x")
-    with pytest.raises(MappingError, match="line 2"):
+    with pytest.raises(MappingError, match=r"line [23]"):  # the end of the text: libyaml says 3
         mapping_from_text("columns: [\n  {", "x")
 
 
