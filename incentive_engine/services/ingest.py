@@ -380,14 +380,18 @@ class DeadLetters:
 
     def write(self, record: RawRecord, errors: Sequence[RecordError]) -> None:
         """Append one refused record."""
-        if self._handle is None:
-            self._handle = self.path.open("ab")
         entry = {
             "source": record.source,
             "line": record.line,
             "errors": [{"field": e.field, "reason": e.reason} for e in errors],
             "record": record.data if record.data is not None else record.original,
         }
+        self.write_entry(entry)
+
+    def write_entry(self, entry: dict[str, Any]) -> None:
+        """Append one entry as a JSON line (an import writes its rows and columns)."""
+        if self._handle is None:
+            self._handle = self.path.open("ab")
         self._handle.write(orjson.dumps(entry, default=str) + b"\n")
 
     def close(self) -> None:
@@ -468,6 +472,12 @@ class IngestService:
         if batch:
             self._append(batch, refs, report, progress, recorded_at)
         report.written = True
+        return report
+
+    def check(self, source: str, records: Callable[[], Iterable[RawRecord]]) -> SourceReport:
+        """Validate one source exactly as ``ingest`` would, storing nothing (a dry run)."""
+        report = SourceReport(source)
+        self._check(records(), report)
         return report
 
     def _append(
