@@ -36,6 +36,7 @@ from incentive_engine.cli.common import (
     start_of,
 )
 from incentive_engine.cli.gamification import gamification_commands
+from incentive_engine.cli.imports import mappings_app
 from incentive_engine.cli.kpis import kpi_app
 from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.quotas import quota_app
@@ -128,7 +129,13 @@ def _scope_or_exit(text: str) -> str:
 @app.command()
 def ingest(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="JSONL (.jsonl) or CSV (.csv) files.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="JSONL (.jsonl) or CSV (.csv) files of events; with --mapping, CSV or XLSX "
+            "exports (.csv, .xlsx) of a CRM or a spreadsheet."
+        ),
+    ],
     dead_letter: Annotated[
         Path | None,
         typer.Option(
@@ -155,6 +162,27 @@ def ingest(
             "--allow PeriodClosed for a migration.",
         ),
     ] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--mapping",
+            help="Read the files through a column mapping: a shipped one by name "
+            "(salesforce-opportunities, hubspot-deals, vietnamese-spreadsheet, activities, "
+            "...; see `incentive-engine mappings`) or a mapping YAML file.",
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option("--sheet", help="The XLSX sheet to read (default: the first)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="With --mapping: convert and validate, print the counts per event type, the "
+            "first events and the problems; store nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Validate and append events from CRM export files; idempotent by event_id."""
     from incentive_engine.domain.scopes import parse_scope
@@ -163,6 +191,17 @@ def ingest(
 
     settings = settings_of(ctx)
     wanted = parse_scope(_scope_or_exit("+".join([scope, *(allow or [])])))
+    if mapping is not None:
+        from incentive_engine.cli.imports import ingest_mapped
+
+        ingest_mapped(
+            settings, files, mapping, scope=wanted, sheet=sheet, dry_run=dry_run,
+            dead_letter=dead_letter, fmt=fmt, show=show,
+        )  # fmt: skip
+        return
+    if dry_run or sheet is not None:
+        errors.print("--dry-run and --sheet need --mapping")
+        raise typer.Exit(2)
     with EventStore(settings) as store:
         service = IngestService(store, scope=wanted, writer="ingest")
         try:
@@ -1056,6 +1095,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(void_app, name="void")
 app.add_typer(adjust_app, name="adjust")
+app.add_typer(mappings_app, name="mappings")
 for commands in (
     commission_commands,
     attainment_commands,

@@ -51,6 +51,13 @@ PASS_THROUGH_FIELDS = frozenset({"source_recorded_at"})
 """Record fields every output may set although no event class declares them here: the time
 the source system learned the fact (see the README's two clocks), checked by ingest."""
 
+REP_TABLES = {
+    "reps.email": "a rep's e-mail (RepHired.email) → the rep id",
+    "reps.name": "a rep's name (RepHired.name) → the rep id",
+}
+"""Lookup tables a field's ``map`` may name without defining them: the service fills them
+from the reps the store knows (matched exactly, then ignoring case)."""
+
 Scalar = str | int | Decimal | bool
 Cell = str | int | Decimal | bool | date | datetime | None
 """A cell as a reader hands it over: text (CSV), or an XLSX cell's typed value (numbers as
@@ -301,8 +308,9 @@ class Mapping(_Model):
         for i, out in enumerate(self.events):
             specs.extend((f"events.{i}.fields.{k}", s) for k, s in out.fields.items())
         for path, spec in specs:
-            if spec is not None and spec.map is not None and spec.map not in self.maps:
-                known = ", ".join(sorted(self.maps)) or "none"
+            known_maps = {*self.maps, *REP_TABLES}
+            if spec is not None and spec.map is not None and spec.map not in known_maps:
+                known = ", ".join(sorted(known_maps))
                 raise _PathError(f"{path}.map", f"no map named {spec.map!r} (maps: {known})")
         return self
 
@@ -316,6 +324,15 @@ class Mapping(_Model):
                 out = out.model_copy(update={"fields": {**out.fields, "currency": self.currency}})
             filled.append(out)
         return tuple(filled)
+
+    def tables(self) -> set[str]:
+        """The built-in lookup tables (``REP_TABLES``) the mapping uses."""
+        return {
+            spec.map
+            for out in self.outputs()
+            for spec in out.fields.values()
+            if spec.map in REP_TABLES
+        }
 
     def columns(self) -> set[str]:
         """Every column the mapping reads (each must be in the file's header)."""
@@ -524,6 +541,8 @@ def _lookup(table: MappingABC[str, Scalar], name: str, text: str) -> Scalar:
     for key, value in table.items():
         if key.strip().casefold() == folded:
             return value
+    if name in REP_TABLES:
+        raise CellError(f"{text!r} is not the {name.split('.')[1]} of a rep the engine knows")
     shown = ", ".join(list(table)[:8]) + (", ..." if len(table) > 8 else "")
     raise CellError(f"{text!r} is not in the map {name!r} (has: {shown})")
 
@@ -589,10 +608,15 @@ def event_id_hash(event_type: str, values: Sequence[str]) -> str:
 
 
 def convert_row(
-    mapping: Mapping, row: MappingABC[str, Cell | Formula], outputs: Sequence[Output] | None = None
+    mapping: Mapping,
+    row: MappingABC[str, Cell | Formula],
+    outputs: Sequence[Output] | None = None,
+    tables: MappingABC[str, MappingABC[str, Scalar]] | None = None,
 ) -> list[Produced]:
     """The records one row yields, in the order of the mapping's outputs (``outputs``: the
-    mapping's ``outputs()`` when the caller already has them)."""
+    mapping's ``outputs()`` when the caller already has them; ``tables``: the built-in
+    lookup tables, ``REP_TABLES``, it uses)."""
+    maps = {**{name: {} for name in REP_TABLES}, **(tables or {}), **mapping.maps}
     produced = []
     for index, out in enumerate(outputs if outputs is not None else mapping.outputs()):
         if not all(w.holds(row) for w in out.filters):
@@ -621,7 +645,7 @@ def convert_row(
                 _put(record, name.split("."), spec.value)
                 continue
             try:
-                value = _value(spec, row.get(spec.column), mapping.maps)
+                value = _value(spec, row.get(spec.column), maps)
             except CellError as exc:
                 problems.append((spec.column, name, str(exc)))
                 continue

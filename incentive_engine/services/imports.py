@@ -41,6 +41,7 @@ from incentive_engine.domain.mappings import (
     Mapping,
     MappingError,
     Output,
+    Scalar,
     convert_row,
     load_mapping,
 )
@@ -52,6 +53,7 @@ from incentive_engine.services.ingest import (
     RecordError,
     SourceReport,
 )
+from incentive_engine.store.event_store import EventStore
 
 __all__ = [
     "ImportReport",
@@ -63,6 +65,7 @@ __all__ = [
     "import_bytes",
     "import_file",
     "import_source",
+    "mapping_text",
     "resolve_mapping",
     "xlsx_rows",
 ]
@@ -92,6 +95,14 @@ def catalogue() -> dict[str, str]:
             name = entry.name.removesuffix(".yaml")
             found[name] = load_mapping(entry.read_text("utf-8"), name).description or ""
     return found
+
+
+def mapping_text(name: str) -> str:
+    """A shipped mapping's YAML text."""
+    entry = _catalogue_dir() / f"{name}.yaml"
+    if "/" in name or not entry.is_file():
+        raise SourceError(f"no shipped mapping named {name!r} (shipped: {', '.join(catalogue())})")
+    return str(entry.read_text("utf-8"))
 
 
 def resolve_mapping(name_or_path: str, *, allow_path: bool = True) -> Mapping:
@@ -316,8 +327,27 @@ class _Trace:
     rows_read: int = 0
 
 
+def rep_tables(store: EventStore, names: set[str]) -> dict[str, dict[str, Scalar]]:
+    """The built-in lookup tables a mapping uses (``reps.email``, ``reps.name``), from the
+    reps the store knows (a later hire of the same name or e-mail wins)."""
+    tables: dict[str, dict[str, Scalar]] = {name: {} for name in names}
+    if not names:
+        return tables
+    for recorded in store.read(0, types=("RepHired",)):
+        event = recorded.event
+        if "reps.name" in tables:
+            tables["reps.name"][event.name] = event.rep_id
+        if "reps.email" in tables and getattr(event, "email", None):
+            tables["reps.email"][event.email] = event.rep_id
+    return tables
+
+
 def _records(
-    mapping: Mapping, rows: Iterable[SourceRow], source: str, trace: _Trace
+    mapping: Mapping,
+    rows: Iterable[SourceRow],
+    source: str,
+    trace: _Trace,
+    tables: dict[str, dict[str, Scalar]] | None = None,
 ) -> Iterator[RawRecord]:
     """The records of the rows (each error a record with its reason), traced to their rows."""
     outputs = mapping.outputs()
@@ -331,7 +361,7 @@ def _records(
             trace.rows[line] = (row.number, -1, "")
             yield RawRecord(source, line, None, original, row.error, "(row)")
             continue
-        for made in convert_row(mapping, row.cells, outputs):
+        for made in convert_row(mapping, row.cells, outputs, tables):
             line += 1
             trace.rows[line] = (row.number, made.output, made.type)
             if made.record is None:
@@ -450,6 +480,7 @@ def import_source(
         raise SourceError("--sheet applies to XLSX workbooks only")
     trace = _Trace()
     outputs = mapping.outputs()
+    tables = rep_tables(service.store, mapping.tables())
 
     def records() -> Iterator[RawRecord]:
         handle = opener()
@@ -457,7 +488,7 @@ def import_source(
             rows = (
                 xlsx_rows(handle, mapping, sheet) if kind == "xlsx" else csv_rows(handle, mapping)
             )
-            yield from _records(mapping, rows, name, trace)
+            yield from _records(mapping, rows, name, trace, tables)
         finally:
             handle.close()
 
