@@ -248,7 +248,7 @@ def test_mapping_errors_are_named_at_their_path(
 
 
 def test_a_mapping_that_is_not_yaml_or_not_a_mapping_is_refused() -> None:
-    with pytest.raises(MappingError, match="m.yaml: line"):
+    with pytest.raises(MappingError, match=r"m\.yaml: line"):
         load_mapping("events: [", "m.yaml")
     with pytest.raises(MappingError, match="must be a mapping"):
         load_mapping("- 1", "m.yaml")
