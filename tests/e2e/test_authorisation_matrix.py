@@ -142,6 +142,7 @@ MATRIX: dict[tuple[str, str], list[Entry]] = {
         e(M, F, params={"dispute_id": "nope"}, body={})
     ],
     ("post", "/v1/events"): [e(IG, F, body={})],
+    ("post", "/v1/imports"): [e(IG, F, body={})],
     ("get", "/v1/voids"): [e(F)],
     ("post", "/v1/voids"): [e(F, body={})],
     ("post", "/v1/voids/{proposal_id}/approve"): [e(F, params={"proposal_id": "nope"}, body={})],
