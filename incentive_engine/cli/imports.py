@@ -93,7 +93,8 @@ def _tell(r: ImportReport, show: int) -> None:
         )
         errors.print(f"{report.source}: {verdict}", markup=False)
         return
-    emit(counts, Format.TABLE, f"{report.source}: {r.rows} rows read")
+    stored = "" if report.written else ", valid events (none stored)"
+    emit(counts, Format.TABLE, f"{report.source}: {r.rows} rows read{stored}")
     row = {k: v for k, v in report.as_dict().items() if k not in ("errors",)}
     emit([row], Format.TABLE, "ingest")
     if report.errors and not report.written:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -530,16 +531,16 @@ def _text(cell: Cell | Formula) -> str:
     if isinstance(cell, date):
         return cell.isoformat()
     if isinstance(cell, Decimal):
-        return str(cell.normalize()) if cell == cell.to_integral_value() else str(cell)
+        return format(cell.normalize(), "f")  # 300, 1234.5: never 3E+2
     return str(cell).strip()
 
 
 def _lookup(table: MappingABC[str, Scalar], name: str, text: str) -> Scalar:
     if text in table:
         return table[text]
-    folded = text.strip().casefold()
+    folded = unicodedata.normalize("NFC", text.strip()).casefold()
     for key, value in table.items():
-        if key.strip().casefold() == folded:
+        if unicodedata.normalize("NFC", key.strip()).casefold() == folded:
             return value
     if name in REP_TABLES:
         raise CellError(f"{text!r} is not the {name.split('.')[1]} of a rep the engine knows")

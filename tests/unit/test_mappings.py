@@ -254,3 +254,17 @@ def test_a_mapping_that_is_not_yaml_or_not_a_mapping_is_refused() -> None:
         load_mapping("- 1", "m.yaml")
     with pytest.raises(MappingError, match="events"):
         load_mapping("name: empty\nevents: []", "m.yaml")
+
+
+def test_cell_text_for_filters_maps_and_hashes_is_exact() -> None:
+    from incentive_engine.domain.mappings import _text
+
+    assert _text(Decimal("300")) == "300" and _text(Decimal("1234.50")) == "1234.5"
+    assert _text(datetime(2026, 2, 20)) == "2026-02-20" and _text(" a ") == "a"
+
+
+def test_maps_match_ignoring_case_and_unicode_composition() -> None:
+    mapping = load_mapping(MAPPING)
+    decomposed = "Doanh nghie\u0302\u0323p"  # the same letters, NFD (as some exports write)
+    [made] = convert_row(mapping, {**ROW, "Loại KH": decomposed.upper()})
+    assert made.record is not None and made.record["customer"]["customer_type"] == "business"
