@@ -155,6 +155,23 @@ def ingest(
             "--allow PeriodClosed for a migration.",
         ),
     ] = None,
+    known_since: Annotated[
+        str | None,
+        typer.Option(
+            "--known-since",
+            help="Backfilled history: the instant the source system knew every record of "
+            "the files (ISO date = its start, or datetime; UTC unless a zone is given). A "
+            "record's own source_recorded_at wins. --as-of cuts on it.",
+        ),
+    ] = None,
+    allow_closed_period: Annotated[
+        bool,
+        typer.Option(
+            "--allow-closed-period",
+            help="Let backfilled events fall in a closed period: the difference is paid as "
+            "a prior-period adjustment in the first open period.",
+        ),
+    ] = False,
 ) -> None:
     """Validate and append events from CRM export files; idempotent by event_id."""
     from incentive_engine.domain.scopes import parse_scope
@@ -163,8 +180,15 @@ def ingest(
 
     settings = settings_of(ctx)
     wanted = parse_scope(_scope_or_exit("+".join([scope, *(allow or [])])))
+    since = start_of(known_since) if known_since is not None else None
     with EventStore(settings) as store:
-        service = IngestService(store, scope=wanted, writer="ingest")
+        service = IngestService(
+            store,
+            scope=wanted,
+            writer="ingest",
+            known_since=since,
+            allow_closed_period=allow_closed_period,
+        )
         try:
             with progress("ingest", None) as advance:
                 reports = ingest_paths(service, files, dead_letter=dead_letter, progress=advance)
