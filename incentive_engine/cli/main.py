@@ -315,7 +315,11 @@ def events(
         str | None, typer.Option(help="Effective on or before (ISO date/time).")
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="Recorded on or before (ISO date/time).")
+        str | None,
+        typer.Option(
+            help="Known on or before (ISO date/time): recorded, or for backfilled history "
+            "known to its source system."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     after: Annotated[int, typer.Option(help="Start after this log position (paging).")] = 0,
@@ -360,6 +364,7 @@ def events(
     query = select(
         ix.position,
         ix.recorded_at,
+        ix.source_recorded_at,
         ix.type,
         ix.event_id,
         ix.effective_at,
@@ -378,7 +383,7 @@ def events(
     if until:
         query = query.where(ix.effective_at <= parse_instant(until))
     if as_of:
-        query = query.where(ix.recorded_at <= parse_instant(as_of))
+        query = query.where(ix.known_at <= parse_instant(as_of))
     query = query.order_by(ix.position).limit(limit)
     with EventStore(settings) as store:
         voided = store.voids()
@@ -393,6 +398,7 @@ def events(
                 "summary": r.summary,
                 "status": _listed_status(r.event_id in voided, r.quarantined is not None),
                 "voided_by": voided.get(r.event_id, ""),
+                "source_recorded_at": iso(r.source_recorded_at) if r.source_recorded_at else "",
             }
             for r in conn.execute(query)
         ]
