@@ -852,8 +852,9 @@ def demo(
     ] = Path("incentive-engine-demo"),
 ) -> None:
     """Generate a Vietnamese sales organisation's year, ingest it into a fresh embedded
-    store, and print what the engine knows."""
-    from incentive_engine.demo.generator import generate
+    store as backfilled history (each event with the time the old CRM learned it, so that
+    --as-of shows what was known then), and print what the engine knows."""
+    from incentive_engine.demo.generator import generate, planned_at, source_times
     from incentive_engine.domain.scopes import parse_scope
     from incentive_engine.services.engine import Engine
     from incentive_engine.services.ingest import IngestService, parse_jsonl
@@ -867,15 +868,28 @@ def demo(
     directory.mkdir(parents=True)
     export = directory / "events.jsonl"
     generated = generate(reps=reps, events=n_events, seed=seed)
+    # When the old CRM learned each event; one not known yet at this instant (the demo
+    # year runs to 31 December) has none and is known from when it is recorded.
+    known, now = source_times(generated, seed=seed), datetime.now(UTC)
+    planned: datetime | None = planned_at()
+    if planned is not None and planned > now:
+        planned = None
+    backfilled = 0
     with export.open("w", encoding="utf-8") as handle:
         for e in generated:
-            handle.write(
-                json.dumps(e.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
-            )
+            record = e.model_dump(mode="json", exclude_none=True)
+            when = known.get(e.event_id)
+            if when is not None and when <= now:
+                record["source_recorded_at"] = when.isoformat()
+                backfilled += 1
+            handle.write(json.dumps(record, ensure_ascii=False))
             handle.write("\n")
     settings = Settings(store_url=f"sqlite:///{directory / 'store.db'}")
     ctx.obj = settings
-    console.print(f"generated {len(generated):,} events for {reps} reps -> {export}")
+    console.print(
+        f"generated {len(generated):,} events for {reps} reps -> {export} "
+        f"({backfilled:,} with the time the old CRM learned them)"
+    )
     started = datetime.now(UTC)
     with EventStore(settings) as store:
         service = IngestService(store, scope=parse_scope("all"), writer="demo")
@@ -896,7 +910,10 @@ def demo(
     with EventStore(settings) as store:
         for path in sorted(CATALOG.glob("*.yaml")):
             result = publish(
-                store, load_plan(path.read_text(encoding="utf-8"), str(path)), published_by="demo"
+                store,
+                load_plan(path.read_text(encoding="utf-8"), str(path)),
+                published_by="demo",
+                known_since=planned,  # agreed with the year's quotas, in December
             )
             v = result.version
             console.print(
@@ -910,6 +927,7 @@ def demo(
     hint = f"incentive-engine --store {settings.store_url}"
     console.print(
         f"\nnext:\n  {hint} statement REP 2026-Q1\n  {hint} payouts 2026-Q1 --format csv\n"
+        f"  {hint} payouts 2026-Q1 --as-of 2026-03-15   (what the old CRM knew then)\n"
         f"  {hint} explain REP 2026-Q1 1\n  {hint} events --type DealWon --limit 10"
     )
 
