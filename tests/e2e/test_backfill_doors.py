@@ -240,3 +240,24 @@ def test_the_demo_loads_its_year_as_backfilled_history(tmp_path: Path) -> None:
     # the plans and quotas were known in December: mid-March pays, but less than now
     assert mid_march and mid_march != now
     assert sum(map(int, mid_march.values())) < sum(map(int, now.values()))
+
+
+def test_the_audit_pages_show_when_the_source_knew_it(tmp_path: Path) -> None:
+    from api.app import create_app
+    from tests.e2e.web.test_audit_pages import signed_in
+
+    settings = api_store(tmp_path)
+    with EventStore(settings) as store:
+        store.append(
+            [assigned("HCM-SME-RETAIL", "binh", "2026-02-15", event_id="move-1")],
+            source_times={"move-1": datetime(2026, 3, 1, 2, 0, tzinfo=UTC)},
+        )
+        position = store.position_of("move-1")
+    c = signed_in(create_app(settings), settings, Role.FINANCE, "finance@vn")
+    explained = c.get("/audit/explain", params={"rep": "binh", "period": "2026-Q1"})
+    assert explained.status_code == 200
+    assert 'data-test="source-time"' in explained.text and "01/03/2026" in explained.text
+    listed = c.get("/audit/events", params={"type": "TerritoryAssigned"})
+    assert listed.status_code == 200 and listed.text.count('data-test="source-time"') == 1
+    one = c.get(f"/audit/events/{position}")
+    assert one.status_code == 200 and 'data-test="source-time"' in one.text

@@ -218,3 +218,19 @@ def test_backfill_outside_closed_periods_needs_no_flag(
     f = jsonl(tmp_path / "q2.jsonl", [late | {"source_recorded_at": "2026-04-21T00:00:00Z"}])
     [report] = ingest_paths(service(store), [f])
     assert report.errors == [] and report.stored == 1
+
+
+def test_as_of_from_a_snapshot_cuts_backfilled_events_after_it_exactly(
+    store: EventStore, clock: StepClock, tmp_path: Path
+) -> None:
+    setup(store, clock)
+    with Engine(store=store) as engine:
+        assert engine.write_snapshot() is not None  # holds what was recorded by 2026-02-21
+    clock.set("2026-06-01T08:00:00")
+    f = jsonl(tmp_path / "history.jsonl", [reassignment(source_recorded_at="2026-03-01T09:00:00Z")])
+    ingest_paths(service(store), [f])
+    with Engine(store=store) as engine:
+        assert total(engine, "binh", Q1, at("2026-03-02T00:00:00")) == Decimal(5_500_000)
+        assert engine.last_fold is not None and engine.last_fold.source == "snapshot"
+        assert total(engine, "an", Q1, at("2026-02-28T23:59:59")) == Decimal(5_500_000)
+        assert engine.last_fold.source == "snapshot"
