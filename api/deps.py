@@ -15,6 +15,7 @@ from incentive_engine.domain import visibility
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import Snapshot
+from incentive_engine.services.engine import CutOn
 from incentive_engine.services.engine import Engine as CoreEngine
 from incentive_engine.settings import Settings
 from projections.access_log import AccessLog
@@ -31,11 +32,11 @@ class Engine(CoreEngine):
         self.responses: dict[tuple[object, ...], bytes] = {}
         """Serialised answers valid at ``position`` (emptied when the log moves)."""
 
-    def snapshot(self, as_of: datetime | None = None) -> Snapshot:
+    def snapshot(self, as_of: datetime | None = None, *, cut_on: CutOn = "known") -> Snapshot:
         """Facts and plan versions now (caught up, emptying the answer cache when the log
         moved) or as of an instant."""
         before = self.position
-        found = super().snapshot(as_of)
+        found = super().snapshot(as_of, cut_on=cut_on)
         if as_of is None and self.position != before:
             self.responses = {}
         return found

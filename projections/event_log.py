@@ -37,6 +37,10 @@ event_index = Table(
     Column("type", String(40), nullable=False, index=True),
     Column("effective_at", DateTime(timezone=True), index=True),
     Column("recorded_at", DateTime(timezone=True)),
+    # When the source system learned a backfilled event (None otherwise), and when the event
+    # was known: that source time, else the recorded time (the as-of cut).
+    Column("source_recorded_at", DateTime(timezone=True)),
+    Column("known_at", DateTime(timezone=True)),
     Column("source", Text),
     Column("summary", Text, nullable=False),
     # Why a stored event that does not validate is left out of the fold (None otherwise);
@@ -60,6 +64,8 @@ event_deals = Table(
 recorded_index = Index("ix_event_index_recorded_at", event_index.c.recorded_at)
 """Added beside the event index by ``EventDeals`` (the index table predates it): the
 recorded-time filters of the event search."""
+known_index = Index("ix_event_index_known_at", event_index.c.known_at)
+"""The as-of cut of the event search (known time: source time of backfilled events)."""
 event_counts = Table(
     "event_counts",
     metadata,
@@ -70,14 +76,16 @@ event_counts = Table(
 
 
 class EventIndex(Projection):
-    """One row per event (type, effective and recorded time, source, summary) and its reps."""
+    """One row per event (type, effective, recorded and known time, source, summary) and its
+    reps."""
 
     name = "event_index"
-    version = 2
+    version = 3
     tables = (event_index, event_reps)
 
     def reset(self, conn: Connection) -> None:
-        """Drop and recreate the tables (version 2 added the quarantined column)."""
+        """Drop and recreate the tables (version 2 added the quarantined column, version 3
+        the source and known times)."""
         for table in reversed(self.tables):
             table.drop(conn, checkfirst=True)
         for table in self.tables:
@@ -101,6 +109,8 @@ class EventIndex(Projection):
                     "type": (q.type or "(unreadable)")[:40],
                     "effective_at": datetime.combine(day, time(), UTC) if day else None,
                     "recorded_at": None,
+                    "source_recorded_at": None,
+                    "known_at": None,
                     "source": None,
                     "summary": q.describe(),
                     "quarantined": q.reason,
@@ -123,6 +133,8 @@ class EventIndex(Projection):
                     "type": r.event.type,  # type: ignore[attr-defined]
                     "effective_at": r.event.effective_at,
                     "recorded_at": r.recorded_at,
+                    "source_recorded_at": r.source_recorded_at,
+                    "known_at": r.known_at,
                     "source": r.source,
                     "summary": describe(r.event),
                 }
@@ -163,6 +175,7 @@ class EventDeals(Projection):
 def ensure_search_indexes(conn: Connection) -> None:
     """Create the event search's indexes when missing (once per database: a no-op after)."""
     recorded_index.create(conn, checkfirst=True)
+    known_index.create(conn, checkfirst=True)
 
 
 NARROW = 5000
@@ -187,6 +200,8 @@ class EventFilter:
     effective_to: datetime | None = None
     recorded_from: datetime | None = None
     recorded_to: datetime | None = None
+    known_to: datetime | None = None
+    """The as-of cut: known (source time of backfilled events, else recorded) by then."""
     after: int = 0
     limit: int = 50
 
@@ -227,6 +242,7 @@ def find_events(conn: Connection, wanted: EventFilter) -> list[Any]:
         ix.type,
         ix.effective_at,
         ix.recorded_at,
+        ix.source_recorded_at,
         ix.source,
         ix.summary,
         ix.quarantined,
@@ -255,6 +271,7 @@ def find_events(conn: Connection, wanted: EventFilter) -> list[Any]:
     for column, lo, hi in (
         (ix.effective_at, wanted.effective_from, wanted.effective_to),
         (ix.recorded_at, wanted.recorded_from, wanted.recorded_to),
+        (ix.known_at, None, wanted.known_to),
     ):
         if lo is None and hi is None:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -15,6 +16,7 @@ from api.deps import Engine, EngineDep, require
 from api.errors import ApiError
 from api.idempotency import body_hash, recall, remember
 from incentive_engine.domain.events import catalogue_schema
+from incentive_engine.domain.limits import as_utc
 from incentive_engine.domain.scopes import WriteScope
 from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport, scope_errors
 
@@ -66,9 +68,18 @@ def _ingest(
     partial: bool,
     scope: WriteScope,
     writer: str,
+    known_since: datetime | None = None,
+    allow_closed_period: bool = False,
 ) -> SourceReport:
     """Validate and store the batch within the writer's scope (run off the event loop)."""
-    service = IngestService(engine.store, scope=scope, writer=writer)
+    service = IngestService(
+        engine.store,
+        scope=scope,
+        writer=writer,
+        known_since=known_since,
+        allow_closed_period=allow_closed_period,
+        allow_hint="allow_closed_period=true",
+    )
     return service.ingest(source, lambda: records, dead_letters=_Discard() if partial else None)
 
 
@@ -92,13 +103,37 @@ async def post_events(
         bool, Query(description="Store the valid records, refuse the rest.")
     ] = False,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    known_since: Annotated[
+        datetime | None,
+        Query(
+            description="Backfilled history: when the source system knew every record of "
+            "the batch (UTC unless a zone is given); a record's own source_recorded_at wins. "
+            "As-of questions cut on it."
+        ),
+    ] = None,
+    allow_closed_period: Annotated[
+        bool,
+        Query(
+            description="Let backfilled records fall in a closed period (paid as a "
+            "prior-period adjustment in the first open period)."
+        ),
+    ] = False,
 ) -> JSONResponse:
     """Validate and append a batch of events. All or nothing by default: any invalid record
     gives a 422 listing each one (index, field, reason) and nothing is stored. A record whose
-    type is outside the caller's write scope refuses the whole batch with 403."""
+    type is outside the caller's write scope refuses the whole batch with 403.
+
+    A record may carry ``source_recorded_at``: when its source system learned the fact
+    (backfilled history). It is stored beside the engine's recorded time, outside the event's
+    hash, and refused when in the future or (without ``allow_closed_period``) when the event
+    falls in a closed period."""
     data = await read_json(request)
     body = await request.body()
-    digest = body_hash(body + b"|partial=" + str(partial).encode())
+    since = as_utc(known_since) if known_since is not None else None
+    options = f"|partial={partial}"
+    if since is not None or allow_closed_period:
+        options += f"|known_since={since}|allow_closed_period={allow_closed_period}"
+    digest = body_hash(body + options.encode())
     views = request.app.state.views
     if idempotency_key:
         with views.connect() as conn:
@@ -130,7 +165,13 @@ async def post_events(
             f"(may write: {scope.describe()})",
             details=details,
         )
-    report = await run_in_threadpool(_ingest, engine, source, records, partial, scope, writer)
+    report = await run_in_threadpool(
+        _ingest, engine, source, records, partial, scope, writer, since, allow_closed_period
+    )
+    whole = [e for e in report.errors if e.line == 0]  # the batch's options, not a record
+    if whole:
+        details = [{"field": e.field, "reason": e.reason} for e in whole]
+        raise ApiError(422, f"{whole[0].field}: {whole[0].reason}", details=details)
     refused = {e.line for e in report.errors}
     errors = [
         {"index": e.line - 1, "event_id": e.event_id, "field": e.field, "reason": e.reason}

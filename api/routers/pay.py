@@ -50,7 +50,11 @@ router = APIRouter(tags=["pay"])
 T = TypeVar("T")
 
 IMMUTABLE = "private, max-age=31536000, immutable"
-"""Cache-Control of a figure that can never change (as of a past instant, or sealed)."""
+"""Cache-Control of a figure that can never change (a sealed period's payouts)."""
+AS_OF_CACHE = "private, no-cache"
+"""Cache-Control of a figure as of a past instant: it changes only when backfilled history
+with an earlier source time arrives, so a client keeps it with its ETag and revalidates
+(a 304 while it stands)."""
 
 # ------------------------------------------------------------ shared helpers
 
@@ -70,7 +74,10 @@ Offset = Annotated[
 ]
 AsOf = Annotated[
     Annotated[datetime, AfterValidator(as_utc)] | None,
-    Query(description="What the engine knew at this recorded instant (UTC if naive)."),
+    Query(
+        description="What was known at this instant (UTC if naive): events recorded by then, "
+        "and backfilled events whose source system knew them by then."
+    ),
 ]
 
 
@@ -92,7 +99,8 @@ def instant(value: datetime | None) -> datetime | None:
 
 
 def is_past(value: datetime | None) -> bool:
-    """Whether an as-of instant is given and already past (its figures never change)."""
+    """Whether an as-of instant is given and already past (its figures change only with
+    backfilled history)."""
     return value is not None and value <= datetime.now(UTC)
 
 
@@ -108,15 +116,21 @@ def etag_of(content: Any) -> str:
 
 
 def answer(
-    request: Request, body: BaseModel, *, immutable: bool, status_code: int = 200
+    request: Request,
+    body: BaseModel,
+    *,
+    immutable: bool,
+    status_code: int = 200,
+    sealed: bool = False,
 ) -> Response:
-    """The JSON of a body; when it can never change, cached for a year with an ETag (and a
-    304 when the client already holds it)."""
+    """The JSON of a body; a figure as of a past instant (``immutable``) comes with an ETag to
+    revalidate (a 304 when the client already holds it), a sealed one is also cached for a
+    year (it can never change)."""
     content = body.model_dump(mode="json")
     if not immutable:
         return JSONResponse(content, status_code=status_code)
     tag = etag_of(content)
-    headers = {"Cache-Control": IMMUTABLE, "ETag": tag}
+    headers = {"Cache-Control": IMMUTABLE if sealed else AS_OF_CACHE, "ETag": tag}
     held = {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}
     if tag in held or "*" in held:
         return Response(status_code=304, headers=headers)
@@ -571,7 +585,8 @@ def payouts(
         if found.failures:
             headers["X-Payout-Failures"] = str(len(found.failures))
         if immutable:
-            headers |= {"Cache-Control": IMMUTABLE, "ETag": etag_of(text)}
+            cache = IMMUTABLE if closed is not None else AS_OF_CACHE
+            headers |= {"Cache-Control": cache, "ETag": etag_of(text)}
         return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
     body = Payouts(
         period=str(the_period),
@@ -586,7 +601,7 @@ def payouts(
         ],
         **window(rows, limit, offset),
     )
-    response = answer(request, body, immutable=immutable)
+    response = answer(request, body, immutable=immutable, sealed=closed is not None)
     response.headers["Vary"] = "Accept"
     return response
 

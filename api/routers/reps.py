@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from api import access
 from api.auth import Principal
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
-from api.routers.pay import AsOf
+from api.routers.pay import AS_OF_CACHE, AsOf
 from incentive_engine.domain.visibility import figure_day
 from incentive_engine.services.commissions import find_version, rep_statements
 from incentive_engine.services.integrity import statement_status
@@ -57,8 +57,8 @@ async def statement(
     the log they were computed from is verified: ``verified up to checkpoint #N at position
     P``, ``...; not verified since P`` or ``FAILED at position Q``."""
     headers: dict[str, str] = {}
-    if as_of is not None:  # a figure as of a past instant never changes
-        headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    if as_of is not None:  # a past figure changes only with backfilled history: revalidate
+        headers["Cache-Control"] = AS_OF_CACHE
         docs = _statement_docs(engine, who, rep, period, as_of, plan_version)
         body = orjson.dumps(docs)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,8 +31,11 @@ def ingest_mapped(
     dead_letter: Path | None,
     fmt: Format,
     show: int,
+    known_since: datetime | None = None,
+    allow_closed_period: bool = False,
 ) -> None:
-    """Import CSV or XLSX files through a mapping (``--dry-run``: validate, store nothing)."""
+    """Import CSV or XLSX files through a mapping (``--dry-run``: validate, store nothing);
+    ``known_since`` and ``allow_closed_period`` as for any ingest (backfilled history)."""
     from incentive_engine.domain.mappings import MappingError
     from incentive_engine.services.imports import SourceError, import_file, resolve_mapping
     from incentive_engine.services.ingest import DeadLetters, IngestService
@@ -46,7 +50,13 @@ def ingest_mapped(
     letters = DeadLetters(dead_letter) if dead_letter is not None and not dry_run else None
     try:
         with EventStore(settings) as store:
-            service = IngestService(store, scope=scope, writer="ingest")
+            service = IngestService(
+                store,
+                scope=scope,
+                writer="ingest",
+                known_since=known_since,
+                allow_closed_period=allow_closed_period,
+            )
             for path in files:
                 with progress("import", None) as advance:
                     reports.append(

@@ -183,6 +183,23 @@ def ingest(
             "first events and the problems; store nothing.",
         ),
     ] = False,
+    known_since: Annotated[
+        str | None,
+        typer.Option(
+            "--known-since",
+            help="Backfilled history: the instant the source system knew every record of "
+            "the files (ISO date = its start, or datetime; UTC unless a zone is given). A "
+            "record's own source_recorded_at wins. --as-of cuts on it.",
+        ),
+    ] = None,
+    allow_closed_period: Annotated[
+        bool,
+        typer.Option(
+            "--allow-closed-period",
+            help="Let backfilled events fall in a closed period: the difference is paid as "
+            "a prior-period adjustment in the first open period.",
+        ),
+    ] = False,
 ) -> None:
     """Validate and append events from CRM export files; idempotent by event_id."""
     from incentive_engine.domain.scopes import parse_scope
@@ -191,19 +208,27 @@ def ingest(
 
     settings = settings_of(ctx)
     wanted = parse_scope(_scope_or_exit("+".join([scope, *(allow or [])])))
+    since = start_of(known_since) if known_since is not None else None
     if mapping is not None:
         from incentive_engine.cli.imports import ingest_mapped
 
         ingest_mapped(
             settings, files, mapping, scope=wanted, sheet=sheet, dry_run=dry_run,
-            dead_letter=dead_letter, fmt=fmt, show=show,
+            dead_letter=dead_letter, fmt=fmt, show=show, known_since=since,
+            allow_closed_period=allow_closed_period,
         )  # fmt: skip
         return
     if dry_run or sheet is not None:
         errors.print("--dry-run and --sheet need --mapping")
         raise typer.Exit(2)
     with EventStore(settings) as store:
-        service = IngestService(store, scope=wanted, writer="ingest")
+        service = IngestService(
+            store,
+            scope=wanted,
+            writer="ingest",
+            known_since=since,
+            allow_closed_period=allow_closed_period,
+        )
         try:
             with progress("ingest", None) as advance:
                 reports = ingest_paths(service, files, dead_letter=dead_letter, progress=advance)
@@ -330,7 +355,11 @@ def events(
         str | None, typer.Option(help="Effective on or before (ISO date/time).")
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="Recorded on or before (ISO date/time).")
+        str | None,
+        typer.Option(
+            help="Known on or before (ISO date/time): recorded, or for backfilled history "
+            "known to its source system."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     after: Annotated[int, typer.Option(help="Start after this log position (paging).")] = 0,
@@ -375,6 +404,7 @@ def events(
     query = select(
         ix.position,
         ix.recorded_at,
+        ix.source_recorded_at,
         ix.type,
         ix.event_id,
         ix.effective_at,
@@ -393,7 +423,7 @@ def events(
     if until:
         query = query.where(ix.effective_at <= parse_instant(until))
     if as_of:
-        query = query.where(ix.recorded_at <= parse_instant(as_of))
+        query = query.where(ix.known_at <= parse_instant(as_of))
     query = query.order_by(ix.position).limit(limit)
     with EventStore(settings) as store:
         voided = store.voids()
@@ -408,6 +438,7 @@ def events(
                 "summary": r.summary,
                 "status": _listed_status(r.event_id in voided, r.quarantined is not None),
                 "voided_by": voided.get(r.event_id, ""),
+                "source_recorded_at": iso(r.source_recorded_at) if r.source_recorded_at else "",
             }
             for r in conn.execute(query)
         ]
@@ -861,8 +892,9 @@ def demo(
     ] = Path("incentive-engine-demo"),
 ) -> None:
     """Generate a Vietnamese sales organisation's year, ingest it into a fresh embedded
-    store, and print what the engine knows."""
-    from incentive_engine.demo.generator import generate
+    store as backfilled history (each event with the time the old CRM learned it, so that
+    --as-of shows what was known then), and print what the engine knows."""
+    from incentive_engine.demo.generator import generate, planned_at, source_times
     from incentive_engine.domain.scopes import parse_scope
     from incentive_engine.services.engine import Engine
     from incentive_engine.services.ingest import IngestService, parse_jsonl
@@ -876,15 +908,28 @@ def demo(
     directory.mkdir(parents=True)
     export = directory / "events.jsonl"
     generated = generate(reps=reps, events=n_events, seed=seed)
+    # When the old CRM learned each event; one not known yet at this instant (the demo
+    # year runs to 31 December) has none and is known from when it is recorded.
+    known, now = source_times(generated, seed=seed), datetime.now(UTC)
+    planned: datetime | None = planned_at()
+    if planned is not None and planned > now:
+        planned = None
+    backfilled = 0
     with export.open("w", encoding="utf-8") as handle:
         for e in generated:
-            handle.write(
-                json.dumps(e.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
-            )
+            record = e.model_dump(mode="json", exclude_none=True)
+            when = known.get(e.event_id)
+            if when is not None and when <= now:
+                record["source_recorded_at"] = when.isoformat()
+                backfilled += 1
+            handle.write(json.dumps(record, ensure_ascii=False))
             handle.write("\n")
     settings = Settings(store_url=f"sqlite:///{directory / 'store.db'}")
     ctx.obj = settings
-    console.print(f"generated {len(generated):,} events for {reps} reps -> {export}")
+    console.print(
+        f"generated {len(generated):,} events for {reps} reps -> {export} "
+        f"({backfilled:,} with the time the old CRM learned them)"
+    )
     started = datetime.now(UTC)
     with EventStore(settings) as store:
         service = IngestService(store, scope=parse_scope("all"), writer="demo")
@@ -905,7 +950,10 @@ def demo(
     with EventStore(settings) as store:
         for path in sorted(CATALOG.glob("*.yaml")):
             result = publish(
-                store, load_plan(path.read_text(encoding="utf-8"), str(path)), published_by="demo"
+                store,
+                load_plan(path.read_text(encoding="utf-8"), str(path)),
+                published_by="demo",
+                known_since=planned,  # agreed with the year's quotas, in December
             )
             v = result.version
             console.print(
@@ -919,6 +967,7 @@ def demo(
     hint = f"incentive-engine --store {settings.store_url}"
     console.print(
         f"\nnext:\n  {hint} statement REP 2026-Q1\n  {hint} payouts 2026-Q1 --format csv\n"
+        f"  {hint} payouts 2026-Q1 --as-of 2026-03-15   (what the old CRM knew then)\n"
         f"  {hint} explain REP 2026-Q1 1\n  {hint} events --type DealWon --limit 10"
     )
 

@@ -33,9 +33,9 @@ import bisect
 import math
 import random
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import accumulate
 
@@ -1109,3 +1109,55 @@ class _Builder:
                 customer_id=customer_id,
                 deal_id=deal_id,
             )
+
+
+# ------------------------------------------------------------------ source times
+
+_SETUP_TYPES = (RepHired, TerritoryDefined, QuotaSet)
+"""The organisation, territories and quotas: set up in the old CRM before the year starts."""
+_NIGHTLY_EXPORT = time(11, 0)
+"""18:00 Vietnam time (UTC+7): when the old CRM's nightly export ran."""
+
+
+def planned_at(year: int = 2026) -> datetime:
+    """When the year was planned in the old CRM (quotas, territories, plans): 15 December
+    of the year before, 09:00 Vietnam time."""
+    return datetime(year - 1, 12, 15, 2, 0, tzinfo=UTC)
+
+
+def source_times(
+    events: Iterable[Event], *, seed: int = 7, year: int = 2026
+) -> dict[str, datetime]:
+    """When the organisation's old CRM learned each event (event id -> instant), for loading
+    the generated year as backfilled history with honest times.
+
+    The set-up (hires, territories, their first owners, quotas) was entered on 15 December of
+    the year before, or on its effective day when earlier; the business of each day reached
+    the export one to four days later (the lag drawn per day, never earlier than the day
+    before's, so that what was known at any instant names only what was known before it);
+    a territory reassignment was keyed in three to six weeks after it took effect.
+    Seeded by ``seed`` alone (not the events' generator): no clock, no I/O."""
+    rng = random.Random(f"source-times-{seed}")
+    planned = planned_at(year)
+    found: dict[str, datetime] = {}
+    lags: dict[date, int] = {}
+    running: datetime | None = None
+    for event in events:
+        day = event.effective_day
+        if isinstance(event, TerritoryReassigned):
+            late = datetime.combine(day + timedelta(days=rng.randint(21, 42)), _NIGHTLY_EXPORT)
+            found[event.event_id] = late.replace(tzinfo=UTC)
+            continue
+        if isinstance(event, _SETUP_TYPES) or (
+            isinstance(event, TerritoryAssigned) and running is None
+        ):
+            start = datetime.combine(day, time(2, 0), tzinfo=UTC)
+            found[event.event_id] = min(planned, start)
+            continue
+        lag = lags.get(day)
+        if lag is None:
+            lag = lags[day] = rng.choice((1, 1, 2, 2, 3, 4))
+        when = datetime.combine(day + timedelta(days=lag), _NIGHTLY_EXPORT, tzinfo=UTC)
+        running = when if running is None else max(running, when)
+        found[event.event_id] = running
+    return found

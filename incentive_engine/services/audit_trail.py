@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 def evidence(store: EventStore, event_ids: Iterable[str]) -> list[dict[str, Any]]:
     """The recorded events behind a line, in the order given: type, position, effective and
-    recorded time, source and a summary."""
+    recorded time, the source time of backfilled history (else None), source and a
+    summary."""
     found = []
     for event_id in dict.fromkeys(event_ids):
         recorded = store.get(event_id)
@@ -55,6 +56,9 @@ def _evidence_row(recorded: RecordedEvent) -> dict[str, Any]:
         "position": recorded.position,
         "effective": recorded.event.effective_at.isoformat(),
         "recorded_at": recorded.recorded_at.isoformat(),
+        "source_recorded_at": (
+            recorded.source_recorded_at.isoformat() if recorded.source_recorded_at else None
+        ),
         "source": recorded.source,
         "summary": describe(recorded.event),
     }
@@ -188,8 +192,11 @@ def pack_tables(
     ]
     event_columns = [
         Column(k, k, "integer" if k == "position" else "text")
-        for k in ("event_id", "type", "position", "effective", "recorded_at", "source", "summary")
-    ]
+        for k in (
+            "event_id", "type", "position", "effective", "recorded_at", "source_recorded_at",
+            "source", "summary",
+        )
+    ]  # fmt: skip
     return [
         Table("statement_lines", line_columns(), money_rows(lines)),
         Table("payouts", payout_columns, money_rows(payouts)),

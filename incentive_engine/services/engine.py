@@ -17,7 +17,7 @@ from incentive_engine.domain.limits import as_utc
 from incentive_engine.services.commissions import Snapshot
 from incentive_engine.services.replay import gc_paused
 from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import EventStore, format_instant
+from incentive_engine.store.event_store import CutOn, EventStore, format_instant
 from plans.evaluate import PlanBook
 
 if TYPE_CHECKING:
@@ -98,11 +98,13 @@ class Engine:
 
     # ------------------------------------------------------------ questions
 
-    def snapshot(self, as_of: datetime | None = None) -> Snapshot:
+    def snapshot(self, as_of: datetime | None = None, *, cut_on: CutOn = "known") -> Snapshot:
         """Facts and plan versions now (caught up with the log) or as of an instant (read as
-        UTC when it has no time zone, as at every door)."""
+        UTC when it has no time zone, as at every door): the events known by then, a
+        backfilled event from its source time (``cut_on="recorded"``: the events the engine
+        itself had recorded by then, as the audit of a seal asks)."""
         if as_of is not None:
-            return self._as_of(as_utc(as_of))
+            return self._as_of(as_utc(as_of), cut_on)
         self.catch_up()
         assert self._snapshot is not None
         return self._snapshot
@@ -182,9 +184,13 @@ class Engine:
         self._position, self._recorded_high = head, high
         return folded
 
-    def _as_of(self, as_of: datetime) -> Snapshot:
+    def _as_of(self, as_of: datetime, cut_on: CutOn = "known") -> Snapshot:
         """What was known at an instant: from the newest snapshot holding nothing recorded
-        after it (exact: the events after the snapshot are cut as usual), else from zero."""
+        after it (exact: the events after the snapshot are cut as usual), else from zero.
+
+        A snapshot's ``recorded_high`` bounds the known times of its events too (a source
+        time is never later than its event's recorded time), so the same test serves both
+        cuts."""
         started = time.perf_counter()
         cut = format_instant(as_of)
         ignored: list[str] = []
@@ -200,18 +206,18 @@ class Engine:
         voided: dict[str, str] = {}
         if facts is not None:
             voided = {t: v.approval_id for t, v in facts.voided.items()}
-            later = self.store.voids(after=after, as_of=as_of)
+            later = self.store.voids(after=after, as_of=as_of, cut_on=cut_on)
             if any((self.store.position_of(t) or after + 1) <= after for t in later):
                 facts, after = None, 0  # a void of an event the snapshot holds
             else:
                 voided.update(later)
         if facts is None:
-            voided = self.store.voids(as_of=as_of)
+            voided = self.store.voids(as_of=as_of, cut_on=cut_on)
         source: Literal["snapshot", "zero"] = "zero" if facts is None else "snapshot"
         facts = facts if facts is not None else Facts()
         folded = 0
         with gc_paused():
-            for page in self.store.events(after, as_of=as_of, voided=voided):
+            for page in self.store.events(after, as_of=as_of, voided=voided, cut_on=cut_on):
                 facts.apply_recorded(page)
                 folded += len(page)
         self.last_fold = FoldReport(

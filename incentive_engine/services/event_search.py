@@ -54,7 +54,7 @@ class EventQuery:
     on: Literal["effective", "recorded"] = "effective"
     """Which clock ``since`` and ``until`` bound."""
     as_of: datetime | None = None
-    """Only what had been recorded by then."""
+    """Only what was known by then (recorded, or known to the source of backfilled history)."""
     after: int = 0
     limit: int = 50
 
@@ -76,10 +76,8 @@ class EventQuery:
         return self
 
     def to_filter(self) -> EventFilter:
-        """The read model's filter (the as-of cut is an upper bound on recorded time)."""
+        """The read model's filter (the as-of cut is an upper bound on known time)."""
         recorded_to = self.until if self.on == "recorded" else None
-        if self.as_of is not None:
-            recorded_to = self.as_of if recorded_to is None else min(recorded_to, self.as_of)
         return EventFilter(
             types=self.types,
             rep=self.rep,
@@ -88,6 +86,7 @@ class EventQuery:
             effective_to=self.until if self.on == "effective" else None,
             recorded_from=self.since if self.on == "recorded" else None,
             recorded_to=recorded_to,
+            known_to=self.as_of,
             after=self.after,
             limit=self.limit + 1,
         )
@@ -109,6 +108,8 @@ class EventRow:
     status: str
     """``voided``, ``quarantined`` or empty."""
     voided_by: str | None = None
+    source_recorded_at: datetime | None = None
+    """When the source system learned a backfilled event (None otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ def _row(
         deals=deals,
         status=status,
         voided_by=voided_by,
+        source_recorded_at=_utc(getattr(found, "source_recorded_at", None)),
     )
 
 

@@ -5,6 +5,14 @@ conflicts with what is stored) without writing; a second pass appends the valid
 records in batches, each batch one transaction.  By default a source with any
 invalid record writes nothing; with dead-lettering, the valid records are stored
 and each invalid one is written with its reasons to a dead-letter file.
+
+Backfilled history: a record may carry ``source_recorded_at``, the instant its source system
+(the CRM the history comes from) learned the fact, or the whole source gets one
+(``known_since``; a record's own time wins).  It is taken out of the record before the event
+is validated and stored beside the engine's ``recorded_at`` (``store.event_store``: recording
+metadata, outside the event's hash).  A source time later than the ingest instant is refused,
+and so is a backfilled event whose effective day falls in a closed period unless the writer
+allows it (then it is paid as a prior-period adjustment, like any late event).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from incentive_engine.domain import limits
 from incentive_engine.domain.events import (
@@ -25,12 +33,15 @@ from incentive_engine.domain.events import (
     EVENT_CLASSES,
     Event,
     EventVoidProposed,
+    PeriodClosed,
+    UtcDateTime,
     event_hash,
 )
+from incentive_engine.domain.periods import Period
 from incentive_engine.domain.references import DEFINING_TYPES, References
 from incentive_engine.domain.scopes import WriteScope
 from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import AppendReport, EventStore
+from incentive_engine.store.event_store import AppendReport, EventStore, format_instant
 
 # ------------------------------------------------------------------ records
 
@@ -273,6 +284,49 @@ def validate_record(
         return _errors(record, exc)
 
 
+SOURCE_TIME = "source_recorded_at"
+"""The record field of backfilled history: when the source system learned the fact."""
+
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(UtcDateTime)
+
+
+def split_source_time(
+    record: RawRecord,
+    now: datetime,
+    known_since: datetime | None = None,
+    context: dict[str, Any] | None = None,
+) -> tuple[RawRecord, datetime | None, list[RecordError]]:
+    """The record without its ``source_recorded_at``, the source time (the record's own, else
+    ``known_since``, else None) and its errors: not an instant (read as UTC without a time
+    zone), outside the date window, or later than ``now`` (the ingest instant)."""
+    data = record.data
+    if data is None or SOURCE_TIME not in data:
+        return record, (known_since if data is not None else None), []
+    given = data[SOURCE_TIME]
+    rest = {k: v for k, v in data.items() if k != SOURCE_TIME}
+    record = RawRecord(
+        record.source, record.line, rest, record.original, record.error, record.error_field
+    )
+
+    def refused(reason: str) -> tuple[RawRecord, None, list[RecordError]]:
+        error = RecordError(record.source, record.line, record.event_id, SOURCE_TIME, reason)
+        return record, None, [error]
+
+    if not isinstance(given, str):
+        return refused(f"must be an ISO 8601 date-time text (got {given!r:.80})")
+    try:
+        when = _INSTANT.validate_python(given, context=context)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        return refused(f"{limits.explain(err)} (got {given!r:.80})")
+    if when > now:
+        return refused(
+            f"{format_instant(when)} is in the future (the ingest instant is "
+            f"{format_instant(now)}): a source cannot have learned a fact later than it is sent"
+        )
+    return record, when, []
+
+
 def _errors(record: RawRecord, exc: ValidationError) -> list[RecordError]:
     errors = []
     for err in exc.errors(include_url=False):
@@ -411,8 +465,17 @@ class IngestService:
         scope: WriteScope,
         writer: str = "this writer",
         batch_size: int | None = None,
+        known_since: datetime | None = None,
+        allow_closed_period: bool = False,
+        allow_hint: str = "--allow-closed-period",
     ) -> None:
         self.store = store
+        self.known_since = known_since
+        """The source time of every record without its own ``source_recorded_at``."""
+        self.allow_closed_period = allow_closed_period
+        """Whether backfilled events may fall in a closed period (paid as adjustments)."""
+        self.allow_hint = allow_hint
+        """How the writer's door allows a closed period, for the refusal's words."""
         self.scope = scope
         """The event types this writer may append (``domain.scopes``): every record of
         another type is refused, naming the type and the scope."""
@@ -441,20 +504,35 @@ class IngestService:
         progress: Progress | None = None,
         recorded_at: datetime | None = None,
     ) -> SourceReport:
-        """Validate then store one source; ``records`` is called once per pass."""
+        """Validate then store one source; ``records`` is called once per pass.  The ingest
+        instant (``recorded_at``, else the store's clock, read once) bounds source times."""
         report = SourceReport(source)
+        now = recorded_at if recorded_at is not None else self.store.clock()
+        known_since = self.known_since
+        if known_since is not None and known_since > now:
+            report.errors = [
+                RecordError(
+                    source, 0, None, "known_since",
+                    f"known since {format_instant(known_since)} is in the future (the ingest "
+                    f"instant is {format_instant(now)})",
+                )
+            ]  # fmt: skip
+            return report
         first = records()
         # Records already in memory (an HTTP or Kafka batch) keep their validated events from
         # the first pass; a file is read twice so that memory stays bounded.
         in_memory = isinstance(first, list | tuple)
-        validated: dict[tuple[str, int], Event] | None = {} if in_memory else None
-        bad = self._check(first, report, validated)
+        validated: dict[tuple[str, int], tuple[Event, datetime | None]] | None = (
+            {} if in_memory else None
+        )
+        bad = self._check(first, report, now, validated)
         if report.errors and (dead_letters is None or any(e.forbidden for e in report.errors)):
             # Out-of-scope records refuse the whole source, even with dead-lettering: a
             # writer that sends what it may not write is misconfigured or hostile.
             return report
         refs = self.references()
         batch: list[Event] = []
+        times: dict[str, datetime] = {}
         for record in first if in_memory else records():
             if (record.source, record.line) in bad:
                 if dead_letters is not None:
@@ -462,15 +540,23 @@ class IngestService:
                     report.dead_lettered += 1
                 continue
             known = validated.get((record.source, record.line)) if validated is not None else None
-            event = known if known is not None else validate_record(record, self.context)
+            if known is not None:
+                event, when = known
+            else:
+                record, when, problems = split_source_time(
+                    record, now, self.known_since, self.context
+                )
+                event = problems if problems else validate_record(record, self.context)
             if not isinstance(event, Event):  # the source changed between the passes
                 raise RuntimeError(f"{record.source}:{record.line} changed while being ingested")
             batch.append(event)
+            if when is not None:
+                times[event.event_id] = when
             if len(batch) >= self.batch_size:
-                self._append(batch, refs, report, progress, recorded_at)
-                batch = []
+                self._append(batch, refs, report, progress, recorded_at, times)
+                batch, times = [], {}
         if batch:
-            self._append(batch, refs, report, progress, recorded_at)
+            self._append(batch, refs, report, progress, recorded_at, times)
         report.written = True
         return report
 
@@ -487,9 +573,10 @@ class IngestService:
         report: SourceReport,
         progress: Progress | None,
         recorded_at: datetime | None,
+        times: dict[str, datetime],
     ) -> None:
         outcome: AppendReport = self.store.append(
-            batch, source=report.source, recorded_at=recorded_at
+            batch, source=report.source, recorded_at=recorded_at, source_times=times
         )
         report.stored += len(outcome.stored)
         report.duplicates += len(outcome.duplicates)
@@ -504,23 +591,37 @@ class IngestService:
         self,
         records: Iterable[RawRecord],
         report: SourceReport,
-        validated: dict[tuple[str, int], Event] | None = None,
+        now: datetime,
+        validated: dict[tuple[str, int], tuple[Event, datetime | None]] | None = None,
     ) -> dict[tuple[str, int], list[RecordError]]:
         """First pass: every record's errors, keyed by (source, line); writes nothing."""
         local = self.references().copy()
         bad: dict[tuple[str, int], list[RecordError]] = {}
         deferred: list[tuple[RawRecord, Event]] = []
         offered: dict[str, tuple[str, int]] = {}
-        pending: list[tuple[RawRecord, Event, str]] = []
+        pending: list[tuple[RawRecord, Event, str, datetime | None]] = []
+        closed: list[tuple[str, Period]] | None = None
 
         def refuse(record: RawRecord, errors: list[RecordError]) -> None:
             bad.setdefault((record.source, record.line), []).extend(errors)
 
         def check_stored() -> None:
-            stored = self.store.stored_hashes(e.event_id for _, e, _ in pending)
-            for record, event, h in pending:
+            nonlocal closed
+            stored = self.store.stored_hashes(e.event_id for _, e, _, _ in pending)
+            for record, event, h, when in pending:
                 if stored.get(event.event_id, h) != h:
                     refuse(record, [_conflict(record, event, "already stored")])
+                elif (
+                    when is not None
+                    and event.event_id not in stored  # a duplicate stores nothing
+                    and not self.allow_closed_period
+                    and not isinstance(event, PeriodClosed)
+                ):
+                    if closed is None:
+                        closed = self.closed_periods()
+                    refusal = self._closed_refusal(record, event, closed)
+                    if refusal is not None:
+                        refuse(record, [refusal])
             pending.clear()
 
         for record in records:
@@ -528,6 +629,10 @@ class IngestService:
             outside = scope_errors((record,), self.scope, self.writer)
             if outside:
                 refuse(record, outside)
+                continue
+            record, when, problems = split_source_time(record, now, self.known_since, self.context)
+            if problems:
+                refuse(record, problems)
                 continue
             event = validate_record(record, self.context)
             if not isinstance(event, Event):
@@ -543,13 +648,13 @@ class IngestService:
                 refuse(record, [RecordError(*at, "target_event_id", missing)])
                 continue
             if validated is not None:
-                validated[(record.source, record.line)] = event
+                validated[(record.source, record.line)] = (event, when)
             h = event_hash(event)
             first = offered.setdefault(event.event_id, (h, record.line))
             if first[0] != h:
                 refuse(record, [_conflict(record, event, f"given at line {first[1]}")])
                 continue
-            pending.append((record, event, h))
+            pending.append((record, event, h, when))
             if len(pending) >= self.batch_size:
                 check_stored()
             if local.problems(event):
@@ -568,6 +673,34 @@ class IngestService:
                 )
         report.errors = [e for key in sorted(bad) for e in bad[key]]
         return bad
+
+    def closed_periods(self) -> list[tuple[str, Period]]:
+        """The periods closed in the store (not voided), by name."""
+        voided = self.store.voids()
+        found = []
+        for recorded in self.store.read(types=("PeriodClosed",)):
+            event = recorded.event
+            if isinstance(event, PeriodClosed) and event.event_id not in voided:
+                try:
+                    found.append((event.period, Period.parse(event.period)))
+                except ValueError:  # pragma: no cover - names are validated at ingest
+                    continue
+        return found
+
+    def _closed_refusal(
+        self, record: RawRecord, event: Event, closed: list[tuple[str, Period]]
+    ) -> RecordError | None:
+        """The refusal of a backfilled event whose effective day is in a closed period."""
+        day = event.effective_day
+        for name, period in closed:
+            if day in period:
+                return RecordError(
+                    record.source, record.line, event.event_id, SOURCE_TIME,
+                    f"backfill into the closed period {name}: the event's effective day "
+                    f"{day.isoformat()} falls in it; allow it with {self.allow_hint} to pay "
+                    "the difference as a prior-period adjustment",
+                )  # fmt: skip
+        return None
 
 
 def _conflict(record: RawRecord, event: Event, where: str) -> RecordError:

@@ -266,7 +266,9 @@ def _reproduced(
     by_hash = {s.hash: s for s in found}
     missing = [p for p in closed.payouts if p.statement_hash not in by_hash]
     if missing:
-        then, _ = period_statements_or_failures(engine.snapshot(closed.closed_at), period)
+        # what the engine itself had recorded at the close (a later backfill is not in it)
+        then_snap = engine.snapshot(closed.closed_at, cut_on="recorded")
+        then, _ = period_statements_or_failures(then_snap, period)
         by_hash.update({s.hash: s for s in then})
     result: list[Statement] = []
     failures: list[StatementFailure] = []

@@ -100,10 +100,12 @@ def publish(
     *,
     published_by: str | None = None,
     reason: str | None = None,
+    known_since: datetime | None = None,
 ) -> PublishResult:
     """Publish a plan version (recording who published it and why), or report that this very
     document is already published; raise PlanPublishError (storing nothing) when the version
-    may not be published."""
+    may not be published.  ``known_since``: a plan migrated with history, agreed in the old
+    system at that (past) instant (stored as the event's source time)."""
     event = publication(plan, published_by=published_by, reason=reason)
     _check_round_trip(plan, event)
     published = _published(store)
@@ -122,7 +124,8 @@ def publish(
             f"version {latest} is already published and versions must rise: "
             f"publish version {latest + 1}",
         )
-    report = store.append([event], source=f"plan:{plan.plan_id}")
+    times = {event.event_id: known_since} if known_since is not None else None
+    report = store.append([event], source=f"plan:{plan.plan_id}", source_times=times)
     if report.stored:
         position = report.stored[0][1]
         return PublishResult(PlanVersion(plan, event.content_hash, event.event_id), False, position)

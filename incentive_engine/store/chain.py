@@ -1,5 +1,6 @@
 """The audit chain's arithmetic: each link is sha256(previous link | canonical form of the
-recorded event: its position, content, recorded time and source)."""
+recorded event: its position, content, recorded time and source, and the source time of a
+backfilled event)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,18 @@ GENESIS = "0" * 64
 
 
 def canonical_record(recorded: RecordedEvent) -> bytes:
-    """The canonical bytes of a recorded event: position, content, recorded time, source."""
-    return canonical_json(
-        {
-            "position": recorded.position,
-            "event": event_content(recorded.event),
-            "recorded_at": format_instant(recorded.recorded_at),
-            "source": recorded.source,
-        }
-    )
+    """The canonical bytes of a recorded event: position, content, recorded time, source,
+    and the source time when there is one (absent otherwise, so that the links of events
+    without one are what they always were)."""
+    record = {
+        "position": recorded.position,
+        "event": event_content(recorded.event),
+        "recorded_at": format_instant(recorded.recorded_at),
+        "source": recorded.source,
+    }
+    if recorded.source_recorded_at is not None:
+        record["source_recorded_at"] = format_instant(recorded.source_recorded_at)
+    return canonical_json(record)
 
 
 def next_link(previous: str, recorded: RecordedEvent) -> str:

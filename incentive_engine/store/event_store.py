@@ -4,6 +4,14 @@ Each event is stored as the only record of its own stream, named by its ``event_
 so the database's unique key on (stream, version) makes a duplicate impossible even
 between concurrent writers.  The log's notification id is the one global order.
 ``recorded_at`` is stamped on append.  Nothing is ever updated or deleted.
+
+A backfilled event also carries ``source_recorded_at``: when the source system (the CRM the
+history is migrated from) learned the fact.  It is recording metadata beside ``recorded_at``,
+not event content: it is outside the event's hash (the same fact imported again with another
+source time is a duplicate, and the first source time stands), inside the audit chain's
+canonical record, and never later than the event's own ``recorded_at``.  An event is *known*
+from its source time when it has one, else from its recorded time; ``as_of`` cuts on that
+(``cut_on="recorded"`` cuts on the engine's own clock, as the audit of a seal needs).
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from eventsourcing.persistence import (
@@ -40,6 +48,10 @@ from incentive_engine.store.files import create_private
 
 Clock = Callable[[], datetime]
 
+CutOn = Literal["known", "recorded"]
+"""Which clock an ``as_of`` cut reads: ``known`` (the source time of a backfilled event, else
+its recorded time: what could be known then) or ``recorded`` (the engine's own clock only)."""
+
 
 def utc_now() -> datetime:
     """The wall clock in UTC (the store's default clock)."""
@@ -54,12 +66,19 @@ def format_instant(instant: datetime) -> str:
 
 
 class RecordedEvent(NamedTuple):
-    """An event as the log holds it: its position, when and from where it was recorded."""
+    """An event as the log holds it: its position, when and from where it was recorded, and
+    (backfilled history) when its source system learned it."""
 
     position: int
     recorded_at: datetime
     source: str | None
     event: Event
+    source_recorded_at: datetime | None = None
+
+    @property
+    def known_at(self) -> datetime:
+        """When the fact was known: its source time when backfilled, else its recorded time."""
+        return self.source_recorded_at or self.recorded_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +99,26 @@ class AppendReport:
     conflicts: list[Conflict] = field(default_factory=list)
 
 
-def encode_state(event: Event, recorded_at: str, source: str | None) -> bytes:
+def encode_state(
+    event: Event, recorded_at: str, source: str | None, source_recorded_at: str | None = None
+) -> bytes:
     """Serialise an event (its canonical content) with its recording metadata; the
-    recorded time comes formatted (``format_instant``), once per append."""
-    return orjson.dumps(
-        {
-            "event": orjson.Fragment(event.canonical),
-            "recorded_at": recorded_at,
-            "source": source,
-            "hash": event_hash(event),
-        }
-    )
+    times come formatted (``format_instant``).  ``source_recorded_at`` is written (last) only
+    when there is one, so that records without it keep their bytes."""
+    state: dict[str, Any] = {
+        "event": orjson.Fragment(event.canonical),
+        "recorded_at": recorded_at,
+        "source": source,
+        "hash": event_hash(event),
+    }
+    if source_recorded_at is not None:
+        state["source_recorded_at"] = source_recorded_at
+    return orjson.dumps(state)
+
+
+def _source_time(data: dict[str, Any]) -> datetime | None:
+    text = data.get("source_recorded_at")
+    return datetime.fromisoformat(text) if text else None
 
 
 def decode(position: int, state: bytes) -> RecordedEvent:
@@ -101,6 +129,7 @@ def decode(position: int, state: bytes) -> RecordedEvent:
         recorded_at=datetime.fromisoformat(data["recorded_at"]),
         source=data.get("source"),
         event=EVENT_ADAPTER.validate_python(data["event"], context=STORED),
+        source_recorded_at=_source_time(data),
     )
 
 
@@ -110,6 +139,7 @@ def decode_or_marker(position: int, state: bytes) -> RecordedEvent | Quarantined
     try:
         data = orjson.loads(state)
         content, recorded_at = data["event"], datetime.fromisoformat(data["recorded_at"])
+        source_recorded_at = _source_time(data)
     except (ValueError, KeyError, TypeError) as exc:
         reason = f"the stored record is not readable: {type(exc).__name__}"
         return Quarantined.of(position, None, reason)
@@ -117,7 +147,7 @@ def decode_or_marker(position: int, state: bytes) -> RecordedEvent | Quarantined
         event = EVENT_ADAPTER.validate_python(content, context=STORED)
     except ValidationError as exc:
         return Quarantined.of(position, content, _reason(exc))
-    return RecordedEvent(position, recorded_at, data.get("source"), event)
+    return RecordedEvent(position, recorded_at, data.get("source"), event, source_recorded_at)
 
 
 def decode_or_none(position: int, state: bytes) -> RecordedEvent | None:
@@ -162,11 +192,16 @@ class EventStore:
         *,
         source: str | None = None,
         recorded_at: datetime | None = None,
+        source_times: Mapping[str, datetime] | None = None,
     ) -> AppendReport:
         """Store the events not yet stored, all in one transaction; report duplicates and
-        conflicts (which are never stored).  Safe against concurrent writers."""
+        conflicts (which are never stored).  Safe against concurrent writers.
+
+        ``source_times`` (event id -> instant) gives backfilled events the time their source
+        system learned them; one later than the append's recorded time is refused
+        (ValueError) before anything is stored."""
         for _attempt in range(5):
-            report, to_store = self._plan(events, source, recorded_at)
+            report, to_store = self._plan(events, source, recorded_at, source_times or {})
             if not to_store:
                 return report
             try:
@@ -179,7 +214,11 @@ class EventStore:
         raise RuntimeError("could not append: event ids kept colliding with concurrent writers")
 
     def _plan(
-        self, events: Sequence[Event], source: str | None, recorded_at: datetime | None
+        self,
+        events: Sequence[Event],
+        source: str | None,
+        recorded_at: datetime | None,
+        source_times: Mapping[str, datetime],
     ) -> tuple[AppendReport, list[tuple[str, StoredEvent]]]:
         report = AppendReport()
         offered: dict[str, str] = {}
@@ -195,7 +234,9 @@ class EventStore:
             else:
                 report.conflicts.append(Conflict(event.event_id, seen, h))
         stored = self.stored_hashes(offered)
-        stamp = format_instant(self._stamp(recorded_at))
+        instant = self._stamp(recorded_at)
+        stamp = format_instant(instant)
+        known = _source_texts(source_times, instant)
         to_store: list[tuple[str, StoredEvent]] = []
         for event in unique:
             existing = stored.get(event.event_id)
@@ -207,7 +248,7 @@ class EventStore:
                             originator_id=event.event_id,
                             originator_version=1,
                             topic=event.type,  # type: ignore[attr-defined]
-                            state=encode_state(event, stamp, source),
+                            state=encode_state(event, stamp, source, known.get(event.event_id)),
                         ),
                     )
                 )
@@ -347,14 +388,16 @@ class EventStore:
         types: Sequence[str] = (),
         as_of: datetime | None = None,
         page_size: int = 5000,
+        cut_on: CutOn = "known",
     ) -> Iterator[RecordedEvent]:
         """Recorded events after a position, in global order; ``as_of`` keeps only
-        those recorded at or before that instant (what the engine knew then)."""
+        those known at or before that instant (``cut_on``: see ``CutOn``)."""
         cut = format_instant(as_of) if as_of is not None else None
+        when = _known_text if cut_on == "known" else _recorded_text
         for page in self.pages(after, until=until, types=types, page_size=page_size):
             for position, state in page:
                 try:
-                    if cut is not None and _recorded_text(state) > cut:
+                    if cut is not None and when(state) > cut:
                         continue
                 except ValueError:
                     continue  # unreadable: quarantined (see ``events``)
@@ -370,9 +413,11 @@ class EventStore:
         as_of: datetime | None = None,
         page_size: int = 5000,
         voided: Mapping[str, str] | None = None,
+        cut_on: CutOn = "known",
     ) -> Iterator[list[tuple[Event | Quarantined | Voided, str]]]:
         """Pages of (event, recorded-at ISO text) in global order: the replay fast path,
-        which decodes neither positions nor sources.
+        which decodes neither positions nor sources.  ``as_of`` keeps the events known by
+        then (``cut_on``: see ``CutOn``); the text paired is always the recorded time.
 
         A stored event that does not validate (written by an older version or straight
         into the database) comes as a ``Quarantined`` marker in its place, and one of
@@ -391,7 +436,10 @@ class EventStore:
                     reason = f"the stored record is not readable: {type(exc).__name__}"
                     decoded.append((Quarantined.of(position, None, reason), ""))
                     continue
-                if cut is not None and recorded > cut:
+                if (
+                    cut is not None
+                    and (_known_text(state) if cut_on == "known" else recorded) > cut
+                ):
                     continue
                 if skip and isinstance(data, dict) and data.get("event_id") in skip:
                     event_id = data["event_id"]
@@ -420,14 +468,22 @@ class EventStore:
         return self._position_of(event_id), state["event"], state["recorded_at"]
 
     def voids(
-        self, *, after: int = 0, until: int | None = None, as_of: datetime | None = None
+        self,
+        *,
+        after: int = 0,
+        until: int | None = None,
+        as_of: datetime | None = None,
+        cut_on: CutOn = "known",
     ) -> dict[str, str]:
         """Voids approved after a position: voided event id -> the approval's event id.  Only
         approvals that keep the two-person rule count, however they were stored (a known
         proposal of the same target, approved by someone other than its proposer); the
         first approval of a target wins."""
         found: dict[str, str] = {}
-        for recorded in self.read(after, until=until, types=("EventVoidApproved",), as_of=as_of):
+        approvals = self.read(
+            after, until=until, types=("EventVoidApproved",), as_of=as_of, cut_on=cut_on
+        )
+        for recorded in approvals:
             approval = recorded.event
             assert isinstance(approval, EventVoidApproved)
             try:
@@ -470,6 +526,22 @@ class EventStore:
         return int(row["rowid"] if self._backend == "postgres" else row[0])
 
 
+def _source_texts(times: Mapping[str, datetime], recorded: datetime) -> dict[str, str]:
+    """Source times as stored text; one after the recorded time cannot be (the source cannot
+    have learned a fact after the engine recorded it from that source)."""
+    found = {}
+    for event_id, when in times.items():
+        if when.tzinfo is None:
+            raise ValueError(f"event {event_id}: source_recorded_at must carry a time zone")
+        if when > recorded:
+            raise ValueError(
+                f"event {event_id}: source_recorded_at {format_instant(when)} is after its "
+                f"recorded time {format_instant(recorded)}"
+            )
+        found[event_id] = format_instant(when)
+    return found
+
+
 def _reason(exc: ValidationError) -> str:
     """A validation failure of a stored event in one line: each field and its reason."""
     parts = []
@@ -496,6 +568,19 @@ def _recorded_text(state: bytes) -> str:
     """The recorded_at text of a stored state (fixed-width ISO, comparable as text)."""
     marker = b'"recorded_at":"'
     i = state.index(marker) + len(marker)
+    return state[i : i + 32].decode()
+
+
+_SOURCE_MARKER = b'"source_recorded_at":"'
+
+
+def _known_text(state: bytes) -> str:
+    """The known-at text of a stored state: its source time (written last, when there is
+    one), else its recorded time."""
+    i = state.rfind(_SOURCE_MARKER)
+    if i < 0:
+        return _recorded_text(state)
+    i += len(_SOURCE_MARKER)
     return state[i : i + 32].decode()
 
 
