@@ -431,6 +431,8 @@ class _Ownership(Event):
 
     EFFECTIVE = "effective_date"
     REPS = ("owners",)
+    SHORTHANDS: ClassVar[tuple[str, ...]] = ("rep_id",)
+    """Input names the event accepts beside its fields (a mapping may fill them)."""
     territory_id: Id
     owners: tuple[Share, ...] = Field(min_length=1)
     effective_date: Day

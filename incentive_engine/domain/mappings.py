@@ -48,7 +48,7 @@ __all__ = [
     "parse_number",
 ]
 
-PASS_THROUGH_FIELDS = frozenset({"source_recorded_at"})
+PASS_THROUGH_FIELDS: tuple[str, ...] = ("source_recorded_at",)
 """Record fields every output may set although no event class declares them here: the time
 the source system learned the fact (see the README's two clocks), checked by ingest."""
 
@@ -254,7 +254,8 @@ class Output(_Model):
             if top in ("type", "event_id"):
                 reason = "set by the output itself (type, event_id)"
                 raise _PathError(f"fields.{name}", reason, relative=True)
-            if top not in cls.model_fields and top not in PASS_THROUGH_FIELDS:
+            shorthands = getattr(cls, "SHORTHANDS", ())
+            if top not in cls.model_fields and top not in PASS_THROUGH_FIELDS + shorthands:
                 reason = f"{self.type} has no field {top!r}"
                 raise _PathError(f"fields.{name}", reason, relative=True)
         return self

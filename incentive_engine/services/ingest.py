@@ -563,7 +563,7 @@ class IngestService:
     def check(self, source: str, records: Callable[[], Iterable[RawRecord]]) -> SourceReport:
         """Validate one source exactly as ``ingest`` would, storing nothing (a dry run)."""
         report = SourceReport(source)
-        self._check(records(), report)
+        self._check(records(), report, self.store.clock())
         return report
 
     def _append(

@@ -234,3 +234,43 @@ def test_as_of_from_a_snapshot_cuts_backfilled_events_after_it_exactly(
         assert engine.last_fold is not None and engine.last_fold.source == "snapshot"
         assert total(engine, "an", Q1, at("2026-02-28T23:59:59")) == Decimal(5_500_000)
         assert engine.last_fold.source == "snapshot"
+
+
+def test_a_mapped_spreadsheet_carries_its_source_times_to_as_of(
+    store: EventStore, clock: StepClock, tmp_path: Path
+) -> None:
+    """A CRM export read through a mapping whose "Cập nhật" column is the time the old system
+    learned each reassignment: as-of cuts on it, as for a JSONL record's own field."""
+    from incentive_engine.domain.mappings import load_mapping
+    from incentive_engine.services.imports import import_file
+
+    setup(store, clock)
+    clock.set("2026-06-01T08:00:00")
+    mapping = load_mapping(
+        """
+name: reassignments
+currency: {value: VND}
+events:
+  - type: TerritoryAssigned
+    event_id: {column: Mã, prefix: "ta-"}
+    fields:
+      territory_id: {column: Địa bàn}
+      rep_id: {column: Nhân viên}
+      effective_date: {column: Hiệu lực, parse: {date: dd/mm/yyyy}}
+      source_recorded_at: {column: Cập nhật, parse: {datetime: dd/mm/yyyy, utc_offset: "+07:00"}}
+""",
+        "reassignments.yaml",
+    )
+    sheet = tmp_path / "reassignments.csv"
+    sheet.write_text(
+        "Mã,Địa bàn,Nhân viên,Hiệu lực,Cập nhật\n"
+        "R1,HCM-SME-RETAIL,binh,15/02/2026,01/03/2026 09:00\n",
+        encoding="utf-8",
+    )
+    report = import_file(service(store), sheet, mapping).report
+    assert not report.errors and report.stored == 1, report.errors
+    stored = store.get("ta-R1")
+    assert stored is not None and stored.source_recorded_at == at("2026-03-01T02:00:00")
+    with Engine(store=store, snapshots=False) as engine:
+        assert total(engine, "binh", Q1, at("2026-02-28T23:59:59")) == Decimal(0)
+        assert total(engine, "binh", Q1, at("2026-03-02T00:00:00")) == Decimal(5_500_000)
