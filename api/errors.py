@@ -48,9 +48,9 @@ STATUSES: tuple[tuple[type[EngineError], int], ...] = (
 engine error is a refusal the data cannot answer: 409."""
 
 
-def status_of(exc: EngineError) -> int:
-    """The HTTP status of an engine error."""
-    return next((status for base, status in STATUSES if isinstance(exc, base)), 409)
+def status_of(exc: EngineError, default: int = 409) -> int:
+    """The HTTP status of an engine error (``default`` for one of no known kind)."""
+    return next((status for base, status in STATUSES if isinstance(exc, base)), default)
 
 
 class ErrorBody(BaseModel):

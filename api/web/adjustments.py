@@ -14,13 +14,13 @@ from fastapi.responses import RedirectResponse, Response
 from api import access
 from api.auth import Principal, Role
 from api.deps import EngineDep
+from api.errors import status_of
 from api.web.disputes import _amount, _FormError
 from api.web.i18n import formatter
 from api.web.render import page
 from api.web.rep import refused
 from api.web.session import WebUser, form_of
 from incentive_engine.domain.adjustments import Adjustment, AdjustmentError, Status
-from incentive_engine.domain.errors import Conflict, Forbidden, NotFound
 from incentive_engine.domain.money import MINOR_UNITS
 from incentive_engine.domain.references import same_person
 from incentive_engine.services.adjustments import AdjustmentService
@@ -33,14 +33,8 @@ DECIDED_SHOWN = 50
 
 
 def _status_of(exc: AdjustmentError) -> int:
-    """The HTTP status of a refused step (as the API answers it)."""
-    if isinstance(exc, Forbidden):
-        return 403
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict):
-        return 409
-    return 422
+    """The HTTP status of a refused step, as the API answers it (422 for a plain refusal)."""
+    return status_of(exc, default=422)
 
 
 def _page(

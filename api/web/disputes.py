@@ -15,13 +15,14 @@ from fastapi.responses import RedirectResponse, Response
 from api import access
 from api.auth import Principal, Role
 from api.deps import EngineDep
+from api.errors import status_of
 from api.web.errors import page_period
 from api.web.i18n import formatter
 from api.web.render import page
 from api.web.rep import refused
 from api.web.session import WebUser, form_of
 from api.web.statements import statements_of, wordings
-from incentive_engine.domain.errors import Conflict, Forbidden, NotFound
+from incentive_engine.domain.errors import Forbidden
 from incentive_engine.domain.visibility import figure_day
 from incentive_engine.services.disputes import (
     STATUS_FILTERS,
@@ -44,14 +45,8 @@ def _actor(who: Principal) -> Actor:
 
 
 def _status_of(exc: DisputeError) -> int:
-    """The HTTP status of a refused dispute step (as the API answers it)."""
-    if isinstance(exc, Forbidden):
-        return 403
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict):
-        return 409
-    return 422
+    """The HTTP status of a refused step, as the API answers it (422 for a plain refusal)."""
+    return status_of(exc, default=422)
 
 
 def _amount(text: str, locale: str, field: str) -> Decimal:
