@@ -8,6 +8,10 @@ as a spreadsheet shows it (the header row counts) and the column, beside the eve
 
 A dry run converts and validates the whole file and stores nothing.
 
+A row is atomic: when it yields several events (an opportunity, its stage, its win) and one
+is refused, none of that row's events is stored, also with dead letters or a partial import
+(each of them is dead-lettered, naming the row).
+
 XLSX files are read as stored values: a cell holding a formula is refused where the mapping
 reads it (the engine never evaluates a formula), and a header row with an unnamed cell
 between named ones (merged header cells) is refused whole.  Numbers are exact: an XLSX
@@ -367,16 +371,16 @@ def _records(
             if made.record is None:
                 trace.problems[line] = made.problems
                 _, name, reason = made.problems[0]
-                yield RawRecord(source, line, None, original, reason, name)
+                yield RawRecord(source, line, None, original, reason, name, row.number)
                 continue
             try:
                 check_structure(made.record)
             except LimitError as exc:
-                yield RawRecord(source, line, None, original, exc.reason, exc.field)
+                yield RawRecord(source, line, None, original, exc.reason, exc.field, row.number)
                 continue
             if len(trace.sample) < SAMPLE_SIZE * 4:
                 trace.sample[line] = made.record
-            yield RawRecord(source, line, made.record, original)
+            yield RawRecord(source, line, made.record, original, group=row.number)
 
 
 def _translate(

@@ -302,3 +302,30 @@ def test_not_a_workbook_and_missing_columns_are_refused_whole(store: EventStore)
     with pytest.raises(SourceError, match="no column 'Giá trị \\(VNĐ\\)'"):
         header = ";".join(h for h in HEADER if h != "Giá trị (VNĐ)")
         import_bytes(service(store), "x.csv", header.encode() + b"\n", mapping)
+
+
+def test_a_row_is_atomic_under_dead_letters(store: EventStore, tmp_path: Path) -> None:
+    """Row 5 (Sông Hàn, Negotiation/Review) yields OpportunityCreated and a stage change; a
+    bad Last Stage Change Date refuses the stage change, and so the whole row: neither of its
+    events is stored, the dead letters name row 5 for both, the other rows are stored."""
+    seed(store)
+    text = (SAMPLES / "salesforce-opportunities.csv").read_text("utf-8")
+    text = text.replace("3/28/2026,2/25/2026", "3/28/2026,2/30/2026")
+    letters = DeadLetters(tmp_path / "dead.jsonl")
+    found = import_bytes(service(store), "sf.csv", text.encode(),
+                         resolve_mapping("salesforce-opportunities"), dead_letters=letters)  # fmt: skip
+    letters.close()
+    assert found.report.written and found.report.dead_lettered == 2
+    assert "0065g00000AbC04AAF" not in snapshot(store).facts.deals
+    entries = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert [(e["row"], e["event_type"]) for e in entries] == [
+        (5, "OpportunityCreated"), (5, "OpportunityStageChanged"),
+    ]  # fmt: skip
+    created, stage = (e["errors"] for e in entries)
+    assert stage[0]["column"] == "Last Stage Change Date" and "2/30/2026" in stage[0]["reason"]
+    assert "another event of the same row was refused" in created[0]["reason"]
+    # the other five rows: 5 OpportunityCreated + 3 DealWon + 1 DealLost
+    assert found.report.stored == 9 and found.counts == {
+        "OpportunityCreated": 5, "DealWon": 3, "DealLost": 1,
+    }  # fmt: skip
+    assert q1_total(store) == Decimal(17_700_000)
