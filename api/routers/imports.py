@@ -18,6 +18,7 @@ from incentive_engine.domain.scopes import WriteScope
 from incentive_engine.services.imports import (
     ImportReport,
     SourceError,
+    TooManyRows,
     import_bytes,
     resolve_mapping,
 )
@@ -150,6 +151,10 @@ async def post_import(
         result = await run_in_threadpool(
             _run, engine, name, data, chosen, scope, writer, sheet, dry_run, partial
         )
+    except TooManyRows as exc:
+        raise ApiError(
+            413, f"{name}: {exc}", details=[{"field": "file", "reason": str(exc)}]
+        ) from None
     except SourceError as exc:
         raise ApiError(
             422, f"{name}: {exc}", details=[{"field": "file", "reason": str(exc)}]

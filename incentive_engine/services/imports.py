@@ -64,6 +64,7 @@ __all__ = [
     "MappedError",
     "MappingError",
     "SourceError",
+    "TooManyRows",
     "catalogue",
     "csv_rows",
     "import_bytes",
@@ -82,6 +83,10 @@ FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 
 class SourceError(ValueError):
     """A file (or mapping) that cannot be imported at all: nothing is read from it."""
+
+
+class TooManyRows(SourceError):
+    """A file with more data rows than the import limit (``import_max_rows``)."""
 
 
 # ------------------------------------------------------------------- the catalogue
@@ -352,13 +357,20 @@ def _records(
     source: str,
     trace: _Trace,
     tables: dict[str, dict[str, Scalar]] | None = None,
+    max_rows: int | None = None,
 ) -> Iterator[RawRecord]:
-    """The records of the rows (each error a record with its reason), traced to their rows."""
+    """The records of the rows (each error a record with its reason), traced to their rows;
+    TooManyRows past ``max_rows`` data rows."""
     outputs = mapping.outputs()
     line = 0
     trace.rows_read = 0
     for row in rows:
         trace.rows_read += 1
+        if max_rows is not None and trace.rows_read > max_rows:
+            raise TooManyRows(
+                f"more than {max_rows:,} data rows (row {row.number} is past the limit): "
+                "nothing was stored; split the file, or raise INCENTIVE_IMPORT_MAX_ROWS"
+            )
         original = orjson.dumps(row.cells, default=str).decode()
         if row.error is not None:
             line += 1
@@ -485,6 +497,7 @@ def import_source(
     trace = _Trace()
     outputs = mapping.outputs()
     tables = rep_tables(service.store, mapping.tables())
+    max_rows = service.store.settings.import_max_rows
 
     def records() -> Iterator[RawRecord]:
         handle = opener()
@@ -492,7 +505,7 @@ def import_source(
             rows = (
                 xlsx_rows(handle, mapping, sheet) if kind == "xlsx" else csv_rows(handle, mapping)
             )
-            yield from _records(mapping, rows, name, trace, tables)
+            yield from _records(mapping, rows, name, trace, tables, max_rows)
         finally:
             handle.close()
 
