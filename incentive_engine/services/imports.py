@@ -51,6 +51,7 @@ from incentive_engine.domain.mappings import (
     group_key,
     load_mapping,
 )
+from incentive_engine.domain.scopes import WriteScope
 from incentive_engine.services.ingest import (
     DeadLetters,
     IngestService,
@@ -68,10 +69,12 @@ __all__ = [
     "SourceError",
     "TooManyRows",
     "catalogue",
+    "choose_mapping",
     "csv_rows",
     "import_bytes",
     "import_file",
     "import_source",
+    "import_upload",
     "mapping_text",
     "resolve_mapping",
     "xlsx_rows",
@@ -629,3 +632,43 @@ def import_bytes(
         service, name, lambda: io.BytesIO(data), mapping,
         sheet=sheet, dry_run=dry_run, dead_letters=dead_letters,
     )  # fmt: skip
+
+
+class _Discard:
+    """A dead-letter sink that keeps nothing (the refused rows are in the report)."""
+
+    def write_entry(self, entry: dict[str, Any]) -> None:
+        """Drop the entry."""
+
+
+def choose_mapping(name: str | None, uploaded: tuple[str, bytes] | None) -> Mapping:
+    """The mapping of an upload (HTTP, web): an uploaded mapping document (file name, bytes)
+    wins over a shipped mapping's name; never a path on the server.  MappingError when the
+    document is invalid, SourceError when there is no such shipped mapping or none given."""
+    if uploaded is not None:
+        return load_mapping(uploaded[1].decode("utf-8", errors="replace"), uploaded[0])
+    if not name:
+        raise SourceError("name a mapping or upload a mapping file")
+    return resolve_mapping(name, allow_path=False)
+
+
+def import_upload(
+    store: EventStore,
+    name: str,
+    data: bytes,
+    mapping: Mapping,
+    *,
+    scope: WriteScope,
+    writer: str,
+    sheet: str | None = None,
+    dry_run: bool = False,
+    partial: bool = False,
+) -> ImportReport:
+    """Import an uploaded file for a person or a machine at a door (``POST /v1/imports``,
+    the web's import page) within the writer's scope: all or nothing, or (``partial``) the
+    valid rows stored and the refused ones reported."""
+    service = IngestService(store, scope=scope, writer=writer)
+    letters: Any = _Discard() if partial else None
+    return import_bytes(
+        service, name, data, mapping, sheet=sheet, dry_run=dry_run, dead_letters=letters
+    )
