@@ -85,7 +85,9 @@ async def post_import(
     """Import an uploaded CSV or XLSX export through a column mapping. All or nothing by
     default: any refused row gives a 422 naming each row and column, and nothing is stored.
     A mapping producing an event type outside the caller's write scope refuses the file
-    with 403 (an integration key writes CRM facts only)."""
+    with 403 (an integration key writes CRM facts only); a file of more rows than
+    INCENTIVE_IMPORT_MAX_ROWS (200,000) is refused with 413 before anything is stored. A
+    row is atomic: with partial=true, a row one of whose events is refused stores none."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "multipart/form-data":
         raise ApiError(
