@@ -77,6 +77,16 @@ class Settings(BaseSettings):
     max_batch_records: int = Field(
         10_000, ge=1, le=1_000_000, description="Most records in one HTTP batch (413 beyond)."
     )
+    import_max_rows: int = Field(
+        200_000,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "Most data rows in one imported CSV or XLSX file (ingest --mapping, POST "
+            "/v1/imports, the web's import page): a longer file is refused before anything "
+            "is stored; split it."
+        ),
+    )
     max_record_bytes: int = Field(
         1 << 20,
         ge=1024,

@@ -11,17 +11,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.auth import Principal, Role
-from api.deps import Engine, EngineDep, require
+from api.deps import EngineDep, require
 from api.errors import ApiError
-from incentive_engine.domain.mappings import Mapping, MappingError, load_mapping
-from incentive_engine.domain.scopes import WriteScope
+from incentive_engine.domain.mappings import MappingError
 from incentive_engine.services.imports import (
-    ImportReport,
     SourceError,
-    import_bytes,
-    resolve_mapping,
+    TooManyRows,
+    choose_mapping,
+    import_upload,
 )
-from incentive_engine.services.ingest import IngestService
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -50,32 +48,6 @@ MULTIPART = {
         },
     }
 }
-
-
-class _Discard:
-    """A dead-letter sink that keeps nothing (refused rows are in the response)."""
-
-    def write_entry(self, entry: dict[str, Any]) -> None:
-        """Drop the entry."""
-
-
-def _run(
-    engine: Engine,
-    name: str,
-    data: bytes,
-    mapping: Mapping,
-    scope: WriteScope,
-    writer: str,
-    sheet: str | None,
-    dry_run: bool,
-    partial: bool,
-) -> ImportReport:
-    """Import the upload (off the event loop)."""
-    service = IngestService(engine.store, scope=scope, writer=writer)
-    letters: Any = _Discard() if partial else None
-    return import_bytes(
-        service, name, data, mapping, sheet=sheet, dry_run=dry_run, dead_letters=letters
-    )
 
 
 async def _upload(form: Any, field: str) -> tuple[str, bytes] | None:
@@ -113,7 +85,9 @@ async def post_import(
     """Import an uploaded CSV or XLSX export through a column mapping. All or nothing by
     default: any refused row gives a 422 naming each row and column, and nothing is stored.
     A mapping producing an event type outside the caller's write scope refuses the file
-    with 403 (an integration key writes CRM facts only)."""
+    with 403 (an integration key writes CRM facts only); a file of more rows than
+    INCENTIVE_IMPORT_MAX_ROWS (200,000) is refused with 413 before anything is stored. A
+    row is atomic: with partial=true, a row one of whose events is refused stores none."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "multipart/form-data":
         raise ApiError(
@@ -131,14 +105,11 @@ async def post_import(
                        details=[{"field": "file", "reason": "missing"}])  # fmt: skip
     name, data = upload
     given = await _upload(form, "mapping_file")
+    if given is None and mapping is None:
+        raise ApiError(422, "name a mapping (?mapping=NAME) or upload mapping_file",
+                       details=[{"field": "mapping", "reason": "missing"}])  # fmt: skip
     try:
-        if given is not None:
-            chosen = load_mapping(given[1].decode("utf-8", errors="replace"), given[0])
-        elif mapping is not None:
-            chosen = resolve_mapping(mapping, allow_path=False)
-        else:
-            raise ApiError(422, "name a mapping (?mapping=NAME) or upload mapping_file",
-                           details=[{"field": "mapping", "reason": "missing"}])  # fmt: skip
+        chosen = choose_mapping(mapping, given)
     except MappingError as exc:
         details = [{"field": f"mapping.{path}", "reason": why} for path, why in exc.problems]
         raise ApiError(422, "the mapping is not valid", details=details) from None
@@ -148,8 +119,15 @@ async def post_import(
     writer = f"the {who.role.value} {who.subject!r}"
     try:
         result = await run_in_threadpool(
-            _run, engine, name, data, chosen, scope, writer, sheet, dry_run, partial
-        )
+            lambda: import_upload(
+                engine.store, name, data, chosen, scope=scope, writer=writer,
+                sheet=sheet, dry_run=dry_run, partial=partial,
+            )
+        )  # fmt: skip
+    except TooManyRows as exc:
+        raise ApiError(
+            413, f"{name}: {exc}", details=[{"field": "file", "reason": str(exc)}]
+        ) from None
     except SourceError as exc:
         raise ApiError(
             422, f"{name}: {exc}", details=[{"field": "file", "reason": str(exc)}]

@@ -70,6 +70,8 @@ def navigation(who: Principal | None) -> list[NavItem]:
             NavItem("/disputes/inbox", "Disputes"),
             NavItem("/audit", "Audit"),
         ]
+    if role in (Role.FINANCE, Role.INTEGRATION):
+        items.append(NavItem("/imports", "Import"))
     if role in (Role.PLAN_ADMIN, Role.FINANCE):
         items += [NavItem("/plans", "Plans"), NavItem("/plans/simulate", "Simulate")]
     if role in (Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN):

@@ -71,11 +71,39 @@ async def form_of(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, st
         fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
     except UnicodeDecodeError:
         raise ApiError(400, "the form is not UTF-8") from None
+    _check_csrf(request, fields.get(CSRF_FIELD, ""))
+    return fields
+
+
+def _check_csrf(request: Request, sent: str) -> None:
+    """403 unless the form's CSRF token matches the browser's cookie."""
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = fields.get(CSRF_FIELD, "")
     if not cookie or not sent or not hmac.compare_digest(cookie.encode(), sent.encode()):
         raise ApiError(403, "the form's CSRF token is missing or does not match: reload the page")
-    return fields
+
+
+async def upload_form(
+    request: Request, max_files: int = 2, max_fields: int = 10
+) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    """A submitted multipart form (an upload): its text fields and its files (name → (file
+    name, bytes)), after the same CSRF check as ``form_of``; the body is bounded by the
+    door's body limit (413), a form that is not multipart is refused (415)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "multipart/form-data":
+        raise ApiError(415, "send the form as multipart/form-data")
+    try:
+        form = await request.form(max_files=max_files, max_fields=max_fields)
+    except Exception as exc:  # a malformed multipart body
+        raise ApiError(400, f"the form cannot be read: {exc}") from None
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(key, value)
+        elif key not in files and value.filename:
+            files[key] = (value.filename, await value.read())
+    _check_csrf(request, fields.get(CSRF_FIELD, ""))
+    return fields, files
 
 
 def signed_in(request: Request) -> Principal:

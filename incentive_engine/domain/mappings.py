@@ -40,8 +40,11 @@ __all__ = [
     "MappingError",
     "Output",
     "Produced",
+    "Row",
+    "convert_group",
     "convert_row",
     "excel_serial",
+    "group_key",
     "load_mapping",
     "mapping_from_data",
     "parse_date",
@@ -180,14 +183,27 @@ class FieldSpec(_Model):
     parse: Parse | None = None
     default: Scalar | None = None
     """The value when the cell is empty (by default an empty cell leaves the field out)."""
+    each: dict[str, FieldSpec] | None = Field(None, min_length=1)
+    """A list field (DealWon's ``splits``): one item per row of the group (see the mapping's
+    ``group_by``; without it, a one-item list), each item's fields read from its own row:
+    ``{each: {rep_id: {column: Split Owner, map: reps.name}, share: {column: Split Percent,
+    parse: {percent: true}}}}``."""
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
-        if (self.column is None) == (self.value is None):
-            raise ValueError("give exactly one of column or value")
-        if self.value is not None and (self.map or self.parse or self.default is not None):
-            raise ValueError("a constant value takes no map, parse or default")
+        given = [x for x in (self.column, self.value, self.each) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of column, value or each")
+        if self.column is None and (self.map or self.parse or self.default is not None):
+            raise ValueError("a constant value or a list (each) takes no map, parse or default")
+        for name, spec in (self.each or {}).items():
+            if spec.each is not None:
+                raise _PathError(f"each.{name}", "a list item cannot hold a list", relative=True)
         return self
+
+    def specs(self) -> list[FieldSpec]:
+        """This spec, or the specs of its list items."""
+        return list(self.each.values()) if self.each is not None else [self]
 
 
 class EventId(_Model):
@@ -273,21 +289,40 @@ class Output(_Model):
         if field_path == "event_id":
             ident = self.event_id
             return ident.column or (", ".join(ident.hash) if ident.hash else None)
-        best: tuple[int, str | None] = (-1, None)
+        return _column_of(self.fields, field_path)
+
+    def item_of(self, field_path: str) -> int | None:
+        """The list item (the group's row, counted from 0) a field path is about
+        (``splits.1.share`` → 1), None when it is not inside a list field."""
         for name, spec in self.fields.items():
-            covers = field_path == name or field_path.startswith(name + ".")
-            if covers and len(name) > best[0]:
-                best = (len(name), spec.column)
-        return best[1]
+            rest = field_path.removeprefix(name + ".")
+            if spec.each is not None and rest != field_path:
+                head = rest.split(".")[0]
+                return int(head) if head.isdigit() else None
+        return None
 
     def columns(self) -> set[str]:
         """Every column this output reads."""
         found = {w.column for w in self.filters}
-        found.update(s.column for s in self.fields.values() if s.column)
+        found.update(s.column for f in self.fields.values() for s in f.specs() if s.column)
         found.update(self.event_id.hash or ())
         if self.event_id.column:
             found.add(self.event_id.column)
         return found
+
+
+def _column_of(fields: MappingABC[str, FieldSpec], field_path: str) -> str | None:
+    """The column behind a field path among these fields (inside a list field, its item's)."""
+    best: tuple[int, str | None] = (-1, None)
+    for name, spec in fields.items():
+        covers = field_path == name or field_path.startswith(name + ".")
+        if covers and len(name) > best[0]:
+            column = spec.column
+            if spec.each is not None:
+                _, index, rest = (field_path.removeprefix(name) + "..").split(".", 2)
+                column = _column_of(spec.each, rest.rstrip(".")) if index.isdigit() else None
+            best = (len(name), column)
+    return best[1]
 
 
 class Mapping(_Model):
@@ -302,13 +337,24 @@ class Mapping(_Model):
     currency: FieldSpec | None = None
     """The currency of every output whose event has a ``currency`` field it does not set:
     ``{value: VND}`` or ``{column: Currency}``."""
+    group_by: tuple[str, ...] | None = Field(None, min_length=1, max_length=10)
+    """Rows with the same text in these columns form one group (a Salesforce split report:
+    one row per opportunity and split owner), wherever they are in the file, and each output
+    yields one event per group rather than per row: its plain fields (and ``when`` filters
+    and ``event_id``) must read the same in every row of the group, its list fields
+    (``each``) take one item per row."""
     events: tuple[Output, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _maps_known(self) -> Mapping:
+        if self.currency is not None and self.currency.each is not None:
+            raise _PathError("currency", "the currency is one value, not a list (each)")
         specs = [("currency", self.currency)] if self.currency else []
         for i, out in enumerate(self.events):
-            specs.extend((f"events.{i}.fields.{k}", s) for k, s in out.fields.items())
+            for k, spec in out.fields.items():
+                path = f"events.{i}.fields.{k}"
+                specs.extend((f"{path}.each.{n}", x) for n, x in (spec.each or {}).items())
+                specs.append((path, spec))
         for path, spec in specs:
             known_maps = {*self.maps, *REP_TABLES}
             if spec is not None and spec.map is not None and spec.map not in known_maps:
@@ -332,13 +378,14 @@ class Mapping(_Model):
         return {
             spec.map
             for out in self.outputs()
-            for spec in out.fields.values()
+            for field_spec in out.fields.values()
+            for spec in field_spec.specs()
             if spec.map in REP_TABLES
         }
 
     def columns(self) -> set[str]:
         """Every column the mapping reads (each must be in the file's header)."""
-        found: set[str] = set()
+        found: set[str] = set(self.group_by or ())
         for out in self.outputs():
             found |= out.columns()
         return found
@@ -593,13 +640,15 @@ def _put(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Produced:
-    """One output of one row: the record (or None) and the problems met building it, each
-    (column or None, field, reason)."""
+    """One output of one row (or group of rows): the record (or None) and the problems met
+    building it, each (column or None, field, reason); ``problem_rows`` gives, for each
+    problem, the row of the group it is about (counted from 0)."""
 
     output: int
     type: str
     record: dict[str, Any] | None
     problems: list[tuple[str | None, str, str]] = field(default_factory=list)
+    problem_rows: list[int] = field(default_factory=list)
 
 
 def event_id_hash(event_type: str, values: Sequence[str]) -> str:
@@ -609,52 +658,152 @@ def event_id_hash(event_type: str, values: Sequence[str]) -> str:
     return hashlib.sha256(payload).hexdigest()[:32]
 
 
+Row = MappingABC[str, Cell | Formula]
+Problem = tuple[str | None, str, str]
+
+
 def convert_row(
     mapping: Mapping,
-    row: MappingABC[str, Cell | Formula],
+    row: Row,
     outputs: Sequence[Output] | None = None,
     tables: MappingABC[str, MappingABC[str, Scalar]] | None = None,
 ) -> list[Produced]:
     """The records one row yields, in the order of the mapping's outputs (``outputs``: the
     mapping's ``outputs()`` when the caller already has them; ``tables``: the built-in
     lookup tables, ``REP_TABLES``, it uses)."""
+    return convert_group(mapping, [row], outputs, tables)
+
+
+def group_key(mapping: Mapping, row: Row) -> tuple[str, ...] | None:
+    """The row's group (its ``group_by`` cells as text); None without ``group_by`` or when
+    every one of those cells is empty."""
+    if mapping.group_by is None:
+        return None
+    key = tuple(_text(row.get(c)) for c in mapping.group_by)
+    return key if any(key) else None
+
+
+def convert_group(
+    mapping: Mapping,
+    rows: Sequence[Row],
+    outputs: Sequence[Output] | None = None,
+    tables: MappingABC[str, MappingABC[str, Scalar]] | None = None,
+    numbers: Sequence[int] | None = None,
+) -> list[Produced]:
+    """The records a group of rows yields (one row: ``convert_row``): each output whose
+    filters hold gives one record, its plain fields read from every row and required to
+    agree, its list fields (``each``) one item per row.  ``numbers``: the rows' numbers in
+    the file, for the reasons."""
     maps = {**{name: {} for name in REP_TABLES}, **(tables or {}), **mapping.maps}
+    shown = list(numbers) if numbers is not None else list(range(1, len(rows) + 1))
     produced = []
     for index, out in enumerate(outputs if outputs is not None else mapping.outputs()):
-        if not all(w.holds(row) for w in out.filters):
+        held = [all(w.holds(row) for w in out.filters) for row in rows]
+        if not any(held):
             continue
-        problems: list[tuple[str | None, str, str]] = []
-        record: dict[str, Any] = {"type": out.type}
-        ident = out.event_id
-        if ident.column is not None:
-            text = _text(row.get(ident.column))
-            if text:
-                record["event_id"] = ident.prefix + text
-            else:
-                problems.append((ident.column, "event_id", "empty: the event_id comes from it"))
-        else:
-            assert ident.hash is not None
-            values = [_text(row.get(c)) for c in ident.hash]
-            empty = [c for c, v in zip(ident.hash, values, strict=True) if not v]
-            if len(empty) == len(values):
-                problems.append(
-                    (", ".join(empty), "event_id", "empty: the event_id is a hash of it")
-                )
-            else:
-                record["event_id"] = ident.prefix + event_id_hash(out.type, values)
+        problems: list[Problem] = []
+        at: list[int] = []
+        if not all(held):
+            pos = held.index(not held[0])
+            column = next(w.column for w in out.filters if w.holds(rows[0]) != w.holds(rows[pos]))
+            problems.append((column, "(when)", _disagree(rows, shown, column, pos)))
+            at.append(pos)
+        built = [_plain(out, row, maps) for row in rows]
+        for pos, (_, found) in enumerate(built):
+            problems.extend(found)
+            at.extend([pos] * len(found))
+        record = built[0][0]
+        if not problems:
+            first = _flat(record)
+            for pos, (other, _) in enumerate(built[1:], start=1):
+                flat = _flat(other)
+                for key in sorted(first.keys() | flat.keys()):
+                    if first.get(key) != flat.get(key):
+                        column = out.column_of(key)
+                        reason = (
+                            _disagree(rows, shown, column, pos)
+                            if column
+                            else (f"differs between rows {shown[0]} and {shown[pos]}")
+                        )
+                        problems.append((column, key, reason))
+                        at.append(pos)
         for name, spec in out.fields.items():
-            if spec.column is None:
-                _put(record, name.split("."), spec.value)
+            if spec.each is None:
                 continue
-            try:
-                value = _value(spec, row.get(spec.column), maps)
-            except CellError as exc:
-                problems.append((spec.column, name, str(exc)))
-                continue
-            if value is not None:
-                _put(record, name.split("."), value)
-        produced.append(Produced(index, out.type, None if problems else record, problems))
+            items = []
+            for pos, row in enumerate(rows):
+                item: dict[str, Any] = {}
+                for sub, sub_spec in spec.each.items():
+                    path = f"{name}.{pos}.{sub}"
+                    try:
+                        _fill(item, sub, sub_spec, row, maps)
+                    except CellError as exc:
+                        problems.append((sub_spec.column, path, str(exc)))
+                        at.append(pos)
+                items.append(item)
+            _put(record, name.split("."), items)
+        produced.append(Produced(index, out.type, None if problems else record, problems, at))
     return produced
+
+
+def _disagree(rows: Sequence[Row], shown: Sequence[int], column: str, pos: int) -> str:
+    """The reason of a group whose rows read differently in one column."""
+    a, b = _text(rows[0].get(column)), _text(rows[pos].get(column))
+    return f"the rows of one group must agree: {a!r} in row {shown[0]}, {b!r} in row {shown[pos]}"
+
+
+def _flat(record: MappingABC[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A record's values by dotted path."""
+    found: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, MappingABC):
+            found.update(_flat(value, f"{prefix}{key}."))
+        else:
+            found[prefix + key] = value
+    return found
+
+
+def _fill(
+    record: dict[str, Any], name: str, spec: FieldSpec, row: Row, maps: MappingABC[str, Any]
+) -> None:
+    """Set one plain field of the record from the row (CellError when its cell is bad)."""
+    if spec.column is None:
+        _put(record, name.split("."), spec.value)
+        return
+    value = _value(spec, row.get(spec.column), maps)
+    if value is not None:
+        _put(record, name.split("."), value)
+
+
+def _plain(
+    out: Output, row: Row, maps: MappingABC[str, Any]
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The record of one row without its list fields, and the problems met."""
+    problems: list[Problem] = []
+    record: dict[str, Any] = {"type": out.type}
+    ident = out.event_id
+    if ident.column is not None:
+        text = _text(row.get(ident.column))
+        if text:
+            record["event_id"] = ident.prefix + text
+        else:
+            problems.append((ident.column, "event_id", "empty: the event_id comes from it"))
+    else:
+        assert ident.hash is not None
+        values = [_text(row.get(c)) for c in ident.hash]
+        empty = [c for c, v in zip(ident.hash, values, strict=True) if not v]
+        if len(empty) == len(values):
+            problems.append((", ".join(empty), "event_id", "empty: the event_id is a hash of it"))
+        else:
+            record["event_id"] = ident.prefix + event_id_hash(out.type, values)
+    for name, spec in out.fields.items():
+        if spec.each is not None:
+            continue
+        try:
+            _fill(record, name, spec, row, maps)
+        except CellError as exc:
+            problems.append((spec.column, name, str(exc)))
+    return record, problems
 
 
 def load_mapping(text: str, source: str = "<mapping>") -> Mapping:

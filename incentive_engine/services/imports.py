@@ -8,6 +8,10 @@ as a spreadsheet shows it (the header row counts) and the column, beside the eve
 
 A dry run converts and validates the whole file and stores nothing.
 
+A row is atomic: when it yields several events (an opportunity, its stage, its win) and one
+is refused, none of that row's events is stored, also with dead letters or a partial import
+(each of them is dead-lettered, naming the row).
+
 XLSX files are read as stored values: a cell holding a formula is refused where the mapping
 reads it (the engine never evaluates a formula), and a header row with an unnamed cell
 between named ones (merged header cells) is refused whole.  Numbers are exact: an XLSX
@@ -42,9 +46,12 @@ from incentive_engine.domain.mappings import (
     MappingError,
     Output,
     Scalar,
+    convert_group,
     convert_row,
+    group_key,
     load_mapping,
 )
+from incentive_engine.domain.scopes import WriteScope
 from incentive_engine.services.ingest import (
     DeadLetters,
     IngestService,
@@ -60,11 +67,14 @@ __all__ = [
     "MappedError",
     "MappingError",
     "SourceError",
+    "TooManyRows",
     "catalogue",
+    "choose_mapping",
     "csv_rows",
     "import_bytes",
     "import_file",
     "import_source",
+    "import_upload",
     "mapping_text",
     "resolve_mapping",
     "xlsx_rows",
@@ -78,6 +88,10 @@ FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 
 class SourceError(ValueError):
     """A file (or mapping) that cannot be imported at all: nothing is read from it."""
+
+
+class TooManyRows(SourceError):
+    """A file with more data rows than the import limit (``import_max_rows``)."""
 
 
 # ------------------------------------------------------------------- the catalogue
@@ -322,6 +336,10 @@ class _Trace:
     rows: dict[int, tuple[int, int, str]] = field(default_factory=dict)
     """record line → (row number, output index or -1 for an unreadable row, event type)"""
     problems: dict[int, list[tuple[str | None, str, str]]] = field(default_factory=dict)
+    problem_rows: dict[int, list[int]] = field(default_factory=dict)
+    """record line → the row number of each of its problems (a group's records)"""
+    groups: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    """record line → the row numbers of its group (``group_by``; a group of several rows)"""
     cells: dict[int, str] = field(default_factory=dict)
     sample: dict[int, dict[str, Any]] = field(default_factory=dict)
     rows_read: int = 0
@@ -342,56 +360,113 @@ def rep_tables(store: EventStore, names: set[str]) -> dict[str, dict[str, Scalar
     return tables
 
 
+def _counted(rows: Iterable[SourceRow], trace: _Trace, max_rows: int | None) -> Iterator[SourceRow]:
+    """The rows, counted; TooManyRows past ``max_rows`` data rows."""
+    trace.rows_read = 0
+    for row in rows:
+        trace.rows_read += 1
+        if max_rows is not None and trace.rows_read > max_rows:
+            raise TooManyRows(
+                f"more than {max_rows:,} data rows (row {row.number} is past the limit): "
+                "nothing was stored; split the file, or raise INCENTIVE_IMPORT_MAX_ROWS"
+            )
+        yield row
+
+
+def _grouped(mapping: Mapping, rows: Iterable[SourceRow]) -> Iterator[list[SourceRow]]:
+    """The rows in groups: by ``group_by`` (a group's rows wherever they are in the file,
+    groups in the order of their first row; the file is held in memory, bounded by the row
+    cap), else one row each.  An unreadable row, or one without a group key, is alone."""
+    if mapping.group_by is None:
+        yield from ([row] for row in rows)
+        return
+    groups: dict[tuple[str, ...], list[SourceRow]] = {}
+    alone: list[list[SourceRow]] = []
+    order: list[tuple[str, ...] | int] = []
+    for row in rows:
+        key = None if row.error is not None else group_key(mapping, row.cells)
+        if key is None:
+            order.append(len(alone))
+            alone.append([row])
+        elif key in groups:
+            groups[key].append(row)
+        else:
+            order.append(key)
+            groups[key] = [row]
+    for key in order:
+        yield alone[key] if isinstance(key, int) else groups[key]
+
+
 def _records(
     mapping: Mapping,
     rows: Iterable[SourceRow],
     source: str,
     trace: _Trace,
     tables: dict[str, dict[str, Scalar]] | None = None,
+    max_rows: int | None = None,
 ) -> Iterator[RawRecord]:
-    """The records of the rows (each error a record with its reason), traced to their rows."""
+    """The records of the rows (each error a record with its reason), traced to their rows;
+    TooManyRows past ``max_rows`` data rows."""
     outputs = mapping.outputs()
     line = 0
-    trace.rows_read = 0
-    for row in rows:
-        trace.rows_read += 1
-        original = orjson.dumps(row.cells, default=str).decode()
+    for group in _grouped(mapping, _counted(rows, trace, max_rows)):
+        row = group[0]
+        numbers = tuple(r.number for r in group)
+        cells = row.cells if len(group) == 1 else [r.cells for r in group]
+        original = orjson.dumps(cells, default=str).decode()
         if row.error is not None:
             line += 1
             trace.rows[line] = (row.number, -1, "")
             yield RawRecord(source, line, None, original, row.error, "(row)")
             continue
-        for made in convert_row(mapping, row.cells, outputs, tables):
+        if mapping.group_by is None:
+            made_all = convert_row(mapping, row.cells, outputs, tables)
+        else:
+            if len(group) == 1 and group_key(mapping, row.cells) is None:
+                line += 1
+                trace.rows[line] = (row.number, -1, "")
+                columns = ", ".join(mapping.group_by)
+                reason = f"empty in the column(s) the rows are grouped by ({columns})"
+                yield RawRecord(source, line, None, original, reason, "(row)", row.number)
+                continue
+            made_all = convert_group(mapping, [r.cells for r in group], outputs, tables, numbers)
+        for made in made_all:
             line += 1
             trace.rows[line] = (row.number, made.output, made.type)
+            if len(group) > 1:
+                trace.groups[line] = numbers
             if made.record is None:
                 trace.problems[line] = made.problems
+                trace.problem_rows[line] = [numbers[i] for i in made.problem_rows]
                 _, name, reason = made.problems[0]
-                yield RawRecord(source, line, None, original, reason, name)
+                yield RawRecord(source, line, None, original, reason, name, row.number)
                 continue
             try:
                 check_structure(made.record)
             except LimitError as exc:
-                yield RawRecord(source, line, None, original, exc.reason, exc.field)
+                yield RawRecord(source, line, None, original, exc.reason, exc.field, row.number)
                 continue
             if len(trace.sample) < SAMPLE_SIZE * 4:
                 trace.sample[line] = made.record
-            yield RawRecord(source, line, made.record, original)
+            yield RawRecord(source, line, made.record, original, group=row.number)
 
 
 def _translate(
     errors: Iterable[RecordError], trace: _Trace, outputs: tuple[Output, ...]
 ) -> list[MappedError]:
-    """Errors of records as errors of rows and columns."""
+    """Errors of records as errors of rows and columns (a group's: the row of the list item
+    at fault, else its first row, naming the others)."""
     found = []
     for err in errors:
         row, index, kind = trace.rows.get(err.line, (err.line, -1, ""))
         problems = trace.problems.get(err.line)
         if problems is not None:
-            for column, name, reason in problems:
+            at = trace.problem_rows.get(err.line) or [row] * len(problems)
+            for (column, name, reason), where in zip(problems, at, strict=True):
                 found.append(
-                    MappedError(err.source, row, None, name, reason, column=column, event_type=kind)
-                )
+                    MappedError(err.source, where, None, name, reason, column=column,
+                                event_type=kind)
+                )  # fmt: skip
             continue
         column = outputs[index].column_of(err.field) if index >= 0 else None
         reason = err.reason
@@ -399,6 +474,13 @@ def _translate(
             reason += " (no column gives it: add it to the mapping's fields)"
         elif column is not None and reason.startswith("Field required"):
             reason = "empty, but the event needs it"
+        group = trace.groups.get(err.line)
+        if group is not None:
+            item = outputs[index].item_of(err.field) if index >= 0 else None
+            if item is not None and item < len(group):
+                row = group[item]
+            else:
+                reason += f" (the group of rows {', '.join(map(str, group))})"
         found.append(
             MappedError(
                 err.source, row, err.event_id, err.field, reason,
@@ -481,6 +563,7 @@ def import_source(
     trace = _Trace()
     outputs = mapping.outputs()
     tables = rep_tables(service.store, mapping.tables())
+    max_rows = service.store.settings.import_max_rows
 
     def records() -> Iterator[RawRecord]:
         handle = opener()
@@ -488,7 +571,7 @@ def import_source(
             rows = (
                 xlsx_rows(handle, mapping, sheet) if kind == "xlsx" else csv_rows(handle, mapping)
             )
-            yield from _records(mapping, rows, name, trace, tables)
+            yield from _records(mapping, rows, name, trace, tables, max_rows)
         finally:
             handle.close()
 
@@ -549,3 +632,43 @@ def import_bytes(
         service, name, lambda: io.BytesIO(data), mapping,
         sheet=sheet, dry_run=dry_run, dead_letters=dead_letters,
     )  # fmt: skip
+
+
+class _Discard:
+    """A dead-letter sink that keeps nothing (the refused rows are in the report)."""
+
+    def write_entry(self, entry: dict[str, Any]) -> None:
+        """Drop the entry."""
+
+
+def choose_mapping(name: str | None, uploaded: tuple[str, bytes] | None) -> Mapping:
+    """The mapping of an upload (HTTP, web): an uploaded mapping document (file name, bytes)
+    wins over a shipped mapping's name; never a path on the server.  MappingError when the
+    document is invalid, SourceError when there is no such shipped mapping or none given."""
+    if uploaded is not None:
+        return load_mapping(uploaded[1].decode("utf-8", errors="replace"), uploaded[0])
+    if not name:
+        raise SourceError("name a mapping or upload a mapping file")
+    return resolve_mapping(name, allow_path=False)
+
+
+def import_upload(
+    store: EventStore,
+    name: str,
+    data: bytes,
+    mapping: Mapping,
+    *,
+    scope: WriteScope,
+    writer: str,
+    sheet: str | None = None,
+    dry_run: bool = False,
+    partial: bool = False,
+) -> ImportReport:
+    """Import an uploaded file for a person or a machine at a door (``POST /v1/imports``,
+    the web's import page) within the writer's scope: all or nothing, or (``partial``) the
+    valid rows stored and the refused ones reported."""
+    service = IngestService(store, scope=scope, writer=writer)
+    letters: Any = _Discard() if partial else None
+    return import_bytes(
+        service, name, data, mapping, sheet=sheet, dry_run=dry_run, dead_letters=letters
+    )

@@ -95,6 +95,9 @@ class RawRecord:
     error: str | None = None
     error_field: str = "(record)"
     """The field an unreadable record's error is about (a duplicate key, a deep nest)."""
+    group: int | None = None
+    """Records of one group (the events of one source row) are stored all or none: with
+    dead-lettering, one refused record refuses its whole group."""
 
     @property
     def event_id(self) -> str | None:
@@ -526,6 +529,8 @@ class IngestService:
             {} if in_memory else None
         )
         bad = self._check(first, report, now, validated)
+        if dead_letters is not None and report.errors:
+            bad = self._whole_groups(records, first if in_memory else None, report, now, bad)
         if report.errors and (dead_letters is None or any(e.forbidden for e in report.errors)):
             # Out-of-scope records refuse the whole source, even with dead-lettering: a
             # writer that sends what it may not write is misconfigured or hostile.
@@ -566,6 +571,59 @@ class IngestService:
         self._check(records(), report, self.store.clock())
         return report
 
+    def _whole_groups(
+        self,
+        records: Callable[[], Iterable[RawRecord]],
+        first: Iterable[RawRecord] | None,
+        report: SourceReport,
+        now: datetime,
+        bad: dict[tuple[str, int], list[RecordError]],
+    ) -> dict[tuple[str, int], list[RecordError]]:
+        """Refuse every record of a group with a refused record, checking again without the
+        refused groups (whose valid records then vouch for nothing later) until none is left."""
+        spoiled: set[tuple[str, int]] = set()
+        refused = dict(bad)
+        while True:
+            groups = self._groups(first if first is not None else records(), set(refused))
+            fresh = set(groups) - spoiled
+            if not fresh:
+                break
+            spoiled |= fresh
+            report.records = 0
+            again = self._check(first if first is not None else records(), report, now,
+                                None, spoiled)  # fmt: skip
+            for key, errors in refused.items():  # the group's own errors stand
+                again.setdefault(key, errors)
+            refused = again
+        for members in (groups[g] for g in spoiled):
+            for record in members:
+                refused.setdefault(
+                    (record.source, record.line),
+                    [RecordError(
+                        record.source, record.line, record.event_id, "(row)",
+                        "not stored: another event of the same row was refused (a row's "
+                        "events are stored all together or not at all)",
+                    )],
+                )  # fmt: skip
+        report.errors = [e for key in sorted(refused) for e in refused[key]]
+        return refused
+
+    @staticmethod
+    def _groups(
+        records: Iterable[RawRecord], refused: set[tuple[str, int]]
+    ) -> dict[tuple[str, int], list[RawRecord]]:
+        """The groups holding a refused record, with their records."""
+        members: dict[tuple[str, int], list[RawRecord]] = {}
+        spoiled: set[tuple[str, int]] = set()
+        for record in records:
+            if record.group is None:
+                continue
+            key = (record.source, record.group)
+            members.setdefault(key, []).append(record)
+            if (record.source, record.line) in refused:
+                spoiled.add(key)
+        return {key: members[key] for key in spoiled}
+
     def _append(
         self,
         batch: list[Event],
@@ -593,8 +651,10 @@ class IngestService:
         report: SourceReport,
         now: datetime,
         validated: dict[tuple[str, int], tuple[Event, datetime | None]] | None = None,
+        skipped: set[tuple[str, int]] | None = None,
     ) -> dict[tuple[str, int], list[RecordError]]:
-        """First pass: every record's errors, keyed by (source, line); writes nothing."""
+        """First pass: every record's errors, keyed by (source, line); writes nothing.
+        Records of the ``skipped`` groups (source, group) are passed over."""
         local = self.references().copy()
         bad: dict[tuple[str, int], list[RecordError]] = {}
         deferred: list[tuple[RawRecord, Event]] = []
@@ -626,6 +686,8 @@ class IngestService:
 
         for record in records:
             report.records += 1
+            if skipped and record.group is not None and (record.source, record.group) in skipped:
+                continue
             outside = scope_errors((record,), self.scope, self.writer)
             if outside:
                 refuse(record, outside)

@@ -253,3 +253,38 @@ def test_api_refuses_what_it_cannot_read(settings: Settings) -> None:
     assert not_xlsx.status_code == 422 and "not an XLSX workbook" in not_xlsx.text
     assert rep_token.status_code == 403
     assert too_big.status_code == 413
+
+
+# -------------------------------------------------------------------------- row cap
+
+
+def test_cli_refuses_a_file_over_the_row_cap_before_storing(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The Salesforce sample has 6 data rows: with a cap of 5 it is refused whole (exit 2),
+    even with --dead-letter; at 6 it imports."""
+    before = count(settings)
+    monkeypatch.setenv("INCENTIVE_IMPORT_MAX_ROWS", "5")
+    code, _, err = cli(settings, "ingest", str(SF), "--mapping", "salesforce-opportunities",
+                       "--dead-letter", str(tmp_path / "never.jsonl"))  # fmt: skip
+    assert code == 2 and "more than 5 data rows (row 7 is past the limit)" in err
+    assert "INCENTIVE_IMPORT_MAX_ROWS" in err and count(settings) == before
+    assert not (tmp_path / "never.jsonl").exists()
+    monkeypatch.setenv("INCENTIVE_IMPORT_MAX_ROWS", "6")
+    code, _, _ = cli(settings, "ingest", str(SF), "--mapping", "salesforce-opportunities")
+    assert code == 0 and count(settings) == before + 11
+
+
+def test_api_refuses_a_file_over_the_row_cap_with_413(settings: Settings) -> None:
+    capped = settings.model_copy(update={"import_max_rows": 5})
+    before = count(settings)
+    with client(capped) as c:
+        got = c.post("/v1/imports", params={"mapping": "salesforce-opportunities",
+                                            "partial": True},
+                     files=upload(SF), headers=KEY)  # fmt: skip
+        dry = c.post("/v1/imports", params={"mapping": "salesforce-opportunities",
+                                            "dry_run": True},
+                     files=upload(SF), headers=KEY)  # fmt: skip
+    assert got.status_code == 413, got.text
+    assert "more than 5 data rows" in got.json()["error"]["message"]
+    assert dry.status_code == 413 and count(settings) == before

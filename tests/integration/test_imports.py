@@ -302,3 +302,86 @@ def test_not_a_workbook_and_missing_columns_are_refused_whole(store: EventStore)
     with pytest.raises(SourceError, match="no column 'Giá trị \\(VNĐ\\)'"):
         header = ";".join(h for h in HEADER if h != "Giá trị (VNĐ)")
         import_bytes(service(store), "x.csv", header.encode() + b"\n", mapping)
+
+
+def test_a_row_is_atomic_under_dead_letters(store: EventStore, tmp_path: Path) -> None:
+    """Row 5 (Sông Hàn, Negotiation/Review) yields OpportunityCreated and a stage change; a
+    bad Last Stage Change Date refuses the stage change, and so the whole row: neither of its
+    events is stored, the dead letters name row 5 for both, the other rows are stored."""
+    seed(store)
+    text = (SAMPLES / "salesforce-opportunities.csv").read_text("utf-8")
+    text = text.replace("3/28/2026,2/25/2026", "3/28/2026,2/30/2026")
+    letters = DeadLetters(tmp_path / "dead.jsonl")
+    found = import_bytes(service(store), "sf.csv", text.encode(),
+                         resolve_mapping("salesforce-opportunities"), dead_letters=letters)  # fmt: skip
+    letters.close()
+    assert found.report.written and found.report.dead_lettered == 2
+    assert "0065g00000AbC04AAF" not in snapshot(store).facts.deals
+    entries = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert [(e["row"], e["event_type"]) for e in entries] == [
+        (5, "OpportunityCreated"), (5, "OpportunityStageChanged"),
+    ]  # fmt: skip
+    created, stage = (e["errors"] for e in entries)
+    assert stage[0]["column"] == "Last Stage Change Date" and "2/30/2026" in stage[0]["reason"]
+    assert "another event of the same row was refused" in created[0]["reason"]
+    # the other five rows: 5 OpportunityCreated + 3 DealWon + 1 DealLost
+    assert found.report.stored == 9 and found.counts == {
+        "OpportunityCreated": 5, "DealWon": 3, "DealLost": 1,
+    }  # fmt: skip
+    assert q1_total(store) == Decimal(17_700_000)
+
+
+# ------------------------------------------------------------------ split reports
+
+
+def test_salesforce_split_report_pays_each_owner_on_their_share(store: EventStore) -> None:
+    """The split sample: 8 rows, 5 opportunities, 4 Closed Won (one DealWon each, with its
+    splits); the Negotiation/Review opportunity gives nothing.  Both reps have a Q1 quota of
+    300,000,000 under the graduated tiers 2 % / 5 % / 8 %.
+
+    An:   SpL01 200,000,000 × 60 % = 120,000,000; SpL02 130,000,000 × 100 % = 130,000,000;
+          SpL03 150,000,000 × 50 % = 75,000,000 → 325,000,000 (108.33 %)
+          150,000,000 × 2 % + 150,000,000 × 5 % + 25,000,000 × 8 %
+          = 3,000,000 + 7,500,000 + 2,000,000 = 12,500,000
+    Bình: SpL01 200,000,000 × 40 % = 80,000,000; SpL03 75,000,000; SpL05 60,000,000 × 100 %
+          = 60,000,000 → 215,000,000 (71.67 %)
+          150,000,000 × 2 % + 65,000,000 × 5 % = 3,000,000 + 3,250,000 = 6,250,000"""
+    seed(store)
+    store.append([quota("binh", 300_000_000)])
+    mapping = resolve_mapping("salesforce-opportunity-splits")
+    sample = SAMPLES / "salesforce-opportunity-splits.csv"
+    found = import_file(service(store), sample, mapping)
+    assert found.report.errors == [] and found.rows == 8
+    assert found.counts == {"DealWon": 4} and found.report.stored == 4
+    deals = snapshot(store).facts.deals
+    won = deals["0065g00000SpL03AAF"].won
+    assert won is not None and [(s.rep_id, s.share) for s in won.splits or ()] == [
+        ("binh", Decimal(50)),
+        ("an", Decimal(50)),
+    ]  # fmt: skip  (rows 5 and 7: a group's rows wherever they are in the file)
+    assert won.customer.is_new is False
+    assert deals["0065g00000SpL01AAF"].won.customer.is_new is True  # type: ignore[union-attr]
+    assert "0065g00000SpL04AAF" not in deals
+    assert q1_total(store, "an") == Decimal(12_500_000)
+    assert q1_total(store, "binh") == Decimal(6_250_000)
+    again = import_file(service(store), sample, mapping)
+    assert again.report.stored == 0 and again.report.duplicates == 4
+
+
+def test_split_rows_that_disagree_or_do_not_sum_name_rows_and_column(store: EventStore) -> None:
+    seed(store)
+    mapping = resolve_mapping("salesforce-opportunity-splits")
+    lines = (SAMPLES / "salesforce-opportunity-splits.csv").read_text("utf-8").splitlines()
+    lines[2] = lines[2].replace('"200,000,000"', '"210,000,000"')  # row 3: SpL01's 2nd row
+    lines[6] = lines[6].replace("50.00%", "55.00%")  # row 7: SpL03's 2nd row (an)
+    found = import_bytes(service(store), "splits.csv", ("\n".join(lines) + "\n").encode(),
+                         mapping, dry_run=True)  # fmt: skip
+    shown = [str(e) for e in found.report.errors]
+    assert shown[0] == (
+        "splits.csv: row 3, column 'Amount': DealWon field 'amount': the rows of one group "
+        "must agree: '200,000,000' in row 2, '210,000,000' in row 3"
+    ), shown
+    # 50 % + 55 %: refused by DealWon's own rule (on the whole event), named at the group's rows
+    assert shown[1].startswith("splits.csv: row 5: DealWon field '(record)'"), shown
+    assert "shares sum to 105.00 %" in shown[1] and "(the group of rows 5, 7)" in shown[1]
+    assert found.report.invalid == 2 and found.counts == {"DealWon": 2}

@@ -226,7 +226,7 @@ def test_rep_lookup_tables_come_from_the_caller() -> None:
         (("in: [Đã chốt]}", "in: [Đã chốt], present: true}"), "events.0.when",
          "exactly one of in, not_in or present"),
         (("product_group: {value: cloud}", "product_group: {value: cloud, column: X}"),
-         "events.0.fields.product_group", "exactly one of column or value"),
+         "events.0.fields.product_group", "exactly one of column, value or each"),
         (("name: test", "name: test\nsource: {delimiter: ';;'}"), "source.delimiter",
          "at most 1 character"),
         (("name: test", "name: test\nsource: {encoding: klingon}"), "source",
