@@ -283,3 +283,36 @@ def test_inconsistent_kpi_bonuses_are_refused_with_the_path(
         plan_from_data(data)
     [(where, why)] = refused.value.problems
     assert where == path and reason in why
+
+
+# ------------------------------------------------------ what-if and simulation
+
+
+def test_what_if_a_deal_lifts_the_win_rate_over_the_next_threshold() -> None:
+    # Now 2 won, 3 lost: 40 % pays 2,000,000. With one more won deal: 3 of 6 = 50 %, still
+    # the 40 % threshold; the bonus line is paired with itself (same component), unchanged.
+    # The estimate is evaluated on an overlay of the facts and leaves them alone.
+    from incentive_engine.domain.estimates import DealInput, estimate, hypothetical_deal
+    from plans.evaluate import PlanBook
+
+    facts = fold(decided(2, 3))
+    version = plan(WIN_RATE)
+    book = PlanBook((version,))
+    deal = DealInput(D(10_000_000), "VND", Q1.start.replace(month=3), "cloud", customer())
+    found = estimate(facts, book, "an", hypothetical_deal("an", deal))
+    [change] = [c for c in found.plans[0].changes if c.component == "kpi"]
+    assert (change.amount_before, change.amount_after) == (D(2_000_000), D(2_000_000))
+    assert "3 of 6 decided deals" in change.after.description
+    assert len(facts.deals) == 5
+
+
+def test_simulation_of_a_draft_adding_a_kpi_bonus() -> None:
+    # The draft adds the win-rate bonus to an empty-handed baseline: an's 40 % pays
+    # 2,000,000 more in Q1.
+    from incentive_engine.domain.simulation import simulate
+
+    baseline = plan({"id": "c", "kind": "rate", "rate": 0})
+    draft = plan({"id": "c", "kind": "rate", "rate": 0}, WIN_RATE, version=2)
+    result = simulate(fold(decided(2, 3)), draft, baseline, [Q1])
+    [an] = result.reps
+    assert (an.baseline, an.simulated) == (D(0), D(2_000_000))
