@@ -102,6 +102,8 @@ class Wording:
             case PayableKpi.LEAD_CONVERSION:
                 what = _("lead conversion {value} ({part} of {whole} leads qualified)",
                          value=self.f.percent(s.value), part=n, whole=whole)  # fmt: skip
+            case PayableKpi.ATTAINMENT if comp.scope is not KpiScope.REP:
+                what = _("attainment {value}", value=self.f.percent(s.value))
             case PayableKpi.ATTAINMENT:
                 money = s.currency or self.statement.currency
                 what = _("attainment {value} ({part} credited of a quota of {whole})",

@@ -316,3 +316,26 @@ def test_simulation_of_a_draft_adding_a_kpi_bonus() -> None:
     result = simulate(fold(decided(2, 3)), draft, baseline, [Q1])
     [an] = result.reps
     assert (an.baseline, an.simulated) == (D(0), D(2_000_000))
+
+
+def test_a_team_attainment_bonus_shows_the_percent_not_the_teams_money() -> None:
+    # HCM 1: an 60,000,000 + binh 40,000,000 = 100,000,000 against a team quota of
+    # 200,000,000 = 50 %: reaches 50 % exactly, 1,000,000. The line shows 50.0 % but not the
+    # team's revenue or quota: with their own, a rep could work out a teammate's.
+    from incentive_engine.domain.events import QuotaSet
+
+    comp = {"id": "kpi", "kind": "kpi_bonus", "kpi": "attainment", "scope": "team",
+            "thresholds": [{"at": 50, "amount": 1_000_000}]}  # fmt: skip
+    events = [
+        rep("an", team="HCM 1"), rep("binh", team="HCM 1"),
+        QuotaSet(event_id="q-team", subject="team", subject_id="HCM 1", period="2026-Q1",
+                 amount=D(200_000_000), currency="VND"),
+        won("A1", 60_000_000, rep_id="an"), won("B1", 40_000_000, rep_id="binh"),
+    ]  # fmt: skip
+    [line] = bonus_lines(evaluate(fold(events), plan(comp), "an", Q1))
+    assert line.amount == D(1_000_000) and line.base == D(50)
+    assert (
+        line.description
+        == "kpi: attainment 50.0 % of team HCM 1: threshold ≥ 50 % pays 1,000,000 VND"
+    )
+    assert line.deal_ids == ("A1", "B1") and line.event_ids[-1] == "q-team"

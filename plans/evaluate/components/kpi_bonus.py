@@ -40,6 +40,11 @@ def value_text(s: Score, comp: KpiBonus, currency: str) -> str:
         case PayableKpi.LEAD_CONVERSION:
             assert s.value is not None and s.whole is not None
             return f"lead conversion {pct(s.value)} ({n} of {_count(s.whole)} leads qualified)"
+        case PayableKpi.ATTAINMENT if s.scope != KpiScope.REP:
+            # A team's or territories' revenue and quota are not shown to the rep: with their
+            # own, they would let them work out a teammate's (pay, DESIGN §4a).
+            assert s.value is not None
+            return f"attainment {pct(s.value)}"
         case PayableKpi.ATTAINMENT:
             assert s.value is not None and s.whole is not None
             money = s.currency or currency
