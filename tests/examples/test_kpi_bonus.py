@@ -339,3 +339,26 @@ def test_a_team_attainment_bonus_shows_the_percent_not_the_teams_money() -> None
         == "kpi: attainment 50.0 % of team HCM 1: threshold ≥ 50 % pays 1,000,000 VND"
     )
     assert line.deal_ids == ("A1", "B1") and line.event_ids[-1] == "q-team"
+
+
+def test_the_rep_homes_next_step_and_the_payout_curve() -> None:
+    # A bonus on the rep's own attainment is a next step: at 80 % of a 100,000,000 quota the
+    # 100 % threshold needs 20,000,000 more. The curve leaves KPI bonuses out (they pay on
+    # facts a synthetic credit does not have) and names them.
+    from plans.curve import payout_curve
+    from plans.thresholds import next_step
+
+    comp = {"id": "kpi", "kind": "kpi_bonus", "kpi": "attainment",
+            "thresholds": [{"at": 100, "amount": 1_000_000}]}  # fmt: skip
+    version = plan({"id": "c", "kind": "rate", "rate": 1}, comp)
+    step = next_step(version.plan, D(100_000_000), D(80_000_000))
+    assert step is not None
+    assert (step.kind, step.component, step.bound, step.revenue_needed) == (
+        "kpi",
+        "kpi",
+        D(100),
+        D(20_000_000),
+    )
+    team = plan({"id": "c", "kind": "rate", "rate": 1}, {**comp, "scope": "team"})
+    assert next_step(team.plan, D(100_000_000), D(80_000_000)) is None
+    assert payout_curve(version.plan, D(100_000_000)).left_out == ("kpi",)
