@@ -418,8 +418,8 @@ class KpiBonus(Component):
         bands = info.data.get("bands") or ()
         thresholds = info.data.get("thresholds") or ()
         if target is None and (bands or any(t.percent is not None for t in thresholds)):
-            what = "bands pay" if bands else "a percent threshold pays"
-            raise ValueError(f"{what} a percent of the target: give 'target'")
+            what = "bands pay" if bands else "a threshold with 'percent' pays"
+            raise ValueError(f"{what} a percent of 'target': give 'target'")
         return target
 
     @model_validator(mode="after")
