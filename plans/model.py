@@ -14,7 +14,14 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from incentive_engine.domain import limits
 from incentive_engine.domain.events import (
@@ -27,7 +34,7 @@ from incentive_engine.domain.events import (
     Text,
 )
 from incentive_engine.domain.periods import PeriodKind
-from incentive_engine.domain.vocabulary import BoardVisibility, Metric
+from incentive_engine.domain.vocabulary import BoardVisibility, Metric, PayableKpi
 
 _EXACT = {
     "allow_inf_nan": False,
@@ -281,8 +288,150 @@ class Draw(Component):
     recoverable: bool = True
 
 
+class KpiScope(StrEnum):
+    """Whose KPI a KPI bonus is measured on."""
+
+    REP = "rep"
+    """The rep's own (an opportunity's owner, a lead's or an activity's rep)."""
+    TEAM = "team"
+    """The team the rep is in on their last day employed in the period, as the KPI report
+    counts it by team (each event for the team its rep was in on the event's day)."""
+    TERRITORY = "territory"
+    """The territories the rep owns (alone or in a share) on that same day, together."""
+
+
+_DOCUMENTED = ConfigDict(
+    frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+)
+"""A part's configuration with its attribute docstrings as the schema's descriptions."""
+
+PERCENT_KPIS = frozenset({PayableKpi.WIN_RATE, PayableKpi.LEAD_CONVERSION, PayableKpi.ATTAINMENT})
+"""The payable KPIs measured in percent; the others are counts (thresholds whole numbers)."""
+
+
+class KpiThreshold(Part):
+    """A threshold: a KPI value at or above ``at`` pays a fixed ``amount`` or ``percent`` of
+    the component's target (the highest threshold reached pays, alone)."""
+
+    model_config = _DOCUMENTED
+
+    at: PercentBound
+    """The KPI value to reach (percent for win_rate, lead_conversion, attainment; a count
+    otherwise); reaching it exactly counts."""
+    amount: Money | None = None
+    """The bonus paid, in the plan's currency."""
+    percent: Rate | None = None
+    """The bonus paid, in percent of the component's ``target``."""
+
+    @model_validator(mode="after")
+    def _one_pay(self) -> KpiThreshold:
+        if (self.amount is None) == (self.percent is None):
+            raise ValueError("a threshold pays exactly one of 'amount' and 'percent'")
+        return self
+
+
+class KpiPoint(Part):
+    """A point of graduated bands: at KPI value ``at`` the bonus is ``percent`` of the
+    target; between two points it is linear; below the first it pays nothing, from the last
+    on it pays the last point's percent."""
+
+    model_config = _DOCUMENTED
+
+    at: PercentBound
+    """The KPI value of the point (percent or a count, as the KPI is)."""
+    percent: Rate
+    """The bonus at that value, in percent of the component's ``target``."""
+
+
+def _rising(
+    points: tuple[KpiThreshold, ...] | tuple[KpiPoint, ...], what: str, info: ValidationInfo
+) -> None:
+    """Points whose ``at`` rises strictly (and is a whole number for a count KPI), each
+    error naming the point's index."""
+    kpi = info.data.get("kpi")
+    for i, p in enumerate(points):
+        if kpi is not None and kpi not in PERCENT_KPIS and p.at != p.at.to_integral_value():
+            raise ValueError(
+                f"{what} {i}: {kpi.value} is a count, so 'at' is a whole number, not {p.at}"
+            )
+    for i, (low, high) in enumerate(pairwise(points)):
+        if high.at <= low.at:
+            raise ValueError(
+                f"{what}s must rise: {what} {i + 1} is at {high.at}, not above {what} {i}'s "
+                f"{low.at}"
+            )
+
+
+class KpiBonus(Component):
+    """A bonus paid from a KPI the engine computes (win rate, deals won, new customers,
+    leads, qualified leads, lead conversion, activities, attainment) for the rep, their
+    team or their territories over the plan period: by ``thresholds`` (the highest reached
+    pays a fixed amount or a percent of ``target``) or by graduated ``bands`` (points
+    joined linearly, in percent of ``target``), capped by ``cap``."""
+
+    model_config = _DOCUMENTED
+
+    kind: Literal["kpi_bonus"] = "kpi_bonus"
+    kpi: PayableKpi
+    """The KPI paid on: win_rate, deals_won, new_customers, leads, qualified_leads,
+    lead_conversion, activities or attainment (pace to quota at the period's end)."""
+    scope: KpiScope = KpiScope.REP
+    """Whose KPI: rep (default), team or territory."""
+    activity: ActivityKind | None = None
+    """For the activities KPI only: count only this kind (every kind when unset)."""
+    thresholds: tuple[KpiThreshold, ...] = ()
+    """Thresholds, rising strictly: the highest one the KPI reaches pays."""
+    bands: tuple[KpiPoint, ...] = ()
+    """Graduated bands as points, rising strictly: linear between points."""
+    target: Money | None = Field(None, validate_default=True)
+    """The target bonus that percents are of (needed by bands and percent thresholds)."""
+    cap: Money | None = None
+    """Most the component pays in a period."""
+
+    @field_validator("activity")
+    @classmethod
+    def _activity_fits(
+        cls, activity: ActivityKind | None, info: ValidationInfo
+    ) -> ActivityKind | None:
+        kpi = info.data.get("kpi")
+        if activity is not None and kpi is not None and kpi is not PayableKpi.ACTIVITIES:
+            raise ValueError(f"only the activities KPI takes an activity kind, not {kpi.value}")
+        return activity
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_rise(
+        cls, thresholds: tuple[KpiThreshold, ...], info: ValidationInfo
+    ) -> tuple[KpiThreshold, ...]:
+        _rising(thresholds, "threshold", info)
+        return thresholds
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_rise(cls, bands: tuple[KpiPoint, ...], info: ValidationInfo) -> tuple[KpiPoint, ...]:
+        _rising(bands, "band point", info)
+        return bands
+
+    @field_validator("target")
+    @classmethod
+    def _target_if_needed(cls, target: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        bands = info.data.get("bands") or ()
+        thresholds = info.data.get("thresholds") or ()
+        if target is None and (bands or any(t.percent is not None for t in thresholds)):
+            what = "bands pay" if bands else "a threshold with 'percent' pays"
+            raise ValueError(f"{what} a percent of 'target': give 'target'")
+        return target
+
+    @model_validator(mode="after")
+    def _pays_one_way(self) -> KpiBonus:
+        if bool(self.thresholds) == bool(self.bands):
+            raise ValueError("a kpi_bonus needs exactly one of 'thresholds' and 'bands'")
+        return self
+
+
 AnyComponent = Annotated[
-    RateComponent | TargetIncentive | Spiff | Override | Draw, Field(discriminator="kind")
+    RateComponent | TargetIncentive | Spiff | Override | Draw | KpiBonus,
+    Field(discriminator="kind"),
 ]
 
 

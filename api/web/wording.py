@@ -11,12 +11,16 @@ from decimal import Decimal
 
 from api.web.i18n import Formatter
 from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.kpis import KpiError, PayableKpi, Score, score
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.evaluate import PRIOR, Line, Statement
 from plans.model import (
+    PERCENT_KPIS,
     Component,
     Draw,
+    KpiBonus,
+    KpiScope,
     Measure,
     Override,
     RateComponent,
@@ -26,6 +30,13 @@ from plans.model import (
 )
 
 _TIER = re.compile(r"\[([0-9.]+)( %)?, (∞|[0-9.]+)( %)?\)")
+_BOUND = re.compile(r"[0-9.]+( %)?")
+_NO_DATA = {
+    PayableKpi.WIN_RATE: "no decided deals (won or lost)",
+    PayableKpi.LEAD_CONVERSION: "no leads created",
+    PayableKpi.ATTAINMENT: "no quota",
+}
+"""Why a ratio KPI has no value (message ids)."""
 HUNDRED = Decimal(100)
 
 
@@ -79,6 +90,95 @@ class Wording:
                 rep = self.facts.reps.get(rep_id)
                 return rep.name if rep is not None and rep.name else rep_id
         return "–"
+
+    def kpi_value(self, s: Score, comp: KpiBonus) -> str:
+        """A KPI bonus's KPI and its value, for whose KPI it is, in the reader's language."""
+        _ = self.f.gettext
+        n, whole = self.f.number(s.part), self.f.number(s.whole)
+        match s.kpi:
+            case PayableKpi.WIN_RATE:
+                what = _("win rate {value} ({part} of {whole} decided deals)",
+                         value=self.f.percent(s.value), part=n, whole=whole)  # fmt: skip
+            case PayableKpi.LEAD_CONVERSION:
+                what = _("lead conversion {value} ({part} of {whole} leads qualified)",
+                         value=self.f.percent(s.value), part=n, whole=whole)  # fmt: skip
+            case PayableKpi.ATTAINMENT if comp.scope is not KpiScope.REP:
+                what = _("attainment {value}", value=self.f.percent(s.value))
+            case PayableKpi.ATTAINMENT:
+                money = s.currency or self.statement.currency
+                what = _("attainment {value} ({part} credited of a quota of {whole})",
+                         value=self.f.percent(s.value), part=self.f.money(s.part, money),
+                         whole=self.f.money(s.whole, money))  # fmt: skip
+            case PayableKpi.DEALS_WON:
+                what = _("{n} deals won (not cancelled)", n=n)
+            case PayableKpi.NEW_CUSTOMERS:
+                what = _("{n} deals won with new customers", n=n)
+            case PayableKpi.LEADS:
+                what = _("{n} leads created", n=n)
+            case PayableKpi.QUALIFIED_LEADS:
+                what = _("{n} qualified leads", n=n)
+            case _ if comp.activity is not None:
+                what = _("{n} activities ({kind})", n=n, kind=_(comp.activity.value))
+            case _:
+                what = _("{n} activities", n=n)
+        if comp.scope is KpiScope.TEAM:
+            return _("{what} of team {team}", what=what, team=s.groups[0])
+        if comp.scope is KpiScope.TERRITORY:
+            return _("{what} of territories {territories}", what=what,
+                     territories=", ".join(s.groups))  # fmt: skip
+        return what
+
+    def kpi_bonus(self, line: Line, comp: KpiBonus, label: str) -> str:
+        """A KPI bonus line in the reader's language, from the KPI's score (the line's own
+        words if the facts no longer give the value it was paid on)."""
+        _ = self.f.gettext
+        period = Period.parse(self.statement.period)
+        prorate = self.version.plan.prorate_quota if self.version is not None else True
+        try:
+            s = score(self.facts, comp.kpi, period, comp.scope.value,  # type: ignore[arg-type]
+                      self.statement.rep_id, activity=comp.activity,
+                      currency=self.statement.currency, prorate=prorate)  # fmt: skip
+        except KpiError:
+            return line.description
+        if s.value != line.base:
+            return line.description
+        if not s.groups:
+            if comp.scope is KpiScope.TEAM:
+                return _("{label}: nothing to pay: {rep} is in no team on their last day in "
+                         "{period}", label=label, rep=(s.groups and "") or self.statement.rep_id,
+                         period=self.statement.period)  # fmt: skip
+            return _("{label}: nothing to pay: {rep} owns no territory on their last day in "
+                     "{period}", label=label, rep=self.statement.rep_id,
+                     period=self.statement.period)  # fmt: skip
+        if s.value is None:
+            return _("{label}: nothing to pay: {reason} in {period}", label=label,
+                     reason=_(_NO_DATA[s.kpi]), period=self.statement.period)  # fmt: skip
+        percent = comp.kpi in PERCENT_KPIS
+
+        def bound(text: str) -> str:
+            def one(m: re.Match[str]) -> str:
+                value = Decimal(m.group(0).removesuffix(" %"))
+                return self.f.rate(value) if percent else self.f.number(value)
+
+            return _BOUND.sub(one, text)
+
+        what = self.kpi_value(s, comp)
+        if line.tier is None:
+            first = bound(str((comp.thresholds or comp.bands)[0].at))
+            if comp.thresholds:
+                return _("{label}: {what}: below the first threshold ({bound}), nothing to pay",
+                         label=label, what=what, bound=first)  # fmt: skip
+            return _("{label}: {what}: below the first band ({bound}), nothing to pay",
+                     label=label, what=what, bound=first)  # fmt: skip
+        tier, target = bound(line.tier), self.money(comp.target)
+        if comp.bands:
+            return _("{label}: {what}: band {tier}: {rate} of {target}", label=label, what=what,
+                     tier=tier, rate=self.f.rate(line.rate), target=target)  # fmt: skip
+        if line.rate is None:
+            return _("{label}: {what}: threshold {tier} pays {amount}", label=label, what=what,
+                     tier=tier, amount=self.money(line.amount))  # fmt: skip
+        return _("{label}: {what}: threshold {tier} pays {rate} of {target}", label=label,
+                 what=what, tier=tier, rate=self.f.rate(line.rate), target=target)  # fmt: skip
 
     def describe(self, line: Line) -> str:
         """The line in the reader's language."""
@@ -142,6 +242,8 @@ class Wording:
                     tier=self.tier(line, percent=True),
                     multiplier=self.f.number(line.rate),
                 )
+            case "kpi_bonus" if isinstance(comp, KpiBonus):
+                return self.kpi_bonus(line, comp, label)
             case "spiff" if isinstance(comp, Spiff):
                 if line.rate is None:
                     return _(

@@ -8,7 +8,7 @@ error): the commission evaluator uses the same functions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -84,6 +84,10 @@ class Attainment:
     quota: Decimal | None
     credited: Decimal
     note: str = ""
+    deal_ids: tuple[str, ...] = field(default=(), compare=False)
+    """The deals behind the credited revenue, in the order counted."""
+    event_ids: tuple[str, ...] = field(default=(), compare=False)
+    """The events behind the figures: each deal's credit, then the quota's."""
 
     @property
     def attainment(self) -> Decimal | None:
@@ -119,10 +123,14 @@ def one_rep_attainment(
     quota = rep_quota(facts, rep_id, period, prorate=prorate)
     currency = quota[1] if quota else None
     total = Decimal(0)
+    deals: list[str] = []
+    events: list[str] = []
     for deal, credit in credited.get(rep_id, []):
         won = deal.won
         assert won is not None
         total += deal_in(facts, deal, credit.amount, currency or won.currency)
+        deals.append(deal.deal_id)
+        events.extend(credit.event_ids)
     return Attainment(
         "rep",
         rep_id,
@@ -132,6 +140,8 @@ def one_rep_attainment(
         quota[0] if quota else None,
         total,
         "" if quota else "no quota",
+        tuple(dict.fromkeys(deals)),
+        (*dict.fromkeys(events), *(quota[2] if quota else ())),
     )
 
 
@@ -144,10 +154,12 @@ def team_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> li
         for team in sorted({p.team for p in rep.placements}):
             teams.setdefault(team, []).append(rep_id)
     quotas: dict[str, tuple[Decimal | None, str | None, str]] = {}
+    quota_events: dict[str, tuple[str, ...]] = {}
     for team in sorted(teams):
         top_down = facts.quota(QuotaSubject.TEAM, team, period)
         if top_down is not None:
             quotas[team] = (top_down.amount, top_down.currency, "team quota")
+            quota_events[team] = (top_down.event_id,)
         else:
             quota, currency = _members_quota(facts, team, teams[team], period, prorate)
             quotas[team] = (
@@ -156,6 +168,7 @@ def team_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> li
                 "sum of members' quotas" if quota is not None else "no quota",
             )
     totals = dict.fromkeys(teams, Decimal(0))
+    behind: dict[str, tuple[list[str], list[str]]] = {team: ([], []) for team in teams}
     for deal in facts.won_deals(period):  # one pass over the period's deals for every team
         won = deal.won
         assert won is not None
@@ -167,12 +180,19 @@ def team_attainment(facts: Facts, period: Period, *, prorate: bool = True) -> li
             if team in totals:
                 currency = quotas[team][1]
                 totals[team] += deal_in(facts, deal, c.amount, currency or won.currency)
+                behind[team][0].append(deal.deal_id)
+                behind[team][1].extend(c.event_ids)
     rows = []
     for team in sorted(teams):
         quota, currency, note = quotas[team]
+        deals, events = behind[team]
         rows.append(
-            Attainment("team", team, team, str(period), currency, quota, totals[team], note)
-        )
+            Attainment(
+                "team", team, team, str(period), currency, quota, totals[team], note,
+                tuple(dict.fromkeys(deals)),
+                (*dict.fromkeys(events), *quota_events.get(team, ())),
+            )
+        )  # fmt: skip
     return rows
 
 
@@ -200,7 +220,14 @@ def _members_quota(
 def territory_revenues(facts: Facts, period: Period, into: str | None = None) -> dict[str, Decimal]:
     """Every territory's revenue in a period: won, non-cancelled deals closed in it that fall
     in the territory (whoever was credited), in ``into`` (each deal's own currency if None)."""
-    totals: dict[str, Decimal] = {}
+    return {tid: total for tid, (total, _) in _territory_deals(facts, period, into).items()}
+
+
+def _territory_deals(
+    facts: Facts, period: Period, into: str | None
+) -> dict[str, tuple[Decimal, list[Deal]]]:
+    """Every territory's revenue in a period and the deals behind it."""
+    totals: dict[str, tuple[Decimal, list[Deal]]] = {}
     for deal in facts.won_deals(period):
         placed = facts.territory_for(deal)
         if deal.cancellation is not None or placed is None:
@@ -209,7 +236,9 @@ def territory_revenues(facts: Facts, period: Period, into: str | None = None) ->
         assert won is not None
         tid = placed[0].territory_id
         amount = deal_in(facts, deal, deal.amount, into or won.currency)
-        totals[tid] = totals.get(tid, Decimal(0)) + amount
+        total, deals = totals.get(tid, (Decimal(0), []))
+        deals.append(deal)
+        totals[tid] = (total + amount, deals)
     return totals
 
 
@@ -217,7 +246,7 @@ def territory_attainment(facts: Facts, period: Period) -> list[Attainment]:
     """Every territory defined in the period: the revenue of deals falling in it (whoever was
     credited) against its territory quota."""
     rows = []
-    revenues: dict[str | None, dict[str, Decimal]] = {}  # one pass per currency, not per territory
+    revenues: dict[str | None, dict[str, tuple[Decimal, list[Deal]]]] = {}  # a pass per currency
     for tid in sorted(facts.territories):
         t = facts.territories[tid]
         definition = t.definition_on(period.end)
@@ -226,8 +255,9 @@ def territory_attainment(facts: Facts, period: Period) -> list[Attainment]:
         entry = facts.quota(QuotaSubject.TERRITORY, tid, period)
         currency = entry.currency if entry else None
         if currency not in revenues:
-            revenues[currency] = territory_revenues(facts, period, currency)
-        total = revenues[currency].get(tid, Decimal(0))
+            revenues[currency] = _territory_deals(facts, period, currency)
+        total, deals = revenues[currency].get(tid, (Decimal(0), []))
+        events = [e for d in deals for e in d.pay_event_ids]
         rows.append(
             Attainment(
                 "territory",
@@ -238,6 +268,8 @@ def territory_attainment(facts: Facts, period: Period) -> list[Attainment]:
                 entry.amount if entry else None,
                 total,
                 "" if entry else "no quota",
+                tuple(d.deal_id for d in deals),
+                (*dict.fromkeys(events), *((entry.event_id,) if entry else ())),
             )
         )
     return rows

@@ -393,7 +393,9 @@ class Estimate:
 
 
 def _key(line: Line) -> tuple[str, str, str | None]:
-    return (line.component, line.kind, line.tier)
+    """What pairs a line before with a line after: component, kind and tier (a KPI bonus
+    has one line, whichever threshold or band it reaches: not its tier)."""
+    return (line.component, line.kind, None if line.kind == "kpi_bonus" else line.tier)
 
 
 def pair_lines(before: Sequence[Line], after: Sequence[Line]) -> tuple[LineChange, ...]:

@@ -1,7 +1,7 @@
 """The vocabulary of the domain: its enumerations (roles, stages, customer kinds, lead
 sources, activity kinds, quota subjects, dispute outcomes, leaderboard metrics, quota
-methods), with no dependency, so that every layer and the command line's options can name
-them without loading the models that use them."""
+methods, the KPIs a plan can pay on), with no dependency, so that every layer and the
+command line's options can name them without loading the models that use them."""
 
 from __future__ import annotations
 
@@ -112,3 +112,25 @@ class Method(StrEnum):
     GROWTH = "growth"
     AVERAGE = "average"
     MARKET = "market"
+
+
+class PayableKpi(StrEnum):
+    """The KPIs a plan's KPI bonus can pay on (``kpis.score`` computes them)."""
+
+    WIN_RATE = "win_rate"
+    """Won / (won + lost) x 100 of the opportunities closed in the period (percent)."""
+    DEALS_WON = "deals_won"
+    """Deals won in the period and not cancelled (a count)."""
+    NEW_CUSTOMERS = "new_customers"
+    """Deals won in the period, not cancelled, with a new customer (a count)."""
+    LEADS = "leads"
+    """Leads created in the period (a count)."""
+    QUALIFIED_LEADS = "qualified_leads"
+    """Leads created in the period and qualified (a count)."""
+    LEAD_CONVERSION = "lead_conversion"
+    """Qualified leads / leads created in the period x 100 (percent)."""
+    ACTIVITIES = "activities"
+    """Activities logged in the period, of one kind if ``activity`` is given (a count)."""
+    ATTAINMENT = "attainment"
+    """Credited revenue / quota x 100, as the attainment report has it; pace to quota at the
+    period's end (percent)."""

@@ -65,6 +65,7 @@ LINE_KINDS = (
     "target_incentive",
     "spiff",
     "override",
+    "kpi_bonus",
     "draw",
     "draw_recovery",
     "gate",

@@ -13,7 +13,16 @@ import pytest
 
 from incentive_engine.domain.events import content_hash
 from plans.documents import PlanError, load_plan, plan_from_data
-from plans.model import Draw, Override, Plan, RateComponent, Spiff, TargetIncentive, plan_schema
+from plans.model import (
+    Draw,
+    KpiBonus,
+    Override,
+    Plan,
+    RateComponent,
+    Spiff,
+    TargetIncentive,
+    plan_schema,
+)
 
 CATALOG = Path(__file__).resolve().parents[2] / "plans" / "catalog"
 
@@ -296,8 +305,9 @@ def test_json_schema_lists_every_component_kind() -> None:
     assert schema["$schema"].startswith("https://json-schema.org/")
     items = schema["properties"]["components"]["items"]
     mapping = items["discriminator"]["mapping"]
-    assert set(mapping) == {"rate", "target_incentive", "spiff", "override", "draw"}
+    assert set(mapping) == {"rate", "target_incentive", "spiff", "override", "draw", "kpi_bonus"}
     for kind, model in [
+        ("kpi_bonus", KpiBonus),
         ("rate", RateComponent),
         ("target_incentive", TargetIncentive),
         ("spiff", Spiff),
@@ -307,5 +317,9 @@ def test_json_schema_lists_every_component_kind() -> None:
         assert mapping[kind] == f"#/$defs/{model.__name__}"
         assert schema["$defs"][model.__name__]["properties"]["kind"]["const"] == kind
     assert schema["title"] == Plan.__name__
+    kpi = schema["$defs"]["KpiBonus"]["properties"]
+    assert {"kpi", "scope", "activity", "thresholds", "bands", "target", "cap"} <= set(kpi)
+    assert all(kpi[name].get("description") for name in ("kpi", "scope", "thresholds", "bands"))
+    assert "win_rate" in schema["$defs"]["PayableKpi"]["enum"]
     tier = schema["$defs"]["Tier"]["properties"]
     assert {"from", "to", "rate"} <= set(tier)  # the document's names, not Python's

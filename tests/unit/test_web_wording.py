@@ -158,3 +158,55 @@ def test_adjustments_of_closed_periods_and_unknown_kinds(f: Formatter) -> None:
             "Adjustment for closed period 2025-Q4: recomputed ₫10,500,000 − paid ₫17,700,000"
         )
     assert texts[2] == "the evaluator's own words"
+
+
+def test_kpi_bonus_lines() -> None:
+    """A KPI bonus line names the KPI, its value and what it reached, in either language."""
+    from incentive_engine.domain.events import ActivityLogged, DealLost, OpportunityCreated
+
+    lost = [
+        OpportunityCreated(event_id="o-L1", deal_id="L1", rep_id="an", created_date="2026-01-05",
+                           amount=1_000_000, currency="VND", product_group="cloud",
+                           customer={"customer_id": "C", "region": "r", "customer_type": "business",
+                                     "industry": "i"}),
+        DealLost(event_id="l-L1", deal_id="L1", lost_date="2026-02-01", reason="price"),
+    ]  # fmt: skip
+    win = statement(100_000_000, {"id": "k", "kind": "kpi_bonus", "kpi": "win_rate",
+                    "target": 10_000_000, "thresholds": [{"at": 50, "percent": 20}]},
+                    extra=tuple(lost))  # fmt: skip
+    assert clean(words(win, EN)) == [
+        "k: win rate 50.0% (1 of 2 decided deals): threshold ≥ 50% pays 20% of ₫10,000,000"
+    ]
+    assert clean(words(win, VI)) == [
+        "k: tỷ lệ thắng 50,0 % (1 trên 2 cơ hội đã có kết quả): đạt ngưỡng ≥ 50 %, thưởng 20 % "
+        "của 10.000.000 ₫"
+    ]
+    meetings = tuple(
+        ActivityLogged(event_id=f"m{i}", rep_id="an", kind="meeting",
+                       occurred_at=f"2026-02-02T09:{i:02d}:00+00:00")
+        for i in range(15)
+    )  # fmt: skip
+    bands = statement(1, {"id": "m", "kind": "kpi_bonus", "kpi": "activities",
+                      "activity": "meeting", "target": 2_000_000,
+                      "bands": [{"at": 10, "percent": 0}, {"at": 20, "percent": 100}]},
+                      extra=meetings)  # fmt: skip
+    assert clean(words(bands, VI)) == [
+        "m: 15 hoạt động (cuộc gặp): khung [10, 20): 50 % của 2.000.000 ₫"
+    ]
+    assert clean(words(bands, EN)) == [
+        "m: 15 activities (meeting): band [10, 20): 50% of ₫2,000,000"
+    ]
+    team = statement(1, {"id": "t", "kind": "kpi_bonus", "kpi": "leads", "scope": "team",
+                     "thresholds": [{"at": 1, "amount": 5}]})  # fmt: skip
+    assert clean(words(team, VI)) == [
+        "t: 0 khách hàng tiềm năng mới của nhóm TP.HCM 1: dưới ngưỡng đầu tiên (1), "
+        "không có khoản trả"
+    ]
+    none = statement(1, {"id": "w", "kind": "kpi_bonus", "kpi": "win_rate",
+                     "thresholds": [{"at": 1, "amount": 5}]}, rep_id="mgr")  # fmt: skip
+    assert clean(words(none, EN)) == [
+        "w: nothing to pay: no decided deals (won or lost) in 2026-Q1"
+    ]
+    assert clean(words(none, VI)) == [
+        "w: không có khoản trả: không có cơ hội nào thắng hoặc thua trong kỳ 2026-Q1"
+    ]

@@ -41,7 +41,9 @@ Conventions shared by every KPI:
 # The package, by concept: base (names, errors, arithmetic, targets), frame (the facts cut
 # at a day, grouping, currency, deal helpers), a module per group of KPIs (lead_sources,
 # funnel, win_loss and deal_cycle for the outcomes, activity, control), registry (KPIS by
-# name, kpi, trend) and docs (docs/kpis.md).  Import from here: the modules are internal.
+# name, kpi, trend), scores (one KPI's value for a rep, team or territories, with the ids
+# behind it: what a plan's KPI bonus pays on) and docs (docs/kpis.md).
+# Import from here: the modules are internal.
 
 from __future__ import annotations
 
@@ -85,6 +87,14 @@ from incentive_engine.domain.kpis.registry import (
     kpi,
     trend,
 )
+from incentive_engine.domain.kpis.scores import (
+    RATIOS,
+    PayableKpi,
+    Scope,
+    Score,
+    scope_groups,
+    score,
+)
 from incentive_engine.domain.kpis.win_loss import loss_reasons, new_vs_existing, outcomes, win_rate
 
 __all__ = [
@@ -95,6 +105,7 @@ __all__ = [
     "HUNDRED",
     "KPIS",
     "NONE",
+    "RATIOS",
     "ZERO",
     "By",
     "Kpi",
@@ -102,7 +113,10 @@ __all__ = [
     "KpiError",
     "KpiFunction",
     "KpiInvalid",
+    "PayableKpi",
     "Row",
+    "Scope",
+    "Score",
     "Targets",
     "behind_pace",
     "call_outcomes",
@@ -130,6 +144,8 @@ __all__ = [
     "pipeline",
     "reporting_currency",
     "sales_cycle",
+    "scope_groups",
+    "score",
     "stage_on",
     "trend",
     "velocity",

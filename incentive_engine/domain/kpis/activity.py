@@ -3,6 +3,7 @@ outcomes."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from incentive_engine.domain.events import ActivityKind, Role
@@ -72,14 +73,24 @@ def customers_approached(
     return rows
 
 
+def _logged(f: _Frame, kinds: Collection[ActivityKind] | None = None) -> dict[str, list[Activity]]:
+    """Per group: the activities of the given kinds (any kind if None) in the period (up to
+    as_of), ordered by time then event id."""
+    found: dict[str, list[Activity]] = {}
+    for a in _activities(f):
+        if (kinds is not None and a.kind not in kinds) or a.occurred_at.date() not in f.period:
+            continue
+        found.setdefault(f.activity_group(a), []).append(a)
+    return found
+
+
 def _calls(f: _Frame) -> dict[str, list[int]]:
     """Per group: [connected, unanswered] calls in the period (up to as_of)."""
     found: dict[str, list[int]] = {}
-    for a in _activities(f):
-        if a.kind not in _CALLS or a.occurred_at.date() not in f.period:
-            continue
-        cell = found.setdefault(f.activity_group(a), [0, 0])
-        cell[a.kind is ActivityKind.CALL_UNANSWERED] += 1
+    for group, calls in _logged(f, _CALLS).items():
+        cell = found[group] = [0, 0]
+        for a in calls:
+            cell[a.kind is ActivityKind.CALL_UNANSWERED] += 1
     return found
 
 

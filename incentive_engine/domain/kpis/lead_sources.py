@@ -5,10 +5,22 @@ from __future__ import annotations
 from datetime import date
 
 from incentive_engine.domain.events import LeadSource
-from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.facts import Facts, Lead
 from incentive_engine.domain.kpis.base import _MONTHS, By, Row, Targets, _source_targets, percent
-from incentive_engine.domain.kpis.frame import _frame
+from incentive_engine.domain.kpis.frame import _Frame, _frame
 from incentive_engine.domain.periods import Period
+
+
+def _leads_in(f: _Frame) -> dict[str, list[Lead]]:
+    """Per group: the leads created in the period with a source, by lead id (what the leads
+    KPI counts, and whether each was qualified)."""
+    found: dict[str, list[Lead]] = {}
+    for lead_id in sorted(f.facts.leads):
+        lead = f.facts.leads[lead_id]
+        if lead.created_date is None or lead.source is None or lead.created_date not in f.period:
+            continue
+        found.setdefault(f.lead_group(lead), []).append(lead)
+    return found
 
 
 def leads(
@@ -30,13 +42,11 @@ def leads(
     wanted = _source_targets(targets)
     months = _MONTHS[period.kind]
     counts: dict[str, dict[LeadSource, list[int]]] = {}
-    for lead_id in sorted(f.facts.leads):
-        lead = f.facts.leads[lead_id]
-        if lead.created_date is None or lead.source is None or lead.created_date not in period:
-            continue
-        cell = counts.setdefault(f.lead_group(lead), {}).setdefault(lead.source, [0, 0])
-        cell[0] += 1
-        cell[1] += lead.qualified_date is not None
+    for group, created in _leads_in(f).items():
+        for lead in created:
+            cell = counts.setdefault(group, {}).setdefault(lead.source, [0, 0])  # type: ignore[arg-type]
+            cell[0] += 1
+            cell[1] += lead.qualified_date is not None
     rows = []
     for group in f.groups(counts):
         for source in LeadSource:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.facts import Deal, Facts
 from incentive_engine.domain.kpis.base import HUNDRED, ZERO, By, Row, Targets, _mean, _tidy, percent
 from incentive_engine.domain.kpis.frame import _closed_in, _deals, _Frame, _frame, _won_value
 from incentive_engine.domain.kpis.funnel import _open_pipeline
@@ -32,6 +32,13 @@ class _Outcome:
     new: list[Decimal] = field(default_factory=lambda: [ZERO, ZERO])
     """[deals, value] with new customers."""
     existing: list[Decimal] = field(default_factory=lambda: [ZERO, ZERO])
+    counted: dict[str, list[Deal]] = field(default_factory=dict)
+    """The deals behind each count: ``won``, ``lost``, ``sold`` and ``new`` (a plan's KPI
+    bonus names them on its statement line)."""
+
+    def count(self, what: str, deal: Deal) -> None:
+        """Note a deal behind one of the counts."""
+        self.counted.setdefault(what, []).append(deal)
 
     @property
     def win_rate(self) -> Decimal | None:
@@ -63,10 +70,12 @@ def _outcomes(f: _Frame) -> dict[str, _Outcome]:
             o.days_open += days
         if kind == "lost":
             o.lost += 1
+            o.count("lost", deal)
             reason = deal.lost.reason  # type: ignore[union-attr]
             o.reasons[reason] = o.reasons.get(reason, 0) + 1
             continue
         o.won += 1
+        o.count("won", deal)
         if days is not None:
             o.won_timed += 1
             o.cycle_days += days
@@ -74,8 +83,11 @@ def _outcomes(f: _Frame) -> dict[str, _Outcome]:
             continue
         value = _won_value(f, deal)
         o.sold += 1
+        o.count("sold", deal)
         o.revenue += value
         cell = o.new if deal.won.customer.is_new else o.existing  # type: ignore[union-attr]
+        if cell is o.new:
+            o.count("new", deal)
         cell[0] += 1
         cell[1] += value
     return found

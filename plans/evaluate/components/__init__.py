@@ -13,6 +13,7 @@ from typing import Any, get_args
 
 from incentive_engine.domain.handlers import check_handlers
 from plans.evaluate.components.draw import draw
+from plans.evaluate.components.kpi_bonus import kpi_bonus
 from plans.evaluate.components.override import override
 from plans.evaluate.components.rate import rate
 from plans.evaluate.components.spiff import spiff
@@ -23,6 +24,7 @@ from plans.model import (
     AnyComponent,
     Component,
     Draw,
+    KpiBonus,
     Override,
     RateComponent,
     Spiff,
@@ -53,6 +55,7 @@ HANDLERS: dict[str, Handler] = {
         Handler(TargetIncentive, target_incentive),
         Handler(Spiff, spiff),
         Handler(Override, override),
+        Handler(KpiBonus, kpi_bonus),
         Handler(Draw, draw, on_earnings=True),
     )
 }
