@@ -247,7 +247,7 @@ def _forfeit(ctx: Context, h: Held) -> None:
             + (f" ({ctx.fmt(absorbed)} of it absorbed the clawback)" if absorbed > 0 else "")
         ),
         amount=ZERO,
-        base=h.amount,
+        base=h.first,
         deal_ids=(h.deal.deal_id,),
         event_ids=(h.deal.cancellation.event_id,),
         origin_period=str(h.period),

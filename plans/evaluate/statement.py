@@ -110,7 +110,8 @@ class Statement:
 
     @property
     def forfeited(self) -> Decimal:
-        """What cancelled deals forfeit in this period: held, and now never released."""
+        """What cancelled deals forfeit in this period: what was held back on them before
+        the cancellation (the part a clawback took included), never released."""
         return sum((ln.base or ZERO for ln in self.lines if ln.kind == FORFEIT), ZERO)
 
     @property

@@ -223,11 +223,12 @@ def test_cancelled_inside_the_window_the_held_share_absorbs_the_clawback_first(
     [
         # Half clawed back: 5,000,000 clawback; the held 3,000,000 absorbs 3,000,000 and the
         # 2,000,000 beyond comes back. Q1 recomputed: 5,000,000 - 0 held = 5,000,000 - paid
-        # 7,000,000 = -2,000,000. The rep keeps 5,000,000.
-        (50, D(-2_000_000), D(0)),
+        # 7,000,000 = -2,000,000. The rep keeps 5,000,000; the 3,000,000 held is forfeited.
+        (50, D(-2_000_000), D(3_000_000)),
         # A fifth clawed back: 2,000,000, all absorbed by the held 3,000,000; 1,000,000 stays
-        # held and is forfeited. Q1 recomputed: 8,000,000 - 1,000,000 = 7,000,000 = paid.
-        (20, D(0), D(1_000_000)),
+        # held and is never released. Q1 recomputed: 8,000,000 - 1,000,000 = 7,000,000 =
+        # paid: no adjustment. The rep keeps 7,000,000; the 3,000,000 held is forfeited.
+        (20, D(0), D(3_000_000)),
     ],
 )
 def test_a_partial_clawback_is_taken_from_the_held_share_first(
