@@ -17,8 +17,9 @@ from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import close_period, rep_statements, snapshot
 from incentive_engine.store.event_store import EventStore
 from plans.documents import PlanError, publication
-from plans.evaluate import evaluate
+from plans.evaluate import PlanBook, evaluate
 from plans.evaluate.statement import Statement
+from plans.model import plan_schema
 from tests.conftest import StepClock
 from tests.examples.plans import plan, quota, rep, tiered
 from tests.factories import won
@@ -239,3 +240,47 @@ def test_a_partial_clawback_is_taken_from_the_held_share_first(
     q2 = q2_of(store)
     prior = sum((ln.amount for ln in q2.lines if ln.kind == "prior_period"), D(0))
     assert prior == adjustment and q2.forfeited == forfeited and q2.total == adjustment
+
+
+def test_a_release_sealed_in_a_closed_q2_is_clawed_back_with_its_period(
+    store: EventStore, clock: StepClock
+) -> None:
+    # Q1 paid 7,000,000 and Q2 released 3,000,000; both closed. D1 is then cancelled after
+    # its release (May 2) but inside a 180-day clawback window: on Jul 15 (164 days).
+    # Nothing is forfeited (the release came first); the clawback recomputes both periods:
+    # Q1 0 - paid 7,000,000 and Q2 0 - paid 3,000,000, both adjusted in Q3: -10,000,000.
+    setup_q1(store, clock, clawback={"window_days": 180})
+    clock.set("2026-07-02T00:00:00")
+    [payout] = close_period(store, Q2, closed_by="finance@vn", now=at("2026-07-02")).payouts
+    assert payout.total == D(3_000_000)
+    clock.set("2026-07-15T00:00:00")
+    store.append([DealCancelled(event_id="cancel-D1", deal_id="D1", cancelled_date="2026-07-15",
+                                reason="customer withdrew")])  # fmt: skip
+    [q3] = rep_statements(snapshot(store), "an", Q3)
+    assert [(ln.component, ln.amount) for ln in q3.lines if ln.kind == "prior_period"] == [
+        ("prior:2026-Q1", D(-7_000_000)),
+        ("prior:2026-Q2", D(-3_000_000)),
+    ]
+    assert q3.forfeited == 0 and q3.total == D(-10_000_000)
+
+
+def test_pay_held_under_one_version_is_released_under_the_next() -> None:
+    # v1 (Q1) holds 3,000,000 of D1 to May 2; v2 from Apr 1 holds nothing back: Q2, paid
+    # under v2, still releases what v1 held in Q1.
+    facts = fold([rep("an"), won("D1", 100_000_000, rep_id="an", close_date="2026-02-01")])
+    v1 = plan(flat(), effective_to="2026-03-31")
+    v2 = plan({"id": "commission", "kind": "rate", "rate": 10}, version=2,
+              effective_from="2026-04-01")  # fmt: skip
+    book = PlanBook((v1, v2))
+    q2 = evaluate(facts, v2, "an", Q2, book=book)
+    assert kinds(q2) == [("commission", 0), ("holdback_release", D(3_000_000))]
+    assert q2.held_balance == 0
+
+
+def test_the_plan_schema_describes_holdbacks() -> None:
+    defs = plan_schema()["$defs"]
+    for kind in ("RateComponent", "Spiff", "TargetIncentive"):
+        assert "Hold back a share" in defs[kind]["properties"]["holdback"]["description"]
+    assert set(defs["Release"]["properties"]) == {"after_days", "plan_year_end"}
+    assert all(p.get("description") for p in defs["Release"]["properties"].values())
+    assert all(p.get("description") for p in defs["Holdback"]["properties"].values())
