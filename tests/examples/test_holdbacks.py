@@ -284,3 +284,23 @@ def test_the_plan_schema_describes_holdbacks() -> None:
     assert set(defs["Release"]["properties"]) == {"after_days", "plan_year_end"}
     assert all(p.get("description") for p in defs["Release"]["properties"].values())
     assert all(p.get("description") for p in defs["Holdback"]["properties"].values())
+
+
+def test_target_incentive_holdback_is_shared_by_credit() -> None:
+    # Target 60,000,000 x 100 % attainment x 1 = 60,000,000 (quota 300,000,000, credited
+    # 200,000,000 + 100,000,000). 25 % held = 15,000,000, shared by credit: D1 2/3 =
+    # 10,000,000 (released Mar 1 + 30 = Mar 31, in Q1 itself), D2 1/3 = 5,000,000 (Mar 20 +
+    # 30 = Apr 19, in Q2). Q1 pays 60,000,000 - 15,000,000 + 10,000,000 = 55,000,000.
+    tic = {"id": "tic", "kind": "target_incentive", "target": 60_000_000,
+           "bands": [{"from": 0, "multiplier": 1}],
+           "holdback": {"share": 25, "release": {"after_days": 30}}}  # fmt: skip
+    facts = fold([rep("an"), quota("an", 300_000_000),
+                  won("D1", 200_000_000, rep_id="an", close_date="2026-03-01"),
+                  won("D2", 100_000_000, rep_id="an", close_date="2026-03-20")])  # fmt: skip
+    q1 = evaluate(facts, plan(tic), "an", Q1)
+    assert [(ln.kind, ln.amount, ln.deal_ids) for ln in q1.lines[1:]] == [
+        ("holdback", D(-10_000_000), ("D1",)),
+        ("holdback", D(-5_000_000), ("D2",)),
+        ("holdback_release", D(10_000_000), ("D1",)),
+    ]
+    assert q1.total == D(55_000_000) and q1.held_balance == D(5_000_000)
