@@ -194,6 +194,51 @@ class Measure(StrEnum):
     DEAL_AMOUNT = "deal_amount"
 
 
+class Release(Part):
+    """When pay held back is released: exactly one condition (the deal's own dates)."""
+
+    after_days: int | None = Field(
+        None,
+        ge=0,
+        le=3660,
+        description="Release this many days after the deal's close date (in the period that "
+        "day falls in).",
+    )
+    plan_year_end: Literal[True] | None = Field(
+        None,
+        description="Release on the last day of the plan year the deal closed in (the "
+        "calendar year: 31 December), in the period that day falls in.",
+    )
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Release:
+        given = [n for n in ("after_days", "plan_year_end") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a release needs exactly one of 'after_days' and 'plan_year_end'"
+                + (f", not {' and '.join(given)}" if given else "")
+            )
+        return self
+
+
+class Holdback(Part):
+    """A share of what a component earns, held back until a release condition holds; a deal
+    cancelled on or before its release day forfeits it."""
+
+    share: Annotated[Decimal, Field(gt=0, le=100, **_EXACT)] = Field(  # type: ignore[call-overload]
+        description="Percent of the component's earnings (after its cap) held back, e.g. 30."
+    )
+    release: Release = Field(description="When the held share is released.")
+
+
+HOLDBACK_DESCRIPTION = (
+    "Hold back a share of what the component earns (after its cap) until a release "
+    "condition holds: shown as a negative holdback line in the period earned and a "
+    "holdback_release line in the period the condition holds; a deal cancelled first "
+    "forfeits it."
+)
+
+
 class Component(Part):
     """Base of plan components: a unique id and an optional display name."""
 
@@ -220,6 +265,7 @@ class RateComponent(Component):
     """Most the component pays in a period."""
     filter: tuple[Condition, ...] = ()
     """Only deals matching every condition count (attainment always counts all)."""
+    holdback: Holdback | None = Field(None, description=HOLDBACK_DESCRIPTION)
 
     @model_validator(mode="after")
     def _mode_fits(self) -> RateComponent:
@@ -241,6 +287,7 @@ class TargetIncentive(Component):
     bands: tuple[Band, ...]
     gate: PercentBound | None = None
     cap: Money | None = None
+    holdback: Holdback | None = Field(None, description=HOLDBACK_DESCRIPTION)
 
     @field_validator("bands")
     @classmethod
@@ -257,6 +304,7 @@ class Spiff(Component):
     percent: Rate | None = None
     filter: tuple[Condition, ...] = ()
     window: Window | None = None
+    holdback: Holdback | None = Field(None, description=HOLDBACK_DESCRIPTION)
 
     @model_validator(mode="after")
     def _one_amount(self) -> Spiff:

@@ -15,6 +15,8 @@ from incentive_engine.domain.kpis import KpiError, PayableKpi, Score, score
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.evaluate import PRIOR, Line, Statement
+from plans.evaluate.holdback import forfeit_on, release_on
+from plans.evaluate.statement import FORFEIT, HOLDBACK, RELEASE
 from plans.model import (
     PERCENT_KPIS,
     Component,
@@ -283,6 +285,8 @@ class Wording:
                     base=base,
                     draw=self.money(comp.amount),
                 )
+            case kind if kind in (HOLDBACK, RELEASE, FORFEIT):
+                return self.holdback(line, label, deal)
             case "manual":
                 key = (self.statement.rep_id, self.statement.period)
                 found = [
@@ -312,3 +316,47 @@ class Wording:
                     paid=self.money(line.base - line.amount),
                 )
         return line.description
+
+    def holdback(self, line: Line, label: str, deal: str) -> str:
+        """A holdback, release or forfeit line: what is held, until when, and from where."""
+        _ = self.f.gettext
+        found = self.facts.deals.get(line.deal_ids[0]) if line.deal_ids else None
+        origin = {"origin": line.origin_period or "–", "line": line.origin_line or "–"}
+        if line.kind == RELEASE:
+            return _(
+                "{label}: releases {amount} held back on deal {deal} in {origin} (line {line})",
+                label=label,
+                amount=self.money(line.amount),
+                deal=deal,
+                **origin,
+            )
+        if line.kind == FORFEIT:
+            cancel = found.cancellation if found is not None else None
+            return _(
+                "{label}: deal {deal} cancelled on {day}: the {held} held back in "
+                "{origin} (line {line}) is forfeited, never released",
+                label=label,
+                deal=deal,
+                day=self.f.date(cancel.cancelled_date) if cancel is not None else "–",
+                held=self.money(line.base),
+                **origin,
+            )
+        comp = self.component(line)
+        rule = getattr(comp, "holdback", None)
+        period = Period.parse(self.statement.period)
+        day = release_on(self.facts, rule.release, found, period) if rule is not None else None
+        values = {"label": label, "rate": self.f.rate(line.rate), "base": self.money(line.base)}
+        if forfeit_on(day, found) is not None:
+            return _(
+                "{label}: {rate} of {base} earned on deal {deal} held back; the deal was "
+                "cancelled first, so {held} stays held and is forfeited",
+                deal=deal,
+                held=self.money(-line.amount),
+                **values,
+            )
+        return _(
+            "{label}: {rate} of {base} earned on deal {deal} held back until {day}",
+            deal=deal,
+            day=self.f.date(day) if day is not None else "–",
+            **values,
+        )

@@ -125,6 +125,14 @@ def statement(
         emit(rows, fmt, "statement")
         for component, subtotal in s.subtotals().items():
             console.print(f"  {component}: {people.money(subtotal, s.currency)}")
+        if s.held_balance is not None:
+            console.print(
+                f"holdback: earned {people.money(s.earned_before_holdback, s.currency)} · "
+                f"held back {people.money(s.held_back, s.currency)} · released "
+                f"{people.money(s.released, s.currency)} · forfeited "
+                f"{people.money(s.forfeited, s.currency)} · balance held "
+                f"{people.money(s.held_balance, s.currency)}"
+            )
         console.print(f"total {people.money(s.total, s.currency)} · statement {s.hash}")
         console.print(f"integrity: {integrity}", markup=False)
 

@@ -16,13 +16,17 @@ Rules worth knowing (the README explains them with examples):
 * A recoverable draw is evaluated period by period from the plan's first period: each pays
   the larger of earnings and draw, the shortfall is owed, and earnings above the draw
   first repay what is owed.
+* A component's ``holdback`` holds back a share of its pay per deal (cap first, then hold)
+  and releases it in the period its day falls in; a deal cancelled first forfeits it, the
+  held share absorbing a clawback first (see ``holdback``).
 * Closed periods are never rewritten: the first open period after a closed one carries an
   adjustment line per closed period whose recomputed result differs from what was paid.
 
 The package is split by concept: ``statement`` (lines, statements, their hash), ``book``
 (which plan version applies), ``credits`` (clawback rules, plan currency), ``filters``,
 ``context`` (what handlers work on, gates, caps, tiers), ``components`` (one module per
-component kind and the table of their handlers), ``lines`` (a period's own lines),
+component kind and the table of their handlers), ``holdback`` (held pay, releases and
+forfeits), ``lines`` (a period's own lines),
 ``adjustments`` (closed periods) and ``core`` (``evaluate``, ``statements``).
 """
 

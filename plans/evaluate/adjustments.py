@@ -78,7 +78,7 @@ def prior_periods(
         if book is not None:
             then = book.in_force(version.plan.plan_id, closed.end) or version
         sealed_at = facts.recorded.get(facts.closed_periods[name].event_id, "")
-        recomputed = period_lines(facts, then, rep_id, closed)
+        recomputed = period_lines(facts, then, rep_id, closed, book=book)
         now_total = sum((ln.amount for ln in recomputed.drafts), ZERO)
         earned, adjusted = _paid(facts, closed, rep_id, version.plan.plan_id)
         delta = now_total - earned - adjusted

@@ -5,16 +5,44 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from incentive_engine.domain.facts import Facts
+from incentive_engine.domain.facts import Deal, Facts
 from incentive_engine.domain.money import format_money, round_money
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.evaluate.credits import Credited
 from plans.evaluate.statement import HUNDRED, ZERO, EvaluationError, Line
 from plans.model import Band, Plan, Tier
+
+
+@dataclass(frozen=True)
+class Held:
+    """What one holdback line holds: a component's share of what one deal earned in a
+    period (or of its pooled earnings, without a deal), and when it is released or forfeited."""
+
+    component: str
+    label: str
+    period: Period
+    line: int
+    """The holdback line's number in its period's statement."""
+    deal: Deal | None
+    amount: Decimal
+    """What stays held, to be released (or, if forfeited, never paid)."""
+    first: Decimal
+    """What was held before a cancellation's clawback took its part of it."""
+    release_on: date | None
+    """The day the release condition holds (None while it is not known)."""
+    forfeit_on: date | None
+    """The deal's cancellation day when it comes on or before the release day."""
+    event_ids: tuple[str, ...]
+
+    def still_held(self, day: date) -> bool:
+        """Whether the amount is still held at the end of a day."""
+        gone = self.forfeit_on if self.forfeit_on is not None else self.release_on
+        return gone is None or gone > day
 
 
 @dataclass
@@ -31,6 +59,10 @@ class Context:
     lines_for: Callable[[Period], Context]
     """The same rep and plan version's own lines in another period (what a draw settles on)."""
     drafts: list[Line] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
+    """What the period's holdback lines hold, drafted with them."""
+    held_balance: Decimal | None = None
+    """What stays held at the period's end (set only when the plan holds pay back)."""
 
     @property
     def plan(self) -> Plan:

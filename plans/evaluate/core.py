@@ -34,7 +34,7 @@ def evaluate(
             f"not per {period.kind.value} ({period})"
         )
     check_left_out(facts, rep_id, version.plan.plan_id, period)
-    ctx = period_lines(facts, version, rep_id, period)
+    ctx = period_lines(facts, version, rep_id, period, book=book)
     prior_periods(facts, book, version, rep_id, period, ctx)
     lines = tuple(replace(ln, number=i) for i, ln in enumerate(ctx.drafts, start=1))
     return Statement(
@@ -48,6 +48,7 @@ def evaluate(
         credited=ctx.credited,
         attainment=ctx.attainment,
         lines=lines,
+        held_balance=ctx.held_balance,
     )
 
 

@@ -32,23 +32,21 @@ class Credited:
         return self.deal.deal_id
 
 
-def clawback_amount(deal: Deal, plan: Plan) -> tuple[Decimal, tuple[str, ...]]:
+def clawback_amount(
+    deal: Deal, plan: Plan, *, cancellation: bool = True
+) -> tuple[Decimal, tuple[str, ...]]:
     """A deal's amount for commission: upward amendments always count, downward ones and
-    cancellations only within the clawback window (a cancellation removes ``share`` %)."""
+    cancellations only within the clawback window (a cancellation removes ``share`` %);
+    ``cancellation=False`` gives the amount as it stood before the deal was cancelled."""
     won = deal.won
     assert won is not None
-    window = plan.clawback.window_days
-
-    def within(day: date) -> bool:
-        return (day - won.close_date).days <= window
-
     amount, ids = won.amount, [won.event_id]
     for a in deal.amendments:
-        if a.amount >= amount or within(a.effective):
+        if a.amount >= amount or in_window(plan, deal, a.effective):
             amount = a.amount
             ids.append(a.event_id)
-    cancel = deal.cancellation
-    if cancel is not None and within(cancel.cancelled_date):
+    cancel = deal.cancellation if cancellation else None
+    if cancel is not None and in_window(plan, deal, cancel.cancelled_date):
         amount = amount * (HUNDRED - plan.clawback.share) / HUNDRED
         ids.append(cancel.event_id)
     return amount, tuple(ids)
@@ -64,6 +62,26 @@ def credits_for(facts: Facts, plan: Plan, rep_id: str, period: Period) -> list[C
         events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
         found.append(Credited(deal, credit, own, amount, events))
     return found
+
+
+def in_window(plan: Plan, deal: Deal, day: date) -> bool:
+    """Whether a day falls within the plan's clawback window after the deal's close."""
+    won = deal.won
+    assert won is not None
+    return (day - won.close_date).days <= plan.clawback.window_days
+
+
+def clawed_by_cancellation(plan: Plan, deal: Deal) -> bool:
+    """Whether the deal's cancellation falls within the clawback window (and so lowers it)."""
+    cancel = deal.cancellation
+    return cancel is not None and in_window(plan, deal, cancel.cancelled_date)
+
+
+def uncancelled(facts: Facts, plan: Plan, c: Credited) -> Credited:
+    """A credit as it stood before its deal's cancellation (what was earned, then clawed)."""
+    amount, _ = clawback_amount(c.deal, plan, cancellation=False)
+    amount = in_plan_currency(facts, plan, c.deal, amount)
+    return Credited(c.deal, c.credit, amount * c.credit.share / HUNDRED, amount, c.event_ids)
 
 
 def quota_for(

@@ -31,10 +31,15 @@ class Line:
     rate: Decimal | None = None
     deal_ids: tuple[str, ...] = ()
     event_ids: tuple[str, ...] = ()
+    origin_period: str | None = None
+    """For a holdback release or forfeit: the period of the holdback line it settles."""
+    origin_line: int | None = None
+    """For a holdback release or forfeit: the number of that holdback line in its period."""
 
     def as_dict(self) -> dict[str, Any]:
-        """The line as a JSON-ready dict (Decimals as exact strings)."""
-        return {
+        """The line as a JSON-ready dict (Decimals as exact strings); the origin of a
+        holdback release or forfeit only on such lines."""
+        found: dict[str, Any] = {
             "number": self.number,
             "component": self.component,
             "kind": self.kind,
@@ -46,10 +51,20 @@ class Line:
             "deal_ids": list(self.deal_ids),
             "event_ids": list(self.event_ids),
         }
+        if self.origin_period is not None:
+            found["origin_period"] = self.origin_period
+            found["origin_line"] = self.origin_line
+        return found
 
 
 PRIOR = "prior_period"
 """Kind of the lines that adjust an earlier, closed period."""
+HOLDBACK = "holdback"
+"""Kind of the negative lines holding back a share of what a component earned."""
+RELEASE = "holdback_release"
+"""Kind of the lines paying what an earlier holdback line held, once its condition holds."""
+FORFEIT = "holdback_forfeit"
+"""Kind of the zero lines saying a cancelled deal forfeits what was held back on it."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,9 @@ class Statement:
     credited: Decimal
     attainment: Decimal | None
     lines: tuple[Line, ...]
+    held_balance: Decimal | None = None
+    """What stays held back at the period's end, from this period and earlier ones (None
+    when the plan holds nothing back: then the statement reads exactly as before)."""
 
     @property
     def total(self) -> Decimal:
@@ -76,6 +94,30 @@ class Statement:
     def earned(self) -> Decimal:
         """The period's own lines (everything but adjustments of earlier periods)."""
         return sum((ln.amount for ln in self.lines if ln.kind != PRIOR), ZERO)
+
+    def _sum(self, kind: str) -> Decimal:
+        return sum((ln.amount for ln in self.lines if ln.kind == kind), ZERO)
+
+    @property
+    def held_back(self) -> Decimal:
+        """What the period's holdback lines hold back (a positive amount)."""
+        return -self._sum(HOLDBACK)
+
+    @property
+    def released(self) -> Decimal:
+        """What earlier holdbacks release in this period."""
+        return self._sum(RELEASE)
+
+    @property
+    def forfeited(self) -> Decimal:
+        """What cancelled deals forfeit in this period: what was held back on them before
+        the cancellation (the part a clawback took included), never released."""
+        return sum((ln.base or ZERO for ln in self.lines if ln.kind == FORFEIT), ZERO)
+
+    @property
+    def earned_before_holdback(self) -> Decimal:
+        """The period's own earnings before anything is held back or released."""
+        return self.earned + self.held_back - self.released
 
     def adjustments(self) -> dict[str, Decimal]:
         """Adjustment amounts by the earlier period they correct."""
@@ -94,8 +136,9 @@ class Statement:
         return totals
 
     def as_dict(self) -> dict[str, Any]:
-        """The statement as a JSON-ready dict, hash excluded (the hashed content)."""
-        return {
+        """The statement as a JSON-ready dict, hash excluded (the hashed content); the
+        holdback figures only when the plan holds pay back."""
+        found: dict[str, Any] = {
             "rep_id": self.rep_id,
             "period": self.period,
             "plan_id": self.plan_id,
@@ -109,6 +152,15 @@ class Statement:
             "subtotals": {k: str(v) for k, v in self.subtotals().items()},
             "total": str(self.total),
         }
+        if self.held_balance is not None:
+            found["holdback"] = {
+                "earned": str(self.earned_before_holdback),
+                "held_back": str(self.held_back),
+                "released": str(self.released),
+                "forfeited": str(self.forfeited),
+                "balance": str(self.held_balance),
+            }
+        return found
 
     @property
     def hash(self) -> str:
