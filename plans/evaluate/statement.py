@@ -31,10 +31,15 @@ class Line:
     rate: Decimal | None = None
     deal_ids: tuple[str, ...] = ()
     event_ids: tuple[str, ...] = ()
+    deal_line: int | None = None
+    """The product line of the deal the line pays on (numbered from 1), if one."""
+    won_over: tuple[str, ...] = ()
+    """Components of the same exclusive group that matched too and lost to this one."""
 
     def as_dict(self) -> dict[str, Any]:
-        """The line as a JSON-ready dict (Decimals as exact strings)."""
-        return {
+        """The line as a JSON-ready dict (Decimals as exact strings); ``deal_line`` and
+        ``won_over`` only when set, so that lines without them hash as they always did."""
+        found: dict[str, Any] = {
             "number": self.number,
             "component": self.component,
             "kind": self.kind,
@@ -46,6 +51,11 @@ class Line:
             "deal_ids": list(self.deal_ids),
             "event_ids": list(self.event_ids),
         }
+        if self.deal_line is not None:
+            found["deal_line"] = self.deal_line
+        if self.won_over:
+            found["won_over"] = list(self.won_over)
+        return found
 
 
 PRIOR = "prior_period"
