@@ -11,7 +11,7 @@ import hashlib
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -206,7 +206,9 @@ class DealLine(Value):
 
     @model_validator(mode="after")
     def _amount_adds_up(self) -> DealLine:
-        expected = self.quantity * self.unit_price - (self.discount or Decimal(0))
+        with localcontext() as exact:
+            exact.prec = 2 * limits.AMOUNT_MAX_DIGITS + 2  # a product of two bounded amounts
+            expected = self.quantity * self.unit_price - (self.discount or Decimal(0))
         if expected < 0:
             raise ValueError(
                 f"discount {self.discount} is more than quantity x unit_price "
