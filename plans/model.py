@@ -348,11 +348,6 @@ class Spiff(Component):
         return self
 
     @property
-    def per_unit(self) -> bool:
-        """Whether the spiff pays per product line or on margin (else per deal, as always)."""
-        return self.unit_measure is not Measure.DEAL_AMOUNT
-
-    @property
     def unit_measure(self) -> Measure:
         """What the spiff is measured on (unset: each deal's amount)."""
         return self.measure or Measure.DEAL_AMOUNT

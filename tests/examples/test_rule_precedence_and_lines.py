@@ -250,3 +250,38 @@ def test_an_amendment_with_lines_replaces_them() -> None:
                          amount=150_000_000, currency="VND", reason="half returned")  # fmt: skip
     facts = fold([rep("an"), won("D1", 300_000_000, rep_id="an", lines=D1_LINES), halved])
     assert evaluate(facts, plan(rate), "an", Q1).total == D(5_000_000)
+
+
+def test_tiers_measured_on_each_line() -> None:
+    # Graduated tiers on each line's amount: [0, 100,000,000) at 1 %, [100,000,000, ∞) at 3 %.
+    # line 1 (120,000,000): 100,000,000 x 1 % + 20,000,000 x 3 % = 1,000,000 + 600,000
+    # line 2 (80,000,000):   80,000,000 x 1 %                    =   800,000
+    # line 3 (100,000,000): 100,000,000 x 1 %                    = 1,000,000
+    #                                                      total   3,400,000
+    tiers = {"id": "lines", "kind": "rate", "mode": "graduated", "measure": "line_amount",
+             "tiers": [{"from": 0, "rate": 1}, {"from": 100_000_000, "rate": 3}]}  # fmt: skip
+    facts = fold([rep("an"), won("D1", 300_000_000, rep_id="an", lines=D1_LINES)])
+    s = evaluate(facts, plan(tiers), "an", Q1)
+    assert [(ln.deal_line, ln.amount) for ln in s.lines] == [
+        (1, D(1_000_000)), (1, D(600_000)), (2, D(800_000)), (3, D(1_000_000)),
+    ]  # fmt: skip
+    assert s.total == D(3_400_000)
+
+
+def test_spiffs_in_a_group_with_windows_that_do_not_overlap() -> None:
+    # Two spiffs of one group with the same precedence are allowed when their windows cannot
+    # both hold; a third, unwindowed, with a priority, wins every deal it matches.
+    jan = {"id": "jan", "kind": "spiff", "amount_per_deal": 300_000, "group": "promo",
+           "window": {"from": "2026-01-01", "to": "2026-01-31"}}  # fmt: skip
+    feb = {**jan, "id": "feb", "amount_per_deal": 500_000,
+           "window": {"from": "2026-02-01", "to": "2026-02-28"}}  # fmt: skip
+    facts = fold([rep("an"), won("J", 10_000_000, rep_id="an", close_date="2026-01-20"),
+                  won("F", 10_000_000, rep_id="an", close_date="2026-02-20")])  # fmt: skip
+    s = evaluate(facts, plan(jan, feb), "an", Q1)
+    assert [(ln.component, ln.deal_ids) for ln in s.lines] == [("jan", ("J",)), ("feb", ("F",))]
+    with pytest.raises(PlanError):  # an unwindowed member ties with both
+        plan(jan, feb, {**jan, "id": "any", "window": None})
+    vip = {**jan, "id": "vip", "window": None, "priority": 1, "amount_per_deal": 1_000_000}
+    s = evaluate(facts, plan(jan, feb, vip), "an", Q1)
+    assert s.total == D(2_000_000)
+    assert [ln.won_over for ln in s.lines] == [("jan",), ("feb",)]
