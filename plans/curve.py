@@ -5,8 +5,10 @@ Each point runs the evaluator's own handlers (``plans.evaluate.components``) on 
 synthetic credit of ``quota x attainment`` that matches every filter, so the curve is the
 rules themselves, never a copy of them: graduated and retroactive tiers, flat rates,
 target-incentive bands, gates and caps all read exactly as on a statement. Components that
-do not depend on attainment (per-deal SPIFFs, tiers on each deal's amount, a manager's
-override, a draw) are named in ``left_out`` instead.
+do not depend on attainment (per-deal SPIFFs, tiers on each deal's amount, rates on margin,
+the filtered rules of an exclusive group, a manager's override, a draw) are named in
+``left_out`` instead; a group's unfiltered rule is plotted (it pays deals no more specific
+rule matches).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from plans.documents import PlanVersion
 from plans.evaluate.components import handler_for
 from plans.evaluate.context import Context
 from plans.evaluate.credits import Credited
-from plans.model import Measure, Plan, RateComponent, RateMode, TargetIncentive
+from plans.model import ON_MARGIN, Measure, Plan, RateComponent, RateMode, TargetIncentive
 
 HUNDRED = Decimal(100)
 LEVELS: tuple[Decimal, ...] = tuple(Decimal(x) for x in range(0, 201, 10))
@@ -60,6 +62,8 @@ def on_curve(component: object) -> bool:
     if isinstance(component, TargetIncentive):
         return True
     if isinstance(component, RateComponent):
+        if component.measure in ON_MARGIN or (component.group and component.filter):
+            return False  # margin is not revenue; a group's filtered rules pay specific deals
         return component.mode is RateMode.FLAT or component.measure is Measure.ATTAINMENT
     return False
 

@@ -23,7 +23,7 @@ from incentive_engine.domain.limits import (
     check_structure,
     explain,
 )
-from plans.model import AnyComponent, Plan
+from plans.model import AnyComponent, FieldProblem, Plan
 
 
 class PlanError(Invalid, ValueError):
@@ -135,6 +135,10 @@ def plan_from_data(
                 continue  # a parent's echo of its children's errors
             path = ".".join(str(p) for p in loc) or "(document)"
             reason = "unknown field" if err["type"] == "extra_forbidden" else explain(err)
+            problem = (err.get("ctx") or {}).get("error")
+            if isinstance(problem, FieldProblem):  # a plan-level check that knows its path
+                reason = problem.reason
+                path = problem.path if path == "(document)" else f"{path}.{problem.path}"
             problems.append((path, reason))
         raise PlanError(source, problems) from None
 

@@ -49,6 +49,16 @@ PercentBound = Annotated[Decimal, Field(ge=0, **_EXACT)]  # type: ignore[call-ov
 """A bound in percent of attainment (or, for deal-amount tiers, an amount), bounded as money."""
 
 
+class FieldProblem(ValueError):
+    """An inconsistency at a field's path, relative to the model that finds it (``plan
+    validate`` names the whole path)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 class Part(BaseModel):
     """Base of every plan part: frozen, and unknown fields are errors."""
 
@@ -70,6 +80,14 @@ class DealField(StrEnum):
     NEW_CUSTOMER = "new_customer"
     LEAD_SOURCE = "lead_source"
     AMOUNT = "amount"
+    PRODUCT_ID = "product_id"
+    PRODUCT_CATEGORY = "product_category"
+
+
+LINE_FIELDS = frozenset({DealField.PRODUCT_ID, DealField.PRODUCT_CATEGORY})
+"""Fields of a deal's product lines: a rule measured per deal matches when one line
+satisfies every such condition; a rule measured per line tests each line (``product_group``
+then tests the line's group, falling back to the deal's)."""
 
 
 class Operator(StrEnum):
@@ -188,10 +206,33 @@ class RateMode(StrEnum):
 
 
 class Measure(StrEnum):
-    """What tiers are measured on."""
+    """What a rate's tiers (and a per-unit rate or spiff) are measured on: the period's
+    attainment, each deal's amount, each matching product line's amount, each deal's gross
+    margin (sum of its lines' amount - cost) or each matching line's margin."""
 
     ATTAINMENT = "attainment"
     DEAL_AMOUNT = "deal_amount"
+    LINE_AMOUNT = "line_amount"
+    MARGIN = "margin"
+    LINE_MARGIN = "line_margin"
+
+
+PER_LINE = frozenset({Measure.LINE_AMOUNT, Measure.LINE_MARGIN})
+"""Measures that pay per matching product line (a deal without lines is one line)."""
+ON_MARGIN = frozenset({Measure.MARGIN, Measure.LINE_MARGIN})
+"""Measures on gross margin (every line used needs a cost)."""
+
+GROUP_DESCRIPTION = (
+    "An exclusive rule group: of the rate (or spiff) components sharing this name, at most "
+    "one pays on a deal (or, measured per line, on a product line): the matching one with "
+    "the highest priority, then the most specific filter (product_id > product_category > "
+    "any other field > no filter), then the most conditions. Equal precedence between "
+    "rules that could match the same deal is refused."
+)
+PRIORITY_DESCRIPTION = (
+    "Precedence inside the component's group (higher wins; unset counts as 0), before "
+    "the filter's specificity."
+)
 
 
 class Release(Part):
@@ -266,6 +307,8 @@ class RateComponent(Component):
     filter: tuple[Condition, ...] = ()
     """Only deals matching every condition count (attainment always counts all)."""
     holdback: Holdback | None = Field(None, description=HOLDBACK_DESCRIPTION)
+    group: Id | None = Field(None, description=GROUP_DESCRIPTION)
+    priority: int | None = Field(None, ge=-1000, le=1000, description=PRIORITY_DESCRIPTION)
 
     @model_validator(mode="after")
     def _mode_fits(self) -> RateComponent:
@@ -276,7 +319,33 @@ class RateComponent(Component):
             if self.rate is not None:
                 raise ValueError(f"a {self.mode.value} rate takes 'tiers', not 'rate'")
             _check_ladder(self.tiers, "tier")
+        tiered = self.mode is not RateMode.FLAT
+        if self.group is not None and tiered and self.measure is Measure.ATTAINMENT:
+            raise FieldProblem(
+                "group",
+                f"a {self.mode.value} rate measured on attainment cannot be in a group: its "
+                "tiers pay on the period's whole revenue, which cannot go to one rule per "
+                "deal; make it flat or measure it on deal_amount, line_amount, margin or "
+                "line_margin",
+            )
+        _check_priority(self.group, self.priority)
         return self
+
+    @property
+    def unit_measure(self) -> Measure:
+        """What one deal's (or line's) pay is measured on (attainment: the deal's amount)."""
+        return Measure.DEAL_AMOUNT if self.measure is Measure.ATTAINMENT else self.measure
+
+    @property
+    def per_unit(self) -> bool:
+        """Whether the rate pays one line per deal or product line (in a group, per line or
+        on margin, or tiers on each deal's amount) rather than once on the period's revenue."""
+        return (
+            self.group is not None
+            or self.measure in PER_LINE
+            or self.measure in ON_MARGIN
+            or (self.mode is not RateMode.FLAT and self.measure is Measure.DEAL_AMOUNT)
+        )
 
 
 class TargetIncentive(Component):
@@ -305,12 +374,44 @@ class Spiff(Component):
     filter: tuple[Condition, ...] = ()
     window: Window | None = None
     holdback: Holdback | None = Field(None, description=HOLDBACK_DESCRIPTION)
+    measure: Measure | None = Field(
+        None,
+        description=(
+            "Unset or deal_amount: per matching deal, as always; line_amount: per matching "
+            "product line (amount_per_deal is then paid per line, percent of the line's "
+            "amount); margin / line_margin: percent of the deal's / line's gross margin."
+        ),
+    )
+    group: Id | None = Field(None, description=GROUP_DESCRIPTION)
+    priority: int | None = Field(None, ge=-1000, le=1000, description=PRIORITY_DESCRIPTION)
 
     @model_validator(mode="after")
     def _one_amount(self) -> Spiff:
         if (self.amount_per_deal is None) == (self.percent is None):
             raise ValueError("a spiff needs exactly one of 'amount_per_deal' and 'percent'")
+        if self.measure is Measure.ATTAINMENT:
+            raise FieldProblem(
+                "measure", "a spiff pays per deal or line: measure attainment does not apply"
+            )
+        if self.measure in ON_MARGIN and self.amount_per_deal is not None:
+            raise FieldProblem(
+                "measure",
+                f"measure {self.measure.value} needs 'percent' (a fixed amount_per_deal does "
+                "not depend on margin)",
+            )
+        _check_priority(self.group, self.priority)
         return self
+
+    @property
+    def unit_measure(self) -> Measure:
+        """What the spiff is measured on (unset: each deal's amount)."""
+        return self.measure or Measure.DEAL_AMOUNT
+
+
+def _check_priority(group: str | None, priority: int | None) -> None:
+    """A priority ranks a component inside its group: without a group it means nothing."""
+    if priority is not None and group is None:
+        raise FieldProblem("priority", "'priority' only applies to a component in a 'group'")
 
 
 class Depth(StrEnum):
@@ -483,6 +584,129 @@ AnyComponent = Annotated[
 ]
 
 
+# ------------------------------------------------------------ exclusive groups
+
+
+Exclusive = RateComponent | Spiff
+"""The component kinds that may form exclusive groups."""
+
+_RANK = {DealField.PRODUCT_ID: 3, DealField.PRODUCT_CATEGORY: 2}
+
+
+def specificity(conditions: tuple[Condition, ...]) -> tuple[int, int]:
+    """(kind, count) of a filter: kind 3 when it selects products by id (``eq``/``in`` on
+    product_id), 2 by product_category, 1 on any other condition, 0 without a filter."""
+    kinds = [_RANK.get(c.field, 1) if c.op in (Operator.EQ, Operator.IN) else 1 for c in conditions]
+    return (max(kinds, default=0), len(conditions))
+
+
+def precedence(comp: Exclusive) -> tuple[int, int, int]:
+    """A group member's precedence: (priority, filter kind, condition count); higher wins."""
+    return (comp.priority or 0, *specificity(comp.filter))
+
+
+def _allowed(conditions: tuple[Condition, ...], name: DealField) -> tuple[Any, set[Any]]:
+    """What a filter lets through on one field: (the values it requires, None for any, and
+    the values it refuses); for amount, the (low, high) interval it requires."""
+    if name is DealField.AMOUNT:
+        low: Decimal | None = None
+        high: Decimal | None = None
+        for c in conditions:
+            if c.field is not name or not isinstance(c.value, Decimal):
+                continue
+            if c.op in (Operator.GTE, Operator.EQ):
+                low = c.value if low is None else max(low, c.value)
+            if c.op in (Operator.LTE, Operator.EQ):
+                high = c.value if high is None else min(high, c.value)
+        return (low, high), set()
+    required: set[Any] | None = None
+    refused: set[Any] = set()
+    for c in conditions:
+        if c.field is not name:
+            continue
+        values = set(c.value) if isinstance(c.value, list) else {c.value}
+        if c.op in (Operator.EQ, Operator.IN):
+            required = values if required is None else required & values
+        elif c.op in (Operator.NE, Operator.NOT_IN):
+            refused |= values
+    if name is DealField.NEW_CUSTOMER and required is None:
+        required = {True, False}
+    return required, refused
+
+
+def exclusive(a: Exclusive, b: Exclusive, per_line: bool) -> bool:
+    """Whether no deal (or, per line, no product line) can match both filters (and, for
+    spiffs, both windows): decided on one field at a time, so a pair is exclusive only when
+    some field's required values (or amount intervals, or windows) cannot meet.  Measured
+    per deal, product conditions never exclude: one deal can hold both products."""
+    fields = {c.field for c in (*a.filter, *b.filter)}
+    for name in sorted(fields):
+        if name in LINE_FIELDS and not per_line:
+            continue
+        (need_a, refuse_a), (need_b, refuse_b) = _allowed(a.filter, name), _allowed(b.filter, name)
+        if name is DealField.AMOUNT:
+            lows = [v for v in (need_a[0], need_b[0]) if v is not None]
+            highs = [v for v in (need_a[1], need_b[1]) if v is not None]
+            if lows and highs and max(lows) > min(highs):
+                return True
+            continue
+        if need_a is None and need_b is None:
+            continue
+        both = need_a if need_b is None else need_b if need_a is None else need_a & need_b
+        if not both - refuse_a - refuse_b:
+            return True
+    wa, wb = getattr(a, "window", None), getattr(b, "window", None)
+    return wa is not None and wb is not None and (wa.end < wb.start or wb.end < wa.start)
+
+
+def _words(comp: Exclusive) -> str:
+    """A member's precedence in words, for refusals."""
+    kind, count = specificity(comp.filter)
+    on = ("no filter", "a filter on other fields", "a product_category filter")[min(kind, 2)]
+    on = "a product_id filter" if kind == 3 else on
+    return f"priority {comp.priority or 0}, {on}, {count} condition{'s' * (count != 1)}"
+
+
+def check_groups(components: tuple[Component, ...]) -> None:
+    """Groups hold one kind, measured all per deal or all per line, and no two members that
+    could match the same deal (or line) share a precedence: a FieldProblem at the path."""
+    first: dict[str, int] = {}
+    for j, comp in enumerate(components):
+        if not isinstance(comp, Exclusive) or comp.group is None:
+            continue
+        i = first.setdefault(comp.group, j)
+        lead = components[i]
+        assert isinstance(lead, Exclusive)
+        where = f"components.{j}"
+        if comp.kind != lead.kind:
+            raise FieldProblem(
+                f"{where}.group",
+                f"group {comp.group!r} holds {lead.kind} component {lead.id!r}: a group holds "
+                "components of one kind",
+            )
+        per_line = comp.unit_measure in PER_LINE
+        if per_line != (lead.unit_measure in PER_LINE):
+            raise FieldProblem(
+                f"{where}.measure",
+                f"group {comp.group!r} mixes rules paid per line and per deal ({lead.id!r} is "
+                f"measured on {lead.unit_measure.value}, {comp.id!r} on "
+                f"{comp.unit_measure.value}): measure them alike",
+            )
+        for k in range(i, j):
+            other = components[k]
+            if not isinstance(other, Exclusive) or other.group != comp.group:
+                continue
+            if precedence(other) == precedence(comp) and not exclusive(other, comp, per_line):
+                field_name = "priority" if comp.priority is not None else "filter"
+                raise FieldProblem(
+                    f"{where}.{field_name}",
+                    f"{comp.id!r} and {other.id!r} (components.{k}) in group {comp.group!r} "
+                    f"could both match the same {'line' if per_line else 'deal'} with equal "
+                    f"precedence ({_words(comp)}): give one a higher 'priority' or make "
+                    "their filters exclude each other on one field",
+                )
+
+
 # ------------------------------------------------------------ gamification
 
 Points = Annotated[Decimal, Field(ge=0, le=1_000_000, **_EXACT)]  # type: ignore[call-overload]
@@ -625,6 +849,7 @@ class Plan(Part):
                 )
         if self.period in (PeriodKind.DAY, PeriodKind.WEEK):
             raise ValueError(f"a plan pays per month, quarter or year, not per {self.period.value}")
+        check_groups(self.components)
         return self
 
     def document(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from plans.evaluate.holdback import forfeit_on, release_on
 from plans.evaluate.statement import FORFEIT, HOLDBACK, RELEASE
 from plans.model import (
     PERCENT_KPIS,
+    ON_MARGIN,
     Component,
     Draw,
     KpiBonus,
@@ -77,7 +78,7 @@ class Wording:
     def tier_of(self, line: Line) -> str:
         """The line's tier for the table: amounts for tiers on a deal's amount, else percent."""
         comp = self.component(line)
-        on_deal = isinstance(comp, RateComponent) and comp.measure is Measure.DEAL_AMOUNT
+        on_deal = isinstance(comp, RateComponent) and comp.measure is not Measure.ATTAINMENT
         return self.tier(line, percent=not on_deal)
 
     def report_of(self, line: Line) -> str:
@@ -183,7 +184,47 @@ class Wording:
                  what=what, tier=tier, rate=self.f.rate(line.rate), target=target)  # fmt: skip
 
     def describe(self, line: Line) -> str:
-        """The line in the reader's language."""
+        """The line in the reader's language (naming the group rules it was chosen over)."""
+        text = self._describe(line)
+        if not line.won_over or self.version is None:
+            return text
+        labels = {c.id: c.label for c in self.version.plan.components}
+        rules = ", ".join(labels.get(i, i) for i in line.won_over)
+        return self.f.gettext("{text} (chosen over {rules})", text=text, rules=rules)
+
+    def per_unit(self, line: Line, comp: RateComponent | Spiff) -> str | None:
+        """A line paid on one deal or product line, worded (None: worded as it always was)."""
+        _ = self.f.gettext
+        margin = comp.unit_measure in ON_MARGIN
+        flat = isinstance(comp, RateComponent) and comp.mode is RateMode.FLAT
+        if not (line.deal_line or line.won_over or margin or (flat and comp.per_unit)):
+            return None
+        deal = ", ".join(line.deal_ids) or "–"
+        unit = (
+            _("deal {deal}", deal=deal)
+            if line.deal_line is None
+            else _("deal {deal} line {line}", deal=deal, line=line.deal_line)
+        )
+        label, base, rate = comp.label, self.money(line.base), self.f.rate(line.rate)
+        if isinstance(comp, Spiff) and line.rate is None and line.deal_line is None:
+            return _("{label}: deal {deal}, {amount} per deal", label=label, deal=deal, amount=base)
+        if isinstance(comp, Spiff) and line.rate is None:
+            return _("{label}: {unit}, {amount} per line", label=label, unit=unit, amount=base)
+        if line.tier is None:
+            if margin:
+                return _("{label}: {unit}, {rate} of margin {base}", label=label, unit=unit,
+                         rate=rate, base=base)  # fmt: skip
+            return _("{label}: {unit}, {rate} of {base}", label=label, unit=unit, rate=rate,
+                     base=base)  # fmt: skip
+        tier = self.tier(line, percent=False)
+        if margin:
+            return _("{label}: {unit}, margin {base} in tier {tier} at {rate}", label=label,
+                     unit=unit, base=base, tier=tier, rate=rate)  # fmt: skip
+        return _("{label}: {unit}, {base} in tier {tier} at {rate}", label=label, unit=unit,
+                 base=base, tier=tier, rate=rate)  # fmt: skip
+
+    def _describe(self, line: Line) -> str:
+        """The line in the reader's language, without its group note."""
         _ = self.f.gettext
         comp = self.component(line)
         label = comp.label if comp is not None else line.component
@@ -191,6 +232,9 @@ class Wording:
         deal = ", ".join(line.deal_ids) or "–"
         match line.kind:
             case "commission" if isinstance(comp, RateComponent):
+                unit = self.per_unit(line, comp)
+                if unit is not None:
+                    return unit
                 if comp.mode is RateMode.FLAT or line.tier is None:
                     return _("{label}: {rate} of {base}", label=label, rate=rate, base=base)
                 if comp.measure is Measure.ATTAINMENT:
@@ -247,6 +291,9 @@ class Wording:
             case "kpi_bonus" if isinstance(comp, KpiBonus):
                 return self.kpi_bonus(line, comp, label)
             case "spiff" if isinstance(comp, Spiff):
+                unit = self.per_unit(line, comp)
+                if unit is not None:
+                    return unit
                 if line.rate is None:
                     return _(
                         "{label}: deal {deal}, {amount} per deal",

@@ -11,7 +11,7 @@ import hashlib
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -164,6 +164,109 @@ def _check_shares(shares: tuple[Share, ...] | None, what: str) -> None:
     reps = [s.rep_id for s in shares]
     if len(set(reps)) != len(reps):
         raise ValueError(f"{what} names a rep more than once: {sorted(reps)}")
+
+
+MAX_DEAL_LINES = 500
+"""The most product lines a deal may carry."""
+
+Quantity = Annotated[
+    Decimal,
+    Field(
+        gt=0,
+        allow_inf_nan=False,
+        max_digits=limits.AMOUNT_MAX_DIGITS,
+        decimal_places=limits.AMOUNT_DECIMALS,
+    ),
+]
+"""A quantity above zero, exact (fractions allowed: hours, kilograms)."""
+
+
+class DealLine(Value):
+    """One product line of a won deal, in the deal's currency: ``amount`` must be exactly
+    ``quantity x unit_price - discount`` (the discount is an amount for the whole line)."""
+
+    product_id: Id = Field(description="The product (SKU) sold on this line.")
+    product_category: Text = Field(description="The product's category (what plans filter on).")
+    product_group: Text | None = Field(
+        None, description="The line's product group, when it differs from the deal's."
+    )
+    quantity: Quantity = Field(description="How many units, above zero.")
+    unit_price: Amount = Field(description="The price of one unit, before the discount.")
+    discount: Amount | None = Field(
+        None,
+        description="An amount (not a percent) taken off the whole line; none means 0.",
+    )
+    amount: Amount = Field(description="quantity x unit_price - discount, exactly.")
+    cost: Amount | None = Field(
+        None, description="What the line costs the company; margin = amount - cost."
+    )
+    currency: Currency | None = Field(
+        None, description="If given, must be the deal's currency (lines are never converted)."
+    )
+
+    @model_validator(mode="after")
+    def _amount_adds_up(self) -> DealLine:
+        with localcontext() as exact:
+            exact.prec = 2 * limits.AMOUNT_MAX_DIGITS + 2  # a product of two bounded amounts
+            expected = self.quantity * self.unit_price - (self.discount or Decimal(0))
+        if expected < 0:
+            raise ValueError(
+                f"discount {self.discount} is more than quantity x unit_price "
+                f"({self.quantity * self.unit_price})"
+            )
+        if self.amount != expected:
+            raise ValueError(
+                f"amount {self.amount} is not quantity x unit_price - discount = "
+                f"{self.quantity} x {self.unit_price} - {self.discount or 0} = {expected}"
+            )
+        return self
+
+    @property
+    def margin(self) -> Decimal | None:
+        """Gross margin, amount - cost (None without a cost)."""
+        return None if self.cost is None else self.amount - self.cost
+
+
+def _check_lines(
+    lines: tuple[DealLine, ...] | None, info: ValidationInfo
+) -> tuple[DealLine, ...] | None:
+    """Lines sum exactly to the event's amount and are in its currency (``amount`` and
+    ``currency`` are validated before ``lines``: absent when they failed)."""
+    if lines is None:
+        return None
+    if not lines:
+        raise ValueError("a deal's lines, when given, hold at least one line")
+    currency = info.data.get("currency")
+    for i, line in enumerate(lines):
+        if currency is not None and line.currency is not None and line.currency != currency:
+            raise ValueError(f"line {i} is in {line.currency}, the deal is in {currency}")
+    amount = info.data.get("amount")
+    total = sum((line.amount for line in lines), Decimal(0))
+    if amount is not None and total != amount:
+        raise ValueError(
+            f"the line amounts sum to {total} ("
+            + " + ".join(str(line.amount) for line in lines[:10])
+            + (" + ..." if len(lines) > 10 else "")
+            + f"), not to the deal amount {amount}: they must sum exactly to it"
+        )
+    return lines
+
+
+Lines = Annotated[
+    tuple[DealLine, ...] | None,
+    Field(
+        None,
+        max_length=MAX_DEAL_LINES,
+        json_schema_extra={"minItems": 1},
+        description=(
+            "The deal's product lines (1 to 500), in its currency; their amounts sum "
+            "exactly to the deal amount.  Plans may filter on product_id and product_category "
+            "and pay per line (measure line_amount) or on margin."
+        ),
+    ),
+    AfterValidator(_check_lines),
+]
+"""A deal's product lines (see ``DealLine``)."""
 
 
 class TerritoryCriteria(Value):
@@ -336,6 +439,7 @@ class DealWon(Event):
     product_group: Text
     customer: Customer
     lead_source: LeadSource | None = None
+    lines: Lines = None
 
     @model_validator(mode="after")
     def _splits_sum_to_100(self) -> DealWon:
@@ -354,7 +458,9 @@ class DealLost(Event):
 
 
 class DealAmended(Event):
-    """A won deal's amount (and optionally its credit splits) changes from a date."""
+    """A won deal's amount (and optionally its credit splits) changes from a date.  With
+    ``lines``, the deal's product lines are replaced by these (they sum to the new amount);
+    without, the previous lines stand, scaled in proportion to the new amount."""
 
     EFFECTIVE = "amended_date"
     REPS = ("splits",)
@@ -365,6 +471,7 @@ class DealAmended(Event):
     currency: Currency
     splits: tuple[Share, ...] | None = None
     reason: Text
+    lines: Lines = None
 
     @model_validator(mode="after")
     def _splits_sum_to_100(self) -> DealAmended:

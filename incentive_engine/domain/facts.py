@@ -29,6 +29,7 @@ from incentive_engine.domain.events import (
     AdjustmentRejected,
     DealAmended,
     DealCancelled,
+    DealLine,
     DealLost,
     DealWon,
     DisputeCommented,
@@ -65,7 +66,7 @@ from incentive_engine.domain.handlers import MissingHandlerError, check_handlers
 from incentive_engine.domain.isolation import Quarantined, Voided
 from incentive_engine.domain.periods import Period
 
-FOLD_VERSION = 3
+FOLD_VERSION = 4
 """The version of what the fold produces.  Bump it whenever a change to this module (an event
 folded differently, a field added to or removed from a fact, a new tie-break) changes the facts
 that a log folds into: snapshots of facts folded by another fold version are then ignored and
@@ -282,13 +283,15 @@ class Territory:
 
 @dataclass(frozen=True, slots=True, order=True)
 class Amendment:
-    """A change of a won deal's amount (and maybe splits) from a day on."""
+    """A change of a won deal's amount (and maybe splits, and maybe product lines) from a day on."""
 
     effective: date
     event_id: str
     amount: Decimal = field(compare=False)
     splits: tuple[Share, ...] | None = field(compare=False)
     reason: str = field(compare=False)
+    lines: tuple[DealLine, ...] | None = field(default=None, compare=False)
+    """The product lines that replace the deal's (None: the earlier lines stand)."""
 
 
 def _none() -> None:
@@ -348,6 +351,14 @@ class Deal:
             if a.splits is not None:
                 return a.splits
         return self.won.splits if self.won else None
+
+    @property
+    def lines(self) -> tuple[DealLine, ...] | None:
+        """The product lines after every amendment that replaced them (None without lines)."""
+        for a in reversed(self.amendments):
+            if a.lines is not None:
+                return a.lines
+        return self.won.lines if self.won else None
 
     @property
     def attributes(self) -> dict[str, str | None]:
@@ -618,7 +629,7 @@ class Facts:
         self._deal(e.deal_id).lost = e
 
     def _on_amended(self, e: DealAmended) -> None:
-        amendment = Amendment(e.amended_date, e.event_id, e.amount, e.splits, e.reason)
+        amendment = Amendment(e.amended_date, e.event_id, e.amount, e.splits, e.reason, e.lines)
         _insort(self._deal(e.deal_id).amendments, amendment)
 
     def _on_cancelled(self, e: DealCancelled) -> None:

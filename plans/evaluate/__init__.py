@@ -10,6 +10,10 @@ Rules worth knowing (the README explains them with examples):
 * Credit comes from ``Facts.credits`` (splits, named rep or territory, as the plan says).
   A cancellation within the clawback window removes ``clawback.share`` of the deal's credit;
   a downward amendment applies only within the window; upward amendments always apply.
+* A deal's product lines share its amount for commission in proportion (splits, clawback
+  share, amendments without lines); rules measured per line pay each matching line, rules on
+  margin pay on amount - cost.  In an exclusive group only the matching rule of highest
+  precedence (priority, then filter specificity) pays a deal or line.
 * Graduated tiers pay each slice of revenue at its own rate; retroactive tiers pay all
   revenue at the rate of the tier reached.  A tier's lower bound is inclusive.
 * A gate pays nothing below the attainment it names; a cap adds a negative line down to it.
@@ -24,7 +28,8 @@ Rules worth knowing (the README explains them with examples):
 
 The package is split by concept: ``statement`` (lines, statements, their hash), ``book``
 (which plan version applies), ``credits`` (clawback rules, plan currency), ``filters``,
-``context`` (what handlers work on, gates, caps, tiers), ``components`` (one module per
+``context`` (what handlers work on, gates, caps, tiers), ``units`` (deals and product lines
+that per-unit rules pay on, margin, exclusive groups), ``components`` (one module per
 component kind and the table of their handlers), ``holdback`` (held pay, releases and
 forfeits), ``lines`` (a period's own lines),
 ``adjustments`` (closed periods) and ``core`` (``evaluate``, ``statements``).

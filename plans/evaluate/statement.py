@@ -35,10 +35,15 @@ class Line:
     """For a holdback release or forfeit: the period of the holdback line it settles."""
     origin_line: int | None = None
     """For a holdback release or forfeit: the number of that holdback line in its period."""
+    deal_line: int | None = None
+    """The product line of the deal the line pays on (numbered from 1), if one."""
+    won_over: tuple[str, ...] = ()
+    """Components of the same exclusive group that matched too and lost to this one."""
 
     def as_dict(self) -> dict[str, Any]:
         """The line as a JSON-ready dict (Decimals as exact strings); the origin of a
-        holdback release or forfeit only on such lines."""
+        holdback release or forfeit, ``deal_line`` and ``won_over`` only when set, so that
+        lines without them hash as they always did."""
         found: dict[str, Any] = {
             "number": self.number,
             "component": self.component,
@@ -54,6 +59,10 @@ class Line:
         if self.origin_period is not None:
             found["origin_period"] = self.origin_period
             found["origin_line"] = self.origin_line
+        if self.deal_line is not None:
+            found["deal_line"] = self.deal_line
+        if self.won_over:
+            found["won_over"] = list(self.won_over)
         return found
 
 

@@ -209,4 +209,30 @@ def test_kpi_bonus_lines() -> None:
     ]
     assert clean(words(none, VI)) == [
         "w: không có khoản trả: không có cơ hội nào thắng hoặc thua trong kỳ 2026-Q1"
+def test_product_lines_margin_and_exclusive_groups() -> None:
+    """Lines paid per product line, on margin, or won in an exclusive group say so."""
+    from tests.examples.test_rule_precedence_and_lines import (
+        D1_LINES,
+        M1_LINES,
+        MARGIN,
+        three_rules,
+    )
+
+    facts = fold([rep("an"), won("D1", 300_000_000, rep_id="an", lines=D1_LINES)])
+    version = plan(*three_rules("line_amount"))
+    s = evaluate(facts, version, "an", Q1)
+    texts = clean([Wording(s, version, facts, EN).describe(ln) for ln in s.lines])
+    assert texts[2] == "erp_pro: deal D1 line 1, 8% of ₫120,000,000 (chosen over general, software)"
+    vi = clean([Wording(s, version, facts, VI).describe(ln) for ln in s.lines])
+    assert vi[0] == "general: hợp đồng D1 dòng 3, 2 % của 100.000.000 ₫"
+    assert vi[2].endswith("(được chọn thay cho general, software)")
+    facts = fold([rep("an"), won("M1", 200_000_000, rep_id="an", lines=M1_LINES)])
+    s = evaluate(facts, plan(MARGIN), "an", Q1)
+    assert clean([Wording(s, plan(MARGIN), facts, VI).describe(s.lines[0])]) == [
+        "margin: hợp đồng M1, 10 % của lợi nhuận gộp 80.000.000 ₫"
+    ]
+    spiff = {"id": "hw", "kind": "spiff", "amount_per_deal": 1_000_000, "measure": "line_amount"}
+    s = evaluate(facts, plan(spiff), "an", Q1)
+    assert clean([Wording(s, plan(spiff), facts, EN).describe(s.lines[1])]) == [
+        "hw: deal M1 line 2, ₫1,000,000 per line"
     ]

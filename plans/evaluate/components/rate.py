@@ -1,5 +1,6 @@
 """The ``rate`` component: commission as a flat rate, or graduated or retroactive tiers
-measured on attainment or on each deal's amount, with an optional gate, filter and cap."""
+measured on attainment or on each deal's (or product line's) amount or margin, with an
+optional gate, filter, cap and exclusive group."""
 
 from __future__ import annotations
 
@@ -16,16 +17,21 @@ from plans.evaluate.context import (
     tier_label,
     uppers,
 )
-from plans.evaluate.credits import Credited
 from plans.evaluate.filters import matches
 from plans.evaluate.statement import HUNDRED, ZERO
-from plans.model import Measure, RateComponent, RateMode
+from plans.evaluate.units import Unit, units_for
+from plans.model import ON_MARGIN, RateComponent, RateMode
 
 
 def rate(ctx: Context, comp: RateComponent) -> None:
     """Commission lines of a rate component (then a cap line if it pays above its cap)."""
     start = len(ctx.drafts)
     if gated(ctx, comp.id, comp.gate):
+        return
+    if comp.per_unit:
+        for u in units_for(ctx, comp):
+            _per_unit(ctx, comp, u)
+        capped(ctx, comp.id, comp.cap, start)
         return
     counted = [c for c in ctx.credits if matches(c.deal, comp.filter, c.deal_amount)]
     base = sum((c.amount for c in counted), ZERO)
@@ -43,11 +49,8 @@ def rate(ctx: Context, comp: RateComponent) -> None:
             deal_ids=deal_ids,
             event_ids=events,
         )
-    elif comp.measure is Measure.ATTAINMENT:
-        _attainment_tiers(ctx, comp, base, deal_ids, events)
     else:
-        for c in counted:
-            _deal_tiers(ctx, comp, c)
+        _attainment_tiers(ctx, comp, base, deal_ids, events)
     capped(ctx, comp.id, comp.cap, start)
 
 
@@ -97,44 +100,63 @@ def _attainment_tiers(
         )
 
 
-def _deal_tiers(ctx: Context, comp: RateComponent, c: Credited) -> None:
-    """Tiers measured on the whole deal's amount for commission (bounds are amounts in the plan
-    currency); a rep with a split is paid their share of what the whole deal earns."""
+def _per_unit(ctx: Context, comp: RateComponent, u: Unit) -> None:
+    """A flat rate on one deal or product line, or tiers measured on its whole amount or
+    margin (bounds are amounts in the plan currency); a rep with a split is paid their share
+    of what the whole deal or line earns."""
+    measure = comp.unit_measure
+    whole, own = u.whole(measure, comp.id), u.own(measure, comp.id)
+    noun = "margin " if measure in ON_MARGIN else ""
+    lost = u.won_over(comp.group)
+    common = {
+        "component": comp.id,
+        "kind": "commission",
+        "deal_ids": (u.deal_id,),
+        "event_ids": u.credited.event_ids,
+        "deal_line": u.number,
+        "won_over": u.lost,
+    }
+    share = u.share / HUNDRED
+    of_share = "" if u.share == HUNDRED else f" x {u.share} % share"
+    if comp.mode is RateMode.FLAT:
+        assert comp.rate is not None
+        ctx.add(
+            description=(
+                f"{comp.label}: {u.label}, {comp.rate} % of {noun}{ctx.fmt(own)}{of_share}{lost}"
+            ),
+            amount=ctx.money(own * comp.rate / HUNDRED),
+            base=own,
+            rate=comp.rate,
+            **common,
+        )
+        return
     bounds = uppers(comp.tiers)
-    share = c.credit.share / HUNDRED
-    of_share = "" if c.credit.share == HUNDRED else f" x {c.credit.share} % share"
     if comp.mode is RateMode.RETROACTIVE:
-        top = reached(c.deal_amount, comp.tiers)
+        top = reached(whole, comp.tiers)
         tier = comp.tiers[top]
         label = tier_label(tier, bounds[top], "")
         ctx.add(
-            component=comp.id,
-            kind="commission",
             description=(
-                f"{comp.label}: deal {c.deal_id} of {ctx.fmt(c.deal_amount)} in tier {label}: "
-                f"{tier.rate} % of {ctx.fmt(c.amount)}"
+                f"{comp.label}: {u.label} of {noun}{ctx.fmt(whole)} in tier {label}: "
+                f"{tier.rate} % of {ctx.fmt(own)}{lost}"
             ),
-            amount=ctx.money(c.amount * tier.rate / HUNDRED),
-            base=c.amount,
+            amount=ctx.money(own * tier.rate / HUNDRED),
+            base=own,
             tier=label,
             rate=tier.rate,
-            deal_ids=(c.deal_id,),
-            event_ids=c.event_ids,
+            **common,
         )
         return
-    for i, piece in slices(c.deal_amount, comp.tiers):
+    for i, piece in slices(whole, comp.tiers):
         tier, label = comp.tiers[i], tier_label(comp.tiers[i], bounds[i], "")
         ctx.add(
-            component=comp.id,
-            kind="commission",
             description=(
-                f"{comp.label}: deal {c.deal_id}, {ctx.fmt(piece)} in tier {label} "
-                f"at {tier.rate} %{of_share}"
+                f"{comp.label}: {u.label}, {noun}{ctx.fmt(piece)} in tier {label} "
+                f"at {tier.rate} %{of_share}{lost}"
             ),
             amount=ctx.money(piece * share * tier.rate / HUNDRED),
             base=piece * share,
             tier=label,
             rate=tier.rate,
-            deal_ids=(c.deal_id,),
-            event_ids=c.event_ids,
+            **common,
         )
