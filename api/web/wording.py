@@ -18,8 +18,8 @@ from plans.evaluate import PRIOR, Line, Statement
 from plans.evaluate.holdback import forfeit_on, release_on
 from plans.evaluate.statement import FORFEIT, HOLDBACK, RELEASE
 from plans.model import (
-    PERCENT_KPIS,
     ON_MARGIN,
+    PERCENT_KPIS,
     Component,
     Draw,
     KpiBonus,

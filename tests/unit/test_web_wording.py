@@ -209,6 +209,9 @@ def test_kpi_bonus_lines() -> None:
     ]
     assert clean(words(none, VI)) == [
         "w: không có khoản trả: không có cơ hội nào thắng hoặc thua trong kỳ 2026-Q1"
+    ]
+
+
 def test_product_lines_margin_and_exclusive_groups() -> None:
     """Lines paid per product line, on margin, or won in an exclusive group say so."""
     from tests.examples.test_rule_precedence_and_lines import (
