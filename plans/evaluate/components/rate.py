@@ -99,7 +99,8 @@ def _attainment_tiers(
 
 def _deal_tiers(ctx: Context, comp: RateComponent, c: Credited) -> None:
     """Tiers measured on the whole deal's amount for commission (bounds are amounts in the plan
-    currency); a rep with a split is paid their share of what the whole deal earns."""
+    currency); a rep with a split is paid their share of what the whole deal earns (and, when
+    earning on invoice or payment, the part of the deal the period earns)."""
     bounds = uppers(comp.tiers)
     share = c.credit.share / HUNDRED
     of_share = "" if c.credit.share == HUNDRED else f" x {c.credit.share} % share"
@@ -131,8 +132,8 @@ def _deal_tiers(ctx: Context, comp: RateComponent, c: Credited) -> None:
                 f"{comp.label}: deal {c.deal_id}, {ctx.fmt(piece)} in tier {label} "
                 f"at {tier.rate} %{of_share}"
             ),
-            amount=ctx.money(piece * share * tier.rate / HUNDRED),
-            base=piece * share,
+            amount=ctx.money(c.pro_rata(piece * share) * tier.rate / HUNDRED),
+            base=c.pro_rata(piece * share),
             tier=label,
             rate=tier.rate,
             deal_ids=(c.deal_id,),

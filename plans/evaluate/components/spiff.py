@@ -20,7 +20,7 @@ def spiff(ctx: Context, comp: Spiff) -> None:
             continue
         share = c.credit.share
         if comp.amount_per_deal is not None:
-            amount = comp.amount_per_deal * share / HUNDRED
+            amount = c.pro_rata(comp.amount_per_deal * share / HUNDRED)
             what = f"{ctx.fmt(comp.amount_per_deal)} per deal" + (
                 f" x {share} % share" if share != HUNDRED else ""
             )
