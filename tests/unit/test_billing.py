@@ -23,6 +23,7 @@ from incentive_engine.domain.facts import fold
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.references import References
 from incentive_engine.store.facts_codec import canonical_dump, encode_facts, facts_from_sections
+from plans.diff import diff_plans
 from plans.evaluate import evaluate
 from plans.model import plan_schema
 from tests.examples.plans import plan, rep
@@ -174,3 +175,10 @@ def test_an_existing_plan_document_hashes_as_before() -> None:
         plan({"id": "c", "kind": "rate", "rate": 5}, earn_on="booking").plan.document()["earn_on"]
         == "booking"
     )
+
+
+def test_a_plan_diff_shows_the_switch_to_payment() -> None:
+    before = plan({"id": "c", "kind": "rate", "rate": 5}).plan
+    after = plan({"id": "c", "kind": "rate", "rate": 5}, earn_on="payment").plan
+    [change] = diff_plans(before, after)
+    assert (change.where, change.kind, change.after) == ("earn_on", "added", "payment")
