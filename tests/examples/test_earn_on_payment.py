@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import yaml
+
 from incentive_engine.domain.events import (
     DealAmended,
     DealCancelled,
@@ -24,10 +26,18 @@ from incentive_engine.domain.facts import fold
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.references import References
 from incentive_engine.domain.simulation import simulate, window
-from incentive_engine.services.commissions import close_period, rep_statements, snapshot
+from incentive_engine.services import simulations
+from incentive_engine.services.audit_trail import explain_period
+from incentive_engine.services.commissions import (
+    Snapshot,
+    close_period,
+    rep_statements,
+    snapshot,
+)
 from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
-from plans.evaluate import evaluate
+from plans.evaluate import PlanBook, evaluate
+from plans.model import EarnOn
 from tests.conftest import StepClock
 from tests.examples.plans import plan, quota, rep, tiered
 from tests.factories import won
@@ -172,6 +182,11 @@ def test_a_refund_is_clawed_back_from_the_period_of_its_payment(
     [adjustment] = [ln for ln in q2.lines if ln.kind == "prior_period"]
     assert (adjustment.amount, adjustment.event_ids) == (D(-500_000), ("ref-R1",))
     assert q2.total == D(-500_000)
+    # `explain` reaches the payment and the refund behind Q1's line.
+    [chain] = explain_period(snapshot(store), store, "an", Q1)["chains"]
+    summaries = [e["summary"] for e in chain["events"]]
+    assert "payment P3 of 40,000,000 VND for INV-2" in summaries
+    assert "refund R1 of 10,000,000 VND on payment P3" in summaries
 
 
 # ------------------------------------------------------------ overpayment
@@ -252,3 +267,10 @@ def test_a_draft_switching_to_payment_shows_the_cash_timing_per_rep() -> None:
     # Over Q1..Q2 the cash has arrived: 15,000,000 under both.
     both = {r.rep_id: r for r in simulate(facts, draft, baseline, window(Q1, Q2)).reps}
     assert (both["an"].baseline, both["an"].simulated) == (D(15_000_000), D(15_000_000))
+    # The service the API, the web page and the CLI share, from a YAML draft: the same.
+    snap = Snapshot(facts, PlanBook((baseline,)))
+    from_text = simulations.draft_from_text(yaml.safe_dump(draft.plan.document()))
+    assert from_text.plan.earn_on is EarnOn.PAYMENT
+    found = simulations.run(snap, from_text, simulations.baseline_for(snap, from_text), [Q1])
+    by_rep = {r.rep_id: r for r in found.reps}
+    assert (by_rep["an"].difference, by_rep["binh"].difference) == (D(-9_000_000), D(0))
