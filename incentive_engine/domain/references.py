@@ -82,6 +82,8 @@ class Billed:
     currency: str
     in_deal: Decimal
     invoice_id: str | None = None
+    day: date | None = None
+    """The issue day of an invoice."""
 
 
 Problem = tuple[str, str]
@@ -174,7 +176,12 @@ class References:
             case InvoiceIssued():
                 if event.invoice_id not in self.invoices:
                     self.invoices[event.invoice_id] = Billed(
-                        event.event_id, event.deal_id, event.amount, event.currency, event.amount
+                        event.event_id,
+                        event.deal_id,
+                        event.amount,
+                        event.currency,
+                        event.amount,
+                        day=event.issued_date,
                     )
                     self.billed.setdefault(("invoices", event.deal_id), []).append(event.invoice_id)
             case InvoiceCancelled():
@@ -318,6 +325,11 @@ class References:
                     found.append(
                         ("invoice_id", f"unknown invoice {event.invoice_id!r} (no InvoiceIssued)")
                     )
+                elif invoice.day is not None and event.cancelled_date < invoice.day:
+                    found.append(
+                        ("cancelled_date", f"invoice {event.invoice_id!r} was issued on "
+                                           f"{invoice.day}, after {event.cancelled_date}")
+                    )  # fmt: skip
             case PaymentReceived():
                 found.extend(self._payment_problems(event, won))
             case PaymentRefunded():

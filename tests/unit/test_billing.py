@@ -72,6 +72,13 @@ def known() -> References:
             "invoice_id",
             "unknown invoice 'I9'",
         ),
+        (
+            InvoiceCancelled(
+                event_id="c", invoice_id="I1", cancelled_date="2026-01-31", reason="x"
+            ),
+            "cancelled_date",
+            "invoice 'I1' was issued on 2026-02-01, after 2026-01-31",
+        ),
         (payment("P2", invoice_id="I9"), "invoice_id", "unknown invoice 'I9'"),
         (payment("P2", invoice_id="I1", deal_id="D2"), "deal_id", "invoice 'I1' bills deal 'D1'"),
         (payment("P2", deal_id="D9"), "deal_id", "deal 'D9' has not been won"),
@@ -182,3 +189,14 @@ def test_a_plan_diff_shows_the_switch_to_payment() -> None:
     after = plan({"id": "c", "kind": "rate", "rate": 5}, earn_on="payment").plan
     [change] = diff_plans(before, after)
     assert (change.where, change.kind, change.after) == ("earn_on", "added", "payment")
+
+
+def test_a_split_deal_earns_each_reps_share_of_the_cash() -> None:
+    splits = [{"rep_id": "an", "share": 60}, {"rep_id": "binh", "share": 40}]
+    facts = fold([rep("an"), rep("binh"), won("D1", 100_000_000, splits=splits,
+                                              close_date="2026-01-10"),
+                  payment("P1", 50_000_000, deal_id="D1")])  # fmt: skip
+    version = plan({"id": "c", "kind": "rate", "rate": 5}, earn_on="payment")
+    # 50,000,000 received: an 60 % = 30,000,000 x 5 % = 1,500,000; binh 20,000,000 -> 1,000,000
+    assert evaluate(facts, version, "an", Q1).total == D(1_500_000)
+    assert evaluate(facts, version, "binh", Q1).total == D(1_000_000)
