@@ -28,6 +28,7 @@ PLAN_FIELDS: tuple[str, ...] = (
     "crediting",
     "prorate_quota",
     "clawback",
+    "earn_on",
 )
 """The plan-level fields compared, in the order their changes are listed."""
 

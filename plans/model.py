@@ -800,6 +800,14 @@ class Clawback(Part):
     share: Annotated[Decimal, Field(gt=0, le=100, **_EXACT)] = Decimal(100)  # type: ignore[call-overload]
 
 
+class EarnOn(StrEnum):
+    """When a deal's credit is earned."""
+
+    BOOKING = "booking"
+    INVOICE = "invoice"
+    PAYMENT = "payment"
+
+
 class Plan(Part):
     """A compensation plan version: who it covers, when, and its components."""
 
@@ -817,6 +825,18 @@ class Plan(Part):
     prorate_quota: bool = True
     """Prorate quotas by days employed in the period (hired or leaving mid-period)."""
     clawback: Clawback = Clawback()
+    earn_on: EarnOn | None = Field(
+        None,
+        description=(
+            "When a deal's credit is earned. booking (the default when unset): in the period "
+            "the deal closes. invoice: in the period each InvoiceIssued of the deal is issued, "
+            "pro rata invoiced / deal amount (a cancelled invoice loses its unpaid part within "
+            "the clawback window). payment: in the period each PaymentReceived arrives, pro "
+            "rata paid / deal amount, less PaymentRefunded in the refund's period (hoa hồng "
+            "trên doanh thu thực thu); cash received stays earned if the deal is cancelled. "
+            "Attainment, tiers and gates then measure the period's earned credit."
+        ),
+    )
     components: tuple[AnyComponent, ...] = Field(min_length=1)
     points: PointsRules | None = None
     """Gamification points rules (leaderboards never show pay)."""

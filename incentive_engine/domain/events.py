@@ -489,6 +489,96 @@ class DealCancelled(Event):
     reason: Text
 
 
+# invoices and payments ------------------------------------------------------
+
+
+class InvoiceIssued(Event):
+    """An invoice for (part of) a won deal is issued: what a plan with ``earn_on: invoice``
+    earns, in the period of the issue date, pro rata to the deal's amount.  It is in the
+    deal's currency, and a deal's open invoices never add up to more than its amount
+    (both checked at ingest)."""
+
+    EFFECTIVE = "issued_date"
+    type: Literal["InvoiceIssued"] = "InvoiceIssued"
+    invoice_id: Id = Field(description="The invoice's id in the billing system (unique).")
+    deal_id: Id = Field(description="The won deal the invoice bills.")
+    amount: Amount = Field(description="The amount invoiced, in the deal's currency.")
+    currency: Currency = Field(description="The deal's currency.")
+    issued_date: Day = Field(description="The day the invoice is issued (its period earns it).")
+    due_date: Day | None = Field(None, description="The day payment is due (informative).")
+
+    @model_validator(mode="after")
+    def _due_after_issue(self) -> InvoiceIssued:
+        if self.due_date is not None and self.due_date < self.issued_date:
+            raise ValueError(f"due_date {self.due_date} is before issued_date {self.issued_date}")
+        if self.amount == 0:
+            raise ValueError("an invoice of 0 bills nothing")
+        return self
+
+
+class InvoiceCancelled(Event):
+    """An issued invoice is cancelled (a credit note): under ``earn_on: invoice`` it no
+    longer earns the part not paid on it, subject to the plan's clawback window (counted from
+    the issue date); payments received on it stay earned.  No payment may name it after."""
+
+    EFFECTIVE = "cancelled_date"
+    type: Literal["InvoiceCancelled"] = "InvoiceCancelled"
+    invoice_id: Id = Field(description="The cancelled invoice.")
+    cancelled_date: Day = Field(description="The day the invoice is cancelled.")
+    reason: Text = Field(description="Why it is cancelled.")
+
+
+class PaymentReceived(Event):
+    """Cash received from the customer for a won deal, against one of its invoices or the
+    deal itself: what a plan with ``earn_on: payment`` earns, in the period of the received
+    date, pro rata to the deal's amount.  A payment in another currency than the deal's counts
+    at the ``FxRateSet`` rate of the received date.  Payments never add up to more than the
+    invoice (or the deal) they pay: an overpayment is refused at ingest."""
+
+    EFFECTIVE = "received_date"
+    type: Literal["PaymentReceived"] = "PaymentReceived"
+    payment_id: Id = Field(description="The payment's id in the billing system (unique).")
+    invoice_id: Id | None = Field(None, description="The invoice paid (its deal is paid).")
+    deal_id: Id | None = Field(
+        None, description="The deal paid (with invoice_id, it must be the invoice's deal)."
+    )
+    amount: Amount = Field(description="The amount received, in ``currency``.")
+    currency: Currency = Field(
+        description="The currency received; another than the deal's converts at the "
+        "FxRateSet rate of the received date."
+    )
+    received_date: Day = Field(description="The day the cash arrives (its period earns it).")
+
+    @model_validator(mode="after")
+    def _pays_something(self) -> PaymentReceived:
+        if self.invoice_id is None and self.deal_id is None:
+            raise ValueError("a payment names the invoice_id or the deal_id it pays")
+        if self.amount == 0:
+            raise ValueError("a payment of 0 pays nothing")
+        return self
+
+
+class PaymentRefunded(Event):
+    """Cash given back to the customer on a received payment: under ``earn_on: payment`` it
+    takes back what it refunds, in the period of the refund date.  In the payment's
+    currency, never more than what is left of the payment (checked at ingest)."""
+
+    EFFECTIVE = "refunded_date"
+    type: Literal["PaymentRefunded"] = "PaymentRefunded"
+    refund_id: Id = Field(description="The refund's id in the billing system (unique).")
+    payment_id: Id = Field(description="The payment refunded.")
+    amount: Amount = Field(description="The amount refunded, in the payment's currency.")
+    currency: Currency = Field(description="The payment's currency.")
+    refunded_date: Day = Field(description="The day the cash is given back.")
+    reason: Text | None = Field(None, description="Why it is refunded.")
+
+    @model_validator(mode="after")
+    def _refunds_something(self) -> PaymentRefunded:
+        if self.amount == 0:
+            raise ValueError("a refund of 0 gives nothing back")
+        return self
+
+
 # territories and quotas -----------------------------------------------------
 
 
@@ -1041,6 +1131,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DealLost,
     DealAmended,
     DealCancelled,
+    InvoiceIssued,
+    InvoiceCancelled,
+    PaymentReceived,
+    PaymentRefunded,
     TerritoryModelDefined,
     TerritoryDefined,
     TerritoryAssigned,
@@ -1078,6 +1172,10 @@ AnyEvent = Annotated[
     | DealLost
     | DealAmended
     | DealCancelled
+    | InvoiceIssued
+    | InvoiceCancelled
+    | PaymentReceived
+    | PaymentRefunded
     | TerritoryModelDefined
     | TerritoryDefined
     | TerritoryAssigned
@@ -1147,6 +1245,17 @@ def describe(event: Event) -> str:
             return f"{event.deal_id} amended to {format_money(event.amount, event.currency)}"
         case DealCancelled():
             return f"{event.deal_id} cancelled: {event.reason}"
+        case InvoiceIssued():
+            money = format_money(event.amount, event.currency)
+            return f"invoice {event.invoice_id} for {event.deal_id}, {money}"
+        case InvoiceCancelled():
+            return f"invoice {event.invoice_id} cancelled: {event.reason}"
+        case PaymentReceived():
+            money = format_money(event.amount, event.currency)
+            return f"payment {event.payment_id} of {money} for {event.invoice_id or event.deal_id}"
+        case PaymentRefunded():
+            money = format_money(event.amount, event.currency)
+            return f"refund {event.refund_id} of {money} on payment {event.payment_id}"
         case TerritoryModelDefined():
             return (
                 f"territory model: {len(event.regions)} regions, {len(event.industries)} industries"

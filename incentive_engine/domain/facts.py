@@ -39,12 +39,16 @@ from incentive_engine.domain.events import (
     EventVoidApproved,
     EventVoidProposed,
     FxRateSet,
+    InvoiceCancelled,
+    InvoiceIssued,
     LeadCreated,
     LeadQualified,
     LeadSource,
     ManualAdjustment,
     OpportunityCreated,
     OpportunityStageChanged,
+    PaymentReceived,
+    PaymentRefunded,
     PeriodClosed,
     PlanVersionPublished,
     QuotaChanged,
@@ -64,6 +68,7 @@ from incentive_engine.domain.events import (
 )
 from incentive_engine.domain.handlers import MissingHandlerError, check_handlers
 from incentive_engine.domain.isolation import Quarantined, Voided
+from incentive_engine.domain.money import fx_rate_in
 from incentive_engine.domain.periods import Period
 
 FOLD_VERSION = 4
@@ -409,6 +414,34 @@ class Credit:
     event_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Billing:
+    """A won deal's invoices, the payments received for it (on its invoices or on the deal)
+    and their refunds, each in (effective day, event id) order."""
+
+    invoices: tuple[InvoiceIssued, ...] = ()
+    payments: tuple[PaymentReceived, ...] = ()
+    refunds: tuple[PaymentRefunded, ...] = ()
+
+    def event_ids_in(self, period: Period, *, by: Literal["invoice", "payment"]) -> list[str]:
+        """The deal's invoices issued (``invoice``) or payments received (``payment``) in a
+        period: what a plan earning on invoice or payment earns in it."""
+        events = self.invoices if by == "invoice" else self.payments
+        return [e.event_id for e in events if e.effective_day in period]
+
+    def refunds_of(self, payment_id: str) -> list[PaymentRefunded]:
+        """The refunds of one of the deal's payments."""
+        return [r for r in self.refunds if r.payment_id == payment_id]
+
+    def payments_on(self, invoice_id: str) -> list[PaymentReceived]:
+        """The payments received on one of the deal's invoices."""
+        return [p for p in self.payments if p.invoice_id == invoice_id]
+
+
+NO_BILLING = Billing()
+"""The billing of a deal with no invoice and no payment."""
+
+
 # ------------------------------------------------------------ quota, activity
 
 
@@ -475,6 +508,14 @@ class Facts:
     recorded: dict[str, str] = field(default_factory=dict)
     """Recorded time (ISO text) of the events that can change pay, when the shell knows it."""
     fx_rates: dict[tuple[str, str], list[tuple[date, str, Decimal]]] = field(default_factory=dict)
+    invoices: dict[str, InvoiceIssued] = field(default_factory=dict)
+    """Issued invoices by invoice id (of two issues of one id, the smaller event id)."""
+    invoice_cancellations: dict[str, InvoiceCancelled] = field(default_factory=dict)
+    """Invoice cancellations by invoice id (the earliest, then the smaller event id)."""
+    payments: dict[str, PaymentReceived] = field(default_factory=dict)
+    """Payments received by payment id (of two with one id, the smaller event id)."""
+    refunds: dict[str, PaymentRefunded] = field(default_factory=dict)
+    """Refunds by refund id (of two with one id, the smaller event id)."""
     quarantined: dict[str, Quarantined] = field(default_factory=dict)
     """Stored events that do not validate, left out of the fold (by event id, else position):
     the statements they may concern report them until they are voided."""
@@ -732,6 +773,23 @@ class Facts:
             (adjustment.event_id,) if decision is None else (proposal.event_id, decision.event_id)
         )
 
+    def _on_invoice(self, e: InvoiceIssued) -> None:
+        _keep_first(self.invoices, e.invoice_id, e)
+
+    def _on_invoice_cancelled(self, e: InvoiceCancelled) -> None:
+        earlier = self.invoice_cancellations.get(e.invoice_id)
+        if earlier is None or (e.cancelled_date, e.event_id) < (
+            earlier.cancelled_date,
+            earlier.event_id,
+        ):
+            self.invoice_cancellations[e.invoice_id] = e
+
+    def _on_payment(self, e: PaymentReceived) -> None:
+        _keep_first(self.payments, e.payment_id, e)
+
+    def _on_refund(self, e: PaymentRefunded) -> None:
+        _keep_first(self.refunds, e.refund_id, e)
+
     def _on_quarantined(self, q: Quarantined) -> None:
         self.quarantined[q.key] = q
 
@@ -860,6 +918,56 @@ class Facts:
             self._cache[key] = found
         return self._cache[key]  # type: ignore[no-any-return]
 
+    def billing(self, deal_id: str) -> Billing:
+        """A deal's invoices, payments (on its invoices or on the deal) and refunds."""
+        return self._billing().get(deal_id, NO_BILLING)
+
+    def billed_deals(self, period: Period, *, by: Literal["invoice", "payment"]) -> list[Deal]:
+        """Won deals with an invoice issued (``invoice``) or a payment received (``payment``)
+        in a period: ordered by close date and id."""
+        key = ("billed", period, by)
+        if key not in self._cache:
+            self._cache[key] = [
+                d for d in self.won_deals() if self.billing(d.deal_id).event_ids_in(period, by=by)
+            ]
+        return list(self._cache[key])
+
+    def _billing(self) -> dict[str, Billing]:
+        """Every deal's billing, built once per state of the facts (order-independent: each
+        list is sorted by effective day, then event id)."""
+        if "billing" not in self._cache:
+            invoices: dict[str, list[InvoiceIssued]] = {}
+            payments: dict[str, list[PaymentReceived]] = {}
+            refunds: dict[str, list[PaymentRefunded]] = {}
+            for invoice in self.invoices.values():
+                invoices.setdefault(invoice.deal_id, []).append(invoice)
+            paid_deal: dict[str, str] = {}
+            for payment in self.payments.values():
+                deal_id = self.paid_deal(payment)
+                if deal_id is not None:
+                    paid_deal[payment.payment_id] = deal_id
+                    payments.setdefault(deal_id, []).append(payment)
+            for refund in self.refunds.values():
+                if refund.payment_id in paid_deal:
+                    refunds.setdefault(paid_deal[refund.payment_id], []).append(refund)
+            order = _by_day
+            self._cache["billing"] = {
+                deal_id: Billing(
+                    tuple(sorted(invoices.get(deal_id, ()), key=order)),
+                    tuple(sorted(payments.get(deal_id, ()), key=order)),
+                    tuple(sorted(refunds.get(deal_id, ()), key=order)),
+                )
+                for deal_id in sorted({*invoices, *payments, *refunds})
+            }
+        return self._cache["billing"]  # type: ignore[no-any-return]
+
+    def paid_deal(self, payment: PaymentReceived) -> str | None:
+        """The deal a payment pays: its invoice's deal, else the deal it names."""
+        if payment.invoice_id is not None:
+            invoice = self.invoices.get(payment.invoice_id)
+            return invoice.deal_id if invoice is not None else None
+        return payment.deal_id
+
     def unassigned_deals(self) -> list[Deal]:
         """Won deals that name no rep and fall in no owned territory."""
         return [d for d in self.won_deals() if not self.credits(d)]
@@ -882,19 +990,7 @@ class Facts:
 
     def fx_rate(self, base: str, quote: str, day: date) -> Decimal:
         """The rate converting base into quote on a day (the latest set on or before it)."""
-        if base == quote:
-            return Decimal(1)
-        rates = self.fx_rates.get((base, quote))
-        if rates:
-            i = bisect.bisect_right(rates, (day, "\uffff"), key=lambda r: (r[0], r[1]))
-            if i:
-                return rates[i - 1][2]
-        inverse = self.fx_rates.get((quote, base))
-        if inverse:
-            i = bisect.bisect_right(inverse, (day, "\uffff"), key=lambda r: (r[0], r[1]))
-            if i:
-                return Decimal(1) / inverse[i - 1][2]
-        raise LookupError(f"no FX rate {base}->{quote} on or before {day} (publish an FxRateSet)")
+        return fx_rate_in(self.fx_rates, base, quote, day)
 
     def summary(self) -> dict[str, int]:
         """Counts of what the engine knows, for a quick look."""
@@ -913,6 +1009,8 @@ class Facts:
             "activities": sum(len(a) for a in self.activities.values()),
             "plan_versions": sum(len(v) for v in self.plan_versions.values()),
             "closed_periods": len(self.closed_periods),
+            **({"invoices": len(self.invoices)} if self.invoices else {}),
+            **({"payments": len(self.payments)} if self.payments else {}),
             **({"quarantined": len(self.quarantined)} if self.quarantined else {}),
             **({"voided": len(self.voided)} if self.voided else {}),
         }
@@ -922,6 +1020,19 @@ def _deal_day(deal: Deal) -> date | None:
     if deal.won is not None:
         return deal.won.close_date
     return deal.created.created_date if deal.created else None
+
+
+def _keep_first(found: dict[str, Any], key: str, event: Event) -> None:
+    """File an event under a business id, keeping the smaller event id of two (so that the
+    facts do not depend on the order the events were folded in)."""
+    earlier = found.get(key)
+    if earlier is None or event.event_id < earlier.event_id:
+        found[key] = event
+
+
+def _by_day(event: Event) -> tuple[date, str]:
+    """An event's (effective day, event id): the order of a deal's billing."""
+    return (event.effective_day, event.event_id)
 
 
 def _unconcerned(facts: Facts, event: Event) -> None:
@@ -993,6 +1104,10 @@ _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
     AdjustmentApproved: Facts._on_decided,
     AdjustmentRejected: Facts._on_decided,
     FxRateSet: Facts._on_fx,
+    InvoiceIssued: Facts._on_invoice,
+    InvoiceCancelled: Facts._on_invoice_cancelled,
+    PaymentReceived: Facts._on_payment,
+    PaymentRefunded: Facts._on_refund,
     **dict.fromkeys(UNCONCERNED, _unconcerned),
     Quarantined: Facts._on_quarantined,
     Voided: Facts._on_voided,

@@ -1,7 +1,9 @@
-"""Money: ISO 4217 currencies, their minor units, and half-up rounding to them."""
+"""Money: ISO 4217 currencies, their minor units, half-up rounding to them, and FX lookup."""
 
 from __future__ import annotations
 
+import bisect
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from incentive_engine.domain.errors import Invalid
@@ -44,3 +46,24 @@ def format_money(amount: Decimal, currency: str) -> str:
     """Format an amount with thousands separators and its currency code."""
     places = minor_units(currency)
     return f"{round_money(amount, currency):,.{places}f} {currency}"
+
+
+def fx_rate_in(
+    rates: dict[tuple[str, str], list[tuple[date, str, Decimal]]], base: str, quote: str, day: date
+) -> Decimal:
+    """The rate converting base into quote on a day from (day, event id, rate) lists by
+    currency pair: the latest set on or before the day, else the inverse of the latest
+    quote->base rate; a LookupError without either."""
+    if base == quote:
+        return Decimal(1)
+    direct = rates.get((base, quote))
+    if direct:
+        i = bisect.bisect_right(direct, (day, "\uffff"), key=lambda r: (r[0], r[1]))
+        if i:
+            return direct[i - 1][2]
+    inverse = rates.get((quote, base))
+    if inverse:
+        i = bisect.bisect_right(inverse, (day, "\uffff"), key=lambda r: (r[0], r[1]))
+        if i:
+            return Decimal(1) / inverse[i - 1][2]
+    raise LookupError(f"no FX rate {base}->{quote} on or before {day} (publish an FxRateSet)")

@@ -5,8 +5,12 @@ Pure: the known identifiers are plain sets filled from events; no I/O.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from incentive_engine.domain.events import (
     ActivityLogged,
@@ -20,11 +24,16 @@ from incentive_engine.domain.events import (
     Event,
     EventVoidApproved,
     EventVoidProposed,
+    FxRateSet,
+    InvoiceCancelled,
+    InvoiceIssued,
     LeadCreated,
     LeadQualified,
     ManualAdjustment,
     OpportunityCreated,
     OpportunityStageChanged,
+    PaymentReceived,
+    PaymentRefunded,
     QuotaChanged,
     QuotaSet,
     QuotaSubject,
@@ -36,6 +45,7 @@ from incentive_engine.domain.events import (
     TerritoryModelDefined,
     TerritoryReassigned,
 )
+from incentive_engine.domain.money import format_money, fx_rate_in
 
 DEFINING_TYPES = (
     "RepHired",
@@ -51,8 +61,30 @@ DEFINING_TYPES = (
     "AdjustmentProposed",
     "AdjustmentApproved",
     "AdjustmentRejected",
+    "DealAmended",
+    "FxRateSet",
+    "InvoiceIssued",
+    "InvoiceCancelled",
+    "PaymentReceived",
+    "PaymentRefunded",
 )
-"""Event types that introduce identifiers other events may refer to."""
+"""Event types that introduce identifiers (or amounts) other events may refer to."""
+
+
+@dataclass(frozen=True)
+class Billed:
+    """An invoice or payment as the checks know it: its deal, amount and currency, and its
+    amount in the deal's currency (what counts against the deal and its invoice)."""
+
+    event_id: str
+    deal_id: str
+    amount: Decimal
+    currency: str
+    in_deal: Decimal
+    invoice_id: str | None = None
+    day: date | None = None
+    """The issue day of an invoice."""
+
 
 Problem = tuple[str, str]
 """A (field, reason) pair."""
@@ -80,6 +112,20 @@ class References:
     """Adjustment proposal id -> who proposed it."""
     adjustment_decided: dict[str, str] = field(default_factory=dict)
     """Decided adjustment proposal id -> the decision's event id."""
+    deal_amounts: dict[str, tuple[tuple[date, str], Decimal]] = field(default_factory=dict)
+    """Won deal id -> ((day, event id) of the win or latest amendment, amount)."""
+    fx: dict[tuple[str, str], list[tuple[date, str, Decimal]]] = field(default_factory=dict)
+    """FX rates as the fold keeps them, to count a payment in another currency."""
+    invoices: dict[str, Billed] = field(default_factory=dict)
+    """Issued invoice id -> the invoice."""
+    cancelled_invoices: set[str] = field(default_factory=set)
+    payments: dict[str, Billed] = field(default_factory=dict)
+    """Payment id -> the payment as received (refunds are kept apart)."""
+    refunds: dict[str, tuple[str, str, Decimal]] = field(default_factory=dict)
+    """Refund id -> (event id, payment id, amount in the payment's currency)."""
+    billed: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """Index: (``invoices``, deal id) and (``payments``, deal id) -> their ids; (``refunds``,
+    payment id) -> its refund ids."""
 
     def copy(self) -> References:
         """An independent copy."""
@@ -96,6 +142,13 @@ class References:
             void_approved=dict(self.void_approved),
             adjustment_proposals=dict(self.adjustment_proposals),
             adjustment_decided=dict(self.adjustment_decided),
+            deal_amounts=dict(self.deal_amounts),
+            fx={k: list(v) for k, v in self.fx.items()},
+            invoices=dict(self.invoices),
+            cancelled_invoices=set(self.cancelled_invoices),
+            payments=dict(self.payments),
+            refunds=dict(self.refunds),
+            billed={k: list(v) for k, v in self.billed.items()},
         )
 
     def learn(self, event: Event) -> None:
@@ -111,6 +164,39 @@ class References:
             case DealWon():
                 self.opportunities.add(event.deal_id)
                 self.won.setdefault(event.deal_id, (event.event_id, event.currency))
+                self.deal_amounts.setdefault(event.deal_id, ((date.min, ""), event.amount))
+            case DealAmended():
+                key = (event.amended_date, event.event_id)
+                earlier = self.deal_amounts.get(event.deal_id)
+                if earlier is None or key > earlier[0]:
+                    self.deal_amounts[event.deal_id] = (key, event.amount)
+            case FxRateSet():
+                rate = (event.rate_date, event.event_id, event.rate)
+                bisect.insort(self.fx.setdefault((event.base, event.quote), []), rate)
+            case InvoiceIssued():
+                if event.invoice_id not in self.invoices:
+                    self.invoices[event.invoice_id] = Billed(
+                        event.event_id,
+                        event.deal_id,
+                        event.amount,
+                        event.currency,
+                        event.amount,
+                        day=event.issued_date,
+                    )
+                    self.billed.setdefault(("invoices", event.deal_id), []).append(event.invoice_id)
+            case InvoiceCancelled():
+                self.cancelled_invoices.add(event.invoice_id)
+            case PaymentReceived():
+                paid = self._payment(event)
+                if paid is not None and event.payment_id not in self.payments:
+                    self.payments[event.payment_id] = paid
+                    self.billed.setdefault(("payments", paid.deal_id), []).append(event.payment_id)
+            case PaymentRefunded():
+                if event.refund_id not in self.refunds:
+                    self.refunds[event.refund_id] = (event.event_id, event.payment_id, event.amount)
+                    self.billed.setdefault(("refunds", event.payment_id), []).append(
+                        event.refund_id
+                    )
             case TerritoryDefined():
                 self.territories.add(event.territory_id)
             case LeadCreated():
@@ -231,9 +317,156 @@ class References:
                     found.append(("target_event_id", "a proposal cannot void itself"))
             case EventVoidApproved():
                 found.extend(self._void_approval(event))
+            case InvoiceIssued():
+                found.extend(self._invoice(event, won))
+            case InvoiceCancelled():
+                invoice = self.invoices.get(event.invoice_id)
+                if invoice is None:
+                    found.append(
+                        ("invoice_id", f"unknown invoice {event.invoice_id!r} (no InvoiceIssued)")
+                    )
+                elif invoice.day is not None and event.cancelled_date < invoice.day:
+                    found.append(
+                        ("cancelled_date", f"invoice {event.invoice_id!r} was issued on "
+                                           f"{invoice.day}, after {event.cancelled_date}")
+                    )  # fmt: skip
+            case PaymentReceived():
+                found.extend(self._payment_problems(event, won))
+            case PaymentRefunded():
+                found.extend(self._refund_problems(event))
             case _:
                 pass
         return found
+
+    # billing ------------------------------------------------------------------
+
+    def _deal_amount(self, deal_id: str) -> Decimal | None:
+        """A won deal's amount after its latest amendment."""
+        known = self.deal_amounts.get(deal_id)
+        return known[1] if known is not None else None
+
+    def _invoice(self, event: InvoiceIssued, won: Any) -> list[Problem]:
+        """An invoice bills a won deal, once, in its currency, and the deal's open invoices
+        never add up to more than its amount."""
+        earlier = self.invoices.get(event.invoice_id)
+        if earlier is not None and earlier.event_id != event.event_id:
+            return [("invoice_id", f"invoice {event.invoice_id!r} was already issued by event "
+                                   f"{earlier.event_id}")]  # fmt: skip
+        found: list[Problem] = []
+        win = won(event.deal_id)
+        if win is None:
+            return found
+        if win[1] != event.currency:
+            found.append(
+                ("currency", f"deal {event.deal_id!r} is in {win[1]}: invoice it in {win[1]}, "
+                             f"not {event.currency}")
+            )  # fmt: skip
+            return found
+        others = sum(
+            (self.invoices[key].amount for key in self.billed.get(("invoices", event.deal_id), ())
+             if key in self.invoices and key != event.invoice_id
+             and key not in self.cancelled_invoices),
+            Decimal(0),
+        )  # fmt: skip
+        amount = self._deal_amount(event.deal_id)
+        if amount is not None and others + event.amount > amount:
+            found.append(
+                ("amount", f"over-invoiced: deal {event.deal_id!r} is {_money(amount, win[1])} "
+                           f"and its open invoices already bill {_money(others, win[1])}")
+            )  # fmt: skip
+        return found
+
+    def _payment(self, event: PaymentReceived) -> Billed | None:
+        """A payment as it counts against its deal (None if its deal or rate is unknown)."""
+        invoice = self.invoices.get(event.invoice_id) if event.invoice_id else None
+        deal_id = invoice.deal_id if invoice is not None else event.deal_id
+        win = self.won.get(deal_id) if deal_id is not None else None
+        if deal_id is None or win is None:
+            return None
+        try:
+            rate = fx_rate_in(self.fx, event.currency, win[1], event.received_date)
+        except LookupError:
+            return None
+        in_deal = event.amount if rate == 1 else event.amount * rate
+        return Billed(
+            event.event_id, deal_id, event.amount, event.currency, in_deal, event.invoice_id
+        )
+
+    def _payment_problems(self, event: PaymentReceived, won: Any) -> list[Problem]:
+        """A payment pays a known, open invoice (of the deal it names) or a won deal, in the
+        deal's currency or one with an FX rate on the received day, and payments never add up
+        to more than their invoice, nor their deal (an overpayment is refused)."""
+        earlier = self.payments.get(event.payment_id)
+        if earlier is not None and earlier.event_id != event.event_id:
+            return [("payment_id", f"payment {event.payment_id!r} was already received by event "
+                                   f"{earlier.event_id}")]  # fmt: skip
+        invoice = None
+        if event.invoice_id is not None:
+            invoice = self.invoices.get(event.invoice_id)
+            if invoice is None:
+                return [("invoice_id", f"unknown invoice {event.invoice_id!r} (no InvoiceIssued)")]
+            if event.invoice_id in self.cancelled_invoices:
+                return [("invoice_id", f"invoice {event.invoice_id!r} was cancelled")]
+            if event.deal_id is not None and event.deal_id != invoice.deal_id:
+                return [("deal_id", f"invoice {event.invoice_id!r} bills deal "
+                                    f"{invoice.deal_id!r}, not {event.deal_id!r}")]  # fmt: skip
+        deal_id = invoice.deal_id if invoice is not None else event.deal_id
+        assert deal_id is not None
+        win = won(deal_id)
+        if win is None:
+            return []  # ``won`` has said so
+        paid = self._payment(event)
+        if paid is None:
+            return [("currency", f"deal {deal_id!r} is in {win[1]}: no FX rate {event.currency}->"
+                                 f"{win[1]} on or before {event.received_date} (publish an "
+                                 "FxRateSet first)")]  # fmt: skip
+        ids = self.billed.get(("payments", deal_id), ())
+        others = [(self.payments[k], self._net(k)) for k in ids if k != event.payment_id]
+        if invoice is not None:
+            on_invoice = sum((n for p, n in others if p.invoice_id == event.invoice_id),
+                             Decimal(0))  # fmt: skip
+            if on_invoice + paid.in_deal > invoice.amount:
+                return [("amount", _over(f"invoice {event.invoice_id!r}", invoice.amount,
+                                         on_invoice, paid.in_deal, win[1]))]  # fmt: skip
+        on_deal = sum((n for p, n in others if p.deal_id == deal_id), Decimal(0))
+        amount = self._deal_amount(deal_id)
+        if amount is not None and on_deal + paid.in_deal > amount:
+            return [("amount", _over(f"deal {deal_id!r}", amount, on_deal, paid.in_deal, win[1]))]
+        return []
+
+    def _refund_problems(self, event: PaymentRefunded) -> list[Problem]:
+        """A refund gives back part of a known payment, in its currency, never more than
+        what is left of it."""
+        earlier = self.refunds.get(event.refund_id)
+        if earlier is not None and earlier[0] != event.event_id:
+            return [("refund_id", f"refund {event.refund_id!r} was already made by event "
+                                  f"{earlier[0]}")]  # fmt: skip
+        payment = self.payments.get(event.payment_id)
+        if payment is None:
+            return [("payment_id", f"unknown payment {event.payment_id!r} (no PaymentReceived)")]
+        if payment.currency != event.currency:
+            return [("currency", f"payment {event.payment_id!r} is in {payment.currency}, "
+                                 f"not {event.currency}")]  # fmt: skip
+        refunded = sum(
+            (self.refunds[key][2] for key in self.billed.get(("refunds", event.payment_id), ())
+             if key != event.refund_id),
+            Decimal(0),
+        )  # fmt: skip
+        if refunded + event.amount > payment.amount:
+            total = _money(refunded + event.amount, payment.currency)
+            received = _money(payment.amount, payment.currency)
+            reason = f"refunds of payment {event.payment_id!r} would add up to {total}, "
+            return [("amount", reason + f"more than the {received} received")]
+        return []
+
+    def _net(self, payment_id: str) -> Decimal:
+        """What a payment counts against its deal after its refunds (in the deal's currency)."""
+        payment = self.payments[payment_id]
+        refunds = self.billed.get(("refunds", payment_id), ())
+        refunded = sum((self.refunds[key][2] for key in refunds), Decimal(0))
+        if not refunded:
+            return payment.in_deal
+        return payment.in_deal * (payment.amount - refunded) / payment.amount
 
     def _void_approval(self, event: EventVoidApproved) -> list[Problem]:
         """The two-person rule: an approval names a known proposal of the same target, by
@@ -314,6 +547,19 @@ class References:
             found.append(
                 ("subject_id", f"unknown {known[1]} {event.subject_id!r} (no {known[2]} for it)")
             )
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    """An amount for a refusal's words."""
+    return format_money(amount, currency)
+
+
+def _over(what: str, limit: Decimal, paid: Decimal, amount: Decimal, currency: str) -> str:
+    """The words of an overpayment refusal."""
+    return (
+        f"overpayment: {what} is {_money(limit, currency)}, {_money(paid, currency)} is already "
+        f"paid, and this payment counts {_money(amount, currency)} more"
+    )
 
 
 def same_person(a: str, b: str) -> bool:

@@ -28,6 +28,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "org": ("RepHired", "RepTransferred", "RepTerminated"),
     "pipeline": ("OpportunityCreated", "OpportunityStageChanged"),
     "deals": ("DealWon", "DealLost", "DealAmended", "DealCancelled"),
+    "billing": ("InvoiceIssued", "InvoiceCancelled", "PaymentReceived", "PaymentRefunded"),
     "activities": ("ActivityLogged",),
     "leads": ("LeadCreated", "LeadQualified"),
     "territories": (
@@ -45,10 +46,11 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "fx": ("FxRateSet",),
     "voids": ("EventVoidProposed", "EventVoidApproved"),
 }
-"""Named groups of event types.  ``crm`` (below) is org, pipeline, deals, activities, leads."""
+"""Named groups of event types.  ``crm`` (below) is org, pipeline, deals, billing (invoices
+and payments, which the CRM or the accounting system sends), activities, leads."""
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "crm": ("org", "pipeline", "deals", "activities", "leads"),
+    "crm": ("org", "pipeline", "deals", "billing", "activities", "leads"),
     "all": tuple(GROUPS),
 }
 """Groups of groups."""

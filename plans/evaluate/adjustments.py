@@ -14,6 +14,7 @@ from plans.evaluate.book import PlanBook
 from plans.evaluate.context import Context
 from plans.evaluate.lines import period_lines
 from plans.evaluate.statement import PRIOR, ZERO
+from plans.model import EarnOn
 
 
 def _first_open_after(facts: Facts, period: Period) -> Period:
@@ -104,8 +105,9 @@ def prior_periods(
 def _touching(facts: Facts, version: PlanVersion, rep_id: str, period: Period) -> list[str]:
     """Pay events of a period that concern a rep, whether they now credit the rep or no longer
     do: the deals closed in it that name the rep (in any split) or fall in a territory the rep
-    owned at some point, their territory's ownership changes, the rep's quota, manual
-    adjustments, and the plan version."""
+    owned at some point, their territory's ownership changes, the invoices or payments of the
+    period that credit the rep (under ``earn_on``), the rep's quota, manual adjustments, and
+    the plan version."""
     found: list[str] = []
     for deal in facts.won_deals(period):
         won = deal.won
@@ -121,6 +123,11 @@ def _touching(facts: Facts, version: PlanVersion, rep_id: str, period: Period) -
         if rep_id in named or owned:
             found += deal.pay_event_ids
             found += [o.event_id for o in ownerships]
+    earn_on = version.plan.earn_on
+    if earn_on is not None and earn_on is not EarnOn.BOOKING:
+        for deal in facts.billed_deals(period, by=earn_on.value):
+            if any(c.rep_id == rep_id for c in facts.credits(deal, by=version.plan.crediting)):
+                found += facts.billing(deal.deal_id).event_ids_in(period, by=earn_on.value)
     entries = facts.quotas.get((QuotaSubject.REP, rep_id, str(period)), [])
     found += [q.event_id for q in entries]
     for m in facts.manual_adjustments.get((rep_id, str(period)), []):

@@ -44,11 +44,14 @@ class PlanBook:
 
     def periods(self, facts: Facts) -> list[Period]:
         """Every period of every plan's kind, from its start to the latest effective date the
-        facts know (the periods statements and boards are kept for)."""
+        facts know: close, quota, plan, invoice or payment (the periods statements and boards
+        are kept for)."""
         last = max(
             [d.won.close_date for d in facts.deals.values() if d.won is not None]
             + [Period.parse(p).end for (_, _, p) in facts.quotas]
-            + [v.plan.effective_from for v in self.versions],
+            + [v.plan.effective_from for v in self.versions]
+            + [i.issued_date for i in facts.invoices.values()]
+            + [p.received_date for p in facts.payments.values()],
             default=date.min,
         )
         found: set[Period] = set()

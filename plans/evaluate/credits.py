@@ -9,8 +9,9 @@ from decimal import Decimal
 from incentive_engine.domain.attainment import AttainmentError, deal_in, rep_quota
 from incentive_engine.domain.facts import Credit, Deal, Facts
 from incentive_engine.domain.periods import Period
-from plans.evaluate.statement import HUNDRED, EvaluationError
-from plans.model import Plan
+from plans.evaluate.earning import earned_in
+from plans.evaluate.statement import HUNDRED, ZERO, EvaluationError
+from plans.model import EarnOn, Plan
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,14 @@ class Credited:
     """The whole deal's amount for commission (after clawback rules): what deal-amount
     tiers and amount filters measure."""
     event_ids: tuple[str, ...]
+    part: Decimal | None = None
+    """Under ``earn_on`` invoice or payment: the part of the deal the period earns (earned /
+    the deal's amount), to which per-deal tiers and fixed SPIFFs are paid pro rata; None
+    when the whole deal is earned at booking."""
+
+    def pro_rata(self, amount: Decimal) -> Decimal:
+        """An amount for the whole deal times the part of it the period earns."""
+        return amount if self.part is None else amount * self.part
 
     @property
     def deal_id(self) -> str:
@@ -38,6 +47,17 @@ def clawback_amount(
     """A deal's amount for commission: upward amendments always count, downward ones and
     cancellations only within the clawback window (a cancellation removes ``share`` %);
     ``cancellation=False`` gives the amount as it stood before the deal was cancelled."""
+    amount, ids = amended_amount(deal, plan)
+    cancel = deal.cancellation if cancellation else None
+    if cancel is not None and in_window(plan, deal, cancel.cancelled_date):
+        amount = amount * (HUNDRED - plan.clawback.share) / HUNDRED
+        ids = (*ids, cancel.event_id)
+    return amount, ids
+
+
+def amended_amount(deal: Deal, plan: Plan) -> tuple[Decimal, tuple[str, ...]]:
+    """A deal's amount after amendments as the clawback rules count them (upward ones always,
+    downward ones within the window), cancellation aside."""
     won = deal.won
     assert won is not None
     amount, ids = won.amount, [won.event_id]
@@ -45,22 +65,20 @@ def clawback_amount(
         if a.amount >= amount or in_window(plan, deal, a.effective):
             amount = a.amount
             ids.append(a.event_id)
-    cancel = deal.cancellation if cancellation else None
-    if cancel is not None and in_window(plan, deal, cancel.cancelled_date):
-        amount = amount * (HUNDRED - plan.clawback.share) / HUNDRED
-        ids.append(cancel.event_id)
     return amount, tuple(ids)
 
 
 def credits_for(facts: Facts, plan: Plan, rep_id: str, period: Period) -> list[Credited]:
-    """The rep's credits for deals closed in the period, after clawback rules."""
+    """The rep's credits the period earns, after clawback rules: for deals closed in it, or
+    under ``earn_on`` invoice or payment, for the deals invoiced or paid in it."""
+    if plan.earn_on is None or plan.earn_on is EarnOn.BOOKING:
+        pairs = facts.credits_by_rep(period, by=plan.crediting).get(rep_id, [])
+        return [credited(facts, plan, deal, credit) for deal, credit in pairs]
     found = []
-    for deal, credit in facts.credits_by_rep(period, by=plan.crediting).get(rep_id, []):
-        amount, ids = clawback_amount(deal, plan)
-        amount = in_plan_currency(facts, plan, deal, amount)
-        own = amount * credit.share / HUNDRED
-        events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
-        found.append(Credited(deal, credit, own, amount, events))
+    for deal in facts.billed_deals(period, by=plan.earn_on.value):
+        for credit in facts.credits(deal, by=plan.crediting):
+            if credit.rep_id == rep_id:
+                found.append(earned_credit(facts, plan, deal, credit, period))
     return found
 
 
@@ -82,6 +100,28 @@ def uncancelled(facts: Facts, plan: Plan, c: Credited) -> Credited:
     amount, _ = clawback_amount(c.deal, plan, cancellation=False)
     amount = in_plan_currency(facts, plan, c.deal, amount)
     return Credited(c.deal, c.credit, amount * c.credit.share / HUNDRED, amount, c.event_ids)
+
+
+def credited(facts: Facts, plan: Plan, deal: Deal, credit: Credit) -> Credited:
+    """A rep's credit for a deal as booked, after clawback rules, in the plan's currency."""
+    amount, ids = clawback_amount(deal, plan)
+    amount = in_plan_currency(facts, plan, deal, amount)
+    own = amount * credit.share / HUNDRED
+    events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
+    return Credited(deal, credit, own, amount, events)
+
+
+def earned_credit(facts: Facts, plan: Plan, deal: Deal, credit: Credit, period: Period) -> Credited:
+    """A rep's credit for the part of a deal a period earns on invoice or payment
+    (``plans.evaluate.earning``), in the plan's currency."""
+    amended, ids = amended_amount(deal, plan)
+    booked, _ = clawback_amount(deal, plan)
+    earned = earned_in(facts, plan, deal, period, amended, booked)
+    part = earned.amount / earned.ceiling if earned.ceiling else ZERO
+    amount = in_plan_currency(facts, plan, deal, earned.amount)
+    whole = in_plan_currency(facts, plan, deal, earned.ceiling)
+    events = tuple(dict.fromkeys((*credit.event_ids, *ids, *earned.event_ids)))
+    return Credited(deal, credit, amount * credit.share / HUNDRED, whole, events, part)
 
 
 def quota_for(

@@ -85,10 +85,11 @@ class Unit:
         return max(self._scaled(margin), ZERO)
 
     def own(self, measure: Measure, component: str) -> Decimal:
-        """The rep's share of ``whole``."""
+        """The rep's share of ``whole`` (and, earning on invoice or payment, of the part of the
+        deal the period earns)."""
         if self.line is None and measure not in ON_MARGIN:
             return self.credited.amount
-        return self.whole(measure, component) * self.share / HUNDRED
+        return self.credited.pro_rata(self.whole(measure, component) * self.share / HUNDRED)
 
     def matches(self, comp: Exclusive) -> bool:
         """Whether a rule's filter (and a spiff's window) lets this unit through."""

@@ -1,5 +1,6 @@
 """Same log and plan version give byte-identical statements and hashes on SQLite and
-PostgreSQL, in fresh processes, whatever the order in which the events were ingested."""
+PostgreSQL, in fresh processes, whatever the order in which the events were ingested (with a
+second plan earning on payment, paid by payments on the demo's deals)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import os
 import random
 import subprocess
 import sys
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from incentive_engine.demo.generator import generate
-from incentive_engine.domain.events import event_content
+from incentive_engine.domain.events import DealAmended, DealWon, PaymentReceived, event_content
+from incentive_engine.domain.money import round_money
 from plans.documents import load_plan, publication
+from plans.model import EarnOn
 from tests.conftest import postgres_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +29,30 @@ def export(path: Path, events: list) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def payments(events: list) -> list[PaymentReceived]:
+    """Two payments of 40 % of each won deal's smallest amount, 10 and 100 days after its
+    close (never an overpayment, whatever its amendments)."""
+    smallest: dict[str, Decimal] = {}
+    for e in events:
+        if isinstance(e, DealWon | DealAmended):
+            smallest[e.deal_id] = min(smallest.get(e.deal_id, e.amount), e.amount)
+    found = []
+    for e in events:
+        if not isinstance(e, DealWon):
+            continue
+        part = round_money(smallest[e.deal_id] * Decimal("0.4"), e.currency)
+        for n, days in ((1, 10), (2, 100)):
+            if part > 0:
+                found.append(
+                    PaymentReceived(
+                        event_id=f"pay-{e.deal_id}-{n}", payment_id=f"{e.deal_id}-{n}",
+                        deal_id=e.deal_id, amount=part, currency=e.currency,
+                        received_date=e.close_date + timedelta(days=days),
+                    )
+                )  # fmt: skip
+    return found
 
 
 def engine(store: str, *args: str) -> str:
@@ -44,7 +73,9 @@ def test_statements_are_identical_across_stores_processes_and_ingestion_orders(
     tmp_path: Path, pg_schema: str
 ) -> None:
     plan = load_plan((ROOT / "plans/catalog/field-sales-vn.yaml").read_text(encoding="utf-8"))
-    events = [publication(plan), *generate(reps=6, events=1500, seed=3)]
+    cash = plan.model_copy(update={"plan_id": "field-sales-vn-cash", "earn_on": EarnOn.PAYMENT})
+    demo = generate(reps=6, events=1500, seed=3)
+    events = [publication(plan), publication(cash), *demo, *payments(demo)]
     head = [
         e
         for e in events
@@ -65,6 +96,7 @@ def test_statements_are_identical_across_stores_processes_and_ingestion_orders(
         b = engine(postgres, "payouts", period, "--format", "json")
         assert a == b
         assert {row["statement_hash"] for row in json.loads(a)}
+        assert "field-sales-vn-cash" in a
     first_rep = json.loads(engine(sqlite, "payouts", "2026-Q1", "--format", "json"))[0]["rep_id"]
     one = engine(sqlite, "statement", first_rep, "2026-Q1", "--format", "json")
     other = engine(postgres, "statement", first_rep, "2026-Q1", "--format", "json")

@@ -7,7 +7,7 @@ from datetime import date
 
 from incentive_engine.domain.facts import Facts
 from plans.evaluate.context import Context
-from plans.evaluate.credits import Credited, clawback_amount, in_plan_currency
+from plans.evaluate.credits import Credited, credits_for
 from plans.evaluate.statement import HUNDRED, ZERO
 from plans.model import Depth, Override
 
@@ -49,19 +49,13 @@ def _ever_below(facts: Facts, manager_id: str, depth: Depth) -> set[str]:
 def override(ctx: Context, comp: Override) -> None:
     """One line per report whose credited revenue in the period the manager earns on."""
     by_report: dict[str, list[Credited]] = {}
-    credits_by_rep = ctx.facts.credits_by_rep(ctx.period, by=ctx.plan.crediting)
-    for rep_id in sorted(_ever_below(ctx.facts, ctx.rep_id, comp.depth) & set(credits_by_rep)):
-        for deal, credit in credits_by_rep[rep_id]:  # in close order, as the deals were won
-            won = deal.won
+    for rep_id in sorted(_ever_below(ctx.facts, ctx.rep_id, comp.depth)):
+        # in close order, as the deals were won (under earn_on, the deals invoiced or paid)
+        for credited in credits_for(ctx.facts, ctx.plan, rep_id, ctx.period):
+            won = credited.deal.won
             assert won is not None
-            if not _is_report(ctx.facts, rep_id, ctx.rep_id, won.close_date, comp.depth):
-                continue
-            amount, ids = clawback_amount(deal, ctx.plan)
-            amount = in_plan_currency(ctx.facts, ctx.plan, deal, amount)
-            own = amount * credit.share / HUNDRED
-            events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
-            credited = Credited(deal, credit, own, amount, events)
-            by_report.setdefault(rep_id, []).append(credited)
+            if _is_report(ctx.facts, rep_id, ctx.rep_id, won.close_date, comp.depth):
+                by_report.setdefault(rep_id, []).append(credited)
     for report in sorted(by_report):
         credits = by_report[report]
         base = sum((c.amount for c in credits), ZERO)

@@ -103,7 +103,8 @@ def _attainment_tiers(
 def _per_unit(ctx: Context, comp: RateComponent, u: Unit) -> None:
     """A flat rate on one deal or product line, or tiers measured on its whole amount or
     margin (bounds are amounts in the plan currency); a rep with a split is paid their share
-    of what the whole deal or line earns."""
+    of what the whole deal or line earns (and, when earning on invoice or payment, the part
+    of the deal the period earns)."""
     measure = comp.unit_measure
     whole, own = u.whole(measure, comp.id), u.own(measure, comp.id)
     noun = "margin " if measure in ON_MARGIN else ""
@@ -154,8 +155,8 @@ def _per_unit(ctx: Context, comp: RateComponent, u: Unit) -> None:
                 f"{comp.label}: {u.label}, {noun}{ctx.fmt(piece)} in tier {label} "
                 f"at {tier.rate} %{of_share}{lost}"
             ),
-            amount=ctx.money(piece * share * tier.rate / HUNDRED),
-            base=piece * share,
+            amount=ctx.money(u.credited.pro_rata(piece * share) * tier.rate / HUNDRED),
+            base=u.credited.pro_rata(piece * share),
             tier=label,
             rate=tier.rate,
             **common,

@@ -18,7 +18,7 @@ def spiff(ctx: Context, comp: Spiff) -> None:
             continue
         share = u.share
         if comp.amount_per_deal is not None:
-            amount = comp.amount_per_deal * share / HUNDRED
+            amount = u.credited.pro_rata(comp.amount_per_deal * share / HUNDRED)
             per = "line" if u.line is not None else "deal"
             what = f"{ctx.fmt(comp.amount_per_deal)} per {per}" + (
                 f" x {share} % share" if share != HUNDRED else ""
