@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from incentive_engine.domain.limits import (
     check_structure,
     explain,
 )
-from plans.model import Plan
+from plans.model import AnyComponent, Plan
 
 
 class PlanError(Invalid, ValueError):
@@ -139,7 +139,8 @@ def plan_from_data(
         raise PlanError(source, problems) from None
 
 
-_KINDS = {"rate", "target_incentive", "spiff", "override", "draw"}
+_KINDS = {kind.model_fields["kind"].default for kind in get_args(get_args(AnyComponent)[0])}
+"""Every component kind's name (the tag pydantic puts in an error's path)."""
 
 
 def _without_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:

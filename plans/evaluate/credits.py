@@ -54,16 +54,19 @@ def clawback_amount(deal: Deal, plan: Plan) -> tuple[Decimal, tuple[str, ...]]:
     return amount, tuple(ids)
 
 
+def credited(facts: Facts, plan: Plan, deal: Deal, credit: Credit) -> Credited:
+    """One credit as the plan counts it: clawback rules, then the plan's currency."""
+    amount, ids = clawback_amount(deal, plan)
+    amount = in_plan_currency(facts, plan, deal, amount)
+    own = amount * credit.share / HUNDRED
+    events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
+    return Credited(deal, credit, own, amount, events)
+
+
 def credits_for(facts: Facts, plan: Plan, rep_id: str, period: Period) -> list[Credited]:
     """The rep's credits for deals closed in the period, after clawback rules."""
-    found = []
-    for deal, credit in facts.credits_by_rep(period, by=plan.crediting).get(rep_id, []):
-        amount, ids = clawback_amount(deal, plan)
-        amount = in_plan_currency(facts, plan, deal, amount)
-        own = amount * credit.share / HUNDRED
-        events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
-        found.append(Credited(deal, credit, own, amount, events))
-    return found
+    pairs = facts.credits_by_rep(period, by=plan.crediting).get(rep_id, [])
+    return [credited(facts, plan, deal, credit) for deal, credit in pairs]
 
 
 def quota_for(

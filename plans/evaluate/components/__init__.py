@@ -17,6 +17,7 @@ from plans.evaluate.components.override import override
 from plans.evaluate.components.rate import rate
 from plans.evaluate.components.spiff import spiff
 from plans.evaluate.components.target_incentive import target_incentive
+from plans.evaluate.components.team_pool import team_pool
 from plans.evaluate.context import Context
 from plans.evaluate.statement import EvaluationError
 from plans.model import (
@@ -27,6 +28,7 @@ from plans.model import (
     RateComponent,
     Spiff,
     TargetIncentive,
+    TeamPool,
 )
 
 
@@ -53,6 +55,7 @@ HANDLERS: dict[str, Handler] = {
         Handler(TargetIncentive, target_incentive),
         Handler(Spiff, spiff),
         Handler(Override, override),
+        Handler(TeamPool, team_pool),
         Handler(Draw, draw, on_earnings=True),
     )
 }

@@ -7,7 +7,7 @@ from datetime import date
 
 from incentive_engine.domain.facts import Facts
 from plans.evaluate.context import Context
-from plans.evaluate.credits import Credited, clawback_amount, in_plan_currency
+from plans.evaluate.credits import Credited, credited
 from plans.evaluate.statement import HUNDRED, ZERO
 from plans.model import Depth, Override
 
@@ -56,12 +56,7 @@ def override(ctx: Context, comp: Override) -> None:
             assert won is not None
             if not _is_report(ctx.facts, rep_id, ctx.rep_id, won.close_date, comp.depth):
                 continue
-            amount, ids = clawback_amount(deal, ctx.plan)
-            amount = in_plan_currency(ctx.facts, ctx.plan, deal, amount)
-            own = amount * credit.share / HUNDRED
-            events = tuple(dict.fromkeys((*credit.event_ids, *ids)))
-            credited = Credited(deal, credit, own, amount, events)
-            by_report.setdefault(rep_id, []).append(credited)
+            by_report.setdefault(rep_id, []).append(credited(ctx.facts, ctx.plan, deal, credit))
     for report in sorted(by_report):
         credits = by_report[report]
         base = sum((c.amount for c in credits), ZERO)
