@@ -4,6 +4,7 @@ refusal names the field's path), the JSON Schema, and the web's wording of pool 
 from __future__ import annotations
 
 import copy
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -13,17 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.web.wording import Wording
+from incentive_engine.domain.estimates import DealInput, estimate, hypothetical_deal
 from incentive_engine.domain.events import RepTransferred
 from incentive_engine.domain.facts import fold
 from incentive_engine.domain.money import allocate, minor_units
 from incentive_engine.domain.periods import Period
+from incentive_engine.domain.simulation import simulate, window
 from plans.curve import payout_curve
 from plans.diff import diff_plans
 from plans.documents import PlanError, load_plan, plan_from_data
-from plans.evaluate import evaluate
+from plans.evaluate import PlanBook, evaluate
 from plans.model import TeamPool, plan_schema
 from tests.examples.plans import plan, rep
-from tests.factories import won
+from tests.factories import customer, won
 from tests.unit.test_web_wording import EN, VI, clean
 
 D = Decimal
@@ -267,3 +270,38 @@ def test_pool_lines_in_vietnamese_and_english() -> None:
         "kỳ 2026-Q1, không ai được chia",
         "p: team Đà Nẵng 1's pool of ₫900,000: no member has credit in 2026-Q1, nobody is paid",
     ]
+
+
+# ---------------------------------------------------------- what-if, simulation
+
+
+def test_what_if_a_deal_grows_the_pool_and_the_reps_share() -> None:
+    # Before: An 60,000,000 + Bình 40,000,000; 1 % pool = 1,000,000; An's share 600,000.
+    # What if An closes 100,000,000 more: 200,000,000 -> 2,000,000; An 160/200 = 1,600,000.
+    version = plan({"id": "pool", "kind": "team_pool", "percent": 1, "by": "credit"})
+    facts = fold([rep("an"), rep("binh"), won("D1", 60_000_000, rep_id="an"),
+                  won("D2", 40_000_000, rep_id="binh")])  # fmt: skip
+    imagined = DealInput(D(100_000_000), "VND", date(2026, 3, 1), "software",
+                         customer(customer_id="new"))  # fmt: skip
+    found = estimate(facts, PlanBook((version,)), "an", hypothetical_deal("an", imagined))
+    (p,) = found.plans
+    assert (p.before.total, p.after.total, p.difference) == (
+        D(600_000),
+        D(1_600_000),
+        D(1_000_000),
+    )
+    assert [c.kind for c in p.changes] == ["team_pool"]
+
+
+def test_simulating_a_pool_costs_exactly_the_pool() -> None:
+    # Baseline: 2 % flat.  Draft: the same plus a fixed 1,000,001 pool shared equally by
+    # An and Bình (500,001 + 500,000): the cost change is the pool, to the đồng.
+    flat = {"id": "c", "kind": "rate", "rate": 2}
+    baseline = plan(flat)
+    draft = plan(flat, {"id": "pool", "kind": "team_pool", "amount": 1_000_001, "by": "equal"},
+                 version=2)  # fmt: skip
+    facts = fold([rep("an"), rep("binh"), won("D1", 60_000_000, rep_id="an")])
+    result = simulate(facts, draft, baseline, window(Q1, Q1))
+    assert result.cost_change == D(1_000_001)
+    by_rep = {r.rep_id: r.difference for r in result.reps}
+    assert by_rep == {"an": D(500_001), "binh": D(500_000)}
