@@ -36,6 +36,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "spiff": {"id": "c", "kind": "spiff", "amount_per_deal": 500},
     "override": {"id": "c", "kind": "override", "rate": 1},
     "draw": {"id": "c", "kind": "draw", "amount": 1_000_000},
+    "team_pool": {"id": "c", "kind": "team_pool", "percent": 1, "by": "credit"},
 }  # fmt: skip
 
 
@@ -48,7 +49,7 @@ def scenario() -> Facts:
 
 def test_every_component_kind_of_the_plan_model_has_its_handler() -> None:
     kinds = component_kinds()
-    assert set(kinds) == {"rate", "target_incentive", "spiff", "override", "draw"}
+    assert set(kinds) == {"rate", "target_incentive", "spiff", "override", "draw", "team_pool"}
     assert set(HANDLERS) == set(kinds)
     for kind, cls in kinds.items():
         assert HANDLERS[kind].component is cls, kind
