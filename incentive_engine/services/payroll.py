@@ -65,6 +65,7 @@ LINE_KINDS = (
     "target_incentive",
     "spiff",
     "override",
+    "team_pool",
     "draw",
     "draw_recovery",
     "gate",

@@ -4,6 +4,7 @@ refusal names the field's path), the JSON Schema, and the web's wording of pool 
 from __future__ import annotations
 
 import copy
+import html
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.web.render import environment
 from api.web.wording import Wording
 from incentive_engine.domain.estimates import DealInput, estimate, hypothetical_deal
 from incentive_engine.domain.events import RepTransferred
@@ -305,3 +307,23 @@ def test_simulating_a_pool_costs_exactly_the_pool() -> None:
     assert result.cost_change == D(1_000_001)
     by_rep = {r.rep_id: r.difference for r in result.reps}
     assert by_rep == {"an": D(500_001), "binh": D(500_000)}
+
+
+def test_the_plan_page_states_the_pool_rule_in_both_languages() -> None:
+    rules = environment.get_template("plan_rules.html").module.rules  # type: ignore[attr-defined]
+    doc = copy.deepcopy(BASE)
+    doc["components"].append(
+        {"id": "eq", "kind": "team_pool", "amount": 900_000, "by": "equal", "team": "HN 2"}
+    )
+    the_plan = plan_from_data(doc)
+    vi = " ".join(html.unescape(str(rules(the_plan, VI, VI.gettext))).split())
+    en = " ".join(html.unescape(str(rules(the_plan, EN, EN.gettext))).split())
+    assert (
+        "Quỹ thưởng nhóm (nhóm của nhân viên vào ngày cuối kỳ): 1 % doanh thu ghi nhận cho các "
+        "nhân viên của nhóm trong kỳ, chia cho các thành viên vào ngày cuối kỳ theo tỷ lệ "
+        "doanh thu ghi nhận." in vi
+    )
+    assert (
+        "Team pool (HN 2): ₫900,000 per period, shared among the members on the period's last "
+        "day in equal parts." in en.replace("\u00a0", " ")
+    )
