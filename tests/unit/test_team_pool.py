@@ -17,18 +17,19 @@ from hypothesis import strategies as st
 from api.web.render import environment
 from api.web.wording import Wording
 from incentive_engine.domain.estimates import DealInput, estimate, hypothetical_deal
-from incentive_engine.domain.events import RepTransferred
+from incentive_engine.domain.events import Event, RepTransferred
 from incentive_engine.domain.facts import fold
 from incentive_engine.domain.money import allocate, minor_units
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.simulation import simulate, window
 from plans.curve import payout_curve
 from plans.diff import diff_plans
-from plans.documents import PlanError, load_plan, plan_from_data
-from plans.evaluate import PlanBook, evaluate
+from plans.documents import PlanError, PlanVersion, load_plan, plan_from_data
+from plans.evaluate import Line, PlanBook, evaluate
 from plans.model import TeamPool, plan_schema
 from tests.examples.plans import plan, rep
 from tests.factories import customer, won
+from tests.unit.test_properties import PROPERTY, scenarios
 from tests.unit.test_web_wording import EN, VI, clean
 
 D = Decimal
@@ -327,3 +328,31 @@ def test_the_plan_page_states_the_pool_rule_in_both_languages() -> None:
         "Team pool (HN 2): ₫900,000 per period, shared among the members on the period's last "
         "day in equal parts." in en.replace("\u00a0", " ")
     )
+
+
+# ------------------------------------------------------------- any world
+
+
+@settings(PROPERTY, max_examples=60)
+@given(scenarios())
+def test_in_any_world_a_pools_shares_sum_to_exactly_the_pool(
+    scenario: tuple[PlanVersion, list[Event]],
+) -> None:
+    """For any generated plan and world, each pool's share lines, over every member's
+    statement (grouped by the team on the period's last day), sum to exactly the pool, and
+    no share is negative."""
+    version, events = scenario
+    facts = fold(events)
+    pools = {c.id for c in version.plan.components if isinstance(c, TeamPool)}
+    by_team: dict[tuple[str, str | None], list[Line]] = {}
+    for rep_id in sorted(facts.reps):
+        if not facts.reps[rep_id].days_in(Q1):
+            continue
+        for line in evaluate(facts, version, rep_id, Q1).lines:
+            if line.component in pools and line.kind == "team_pool":
+                team = facts.reps[rep_id].team_on(Q1.end)
+                by_team.setdefault((line.component, team), []).append(line)
+    for lines in by_team.values():
+        assert all(ln.amount >= 0 for ln in lines)
+        assert len({ln.base for ln in lines}) == 1
+        assert sum(ln.amount for ln in lines) == lines[0].base
