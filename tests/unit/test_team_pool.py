@@ -356,3 +356,12 @@ def test_in_any_world_a_pools_shares_sum_to_exactly_the_pool(
         assert all(ln.amount >= 0 for ln in lines)
         assert len({ln.base for ln in lines}) == 1
         assert sum(ln.amount for ln in lines) == lines[0].base
+
+
+def test_the_what_if_page_names_pool_line_kinds() -> None:
+    assert [VI.gettext(k) for k in ("team_pool", "team_pool_unpaid", "team_pool_no_share")] == [
+        "quỹ thưởng nhóm",
+        "quỹ thưởng nhóm (không chia)",
+        "quỹ thưởng nhóm (không được chia)",
+    ]
+    assert EN.gettext("team_pool") == "team pool"
