@@ -94,11 +94,15 @@ class Wording:
         except EvaluationError:
             return line.description
         if line.kind == NO_SHARE:
+            day = self.f.date(period.end)
             if pool.team is None:
-                return _("{label}: in no team on {day}: no share", label=label,
-                         day=self.f.date(period.end))  # fmt: skip
-            return _("{label}: not among the members of team {team} on {day}: no share",
-                     label=label, team=pool.team, day=self.f.date(period.end))  # fmt: skip
+                return _("{label}: in no team on {day}: no share", label=label, day=day)
+            return _(
+                "{label}: not among the members of team {team} on {day}: no share",
+                label=label,
+                team=pool.team,
+                day=day,
+            )
         size = self.money(pool.size)
         if pool.funded_by is None:
             funded = _("team {team}'s pool of {pool}", team=pool.team, pool=size)
@@ -111,11 +115,15 @@ class Wording:
                 revenue=self.money(pool.funded_by),
             )
         if line.kind == UNPAID:
-            return _("{label}: {pool}: no member has credit in {period}, nobody is paid",
-                     label=label, pool=funded, period=self.statement.period)  # fmt: skip
+            return _(
+                "{label}: {pool}: no member has credit in {period}, nobody is paid",
+                label=label,
+                pool=funded,
+                period=self.statement.period,
+            )
         if comp.by is PoolSharing.CREDIT:
             how = _(
-                "your credit {own} of the members' {members}",
+                "own credit {own} of the members' {members}",
                 own=self.money(pool.weights.get(self.statement.rep_id)),
                 members=self.money(pool.total_weight),
             )

@@ -60,7 +60,7 @@ def test_one_percent_pool_by_credit_vnd_rounded_by_largest_remainder() -> None:
     assert (line.kind, line.base, line.rate) == ("team_pool", D(1_000_001), D(1))
     assert "team TP.HCM 1's pool of 1,000,001 VND" in line.description
     assert "1 % of the team's credited 100,000,101 VND" in line.description
-    assert "your credit 50,000,033 VND of the members' 100,000,101 VND" in line.description
+    assert "own credit 50,000,033 VND of the members' 100,000,101 VND" in line.description
     # the events behind the team's credits (every member's deal) and An's placement
     assert line.event_ids == ("won-D-an", "won-D-binh", "won-D-chi", "hire-an")
     assert line.deal_ids == ()  # other reps' deals are not named on a rep's line

@@ -249,10 +249,10 @@ def test_pool_lines_in_vietnamese_and_english() -> None:
          "team": "TP.HCM 1"}, "an", "em")  # fmt: skip
     assert found["an"] == [
         "Quỹ nhóm: quỹ nhóm TP.HCM 1 1.000.000 ₫ (1 % doanh thu ghi nhận của nhóm "
-        "100.000.000 ₫), doanh thu ghi nhận của bạn 60.000.000 ₫ trên tổng 100.000.000 ₫ "
+        "100.000.000 ₫), doanh thu ghi nhận riêng 60.000.000 ₫ trên tổng 100.000.000 ₫ "
         "của các thành viên",
         "Quỹ nhóm: team TP.HCM 1's pool of ₫1,000,000 (1% of the team's credited "
-        "₫100,000,000), your credit ₫60,000,000 of the members' ₫100,000,000",
+        "₫100,000,000), own credit ₫60,000,000 of the members' ₫100,000,000",
     ]
     assert found["em"] == [
         "Quỹ nhóm: không phải thành viên nhóm TP.HCM 1 vào ngày 31/03/2026: không được chia quỹ",

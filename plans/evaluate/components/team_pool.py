@@ -128,7 +128,7 @@ def team_pool(ctx: Context, comp: TeamPool) -> None:
         return
     if comp.by is PoolSharing.CREDIT:
         how = (
-            f"your credit {ctx.fmt(pool.weights[ctx.rep_id])} of the members' "
+            f"own credit {ctx.fmt(pool.weights[ctx.rep_id])} of the members' "
             f"{ctx.fmt(pool.total_weight)}"
         )
     else:
