@@ -68,25 +68,25 @@ def team_pool_of(facts: Facts, plan: Plan, comp: TeamPool, rep_id: str, period: 
     day = period.end
     rep = facts.reps.get(rep_id)
     team = comp.team if comp.team is not None else (rep.team_on(day) if rep else None)
-    pairs = facts.team_credits(period, by=plan.crediting).get(team, []) if team else []
-    counted = [(who, credited(facts, plan, deal, credit)) for who, deal, credit in pairs]
     members = tuple(
         m
         for m in (facts.teams_on(day).get(team, ()) if team else ())
         if not comp.covered_only or covers(plan, facts.reps[m], day)
     )
+    by_credit = comp.by is PoolSharing.CREDIT
+    pairs = facts.team_credits(period, by=plan.crediting).get(team, []) if team else []
+    if comp.percent is None:  # a fixed pool weighs only its members' credits, if any
+        pairs = [p for p in pairs if by_credit and p[0] in members]
+    counted = [(who, credited(facts, plan, deal, credit)) for who, deal, credit in pairs]
     if comp.percent is not None:
         funded_by: Decimal | None = sum((c.amount for _, c in counted), ZERO)
         size = round_money(funded_by * comp.percent / HUNDRED, plan.currency)
     else:
         funded_by, size = None, round_money(comp.amount or ZERO, plan.currency)
-    if comp.by is PoolSharing.CREDIT:
+    if by_credit:
         weights = {m: sum((c.amount for who, c in counted if who == m), ZERO) for m in members}
-        if comp.percent is None:  # a fixed pool counts only its members' credits
-            counted = [(who, c) for who, c in counted if who in weights]
     else:
         weights = {m: Decimal(1) for m in members}
-        counted = counted if comp.percent is not None else []
     paid = sum(weights.values(), ZERO) > 0  # by credit: some member has credit
     shares = allocate(size, weights, plan.currency) if paid else {}
     events = tuple(dict.fromkeys(e for _, c in counted for e in c.event_ids))
