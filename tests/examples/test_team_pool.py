@@ -4,14 +4,18 @@ equally, with shares rounded by largest remainder so that they sum to exactly th
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from incentive_engine.domain.events import DealCancelled, RepTerminated, RepTransferred
 from incentive_engine.domain.facts import Facts, fold
+from incentive_engine.domain.isolation import Quarantined
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
-from plans.evaluate import Statement, evaluate
+from plans.evaluate import EvaluationError, Statement, evaluate
 from tests.examples.plans import plan, rep
 from tests.factories import won
 
@@ -210,3 +214,20 @@ def test_covered_only_shares_among_the_members_the_plan_covers() -> None:
         "an": D(450_000),
         "binh": D(450_000),
     }
+
+
+def test_a_teammates_quarantined_deal_stops_the_pool_not_skews_it() -> None:
+    # Bình's DealWon did not validate and is quarantined: An's pool would be short of it, so
+    # An's statement under a pool plan names it instead of paying a wrong share; a
+    # quarantined quota of Bình's (a period figure the pool does not read) does not.
+    bad_deal = Quarantined(position=9, event_id="won-bad", type="DealWon", reason="bad amount",
+                           rep_ids=("binh",), day=date(2026, 2, 1))  # fmt: skip
+    bad_quota = Quarantined(position=10, event_id="quota-bad", type="QuotaSet", reason="bad",
+                            rep_ids=("binh",), period="2026-Q1")  # fmt: skip
+    base = [rep("an"), rep("binh"), won("A1", 100_000_000, rep_id="an")]
+    with pytest.raises(EvaluationError, match="'won-bad' \\(DealWon\\)"):
+        evaluate(fold([*base, bad_deal]), plan(pool(percent=1)), "an", Q1)
+    assert evaluate(fold([*base, bad_quota]), plan(pool(percent=1)), "an", Q1).total == D(1_000_000)
+    # without a pool, An's statement does not rest on Bình's deals
+    flat = plan({"id": "c", "kind": "rate", "rate": 1})
+    assert evaluate(fold([*base, bad_deal]), flat, "an", Q1).total == D(1_000_000)

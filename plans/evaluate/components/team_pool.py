@@ -93,6 +93,17 @@ def team_pool_of(facts: Facts, plan: Plan, comp: TeamPool, rep_id: str, period: 
     return Pool(team, size, funded_by, members, weights, shares, events)
 
 
+def pool_reps(
+    facts: Facts, plan: Plan, comp: TeamPool, rep_id: str, period: Period
+) -> frozenset[str]:
+    """Every rep ever placed in the pool's team: whose deals may fund or weigh it."""
+    rep = facts.reps.get(rep_id)
+    team = comp.team if comp.team is not None else (rep.team_on(period.end) if rep else None)
+    return frozenset(
+        r.rep_id for r in facts.reps.values() if any(p.team == team for p in r.placements)
+    )
+
+
 def team_pool(ctx: Context, comp: TeamPool) -> None:
     """The rep's share of the pool, or a zero line saying why there is none."""
     pool = team_pool_of(ctx.facts, ctx.plan, comp, ctx.rep_id, ctx.period)
