@@ -16,6 +16,9 @@ Rules worth knowing (the README explains them with examples):
 * A recoverable draw is evaluated period by period from the plan's first period: each pays
   the larger of earnings and draw, the shortfall is owed, and earnings above the draw
   first repay what is owed.
+* A team pool is funded from the credits of reps who were in the team on their deals' close
+  dates (or a fixed amount) and shared among the members on the period's last day, by credit
+  or equally, by largest remainder so that the shares sum to the pool.
 * Closed periods are never rewritten: the first open period after a closed one carries an
   adjustment line per closed period whose recomputed result differs from what was paid.
 
