@@ -33,6 +33,7 @@ from incentive_engine.domain.events import (
     LeadSource,
     Text,
 )
+from incentive_engine.domain.money import minor_units, round_money
 from incentive_engine.domain.periods import PeriodKind
 from incentive_engine.domain.vocabulary import BoardVisibility, Metric, PayableKpi
 
@@ -578,8 +579,66 @@ class KpiBonus(Component):
         return self
 
 
+class PoolSharing(StrEnum):
+    """How a team pool is shared among its members."""
+
+    CREDIT = "credit"
+    """In proportion to each member's credited revenue in the team in the period."""
+    EQUAL = "equal"
+    """In equal parts."""
+
+
+PoolPercent = Annotated[Decimal, Field(gt=0, le=100, **_EXACT)]  # type: ignore[call-overload]
+"""A pool's share of its team's credited revenue, in percent (above 0, at most 100)."""
+
+
+class TeamPool(Component):
+    """A pool funded for a team, from a percentage of the team's credited revenue in the
+    period or a fixed amount, shared among the members in the team on the period's last day
+    by their share of credit or equally; shares are rounded so they sum to the pool."""
+
+    kind: Literal["team_pool"] = "team_pool"
+    team: Text | None = Field(
+        None,
+        description="The team whose pool it is; unset: the rep's own team on the period's "
+        "last day.",
+    )
+    percent: PoolPercent | None = Field(
+        None,
+        description="Fund the pool with this percentage of the credited revenue of every rep "
+        "who was in the team when their deal closed in the period (the plan's crediting and "
+        "clawback rules apply). Give exactly one of 'percent' and 'amount'.",
+    )
+    amount: Money | None = Field(
+        None,
+        description="Fund the pool with this fixed amount per period, in the plan's currency "
+        "(at most its minor units). Give exactly one of 'percent' and 'amount'.",
+    )
+    among: Literal["members_on_last_day"] = Field(
+        "members_on_last_day",
+        description="Who shares the pool: the reps employed and in the team on the period's "
+        "last day (a rep who left before gets nothing; one who joined during it shares).",
+    )
+    by: PoolSharing = Field(
+        description="'credit': in proportion to each member's credited revenue while in the "
+        "team in the period (a member without credit gets nothing); 'equal': equal parts.",
+    )
+    covered_only: bool = Field(
+        False,
+        description="Share only among the members this plan covers on the period's last day "
+        "(then the pool is paid in full by this plan); by default every member has a share "
+        "and members of other plans are not paid theirs by this one.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TeamPool:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError("a team pool needs exactly one of 'percent' and 'amount'")
+        return self
+
+
 AnyComponent = Annotated[
-    RateComponent | TargetIncentive | Spiff | Override | Draw | KpiBonus,
+    RateComponent | TargetIncentive | Spiff | Override | Draw | KpiBonus | TeamPool,
     Field(discriminator="kind"),
 ]
 
@@ -866,6 +925,13 @@ class Plan(Part):
                 raise ValueError(
                     f"leaderboards.{metric.value}: ranks_and_points applies to the points "
                     "board only; use ranks or ranks_and_values"
+                )
+        for i, comp in enumerate(self.components):
+            fixed = comp.amount if isinstance(comp, TeamPool) else None
+            if fixed is not None and fixed != round_money(fixed, self.currency):
+                raise ValueError(
+                    f"components.{i}.amount: {fixed} is finer than {self.currency}'s "
+                    f"minor units ({minor_units(self.currency)} decimals)"
                 )
         if self.period in (PeriodKind.DAY, PeriodKind.WEEK):
             raise ValueError(f"a plan pays per month, quarter or year, not per {self.period.value}")

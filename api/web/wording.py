@@ -14,7 +14,8 @@ from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.kpis import KpiError, PayableKpi, Score, score
 from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
-from plans.evaluate import PRIOR, Line, Statement
+from plans.evaluate import PRIOR, EvaluationError, Line, Statement
+from plans.evaluate.components.team_pool import NO_SHARE, SHARE, UNPAID, team_pool_of
 from plans.evaluate.holdback import forfeit_on, release_on
 from plans.evaluate.statement import FORFEIT, HOLDBACK, RELEASE
 from plans.model import (
@@ -26,10 +27,12 @@ from plans.model import (
     KpiScope,
     Measure,
     Override,
+    PoolSharing,
     RateComponent,
     RateMode,
     Spiff,
     TargetIncentive,
+    TeamPool,
 )
 
 _TIER = re.compile(r"\[([0-9.]+)( %)?, (∞|[0-9.]+)( %)?\)")
@@ -183,6 +186,54 @@ class Wording:
         return _("{label}: {what}: threshold {tier} pays {rate} of {target}", label=label,
                  what=what, tier=tier, rate=self.f.rate(line.rate), target=target)  # fmt: skip
 
+    def pool_line(self, line: Line, comp: TeamPool, label: str) -> str:
+        """A team pool line: the pool, the team's credited revenue behind it and the rep's
+        own share, never another member's (the pool is the evaluator's, recomputed)."""
+        _ = self.f.gettext
+        assert self.version is not None  # a component was found in it
+        period = Period.parse(self.statement.period)
+        try:
+            pool = team_pool_of(self.facts, self.version.plan, comp, self.statement.rep_id, period)
+        except EvaluationError:
+            return line.description
+        if line.kind == NO_SHARE:
+            day = self.f.date(period.end)
+            if pool.team is None:
+                return _("{label}: in no team on {day}: no share", label=label, day=day)
+            return _(
+                "{label}: not among the members of team {team} on {day}: no share",
+                label=label,
+                team=pool.team,
+                day=day,
+            )
+        size = self.money(pool.size)
+        if pool.funded_by is None:
+            funded = _("team {team}'s pool of {pool}", team=pool.team, pool=size)
+        else:
+            funded = _(
+                "team {team}'s pool of {pool} ({rate} of the team's credited {revenue})",
+                team=pool.team,
+                pool=size,
+                rate=self.f.rate(comp.percent),
+                revenue=self.money(pool.funded_by),
+            )
+        if line.kind == UNPAID:
+            return _(
+                "{label}: {pool}: no member has credit in {period}, nobody is paid",
+                label=label,
+                pool=funded,
+                period=self.statement.period,
+            )
+        if comp.by is PoolSharing.CREDIT:
+            how = _(
+                "own credit {own} of the members' {members}",
+                own=self.money(pool.weights.get(self.statement.rep_id)),
+                members=self.money(pool.total_weight),
+            )
+        else:
+            how = _("an equal share among {n} members", n=self.f.number(len(pool.members)))
+        return _("{label}: {pool}, {how}", label=label, pool=funded, how=how)
+
     def describe(self, line: Line) -> str:
         """The line in the reader's language (naming the group rules it was chosen over)."""
         text = self._describe(line)
@@ -316,6 +367,8 @@ class Wording:
                     report=self.report_of(line),
                     base=base,
                 )
+            case kind if kind in (SHARE, UNPAID, NO_SHARE) and isinstance(comp, TeamPool):
+                return self.pool_line(line, comp, label)
             case "draw" if line.base is not None:
                 return _(
                     "{label}: earnings {base} below the draw of {draw}",

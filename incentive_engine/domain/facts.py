@@ -968,6 +968,37 @@ class Facts:
             return invoice.deal_id if invoice is not None else None
         return payment.deal_id
 
+    def team_credits(
+        self, period: Period, *, by: Literal["named", "territory"] = "named"
+    ) -> dict[str, list[tuple[str, Deal, Credit]]]:
+        """Every team's (rep id, deal, credit) for the deals won in a period, in close order:
+        each credit counts for the team its rep was in on the deal's close date (whether the
+        rep stayed, moved on or left since)."""
+        key = ("team credits", period, by)
+        if key not in self._cache:
+            found: dict[str, list[tuple[str, Deal, Credit]]] = {}
+            for deal in self.won_deals(period):
+                for credit in self.credits(deal, by=by):
+                    rep = self.reps.get(credit.rep_id)
+                    team = rep.team_on(deal.won.close_date) if rep and deal.won else None
+                    if team is not None:
+                        found.setdefault(team, []).append((credit.rep_id, deal, credit))
+            self._cache[key] = found
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def teams_on(self, day: date) -> dict[str, tuple[str, ...]]:
+        """Every team's members on a day (reps employed that day and placed in it), by rep id."""
+        key = ("teams", day)
+        if key not in self._cache:
+            found: dict[str, list[str]] = {}
+            for rep_id in sorted(self.reps):
+                rep = self.reps[rep_id]
+                team = rep.team_on(day)
+                if team is not None and rep.active_on(day):
+                    found.setdefault(team, []).append(rep_id)
+            self._cache[key] = {team: tuple(ids) for team, ids in found.items()}
+        return self._cache[key]  # type: ignore[no-any-return]
+
     def unassigned_deals(self) -> list[Deal]:
         """Won deals that name no rep and fall in no owned territory."""
         return [d for d in self.won_deals() if not self.credits(d)]

@@ -1,10 +1,13 @@
-"""Money: ISO 4217 currencies, their minor units, half-up rounding to them, and FX lookup."""
+"""Money: ISO 4217 currencies, their minor units, half-up rounding to them, FX lookup, and
+sharing an amount exactly (largest remainder)."""
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from incentive_engine.domain.errors import Invalid
 
@@ -67,3 +70,37 @@ def fx_rate_in(
         if i:
             return Decimal(1) / inverse[i - 1][2]
     raise LookupError(f"no FX rate {base}->{quote} on or before {day} (publish an FxRateSet)")
+
+
+def allocate(total: Decimal, weights: Mapping[str, Decimal], currency: str) -> dict[str, Decimal]:
+    """Share ``total`` among keys in proportion to their weights, in the currency's minor
+    units, so that the shares sum to exactly ``total`` (largest-remainder method).
+
+    Each key first gets its exact quota (total x weight / sum of weights) rounded down to a
+    minor unit; the units left over go one each to the keys with the largest remainders,
+    ties broken by key (ascending).  Exact: computed on fractions, never on rounded
+    quotients.  A key of zero weight gets zero.  ValueError when ``total`` is negative or
+    not in the currency's minor units, when a weight is negative, or when there is
+    something to share but no weight to share it by."""
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    if total < 0:
+        raise ValueError(f"cannot share a negative amount ({total})")
+    if total != round_money(total, currency):
+        raise ValueError(f"{total} is not in {currency}'s minor units ({unit})")
+    negative = sorted(k for k, w in weights.items() if w < 0)
+    if negative:
+        raise ValueError(f"negative weight for {', '.join(negative)}")
+    units = int(total / unit)
+    whole = sum((Fraction(w) for w in weights.values()), Fraction(0))
+    if units and not whole:
+        raise ValueError(f"nothing to share {total} {currency} by: every weight is zero")
+    floors: dict[str, int] = {}
+    remainders: dict[str, Fraction] = {}
+    for key in sorted(weights):
+        quota = Fraction(units) * Fraction(weights[key]) / whole if whole else Fraction(0)
+        floors[key] = quota.numerator // quota.denominator
+        remainders[key] = quota - floors[key]
+    left = units - sum(floors.values())
+    for key in sorted(remainders, key=lambda k: (-remainders[k], k))[:left]:
+        floors[key] += 1
+    return {key: (unit * n).quantize(unit) for key, n in floors.items()}

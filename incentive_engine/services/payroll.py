@@ -66,6 +66,7 @@ LINE_KINDS = (
     "spiff",
     "override",
     "kpi_bonus",
+    "team_pool",
     "draw",
     "draw_recovery",
     "gate",

@@ -23,6 +23,9 @@ Rules worth knowing (the README explains them with examples):
 * A component's ``holdback`` holds back a share of its pay per deal (cap first, then hold)
   and releases it in the period its day falls in; a deal cancelled first forfeits it, the
   held share absorbing a clawback first (see ``holdback``).
+* A team pool is funded from the credits of reps who were in the team on their deals' close
+  dates (or a fixed amount) and shared among the members on the period's last day, by credit
+  or equally, by largest remainder so that the shares sum to the pool.
 * Closed periods are never rewritten: the first open period after a closed one carries an
   adjustment line per closed period whose recomputed result differs from what was paid.
 

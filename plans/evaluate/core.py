@@ -11,6 +11,7 @@ from incentive_engine.domain.periods import Period
 from plans.documents import PlanVersion
 from plans.evaluate.adjustments import prior_periods
 from plans.evaluate.book import PlanBook
+from plans.evaluate.components import handler_for
 from plans.evaluate.lines import period_lines
 from plans.evaluate.statement import EvaluationError, Statement
 
@@ -33,7 +34,9 @@ def evaluate(
             f"{version.plan.period.value}, "
             f"not per {period.kind.value} ({period})"
         )
-    check_left_out(facts, rep_id, version.plan.plan_id, period)
+    check_left_out(
+        facts, rep_id, version.plan.plan_id, period, rests_on(facts, version, rep_id, period)
+    )
     ctx = period_lines(facts, version, rep_id, period, book=book)
     prior_periods(facts, book, version, rep_id, period, ctx)
     lines = tuple(replace(ln, number=i) for i, ln in enumerate(ctx.drafts, start=1))
@@ -64,13 +67,31 @@ def statements(
     return found
 
 
-def check_left_out(facts: Facts, rep_id: str, plan_id: str, period: Period) -> None:
+def rests_on(facts: Facts, version: PlanVersion, rep_id: str, period: Period) -> frozenset[str]:
+    """The other reps whose deals the rep's statement rests on (a team pool's team)."""
+    found: set[str] = set()
+    for comp in version.plan.components:
+        depends_on = handler_for(comp).depends_on
+        if depends_on is not None:
+            found |= depends_on(facts, version.plan, comp, rep_id, period)
+    return frozenset(found - {rep_id})
+
+
+def check_left_out(
+    facts: Facts, rep_id: str, plan_id: str, period: Period, others: frozenset[str] = frozenset()
+) -> None:
     """An EvaluationError naming every quarantined event that may concern the statement: its
-    figures cannot be trusted until finance voids (or the operator repairs) the event."""
+    figures cannot be trusted until finance voids (or the operator repairs) the event.
+    ``others``: reps whose deals the statement also rests on (their quarantined events of a
+    period, such as quotas and adjustments, do not concern it)."""
     found = [
         q.describe()
         for q in facts.quarantined.values()
         if concerns(q, rep_id, plan_id, period.start, period.end)
+        or (
+            q.period is None
+            and any(concerns(q, other, plan_id, period.start, period.end) for other in others)
+        )
     ]
     if found:
         raise EvaluationError(

@@ -38,6 +38,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "draw": {"id": "c", "kind": "draw", "amount": 1_000_000},
     "kpi_bonus": {"id": "c", "kind": "kpi_bonus", "kpi": "deals_won",
                   "thresholds": [{"at": 1, "amount": 1000}]},
+    "team_pool": {"id": "c", "kind": "team_pool", "percent": 1, "by": "credit"},
 }  # fmt: skip
 
 
@@ -50,7 +51,15 @@ def scenario() -> Facts:
 
 def test_every_component_kind_of_the_plan_model_has_its_handler() -> None:
     kinds = component_kinds()
-    assert set(kinds) == {"rate", "target_incentive", "spiff", "override", "draw", "kpi_bonus"}
+    assert set(kinds) == {
+        "rate",
+        "target_incentive",
+        "spiff",
+        "override",
+        "draw",
+        "kpi_bonus",
+        "team_pool",
+    }
     assert set(HANDLERS) == set(kinds)
     for kind, cls in kinds.items():
         assert HANDLERS[kind].component is cls, kind

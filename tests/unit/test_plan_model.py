@@ -13,9 +13,8 @@ import pytest
 
 from incentive_engine.domain.events import content_hash
 from plans.documents import PlanError, load_plan, plan_from_data
+from plans.evaluate.components import component_kinds
 from plans.model import (
-    Draw,
-    KpiBonus,
     Override,
     Plan,
     RateComponent,
@@ -305,15 +304,18 @@ def test_json_schema_lists_every_component_kind() -> None:
     assert schema["$schema"].startswith("https://json-schema.org/")
     items = schema["properties"]["components"]["items"]
     mapping = items["discriminator"]["mapping"]
-    assert set(mapping) == {"rate", "target_incentive", "spiff", "override", "draw", "kpi_bonus"}
-    for kind, model in [
-        ("kpi_bonus", KpiBonus),
-        ("rate", RateComponent),
-        ("target_incentive", TargetIncentive),
-        ("spiff", Spiff),
-        ("override", Override),
-        ("draw", Draw),
-    ]:
+    kinds = component_kinds()
+    assert {
+        "rate",
+        "target_incentive",
+        "spiff",
+        "override",
+        "draw",
+        "team_pool",
+        "kpi_bonus",
+    } <= set(kinds)
+    assert set(mapping) == set(kinds)
+    for kind, model in kinds.items():
         assert mapping[kind] == f"#/$defs/{model.__name__}"
         assert schema["$defs"][model.__name__]["properties"]["kind"]["const"] == kind
     assert schema["title"] == Plan.__name__

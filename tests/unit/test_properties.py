@@ -1,9 +1,9 @@
 """Property-based tests of the pure core: crediting, statements, tiers, clawback, order, rounding.
 
 Hypothesis generates plans (flat, graduated and retroactive rates, gates, caps, SPIFFs,
-target incentives, overrides, draws), small sales organisations and deal histories (named,
-split and territory deals, amendments, cancellations, reassignments, quota changes, manual
-adjustments, a closed earlier quarter).  Each test states one invariant in its docstring and
+target incentives, overrides, team pools, draws), small sales organisations and deal
+histories (named, split and territory deals, amendments, cancellations, reassignments, quota
+changes, manual adjustments, a closed earlier quarter).  Each test states one invariant in its docstring and
 checks it on the pure fold and evaluator only: no store, no clock, no I/O of its own (the
 example database is off; Hypothesis still keeps its self-ignored ``.hypothesis/`` cache).
 """
@@ -202,11 +202,29 @@ def overrides(draw: st.DrawFn, cid: str, currency: str) -> dict[str, Any]:
     return {"id": cid, "kind": "override", "rate": draw(rates), "depth": depth}
 
 
+@st.composite
+def team_pools(draw: st.DrawFn, cid: str, currency: str) -> dict[str, Any]:
+    """A team pool: a percentage of the team's credit or a fixed amount, by credit or equally."""
+    fixed = draw(st.booleans())
+    top = SCALE[currency] / 100
+    return _without_none(
+        {
+            "id": cid,
+            "kind": "team_pool",
+            "amount": draw(amounts(currency, extra_places=0, top=top)) if fixed else None,
+            "percent": None if fixed else draw(rates.filter(lambda r: r > 0)),
+            "by": draw(st.sampled_from(["credit", "equal"])),
+            "covered_only": draw(st.sampled_from([None, True])),
+        }
+    )
+
+
 COMPONENTS = {
     "rate": rate_components,
     "target_incentive": target_incentives,
     "spiff": spiffs,
     "override": overrides,
+    "team_pool": team_pools,
 }
 
 

@@ -11,13 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.handlers import check_handlers
+from incentive_engine.domain.periods import Period
 from plans.evaluate.components.draw import draw
 from plans.evaluate.components.kpi_bonus import kpi_bonus
 from plans.evaluate.components.override import override
 from plans.evaluate.components.rate import rate
 from plans.evaluate.components.spiff import spiff
 from plans.evaluate.components.target_incentive import target_incentive
+from plans.evaluate.components.team_pool import pool_reps, team_pool
 from plans.evaluate.context import Context
 from plans.evaluate.statement import EvaluationError
 from plans.model import (
@@ -26,9 +29,11 @@ from plans.model import (
     Draw,
     KpiBonus,
     Override,
+    Plan,
     RateComponent,
     Spiff,
     TargetIncentive,
+    TeamPool,
 )
 
 
@@ -40,6 +45,9 @@ class Handler:
     component: type[Component]
     pay: Callable[[Context, Any], None]
     on_earnings: bool = False
+    depends_on: Callable[[Facts, Plan, Any, str, Period], frozenset[str]] | None = None
+    """Other reps whose events the rep's lines of this kind rest on (a team pool's team), so
+    that a quarantined event of theirs stops the statement instead of skewing it."""
 
 
 def component_kinds() -> dict[str, type[Component]]:
@@ -56,6 +64,7 @@ HANDLERS: dict[str, Handler] = {
         Handler(Spiff, spiff),
         Handler(Override, override),
         Handler(KpiBonus, kpi_bonus),
+        Handler(TeamPool, team_pool, depends_on=pool_reps),
         Handler(Draw, draw, on_earnings=True),
     )
 }
