@@ -5,9 +5,11 @@ Pure: the known identifiers are plain sets filled from events; no I/O.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from incentive_engine.domain.coverage import Coverage, Spot, coverage_of, covered
 from incentive_engine.domain.events import (
     ActivityLogged,
     AdjustmentApproved,
@@ -25,6 +27,8 @@ from incentive_engine.domain.events import (
     ManualAdjustment,
     OpportunityCreated,
     OpportunityStageChanged,
+    PlanAccepted,
+    PlanVersionPublished,
     QuotaChanged,
     QuotaSet,
     QuotaSubject,
@@ -51,6 +55,8 @@ DEFINING_TYPES = (
     "AdjustmentProposed",
     "AdjustmentApproved",
     "AdjustmentRejected",
+    "PlanVersionPublished",
+    "PlanAccepted",
 )
 """Event types that introduce identifiers other events may refer to."""
 
@@ -80,6 +86,12 @@ class References:
     """Adjustment proposal id -> who proposed it."""
     adjustment_decided: dict[str, str] = field(default_factory=dict)
     """Decided adjustment proposal id -> the decision's event id."""
+    placements: dict[str, list[Spot]] = field(default_factory=dict)
+    """Each rep's placements (team, role) over time, for plan coverage."""
+    plans: dict[tuple[str, int], Coverage] = field(default_factory=dict)
+    """Published plan versions -> who they cover and their effective dates."""
+    accepted: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    """(plan id, version, rep id) -> the event id of the rep's acceptance."""
 
     def copy(self) -> References:
         """An independent copy."""
@@ -96,6 +108,9 @@ class References:
             void_approved=dict(self.void_approved),
             adjustment_proposals=dict(self.adjustment_proposals),
             adjustment_decided=dict(self.adjustment_decided),
+            placements={rep: list(items) for rep, items in self.placements.items()},
+            plans=dict(self.plans),
+            accepted=dict(self.accepted),
         )
 
     def learn(self, event: Event) -> None:
@@ -104,8 +119,15 @@ class References:
             case RepHired():
                 self.reps.add(event.rep_id)
                 self.teams.add(event.team)
+                self._place(event.rep_id, event)
             case RepTransferred():
                 self.teams.add(event.team)
+                self._place(event.rep_id, event)
+            case PlanVersionPublished():
+                self.plans.setdefault((event.plan_id, event.version), coverage_of(event))
+            case PlanAccepted():
+                key = (event.plan_id, event.version, event.rep_id)
+                self.accepted.setdefault(key, event.event_id)
             case OpportunityCreated():
                 self.opportunities.add(event.deal_id)
             case DealWon():
@@ -131,6 +153,12 @@ class References:
                 self.adjustment_decided.setdefault(event.proposal_id, event.event_id)
             case _:
                 pass
+
+    def _place(self, rep_id: str, event: RepHired | RepTransferred) -> None:
+        placement = Spot.of(event)
+        items = self.placements.setdefault(rep_id, [])
+        if placement not in items:
+            bisect.insort(items, placement)
 
     def learn_all(self, events: Iterable[Event]) -> None:
         """Remember the identifiers of many events."""
@@ -231,9 +259,47 @@ class References:
                     found.append(("target_event_id", "a proposal cannot void itself"))
             case EventVoidApproved():
                 found.extend(self._void_approval(event))
+            case PlanAccepted():
+                rep("rep_id", event.rep_id)
+                if event.rep_id in self.reps:
+                    found.extend(self._acceptance(event))
             case _:
                 pass
         return found
+
+    def _acceptance(self, event: PlanAccepted) -> list[Problem]:
+        """A plan acceptance names a published version that covers the rep, accepted once."""
+        coverage = self.plans.get((event.plan_id, event.version))
+        if coverage is None:
+            published = sorted(v for p, v in self.plans if p == event.plan_id)
+            if not published:
+                return [("plan_id", f"unknown plan {event.plan_id!r} (no PlanVersionPublished)")]
+            listed = ", ".join(str(v) for v in published)
+            return [
+                (
+                    "version",
+                    f"plan {event.plan_id} version {event.version} is not published "
+                    f"(published: {listed})",
+                )
+            ]
+        if not covered(coverage, event.rep_id, self.placements.get(event.rep_id, [])):
+            return [
+                (
+                    "rep_id",
+                    f"plan {event.plan_id} v{event.version} does not cover rep "
+                    f"{event.rep_id!r}: a rep accepts only a plan version that covers them",
+                )
+            ]
+        earlier = self.accepted.get((event.plan_id, event.version, event.rep_id))
+        if earlier is not None and earlier != event.event_id:
+            return [
+                (
+                    "event_id",
+                    f"{event.rep_id} already accepted plan {event.plan_id} v{event.version} "
+                    f"(event {earlier})",
+                )
+            ]
+        return []
 
     def _void_approval(self, event: EventVoidApproved) -> list[Problem]:
         """The two-person rule: an approval names a known proposal of the same target, by
