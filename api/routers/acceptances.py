@@ -18,7 +18,7 @@ from incentive_engine.services.acceptance import AcceptanceService
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
-Accepter = Annotated[Principal, require(Role.REP, Role.FINANCE)]
+Accepter = Annotated[Principal, require(Role.REP, Role.MANAGER, Role.FINANCE)]
 Reader = Annotated[Principal, require(Role.REP, Role.MANAGER, Role.FINANCE, Role.PLAN_ADMIN)]
 PlanId = Annotated[str, Path(max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]

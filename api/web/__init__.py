@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from api.web import (
+    acceptance,
     account,
     adjustments,
     audit,
@@ -54,6 +55,7 @@ def install(app: FastAPI) -> None:
         closing,
         disputes,
         payrun,
+        acceptance,
         plans,
         quotas,
         statements,

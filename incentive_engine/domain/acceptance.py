@@ -7,8 +7,9 @@ The rules, decided once here for every door:
 - a version *covers* a rep when the rep is named in its ``covers.reps``, or when one of the
   rep's placements (team, role) in force on some day of the version's effective dates
   matches its ``covers.teams`` or ``covers.roles``;
-- a rep accepts for themself only (``web`` or ``api``); finance records a ``paper``
-  signature (or an operator a ``cli`` acceptance) for any rep; nobody else accepts for a rep;
+- a rep (or a manager covered by a plan) accepts for themself only (``web`` or ``api``);
+  finance records a ``paper`` signature (or an operator a ``cli`` acceptance) for any rep;
+  nobody else accepts for a rep;
 - reading who accepted follows the visibility rule (``Figure.ACCEPTANCE``): a rep their own,
   a manager their reports', finance and plan admins everyone;
 - with ``INCENTIVE_HOLD_UNACCEPTED`` on, a payout under a version its rep has not accepted is
@@ -39,6 +40,8 @@ __all__ = [
     "covered",
     "covered_reps",
     "hold_reason",
+    "pending",
+    "row_of",
     "unaccepted",
 ]
 
@@ -130,13 +133,17 @@ def acceptance_rows(
 
 
 def check_accept(viewer: Viewer, rep_id: str, how: str) -> None:
-    """Who may accept for whom: a rep for themself (web, api); finance a paper signature (or
-    an operator's cli record) for any rep.  Raises ``Forbidden`` or ``Invalid`` saying why."""
-    if viewer.role is Role.REP:
+    """Who may accept for whom: a rep (or a manager, who has pay of their own) for themself
+    (web, api); finance a paper signature (or an operator's cli record) for any rep; nobody
+    else, and never one rep for another.  Raises ``Forbidden`` or ``Invalid`` saying why."""
+    if viewer.role in (Role.REP, Role.MANAGER):
         if rep_id != viewer.subject:
-            raise Forbidden("a rep accepts only their own plan", field="rep_id")
+            raise Forbidden(
+                "you may accept only your own plan (finance records a paper signature)",
+                field="rep_id",
+            )
         if how not in SELF_SERVICE:
-            raise Invalid(f"a rep accepts on the web or through the API, not {how!r}", field="how")
+            raise Invalid(f"you accept on the web or through the API, not {how!r}", field="how")
         return
     if viewer.role is Role.FINANCE:
         if how not in RECORDED:
@@ -150,6 +157,12 @@ def check_accept(viewer: Viewer, rep_id: str, how: str) -> None:
         f"the {viewer.role.value} role may not accept a plan for a rep (the rep accepts, or "
         "finance records a paper signature)"
     )
+
+
+def pending(facts: Facts, rep_id: str, paid_by: Iterable[tuple[str, int]]) -> list[AcceptanceRow]:
+    """The rep's acceptance of each plan version that pays them (``paid_by``: plan id and
+    version), accepted or not, in the order given."""
+    return [row_of(facts, rep_id, plan_id, version) for plan_id, version in paid_by]
 
 
 def hold_reason(facts: Facts, rep_id: str, plan_id: str, version: int) -> str | None:

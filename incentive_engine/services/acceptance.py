@@ -115,7 +115,7 @@ class AcceptanceService:
         paper signature for any rep (``accepted_at``: when it was signed; ``reference``: where
         the signed copy is).  Accepting again is a no-op that returns the first acceptance."""
         if rep_id is None:
-            if actor.role is not Role.REP:
+            if actor.role not in (Role.REP, Role.MANAGER):
                 raise AcceptanceInvalid("rep_id is required", field="rep_id")
             rep_id = actor.subject
         acceptance.check_accept(actor, rep_id, how)

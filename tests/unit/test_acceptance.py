@@ -167,6 +167,9 @@ def test_who_may_accept_for_whom() -> None:
         acceptance.check_accept(Viewer(Role.REP, "an"), "an", "paper")
     with pytest.raises(Invalid):
         acceptance.check_accept(Viewer(Role.FINANCE, "f"), "an", "web")
+    acceptance.check_accept(Viewer(Role.MANAGER, "boss"), "boss", "web")
+    with pytest.raises(Forbidden):
+        acceptance.check_accept(Viewer(Role.MANAGER, "boss"), "an", "web")
     for role in (Role.MANAGER, Role.PLAN_ADMIN, Role.INTEGRATION):
         with pytest.raises(Forbidden):
             acceptance.check_accept(Viewer(role, "boss"), "an", "paper")
