@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from incentive_engine.domain import acceptance, visibility
+from incentive_engine.domain import acceptance
 from incentive_engine.domain.errors import Conflict, EngineError, Forbidden, Invalid, NotFound
 from incentive_engine.domain.events import PlanAccepted, acceptance_event_id, event_content
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.scopes import parse_scope
-from incentive_engine.domain.visibility import Figure, Role, Viewer
+from incentive_engine.domain.visibility import Role, Viewer
 from incentive_engine.services.ingest import IngestService, RawRecord
 from incentive_engine.store.event_store import utc_now
 
@@ -170,8 +170,3 @@ class AcceptanceService:
             raise AcceptanceConflict(
                 "the acceptance was recorded meanwhile by another request; read it again"
             )
-
-
-def viewer_may_read(actor: Viewer, rep_id: str, facts: Facts, day: date) -> bool:
-    """Whether the actor may see a rep's acceptance (the visibility rule)."""
-    return visibility.may_see(actor, rep_id, facts, day, Figure.ACCEPTANCE)
