@@ -157,6 +157,14 @@ class Settings(BaseSettings):
             "approval then records single_approver)."
         ),
     )
+    hold_unaccepted: bool = Field(
+        False,
+        description=(
+            "Hold the payouts of reps who have not accepted the plan version that pays them: "
+            "payouts, the pay run and payroll list them as held (with the reason) and leave "
+            "them out of the payable total until the rep accepts. Off by default."
+        ),
+    )
     web_locale: Literal["vi", "en"] = Field(
         "vi", description="The web pages' language until the user picks one (vi or en)."
     )

@@ -189,16 +189,30 @@ class PayoutFailure(BaseModel):
     error: str
 
 
+class HeldOut(BaseModel):
+    """A payout held (``INCENTIVE_HOLD_UNACCEPTED``): its rep has not accepted the plan
+    version that pays it; left out of the payable rows and total until they accept."""
+
+    rep_id: str
+    name: str
+    plan_id: str
+    plan_version: int
+    total: Decimal
+    reason: str
+
+
 class Payouts(Page[PayoutRow]):
     """A period's payouts (sealed figures once it is closed), by rep id then plan; the
     statements that cannot be computed are listed apart in ``failures`` (empty when every
-    covered rep's pay is there)."""
+    covered rep's pay is there), and the payouts held until their rep accepts the plan in
+    ``held`` (only with ``INCENTIVE_HOLD_UNACCEPTED``)."""
 
     period: str
     status: Literal["open", "sealed"]
     closed_at: datetime | None = None
     closed_by: str | None = None
     failures: list[PayoutFailure] = []
+    held: list[HeldOut] = []
 
 
 class Earnings(Page[EarningsRow]):
@@ -557,12 +571,13 @@ def payouts(
             engine, the_period, what=f"the payouts of {the_period}", views=request.app.state.views
         )
     snap = engine.snapshot(as_of)
-    found = period_payouts(snap, the_period)
+    hold = engine.settings.hold_unaccepted
+    found = period_payouts(snap, the_period, hold=hold)
     closed = found.closed
     if wants_csv or fmt == "xlsx":
         found.require_complete(the_period, partial=partial)
     if fmt == "xlsx":
-        run = pay_run(snap, the_period)
+        run = pay_run(snap, the_period, hold=hold)
         access.record(request, who, "payouts", [r.rep_id for r in run.rows], str(the_period))
         return Response(
             xlsx(payout_tables(run)),
@@ -570,6 +585,7 @@ def payouts(
             headers={
                 "Content-Disposition": f'attachment; filename="payouts-{the_period}.xlsx"',
                 "X-Payout-Failures": str(len(run.failures)),
+                **({"X-Payout-Held": str(len(run.held))} if run.held else {}),
             },
         )
     status: Literal["open", "sealed"] = "sealed" if closed is not None else "open"
@@ -584,6 +600,8 @@ def payouts(
         }
         if found.failures:
             headers["X-Payout-Failures"] = str(len(found.failures))
+        if found.held:
+            headers["X-Payout-Held"] = str(len(found.held))
         if immutable:
             cache = IMMUTABLE if closed is not None else AS_OF_CACHE
             headers |= {"Cache-Control": cache, "ETag": etag_of(text)}
@@ -598,6 +616,19 @@ def payouts(
                 rep_id=f.rep_id, plan_id=f.plan_id, plan_version=f.plan_version, error=f.error
             )
             for f in found.failures
+        ],
+        held=[
+            HeldOut(
+                rep_id=h.payout.rep_id,
+                name=snap.facts.reps[h.payout.rep_id].name
+                if h.payout.rep_id in snap.facts.reps
+                else "",
+                plan_id=h.payout.plan_id,
+                plan_version=h.payout.version,
+                total=h.payout.total,
+                reason=h.reason,
+            )
+            for h in found.held
         ],
         **window(rows, limit, offset),
     )
@@ -645,6 +676,8 @@ def payroll_export(
         "Content-Disposition": f'attachment; filename="{name}"',
         "X-Payout-Failures": str(len(found.failures)),
     }
+    if found.held:
+        headers["X-Payroll-Held"] = str(len(found.held))
     if fmt == "xlsx":
         return Response(xlsx([table]), media_type=XLSX_TYPE, headers=headers)
     return Response(csv_bytes(table), media_type="text/csv; charset=utf-8", headers=headers)

@@ -14,6 +14,7 @@ from api.auth import Principal
 from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period
 from api.routers.pay import AS_OF_CACHE, AsOf
 from incentive_engine.domain.visibility import figure_day
+from incentive_engine.services.acceptance import statement_acceptance
 from incentive_engine.services.commissions import find_version, rep_statements
 from incentive_engine.services.integrity import statement_status
 from plans.ref import PlanRef
@@ -37,7 +38,16 @@ def _statement_docs(
         ref = PlanRef.parse(plan_version, field="plan_version")
         version = find_version(snap, *ref.key)
     found = rep_statements(snap, rep, the_period, plan_version=version)
-    return [{**s.as_dict(), "hash": s.hash} for s in found]
+    # Whether the rep accepted the version that pays each statement rides beside it, never
+    # inside it: the statement's content and hash stay as they are.
+    return [
+        {
+            **s.as_dict(),
+            "hash": s.hash,
+            "acceptance": statement_acceptance(snap.facts, s.rep_id, s.plan_id, s.plan_version),
+        }
+        for s in found
+    ]
 
 
 @router.get("/{rep}/statements/{period}", response_model=list[dict[str, Any]])
@@ -52,10 +62,12 @@ async def statement(
         str | None, Query(description="PLAN@VERSION instead of the one in force.")
     ] = None,
 ) -> Response:
-    """A rep's statements for a period: every line with its rule and events. Reps see their
-    own, managers their reports', finance everyone's. The ``X-Integrity`` header says how far
-    the log they were computed from is verified: ``verified up to checkpoint #N at position
-    P``, ``...; not verified since P`` or ``FAILED at position Q``."""
+    """A rep's statements for a period: every line with its rule and events, and beside each
+    (``acceptance``, not part of the statement or its hash) whether the rep accepted the plan
+    version that pays it. Reps see their own, managers their reports', finance everyone's.
+    The ``X-Integrity`` header says how far the log they were computed from is verified:
+    ``verified up to checkpoint #N at position P``, ``...; not verified since P`` or
+    ``FAILED at position Q``."""
     headers: dict[str, str] = {}
     if as_of is not None:  # a past figure changes only with backfilled history: revalidate
         headers["Cache-Control"] = AS_OF_CACHE

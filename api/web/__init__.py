@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from api.web import (
+    acceptance,
     account,
     adjustments,
     audit,
@@ -56,6 +57,7 @@ def install(app: FastAPI) -> None:
         disputes,
         imports,
         payrun,
+        acceptance,
         plans,
         quotas,
         statements,

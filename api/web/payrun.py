@@ -124,7 +124,7 @@ def _payouts_download(
     except IntegrityRefused as exc:
         return _cannot(request, who, the_period, str(exc))
     snap = engine.snapshot()
-    run = pay_run(snap, the_period)
+    run = pay_run(snap, the_period, hold=engine.settings.hold_unaccepted)
     if run.failures and not partial:
         reps = ", ".join(dict.fromkeys(f.rep_id for f in run.failures))
         return _cannot(
@@ -195,7 +195,7 @@ def pay_run_page(
     the_period = page_period(period)
     started = datetime.now(UTC)
     snap = engine.snapshot()
-    everything = pay_run(snap, the_period)
+    everything = pay_run(snap, the_period, hold=engine.settings.hold_unaccepted)
     sort = sort if sort in SORT_KEYS else "rep"
     order = "desc" if order == "desc" else "asc"
     shown = everything.of_team(team if team in everything.teams else "").sorted_by(

@@ -22,6 +22,7 @@ from api.web.i18n import Formatter, formatter
 from api.web.render import page
 from api.web.rep import refused, today
 from api.web.session import WebUser, form_of
+from incentive_engine.domain.acceptance import acceptance_rows
 from incentive_engine.domain.errors import EngineError
 from incentive_engine.domain.money import round_money
 from incentive_engine.domain.periods import Period
@@ -401,7 +402,7 @@ def version_page(
     quota: str = "",
 ) -> Response:
     """A published version as readable rules, its payout curve for a quota, its YAML source
-    and its hash."""
+    and its hash, and who it covers has accepted it (finance records paper signatures)."""
     if (no := _refusal(request, who, READERS)) is not None:
         return no
     found = _publication(engine, plan_id, version)
@@ -421,6 +422,8 @@ def version_page(
         curve_chart=curve_chart(curve, labels, fmt) if curve.components else None,
         quota=rounded,
         source=plan_yaml(plan),
+        acceptances=acceptance_rows(engine.snapshot().facts, plan_id, version, who, today(request)),
+        record_paper=who.role is Role.FINANCE,
         versions=[
             p.version.plan.version
             for p in publications(engine.store)

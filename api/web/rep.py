@@ -1,5 +1,6 @@
 """A rep's pages: home (earnings this period and per period of the year, pace to quota, the
-next tier, draws, adjustments, what changed; ``/reps/{rep}`` for whoever may see that rep's
+next tier, draws, adjustments, what changed, whether the rep accepted the plan versions that
+pay them, with an Accept button on their own page; ``/reps/{rep}`` for whoever may see that rep's
 pay), and the helpers the statement pages (``api.web.statements``) share. The same services
 and the same visibility rule as ``/v1/reps/...``: a rep sees only their own."""
 
@@ -19,6 +20,7 @@ from api.web.charts import Chart, Series
 from api.web.i18n import Formatter, formatter
 from api.web.render import page
 from api.web.session import WebUser
+from incentive_engine.domain.acceptance import pending
 from incentive_engine.domain.attainment import Attainment, attainment
 from incentive_engine.domain.errors import Forbidden
 from incentive_engine.domain.periods import Period
@@ -129,6 +131,10 @@ def home_of(request: Request, engine: EngineDep, who: Principal, rep: str) -> Re
         request,
         "home.html",
         who,
+        acceptances=pending(
+            snap.facts, rep, [v.key for v in snap.book.for_rep(snap.facts, rep, current)]
+        ),
+        may_accept=rep == who.subject and who.role in OWN_PAGES,
         rep=rep,
         own=rep == who.subject,
         name=snap.facts.reps[rep].name,

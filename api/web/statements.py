@@ -22,6 +22,7 @@ from api.web.render import SECURITY_HEADERS, page
 from api.web.rep import OWN_PAGES, current_period, refused, today, visible_periods
 from api.web.session import WebUser
 from api.web.wording import Wording
+from incentive_engine.domain.acceptance import row_of
 from incentive_engine.domain.errors import Forbidden
 from incentive_engine.domain.exports import safe_row
 from incentive_engine.domain.periods import Period
@@ -193,6 +194,9 @@ def statement_page(
         rep=rep,
         period=the_period,
         statements=found,
+        accepted={
+            s.plan_id: row_of(snap.facts, s.rep_id, s.plan_id, s.plan_version) for s in found
+        },
         words=wordings(snap, found, f),
         reason=None,
         as_of=as_of_text,

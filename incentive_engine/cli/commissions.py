@@ -192,14 +192,15 @@ def payouts(
         if exporting:  # the payroll export: verified first, refused on failure
             guard_export(engine, the_period, what=f"the payouts of {the_period}")
         snap = engine.snapshot(parse_instant(as_of))
-    result = period_payouts(snap, the_period)
+        hold = engine.settings.hold_unaccepted
+    result = period_payouts(snap, the_period, hold=hold)
     if exporting:
         result.require_complete(the_period, partial=partial)
     if exporting and output is not None:
         from incentive_engine.services.payrun import pay_run, payout_tables
         from incentive_engine.services.spreadsheets import csv_bytes, xlsx
 
-        run = pay_run(snap, the_period)
+        run = pay_run(snap, the_period, hold=hold)
         record_access(ctx, "payouts", [r.rep_id for r in run.rows], str(the_period))
         tables = payout_tables(run)
         data = xlsx(tables) if fmt is ExportFormat.XLSX else csv_bytes(tables[0])
@@ -242,6 +243,8 @@ def payouts(
             console.print(f"total {people.money(amount, c)} for {len(found)} statements")
     else:
         emit(rows, Format(fmt.value))
+    for h in result.held:
+        errors.print(f"held: {h.payout.total} ({h.reason})", markup=False)
     for f in failed:
         errors.print(
             f"error: {f.rep_id} {the_period} {f.plan_id}@{f.plan_version}: {f.error}",
@@ -298,6 +301,8 @@ def payroll(
     else:
         output.write_bytes(data)
         console.print(f"wrote {output} ({len(found.rows)} rows of {the_period})")
+    for *_, reason in found.held:
+        errors.print(f"held: {reason}", markup=False)
     for f in found.failures:
         errors.print(
             f"error: {f.rep_id} {the_period} {f.plan_id}@{f.plan_version}: {f.error}",

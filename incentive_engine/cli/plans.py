@@ -238,3 +238,107 @@ def schema() -> None:
     from plans.model import plan_schema
 
     sys.stdout.write(json.dumps(plan_schema(), ensure_ascii=False, indent=2) + "\n")
+
+
+# ----------------------------------------------------------------- acceptance
+
+
+class AcceptHow(StrEnum):
+    """How an operator's record of an acceptance was given."""
+
+    CLI = "cli"
+    PAPER = "paper"
+
+
+def _latest_version(engine_store: EventStore, plan_id: str, version: int | None) -> int:
+    """The version asked for, else the latest published version of the plan."""
+    from incentive_engine.services.plan_publishing import get_version
+
+    return get_version(engine_store, plan_id, version).plan.version
+
+
+@plan_app.command("accept")
+def accept_command(
+    ctx: typer.Context,
+    plan_id: Annotated[str, typer.Argument(metavar="PLAN", help="Plan id.")],
+    rep: Annotated[str, typer.Option("--rep", help="The rep who accepts.")],
+    by: Annotated[str, typer.Option("--by", help="Who records it (stored on the event).")],
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="Version (default: the latest).")
+    ] = None,
+    how: Annotated[
+        AcceptHow, typer.Option("--how", help="paper (a signature on file) or cli.")
+    ] = AcceptHow.PAPER,
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", help="Paper: where the signed copy is (file, number)."),
+    ] = None,
+    signed_at: Annotated[
+        str | None,
+        typer.Option("--signed-at", help="When the rep signed (ISO date or instant; UTC)."),
+    ] = None,
+) -> None:
+    """Record that a rep accepted a plan version (finance or an operator recording a paper
+    signature); accepting again changes nothing."""
+    from incentive_engine.cli.common import engine_of, parse_instant
+    from incentive_engine.domain.visibility import Role, Viewer
+    from incentive_engine.services.acceptance import AcceptanceService
+
+    with engine_of(ctx) as engine:
+        chosen = _latest_version(engine.store, plan_id, version)
+        result = AcceptanceService(engine).accept(
+            Viewer(Role.FINANCE, by),
+            plan_id,
+            chosen,
+            how=how.value,
+            rep_id=rep,
+            reference=reference,
+            # a date signed means that day's start (UTC), never a time still to come
+            accepted_at=parse_instant(
+                f"{signed_at}T00:00:00" if signed_at and len(signed_at) == 10 else signed_at
+            ),
+        )
+    row = result.row
+    when = row.accepted_at.isoformat() if row.accepted_at else "?"
+    if result.already:
+        typer.echo(f"{rep} already accepted plan {plan_id} v{chosen} ({row.how}, {when})")
+    else:
+        typer.echo(f"recorded: {rep} accepted plan {plan_id} v{chosen} ({row.how}, {when})")
+
+
+@plan_app.command("acceptances")
+def acceptances_command(
+    ctx: typer.Context,
+    plan_id: Annotated[str, typer.Argument(metavar="PLAN", help="Plan id.")],
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="Version (default: the latest).")
+    ] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help="table or json.")] = (
+        ListFormat.TABLE
+    ),
+) -> None:
+    """The reps a plan version covers and whether (when, how) each accepted it."""
+    from incentive_engine.cli.common import engine_of
+    from incentive_engine.domain.visibility import Role, Viewer
+    from incentive_engine.services.acceptance import AcceptanceService
+
+    with engine_of(ctx) as engine:
+        chosen = _latest_version(engine.store, plan_id, version)
+        rows = AcceptanceService(engine).report(Viewer(Role.FINANCE, "operator"), plan_id, chosen)
+    found = [r.as_dict() for r in rows]
+    if fmt is ListFormat.JSON:
+        emit(found, Format.JSON)
+        return
+    listed = [
+        {
+            "rep_id": r["rep_id"],
+            "name": r["name"],
+            "accepted": "yes" if r["accepted"] else "NO",
+            "accepted_at": r["accepted_at"] or "",
+            "how": r["how"] or "",
+            "reference": r["reference"] or "",
+        }
+        for r in found
+    ]
+    done = sum(1 for r in rows if r.accepted)
+    emit(listed, Format.TABLE, f"plan {plan_id} v{chosen}: {done} of {len(rows)} accepted")

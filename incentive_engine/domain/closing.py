@@ -20,6 +20,10 @@ decided as a finance controller would:
   after the close, it is paid as an adjustment in the first open period.
 - ``changes_since_pay_run`` (warning): events about the period recorded since finance last
   viewed its pay run (or "never viewed"): look again before sealing.
+- ``unaccepted_plans`` (warning, even with ``INCENTIVE_HOLD_UNACCEPTED`` on): reps paid under
+  a plan version they have not accepted.  A close seals what they earned; with the hold on,
+  their pay is held out of payouts and payroll until they accept, so one missing signature
+  never holds up everyone's close (the finding says the pay is held).
 
 ``decide_close`` is the close rule every door applies: refused while a blocking check fails,
 unless finance overrides with a written reason (never for ``statement_errors``); the reason
@@ -28,12 +32,13 @@ and the names of the checks overridden go on the ``PeriodClosed`` event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from incentive_engine.domain.acceptance import unaccepted
 from incentive_engine.domain.adjustments import pending
 from incentive_engine.domain.errors import Conflict, Invalid
 from incentive_engine.domain.events import DisputeRaised, Event
@@ -350,6 +355,22 @@ def changes_since_pay_run(view: PayRunView | None, since: Since, period: Period)
     return Check("changes_since_pay_run", Severity.WARNING, findings, context=context)
 
 
+def unaccepted_plans(facts: Facts, paid: Iterable[tuple[str, str, int]], *, hold: bool) -> Check:
+    """Reps paid (``paid``: rep, plan, version of each statement) under a plan version they
+    have not accepted: a warning; with ``hold`` the finding says their pay is held."""
+    findings = tuple(
+        Finding(
+            "rep",
+            rep_id,
+            f"{rep_id} is paid under plan {plan_id} v{version}, which they have not accepted"
+            + ("; their pay is held until they accept" if hold else ""),
+            {"plan": f"{plan_id}@{version}", "held": hold},
+        )
+        for rep_id, plan_id, version in unaccepted(facts, paid)
+    )
+    return Check("unaccepted_plans", Severity.WARNING, findings, context={"held": hold})
+
+
 def pre_close_checks(
     facts: Facts,
     book: PlanBook,
@@ -359,10 +380,13 @@ def pre_close_checks(
     disputes: Sequence[DisputeRaised] = (),
     view: PayRunView | None = None,
     since: Since = Since(),
+    paid: Iterable[tuple[str, str, int]] = (),
+    hold: bool = False,
 ) -> list[Check]:
     """Every pre-close check of a period, blocking ones first (``disputes``: the open
     disputes; ``view``: the last pay-run view, None if never; ``since``: what was recorded
-    after it)."""
+    after it; ``paid``: the rep, plan and version of each statement; ``hold``: whether
+    unaccepted plans' payouts are held)."""
     return [
         statement_errors(failures),
         deals_without_credit(facts, period),
@@ -371,6 +395,7 @@ def pre_close_checks(
         adjustments_awaiting_approval(facts, period),
         open_disputes(disputes, period),
         changes_since_pay_run(view, since, period),
+        unaccepted_plans(facts, paid, hold=hold),
     ]
 
 

@@ -818,6 +818,57 @@ class PlanVersionPublished(Event):
         return self
 
 
+AcceptanceHow = Literal["web", "api", "cli", "paper"]
+"""How a plan acceptance was given: the rep on the web page or through the API, recorded by an
+operator on the command line, or a paper signature recorded by finance."""
+
+
+def acceptance_event_id(plan_id: str, version: int, rep_id: str) -> str:
+    """The deterministic event id of a rep's acceptance of a plan version (one per rep and
+    version): readable when it fits in an id, else a hash of the three."""
+    readable = f"accept:{plan_id}:v{version}:{rep_id}"
+    if len(readable) <= limits.ID_MAX_LENGTH:
+        return readable
+    digest = hashlib.sha256(f"{plan_id}\x00{version}\x00{rep_id}".encode()).hexdigest()
+    return f"accept:sha256:{digest}"
+
+
+class PlanAccepted(Event):
+    """A rep accepts (acknowledges) a published plan version: on the web page, through the
+    API, recorded by an operator on the command line, or a paper signature recorded by
+    finance.  A rep accepts a version once; the version must cover the rep."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True
+    )
+    EFFECTIVE = "accepted_at"
+    REPS = ("rep_id",)
+    type: Literal["PlanAccepted"] = "PlanAccepted"
+    rep_id: Id
+    """The rep who accepts the plan version (a version that covers them)."""
+    plan_id: Id
+    """The plan accepted."""
+    version: Counter
+    """The plan version accepted (a published one)."""
+    accepted_at: UtcDateTime
+    """When the rep accepted (for a paper signature: the day signed, at midnight UTC)."""
+    how: AcceptanceHow
+    """How the acceptance was given: ``web``, ``api``, ``cli`` or ``paper``."""
+    reference: Text | None = None
+    """For a paper signature: where the signed copy is (a file name, a document number)."""
+    recorded_by: Text | None = None
+    """Who recorded the acceptance (the rep themself, or the finance user or operator who
+    recorded a paper signature)."""
+
+    @model_validator(mode="after")
+    def _reference_is_for_paper(self) -> PlanAccepted:
+        if self.reference is not None and self.how != "paper":
+            raise PydanticCustomError(
+                "acceptance", "a reference is given only for a paper signature (how: paper)"
+            )
+        return self
+
+
 class PriorAdjustment(Value):
     """An adjustment paid in a period for an earlier, closed period."""
 
@@ -1156,6 +1207,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DisputeResolved,
     EventVoidProposed,
     EventVoidApproved,
+    PlanAccepted,
 )
 EVENT_CLASSES: dict[str, type[Event]] = {
     cls.model_fields["type"].default: cls for cls in EVENT_TYPES
@@ -1196,7 +1248,8 @@ AnyEvent = Annotated[
     | DisputeCommented
     | DisputeResolved
     | EventVoidProposed
-    | EventVoidApproved,
+    | EventVoidApproved
+    | PlanAccepted,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
@@ -1304,6 +1357,8 @@ def describe(event: Event) -> str:
             return f"void of {event.target_event_id} proposed by {event.proposed_by}"
         case EventVoidApproved():
             return f"void of {event.target_event_id} approved by {event.approved_by}"
+        case PlanAccepted():
+            return f"{event.rep_id} accepted plan {event.plan_id} v{event.version} ({event.how})"
     return event.__class__.__name__
 
 

@@ -50,6 +50,7 @@ from incentive_engine.domain.events import (
     PaymentReceived,
     PaymentRefunded,
     PeriodClosed,
+    PlanAccepted,
     PlanVersionPublished,
     QuotaChanged,
     QuotaSet,
@@ -494,6 +495,9 @@ class Facts:
     leads: dict[str, Lead] = field(default_factory=dict)
     plan_versions: dict[str, dict[int, PlanVersionPublished]] = field(default_factory=dict)
     closed_periods: dict[str, PeriodClosed] = field(default_factory=dict)
+    acceptances: dict[str, dict[int, dict[str, PlanAccepted]]] = field(default_factory=dict)
+    """Plan acceptances by plan id, version and rep id (the earliest by time, then event id,
+    when a rep accepted a version more than once)."""
     territory_models: list[TerritoryModelDefined] = field(default_factory=list)
     """Territory models in effective order (the last in force on a day applies)."""
     manual_adjustments: dict[tuple[str, str], list[ManualAdjustment]] = field(default_factory=dict)
@@ -726,6 +730,12 @@ class Facts:
 
     def _on_plan(self, e: PlanVersionPublished) -> None:
         self.plan_versions.setdefault(e.plan_id, {})[e.version] = e
+
+    def _on_accepted(self, e: PlanAccepted) -> None:
+        by_rep = self.acceptances.setdefault(e.plan_id, {}).setdefault(e.version, {})
+        earlier = by_rep.get(e.rep_id)
+        if earlier is None or (e.accepted_at, e.event_id) < (earlier.accepted_at, earlier.event_id):
+            by_rep[e.rep_id] = e
 
     def _on_closed(self, e: PeriodClosed) -> None:
         earlier = self.closed_periods.get(e.period)
@@ -1043,6 +1053,11 @@ class Facts:
             **({"invoices": len(self.invoices)} if self.invoices else {}),
             **({"payments": len(self.payments)} if self.payments else {}),
             **({"quarantined": len(self.quarantined)} if self.quarantined else {}),
+            **(
+                {"acceptances": sum(len(r) for v in self.acceptances.values() for r in v.values())}
+                if self.acceptances
+                else {}
+            ),
             **({"voided": len(self.voided)} if self.voided else {}),
         }
 
@@ -1130,6 +1145,7 @@ _APPLY: dict[type[Event], Callable[[Facts, Event], None]] = {
     ActivityLogged: Facts._on_activity,
     PlanVersionPublished: Facts._on_plan,
     PeriodClosed: Facts._on_closed,
+    PlanAccepted: Facts._on_accepted,
     ManualAdjustment: Facts._on_manual,
     AdjustmentProposed: Facts._on_proposed,
     AdjustmentApproved: Facts._on_decided,

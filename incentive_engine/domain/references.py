@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from incentive_engine.domain.coverage import Coverage, Spot, coverage_of, covered
 from incentive_engine.domain.events import (
     ActivityLogged,
     AdjustmentApproved,
@@ -34,6 +35,8 @@ from incentive_engine.domain.events import (
     OpportunityStageChanged,
     PaymentReceived,
     PaymentRefunded,
+    PlanAccepted,
+    PlanVersionPublished,
     QuotaChanged,
     QuotaSet,
     QuotaSubject,
@@ -67,6 +70,8 @@ DEFINING_TYPES = (
     "InvoiceCancelled",
     "PaymentReceived",
     "PaymentRefunded",
+    "PlanVersionPublished",
+    "PlanAccepted",
 )
 """Event types that introduce identifiers (or amounts) other events may refer to."""
 
@@ -126,6 +131,12 @@ class References:
     billed: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """Index: (``invoices``, deal id) and (``payments``, deal id) -> their ids; (``refunds``,
     payment id) -> its refund ids."""
+    placements: dict[str, list[Spot]] = field(default_factory=dict)
+    """Each rep's placements (team, role) over time, for plan coverage."""
+    plans: dict[tuple[str, int], Coverage] = field(default_factory=dict)
+    """Published plan versions -> who they cover and their effective dates."""
+    accepted: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    """(plan id, version, rep id) -> the event id of the rep's acceptance."""
 
     def copy(self) -> References:
         """An independent copy."""
@@ -149,6 +160,9 @@ class References:
             payments=dict(self.payments),
             refunds=dict(self.refunds),
             billed={k: list(v) for k, v in self.billed.items()},
+            placements={rep: list(items) for rep, items in self.placements.items()},
+            plans=dict(self.plans),
+            accepted=dict(self.accepted),
         )
 
     def learn(self, event: Event) -> None:
@@ -157,8 +171,15 @@ class References:
             case RepHired():
                 self.reps.add(event.rep_id)
                 self.teams.add(event.team)
+                self._place(event.rep_id, event)
             case RepTransferred():
                 self.teams.add(event.team)
+                self._place(event.rep_id, event)
+            case PlanVersionPublished():
+                self.plans.setdefault((event.plan_id, event.version), coverage_of(event))
+            case PlanAccepted():
+                key = (event.plan_id, event.version, event.rep_id)
+                self.accepted.setdefault(key, event.event_id)
             case OpportunityCreated():
                 self.opportunities.add(event.deal_id)
             case DealWon():
@@ -217,6 +238,12 @@ class References:
                 self.adjustment_decided.setdefault(event.proposal_id, event.event_id)
             case _:
                 pass
+
+    def _place(self, rep_id: str, event: RepHired | RepTransferred) -> None:
+        placement = Spot.of(event)
+        items = self.placements.setdefault(rep_id, [])
+        if placement not in items:
+            bisect.insort(items, placement)
 
     def learn_all(self, events: Iterable[Event]) -> None:
         """Remember the identifiers of many events."""
@@ -334,6 +361,10 @@ class References:
                 found.extend(self._payment_problems(event, won))
             case PaymentRefunded():
                 found.extend(self._refund_problems(event))
+            case PlanAccepted():
+                rep("rep_id", event.rep_id)
+                if event.rep_id in self.reps:
+                    found.extend(self._acceptance(event))
             case _:
                 pass
         return found
@@ -467,6 +498,40 @@ class References:
         if not refunded:
             return payment.in_deal
         return payment.in_deal * (payment.amount - refunded) / payment.amount
+
+    def _acceptance(self, event: PlanAccepted) -> list[Problem]:
+        """A plan acceptance names a published version that covers the rep, accepted once."""
+        coverage = self.plans.get((event.plan_id, event.version))
+        if coverage is None:
+            published = sorted(v for p, v in self.plans if p == event.plan_id)
+            if not published:
+                return [("plan_id", f"unknown plan {event.plan_id!r} (no PlanVersionPublished)")]
+            listed = ", ".join(str(v) for v in published)
+            return [
+                (
+                    "version",
+                    f"plan {event.plan_id} version {event.version} is not published "
+                    f"(published: {listed})",
+                )
+            ]
+        if not covered(coverage, event.rep_id, self.placements.get(event.rep_id, [])):
+            return [
+                (
+                    "rep_id",
+                    f"plan {event.plan_id} v{event.version} does not cover rep "
+                    f"{event.rep_id!r}: a rep accepts only a plan version that covers them",
+                )
+            ]
+        earlier = self.accepted.get((event.plan_id, event.version, event.rep_id))
+        if earlier is not None and earlier != event.event_id:
+            return [
+                (
+                    "event_id",
+                    f"{event.rep_id} already accepted plan {event.plan_id} v{event.version} "
+                    f"(event {earlier})",
+                )
+            ]
+        return []
 
     def _void_approval(self, event: EventVoidApproved) -> list[Problem]:
         """The two-person rule: an approval names a known proposal of the same target, by

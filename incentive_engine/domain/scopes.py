@@ -45,6 +45,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "disputes": ("DisputeRaised", "DisputeCommented", "DisputeResolved"),
     "fx": ("FxRateSet",),
     "voids": ("EventVoidProposed", "EventVoidApproved"),
+    "acceptances": ("PlanAccepted",),
 }
 """Named groups of event types.  ``crm`` (below) is org, pipeline, deals, billing (invoices
 and payments, which the CRM or the accounting system sends), activities, leads."""
@@ -66,9 +67,10 @@ ROLE_SCOPES: dict[Role, str] = {
 API key says otherwise.  Closes, disputes, voids and adjustments are written by their own
 services (period close, the dispute workflow, the two-person void, the maker–checker
 adjustment workflow: ``approvals``, finance only), which stamp who did it; plans by plan
-publishing.  Nobody writes them raw unless a key is configured for it: an adjustment is paid
-only once a second finance user approves it, so finance does not post a raw
-``ManualAdjustment`` either."""
+publishing; plan acceptances (``acceptances``) by the acceptance service, which checks who
+may accept for whom.  Nobody writes them raw unless a key is configured for it: an
+adjustment is paid only once a second finance user approves it, so finance does not post a
+raw ``ManualAdjustment`` either."""
 
 
 class ScopeError(Invalid, ValueError):

@@ -15,6 +15,9 @@ figure (``figure_day``), the day itself for a daily one; never "today" for a pas
   they work with aggregates (``aggregate_visible``) and anonymised simulations;
 - an integration sees none.
 
+Whether a rep accepted a plan version (``Figure.ACCEPTANCE``) follows the same lines: a rep
+their own, a manager their reports', finance and plan admins everyone's.
+
 A figure from which a reader can derive another rep's pay is pay: a revenue board next to
 an attainment board gives quota, and the tiers on one's own statement give the commission.
 So leaderboards show other reps' values only as the plan's board policy allows
@@ -84,6 +87,9 @@ class Figure(StrEnum):
     """Credited revenue and attainment (with the plan's tiers, these give the pay)."""
     QUOTA = "quota"
     """A rep's quota alone (plan admins see these too: they design them)."""
+    ACCEPTANCE = "acceptance"
+    """Whether (when, how) a rep accepted a plan version: not pay, but personal; plan admins
+    see everyone's, as finance does (they chase the signatures of the plans they design)."""
 
 
 PAY_READERS = (Role.REP, Role.MANAGER, Role.FINANCE)
@@ -96,6 +102,7 @@ _READERS = {
     Figure.MONEY: PAY_READERS,
     Figure.ATTAINMENT: PAY_READERS,
     Figure.QUOTA: (*PAY_READERS, Role.PLAN_ADMIN),
+    Figure.ACCEPTANCE: (*PAY_READERS, Role.PLAN_ADMIN),
 }
 _EVERYONE = {Figure.MONEY: (Role.FINANCE,), Figure.ATTAINMENT: (Role.FINANCE,)}
 """The roles that see a figure of every rep (finance; plan admins for quotas)."""

@@ -118,6 +118,8 @@ def pre_close(
         disputes=open_disputes_of(engine),
         view=view,
         since=recorded_since(engine, view),
+        paid=[(s.rep_id, s.plan_id, s.plan_version) for s in found],
+        hold=engine.settings.hold_unaccepted,
     )
     return PreClose(
         period,

@@ -4,11 +4,12 @@ around the pure evaluator in ``plans.evaluate``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from incentive_engine.domain.acceptance import hold_reason
 from incentive_engine.domain.closing import CloseBlocked, decide_close
 from incentive_engine.domain.errors import Conflict, EngineError, NotFound
 from incentive_engine.domain.events import Payout, PeriodClosed, PriorAdjustment, content_hash
@@ -124,13 +125,23 @@ class PayoutsIncomplete(CommissionError, Conflict):
 
 
 @dataclass(frozen=True)
+class HeldPayout:
+    """A payout held back (``INCENTIVE_HOLD_UNACCEPTED``): its rep has not accepted the plan
+    version that pays it; paid once they accept."""
+
+    payout: Payout
+    reason: str
+
+
+@dataclass(frozen=True)
 class PeriodPayouts:
     """A period's payouts (sealed once it is closed) and, while it is open, the covered
-    reps' statements that cannot be computed."""
+    reps' statements that cannot be computed; with the hold on, the payouts held apart."""
 
     payouts: list[Payout]
     failures: list[StatementFailure]
     closed: PeriodClosed | None
+    held: list[HeldPayout] = field(default_factory=list)
 
     def require_complete(self, period: Period, *, partial: bool = False) -> None:
         """Refuse (``PayoutsIncomplete``, naming each failing rep) a payroll export missing
@@ -144,15 +155,36 @@ class PeriodPayouts:
             )
 
 
-def period_payouts(snap: Snapshot, period: Period) -> PeriodPayouts:
+def period_payouts(snap: Snapshot, period: Period, *, hold: bool = False) -> PeriodPayouts:
     """Every rep's pay for a period: the sealed payouts once closed, else every computable
     statement's payout and apart the statements that cannot be computed (one broken rep
-    never hides the others)."""
+    never hides the others); with ``hold``, the payouts of plan versions their rep has not
+    accepted are held apart (``split_held``)."""
     closed = snap.facts.closed_periods.get(str(period))
     if closed is not None:
-        return PeriodPayouts(list(closed.payouts), [], closed)
+        payable, held = split_held(snap.facts, list(closed.payouts), hold=hold)
+        return PeriodPayouts(payable, [], closed, held)
     computed, failed = period_statements_or_failures(snap, period)
-    return PeriodPayouts([payout_of(s) for s in computed], failed, None)
+    payable, held = split_held(snap.facts, [payout_of(s) for s in computed], hold=hold)
+    return PeriodPayouts(payable, failed, None, held)
+
+
+def split_held(
+    facts: Facts, payouts: list[Payout], *, hold: bool
+) -> tuple[list[Payout], list[HeldPayout]]:
+    """The payable payouts and, with ``hold``, those held because their rep has not accepted
+    the plan version that pays them (everything payable without it)."""
+    if not hold:
+        return payouts, []
+    payable: list[Payout] = []
+    held: list[HeldPayout] = []
+    for p in payouts:
+        reason = hold_reason(facts, p.rep_id, p.plan_id, p.version)
+        if reason is None:
+            payable.append(p)
+        else:
+            held.append(HeldPayout(p, reason))
+    return payable, held
 
 
 def payout_of(statement: Statement) -> Payout:

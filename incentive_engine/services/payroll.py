@@ -26,7 +26,7 @@ cannot be reproduced line by line is a failure, like a statement that cannot be 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -40,6 +40,7 @@ from pydantic import (
     model_validator,
 )
 
+from incentive_engine.domain.acceptance import hold_reason
 from incentive_engine.domain.errors import Conflict
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import (
@@ -226,12 +227,15 @@ class PayrollRow:
 
 @dataclass(frozen=True)
 class Payroll:
-    """The export of a period: its rows, the reps that cannot be exported and why."""
+    """The export of a period: its rows, the reps that cannot be exported and why, and (with
+    ``INCENTIVE_HOLD_UNACCEPTED``) the statements held because their rep has not accepted the
+    plan version that pays them: (rep, plan, version, reason)."""
 
     period: Period
     mapping: PayrollMapping
     rows: list[PayrollRow]
     failures: list[StatementFailure]
+    held: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     def table(self, name: str = "payroll") -> Table:
         """The rows as a table in the mapping's columns (amounts as money)."""
@@ -319,8 +323,14 @@ def payroll(
     status = "sealed" if str(period) in snap.facts.closed_periods else "open"
     problems: list[tuple[str, str]] = []
     rows: list[PayrollRow] = []
+    held: list[tuple[str, str, int, str]] = []
     reps = snap.facts.reps
     for s in sorted(found, key=lambda x: (x.rep_id, x.plan_id)):
+        if engine.settings.hold_unaccepted:
+            reason = hold_reason(snap.facts, s.rep_id, s.plan_id, s.plan_version)
+            if reason is not None:
+                held.append((s.rep_id, s.plan_id, s.plan_version, reason))
+                continue
         number = mapping.employee_numbers.get(s.rep_id)
         if number is None:
             if mapping.missing_employee_number == "refuse":
@@ -354,4 +364,4 @@ def payroll(
             )
     if problems:
         raise MappingError("for " + str(period), list(dict.fromkeys(problems)))
-    return Payroll(period, mapping, rows, failed)
+    return Payroll(period, mapping, rows, failed, held)

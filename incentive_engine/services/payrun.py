@@ -8,10 +8,11 @@ histogram of totals."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
+from incentive_engine.domain.acceptance import hold_reason
 from incentive_engine.domain.events import PeriodClosed
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.visibility import figure_day
@@ -70,9 +71,18 @@ class PayRunFailure:
 
 
 @dataclass(frozen=True)
+class PayRunHeld:
+    """A rep's pay held back (``INCENTIVE_HOLD_UNACCEPTED``): the row and why, left out of
+    the totals until the rep accepts the plan version that pays them."""
+
+    row: PayRunRow
+    reason: str
+
+
+@dataclass(frozen=True)
 class PayRun:
     """A period's pay run: its rows (by rep id then plan unless sorted), the failures, the
-    teams of the period, and whether it is sealed."""
+    teams of the period, whether it is sealed, and the rows held apart (not in the totals)."""
 
     period: Period
     status: Status
@@ -80,6 +90,7 @@ class PayRun:
     rows: list[PayRunRow]
     failures: list[PayRunFailure]
     teams: list[str]
+    held: list[PayRunHeld] = field(default_factory=list)
 
     def totals(self) -> dict[str, Decimal]:
         """The total pay per currency of the rows (currencies in order)."""
@@ -96,6 +107,7 @@ class PayRun:
             self,
             rows=[r for r in self.rows if r.team == team],
             failures=[f for f in self.failures if f.team == team],
+            held=[h for h in self.held if h.row.team == team],
         )
 
     def sorted_by(self, key: str, descending: bool = False) -> PayRun:
@@ -134,9 +146,11 @@ def _draws(statement: Statement) -> Decimal:
     return sum((ln.amount for ln in statement.lines if ln.kind in DRAW_KINDS), ZERO)
 
 
-def pay_run(snap: Snapshot, period: Period) -> PayRun:
+def pay_run(snap: Snapshot, period: Period, *, hold: bool = False) -> PayRun:
     """The pay run of a period: the figures of ``period_payouts`` (sealed once closed, the
-    draws then from the statement that reproduces the sealed hash), with names and teams."""
+    draws then from the statement that reproduces the sealed hash), with names and teams;
+    with ``hold``, the rows of reps who have not accepted the plan version that pays them
+    are held apart with the reason (``domain.acceptance``)."""
     statements, failed = period_statements_or_failures(snap, period)
     closed = snap.facts.closed_periods.get(str(period))
     currency = plan_currencies(snap)
@@ -170,7 +184,14 @@ def pay_run(snap: Snapshot, period: Period) -> PayRun:
         {r.team for r in rows if r.team} | {f.team for f in failures if f.team},
         key=str.casefold,
     )
-    return PayRun(period, status, closed, rows, failures, teams)
+    held: list[PayRunHeld] = []
+    if hold:
+        reasons = {
+            id(r): hold_reason(snap.facts, r.rep_id, r.plan_id, r.plan_version) for r in rows
+        }
+        held = [PayRunHeld(r, why) for r in rows if (why := reasons[id(r)]) is not None]
+        rows = [r for r in rows if reasons[id(r)] is None]
+    return PayRun(period, status, closed, rows, failures, teams, held)
 
 
 def _failure(snap: Snapshot, period: Period, f: StatementFailure) -> PayRunFailure:
@@ -302,6 +323,31 @@ def payout_tables(run: PayRun) -> list[Table]:
             adjustments,
         ),
     ]
+    if run.held:
+        tables.append(
+            Table(
+                "held",
+                (
+                    Column("rep_id", "rep_id"),
+                    Column("name", "name"),
+                    Column("plan", "plan"),
+                    Column("currency", "currency"),
+                    Column("total", "total", "money"),
+                    Column("reason", "reason"),
+                ),
+                [
+                    {
+                        "rep_id": h.row.rep_id,
+                        "name": h.row.name,
+                        "plan": f"{h.row.plan_id}@{h.row.plan_version}",
+                        "currency": h.row.currency,
+                        "total": h.row.total,
+                        "reason": h.reason,
+                    }
+                    for h in run.held
+                ],
+            )
+        )
     if run.failures:
         tables.append(
             Table(

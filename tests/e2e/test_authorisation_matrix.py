@@ -44,6 +44,8 @@ SEES = {
     IG: set(),
 }
 QUOTAS = {**SEES, P: None}
+ACCEPTANCES = {**SEES, P: None}
+"""Whose plan acceptance each role sees: as pay, and plan admins everyone's."""
 
 
 def role_of(caller: str) -> Role:
@@ -162,6 +164,20 @@ MATRIX: dict[tuple[str, str], list[Entry]] = {
     ("post", "/v1/plans"): [e(P, body={})],
     ("get", "/v1/plans/{plan_id}/versions/{version}"): [
         e(P, F, params={"plan_id": "example", "version": 1})
+    ],
+    # a rep (or manager) accepts their own version; finance records paper signatures
+    ("post", "/v1/plans/{plan_id}/versions/{version}/acceptances"): [
+        e(R, M, F, params={"plan_id": "example", "version": 1}, body={})
+    ],
+    ("get", "/v1/plans/{plan_id}/versions/{version}/acceptances"): [
+        e(
+            R,
+            M,
+            F,
+            P,
+            params={"plan_id": "example", "version": 1},
+            exposure=only_visible(ACCEPTANCES, lambda b: {r["rep_id"] for r in b["items"]}),
+        )
     ],
     ("post", "/v1/simulations"): [
         e(

@@ -86,6 +86,7 @@ def test_a_clean_period_passes_every_check() -> None:
     assert [c.name for c in checks] == [
         "statement_errors", "deals_without_credit", "unowned_territories", "missing_fx",
         "adjustments_awaiting_approval", "open_disputes", "changes_since_pay_run",
+        "unaccepted_plans",
     ]  # fmt: skip
     assert all(c.passed for c in checks) and not any(c.blocks for c in checks)
 
