@@ -236,8 +236,13 @@ PRIORITY_DESCRIPTION = (
 )
 
 
+FULLY_PAID_WAIT_DAYS = 1095
+"""The longest ``fully_paid`` waits: three years (3 x 365 days) after the deal's close."""
+
+
 class Release(Part):
-    """When pay held back is released: exactly one condition (the deal's own dates)."""
+    """When pay held back is released: exactly one condition (the deal's own dates, or its
+    payments)."""
 
     after_days: int | None = Field(
         None,
@@ -251,13 +256,23 @@ class Release(Part):
         description="Release on the last day of the plan year the deal closed in (the "
         "calendar year: 31 December), in the period that day falls in.",
     )
+    fully_paid: Literal[True] | None = Field(
+        None,
+        description="Release on the first day the payments received on the deal, net of "
+        "refunds (in the deal's currency, each payment at the FX rate of its day), reach the "
+        "deal's amount for commission after amendments, in the period that day falls in. It "
+        f"waits at most {FULLY_PAID_WAIT_DAYS} days (3 years) after the close: pay on a deal "
+        "not fully paid by then is never released. Pay on no deal is released at the end of "
+        "its period.",
+    )
 
     @model_validator(mode="after")
     def _one_condition(self) -> Release:
-        given = [n for n in ("after_days", "plan_year_end") if getattr(self, n) is not None]
+        names = ("after_days", "plan_year_end", "fully_paid")
+        given = [n for n in names if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(
-                "a release needs exactly one of 'after_days' and 'plan_year_end'"
+                "a release needs exactly one of 'after_days', 'plan_year_end' and 'fully_paid'"
                 + (f", not {' and '.join(given)}" if given else "")
             )
         return self

@@ -444,7 +444,11 @@ class Wording:
         comp = self.component(line)
         rule = getattr(comp, "holdback", None)
         period = Period.parse(self.statement.period)
-        day = release_on(self.facts, rule.release, found, period) if rule is not None else None
+        day = (
+            release_on(self.facts, self.version.plan, rule.release, found, period)
+            if rule is not None and self.version is not None
+            else None
+        )
         values = {"label": label, "rate": self.f.rate(line.rate), "base": self.money(line.base)}
         if forfeit_on(day, found) is not None:
             return _(

@@ -116,3 +116,27 @@ def earned_in(
 
     events = [e for when, _, ids in steps if when in period for e in ids]
     return Earned(through(period.end) - through(before), ceiling, tuple(dict.fromkeys(events)))
+
+
+def paid_in_full_on(facts: Facts, deal: Deal, amount: Decimal, last: date) -> date | None:
+    """The first day, no later than ``last``, on which the payments received on a deal, net
+    of their refunds, reach ``amount`` (in the deal's currency, counted as the billing checks
+    count them: each payment at the FX rate of its received day, a refund as its share of
+    that payment); None if they do not by then."""
+    billing = facts.billing(deal.deal_id)
+    steps: dict[date, Decimal] = {}
+    for payment in billing.payments:
+        in_deal = _in_deal(facts, deal, payment, payment.amount)
+        day = payment.received_date
+        steps[day] = steps.get(day, ZERO) + in_deal
+        for refund in billing.refunds_of(payment.payment_id):
+            back = in_deal * refund.amount / payment.amount if payment.amount else ZERO
+            steps[refund.refunded_date] = steps.get(refund.refunded_date, ZERO) - back
+    paid = ZERO
+    for day in sorted(steps):
+        if day > last:
+            return None
+        paid += steps[day]
+        if paid >= amount:
+            return day
+    return None

@@ -12,7 +12,10 @@ The rules, in the order they apply (the README shows them with an example):
   as one pooled amount of the component for the period. Each part is rounded on its own.
 * Release day: ``after_days`` days after the deal's close date, or the last day of the plan
   year (the calendar year) the deal closed in; a pooled amount counts from the period's last
-  day. It is paid in the period that day falls in, even its own.
+  day. Or (``fully_paid``) the first day the deal's payments net of refunds reach its amount
+  for commission after amendments, waiting at most ``FULLY_PAID_WAIT_DAYS`` after the close
+  (never released if not paid in full by then; pooled pay is released at its period's end).
+  It is paid in the period that day falls in, even its own.
 * A deal cancelled on or before its release day forfeits what is held on it: never
   released, a zero ``holdback_forfeit`` line in the period of the cancellation. If the
   cancellation also falls within the clawback window, the held share absorbs the clawback
@@ -36,18 +39,28 @@ from typing import Any
 from incentive_engine.domain.facts import Deal, Facts
 from incentive_engine.domain.periods import Period
 from plans.evaluate.context import Context, Held
-from plans.evaluate.credits import Credited, clawed_by_cancellation, uncancelled
+from plans.evaluate.credits import (
+    Credited,
+    amended_amount,
+    clawed_by_cancellation,
+    uncancelled,
+)
+from plans.evaluate.earning import paid_in_full_on
 from plans.evaluate.statement import FORFEIT, HOLDBACK, HUNDRED, RELEASE, ZERO, Line
-from plans.model import Component, Holdback, Release
+from plans.model import FULLY_PAID_WAIT_DAYS, Component, Holdback, Plan, Release
+
+FULLY_PAID_WAIT = timedelta(days=FULLY_PAID_WAIT_DAYS)
+"""How long ``fully_paid`` waits after the close: pay not released by then never is."""
 
 # ----------------------------------------------------------------- release rules
 
 
-def release_on(facts: Facts, release: Release, deal: Deal | None, period: Period) -> date | None:
+def release_on(
+    facts: Facts, plan: Plan, release: Release, deal: Deal | None, period: Period
+) -> date | None:
     """The day held pay is released: the one place a release condition is decided (None
     while the day is not known yet). ``period`` is the period the pay was held in; a pooled
     amount (no deal) counts from its last day."""
-    del facts  # a condition on the deal's payments (fully paid) will read them here
     anchor = period.end
     if deal is not None and deal.won is not None:
         anchor = deal.won.close_date
@@ -55,15 +68,27 @@ def release_on(facts: Facts, release: Release, deal: Deal | None, period: Period
         return anchor + timedelta(days=release.after_days)
     if release.plan_year_end:
         return date(anchor.year, 12, 31)
+    if release.fully_paid:
+        if deal is None or deal.won is None:
+            return anchor  # pooled pay has no payments to wait for
+        amount, _ = amended_amount(deal, plan)
+        return paid_in_full_on(facts, deal, amount, anchor + FULLY_PAID_WAIT)
     return None  # pragma: no cover - a release has exactly one condition
+
+
+def _reach(release: Release) -> timedelta:
+    """The longest a release condition may wait after the close (or the period's end)."""
+    if release.after_days is not None:
+        return timedelta(days=release.after_days)
+    return FULLY_PAID_WAIT
 
 
 def looks_back_to(release: Release, period: Period) -> date:
     """The earliest day a period holding pay may end on and still release or forfeit it in
     ``period``: pay held earlier was released before ``period`` began."""
-    if release.after_days is not None:
-        return period.start - timedelta(days=release.after_days)
-    return date(period.start.year, 1, 1)
+    if release.plan_year_end:
+        return date(period.start.year, 1, 1)
+    return period.start - _reach(release)
 
 
 def forfeit_on(release_day: date | None, deal: Deal | None) -> date | None:
@@ -108,7 +133,10 @@ def hold(ctx: Context, comp: Component, start: int, pay: Callable[[Context, Any]
     lines = ctx.drafts[start:]
     now = _shares(ctx.credits, lines)
     deals = {c.deal_id: c for c in ctx.credits}
-    day = {d: release_on(ctx.facts, rule.release, c.deal, ctx.period) for d, c in deals.items()}
+    day = {
+        d: release_on(ctx.facts, ctx.plan, rule.release, c.deal, ctx.period)
+        for d, c in deals.items()
+    }
     clawed = {
         d
         for d, c in deals.items()
@@ -142,7 +170,7 @@ def _hold_one(
 ) -> None:
     """The holdback line of one deal (or of the pooled earnings) and what it holds."""
     deal = c.deal if c is not None else None
-    release = release_on(ctx.facts, rule.release, deal, ctx.period)
+    release = release_on(ctx.facts, ctx.plan, rule.release, deal, ctx.period)
     forfeit = forfeit_on(release, deal)
     first = ctx.money(first_earned * rule.share / HUNDRED)
     absorbed = first_earned - earned
@@ -157,6 +185,8 @@ def _hold_one(
         )
     else:
         until = f"until {release}" if release is not None else "until released"
+        if rule.release.fully_paid and c is not None:  # the same words before and after
+            until = "until the deal is paid in full"
         description = (
             f"{comp.label}: {rule.share} % of {ctx.fmt(earned)} earned on {on} held back {until}"
         )

@@ -1,7 +1,7 @@
 """Holdbacks worked by hand (issue 17, item 4): 70 % paid now and 30 % released later, a
 release into the next quarter across a closed Q1, forfeits on cancellation (the held share
 absorbs a clawback first), a plan-year-end release, and a capped component (cap first,
-then hold)."""
+then hold), and release once the deal is fully paid (payments net of refunds)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from incentive_engine.domain.events import DealCancelled
+from incentive_engine.domain.events import DealCancelled, PaymentReceived, PaymentRefunded
 from incentive_engine.domain.facts import fold
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import close_period, rep_statements, snapshot
@@ -143,7 +143,8 @@ def test_a_release_condition_is_exactly_one_of_the_known_ones() -> None:
         ({"after_days": 90, "plan_year_end": True}, "not after_days and plan_year_end"),
         ({"plan_year_end": False}, "plan_year_end"),
         ({"after_days": -1}, "after_days"),
-        ({"fully_paid": True}, "fully_paid"),
+        ({"fully_paid": False}, "fully_paid"),
+        ({"fully_paid": True, "after_days": 30}, "not after_days and fully_paid"),
     ):
         with pytest.raises(PlanError, match=why):
             plan(flat(release=bad))
@@ -281,7 +282,8 @@ def test_the_plan_schema_describes_holdbacks() -> None:
     defs = plan_schema()["$defs"]
     for kind in ("RateComponent", "Spiff", "TargetIncentive"):
         assert "Hold back a share" in defs[kind]["properties"]["holdback"]["description"]
-    assert set(defs["Release"]["properties"]) == {"after_days", "plan_year_end"}
+    assert set(defs["Release"]["properties"]) == {"after_days", "plan_year_end", "fully_paid"}
+    assert "1095 days" in defs["Release"]["properties"]["fully_paid"]["description"]
     assert all(p.get("description") for p in defs["Release"]["properties"].values())
     assert all(p.get("description") for p in defs["Holdback"]["properties"].values())
 
@@ -304,3 +306,83 @@ def test_target_incentive_holdback_is_shared_by_credit() -> None:
         ("holdback_release", D(10_000_000), ("D1",)),
     ]
     assert q1.total == D(55_000_000) and q1.held_balance == D(5_000_000)
+
+
+# ------------------------------------------------------------ released when fully paid
+
+
+def pay(payment_id: str, amount: int, day: str) -> PaymentReceived:
+    return PaymentReceived(event_id=f"pay-{payment_id}", payment_id=payment_id, deal_id="D1",
+                           amount=D(amount), currency="VND", received_date=day)  # fmt: skip
+
+
+def on_full_payment(*events: Any) -> tuple[Any, Any]:
+    """D1 100,000,000 closed Feb 1 (booking): 10 % = 10,000,000, 30 % = 3,000,000 held until
+    the payments on D1, net of refunds, reach 100,000,000."""
+    facts = fold([rep("an"), won("D1", 100_000_000, rep_id="an", close_date="2026-02-01"),
+                  *events])  # fmt: skip
+    return facts, plan(flat(release={"fully_paid": True}))
+
+
+def test_fully_paid_releases_in_the_quarter_the_last_instalment_arrives() -> None:
+    # 40,000,000 on Mar 10 (Q1) + 60,000,000 on May 20 (Q2) = 100,000,000 on May 20: Q1 pays
+    # 10,000,000 - 3,000,000 = 7,000,000; Q2 releases the 3,000,000.
+    facts, version = on_full_payment(pay("P1", 40_000_000, "2026-03-10"),
+                                     pay("P2", 60_000_000, "2026-05-20"))  # fmt: skip
+    q1 = evaluate(facts, version, "an", Q1)
+    assert kinds(q1) == [("commission", D(10_000_000)), ("holdback", D(-3_000_000))]
+    assert "until the deal is paid in full" in q1.lines[1].description
+    assert (q1.total, q1.held_balance) == (D(7_000_000), D(3_000_000))
+    q2 = evaluate(facts, version, "an", Q2)
+    [release] = [ln for ln in q2.lines if ln.kind == "holdback_release"]
+    assert (release.amount, release.origin_period, release.origin_line) == (
+        D(3_000_000), "2026-Q1", 2)  # fmt: skip
+    assert "due 2026-05-20" in release.description
+    assert (q2.total, q2.held_balance) == (D(3_000_000), 0)
+    assert evaluate(facts, version, "an", Q3).total == 0
+
+
+def test_fully_paid_holds_while_the_deal_is_partly_paid() -> None:
+    # Only 40,000,000 of 100,000,000 is paid: the 3,000,000 stays held, quarter after quarter,
+    # and the statement shows it as the balance still held.
+    facts, version = on_full_payment(pay("P1", 40_000_000, "2026-03-10"))
+    assert evaluate(facts, version, "an", Q1).total == D(7_000_000)
+    for period in (Q2, Q3, Q4):
+        s = evaluate(facts, version, "an", period)
+        assert (s.total, s.held_balance) == (0, D(3_000_000))
+        assert s.as_dict()["holdback"]["balance"] == "3000000"
+
+
+def test_a_refund_keeps_the_paid_total_under_the_amount_until_topped_up() -> None:
+    # Paid 60,000,000 (Feb 20), 20,000,000 of it refunded (Mar 5), then 40,000,000 (May 20):
+    # 100,000,000 received but 60 - 20 + 40 = 80,000,000 net, so Q2 releases nothing. The last
+    # 20,000,000 (Aug 3) brings it to 100,000,000: Q3 releases the 3,000,000.
+    refund = PaymentRefunded(event_id="ref-R1", refund_id="R1", payment_id="P1",
+                             amount=D(20_000_000), currency="VND", refunded_date="2026-03-05")  # fmt: skip
+    facts, version = on_full_payment(pay("P1", 60_000_000, "2026-02-20"), refund,
+                                     pay("P2", 40_000_000, "2026-05-20"))  # fmt: skip
+    q2 = evaluate(facts, version, "an", Q2)
+    assert (q2.total, q2.held_balance) == (0, D(3_000_000))
+    facts, version = on_full_payment(pay("P1", 60_000_000, "2026-02-20"), refund,
+                                     pay("P2", 40_000_000, "2026-05-20"),
+                                     pay("P3", 20_000_000, "2026-08-03"))  # fmt: skip
+    assert evaluate(facts, version, "an", Q2).total == 0
+    q3 = evaluate(facts, version, "an", Q3)
+    assert kinds(q3) == [("commission", 0), ("holdback_release", D(3_000_000))]
+    assert (q3.total, q3.held_balance) == (D(3_000_000), 0)
+
+
+def test_a_deal_cancelled_before_it_is_fully_paid_forfeits_the_held_share() -> None:
+    # 40,000,000 paid, then cancelled Jun 15: 134 days after Feb 1, outside the 90-day window,
+    # so the 7,000,000 paid stands and the 3,000,000 held is forfeited in Q2 (a zero line).
+    cancel = DealCancelled(event_id="cancel-D1", deal_id="D1", cancelled_date="2026-06-15",
+                           reason="customer withdrew")  # fmt: skip
+    facts, version = on_full_payment(pay("P1", 40_000_000, "2026-03-10"), cancel)
+    assert evaluate(facts, version, "an", Q1).total == D(7_000_000)
+    q2 = evaluate(facts, version, "an", Q2)
+    [forfeit] = [ln for ln in q2.lines if ln.kind == "holdback_forfeit"]
+    assert (forfeit.amount, forfeit.base, forfeit.origin_period) == (0, D(3_000_000), "2026-Q1")
+    assert (q2.total, q2.held_balance) == (0, 0)
+    assert not [
+        ln for ln in evaluate(facts, version, "an", Q3).lines if ln.kind.startswith("holdback")
+    ]
