@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from incentive_engine.domain.events import DealCancelled, PaymentReceived, PaymentRefunded
+from incentive_engine.domain.events import (
+    DealAmended,
+    DealCancelled,
+    PaymentReceived,
+    PaymentRefunded,
+)
 from incentive_engine.domain.facts import fold
 from incentive_engine.domain.periods import Period
 from incentive_engine.services.commissions import close_period, rep_statements, snapshot
@@ -386,3 +391,19 @@ def test_a_deal_cancelled_before_it_is_fully_paid_forfeits_the_held_share() -> N
     assert not [
         ln for ln in evaluate(facts, version, "an", Q3).lines if ln.kind.startswith("holdback")
     ]
+
+
+def test_fully_paid_counts_the_amount_after_amendments() -> None:
+    # D1 amended up to 120,000,000 on Feb 15 (upward amendments always count): 10 % =
+    # 12,000,000, 30 % = 3,600,000 held. 100,000,000 paid on Mar 10 is not the full amount any
+    # more; the 20,000,000 of May 20 makes 120,000,000: Q2 releases the 3,600,000.
+    amended = DealAmended(event_id="amend-D1", deal_id="D1", amended_date="2026-02-15",
+                          amount=D(120_000_000), currency="VND", reason="upsell")  # fmt: skip
+    facts, version = on_full_payment(amended, pay("P1", 100_000_000, "2026-03-10"))
+    q1 = evaluate(facts, version, "an", Q1)
+    assert (q1.total, q1.held_balance) == (D(8_400_000), D(3_600_000))
+    assert evaluate(facts, version, "an", Q2).held_balance == D(3_600_000)
+    facts, version = on_full_payment(amended, pay("P1", 100_000_000, "2026-03-10"),
+                                     pay("P2", 20_000_000, "2026-05-20"))  # fmt: skip
+    q2 = evaluate(facts, version, "an", Q2)
+    assert (q2.total, q2.held_balance) == (D(3_600_000), 0)
