@@ -195,6 +195,8 @@ def test_schema_prints_the_plan_schema() -> None:
         "spiff",
         "override",
         "draw",
+        "kpi_bonus",
+        "team_pool",
     }
 
 
