@@ -326,6 +326,6 @@ def test_a_big_batch_does_not_block_other_requests(tmp_path: Any) -> None:
     assert response.status_code == 200, response.text[:300]
     assert response.json()["stored"] == len(records)
     assert took > 1.0, f"the batch took only {took:.2f} s: the test proves nothing"
-    assert worst < min(0.5, took / 3), (
+    assert worst < min(1.0, took / 3), (
         f"/healthz waited {worst:.2f} s while a batch took {took:.2f} s"
     )
