@@ -61,9 +61,12 @@ class FieldProblem(ValueError):
 
 
 class Part(BaseModel):
-    """Base of every plan part: frozen, and unknown fields are errors."""
+    """Base of every plan part: frozen, unknown fields are errors, and attribute docstrings
+    are the JSON Schema's descriptions."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 # ------------------------------------------------------------------- filters
@@ -465,11 +468,6 @@ class KpiScope(StrEnum):
     """The territories the rep owns (alone or in a share) on that same day, together."""
 
 
-_DOCUMENTED = ConfigDict(
-    frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
-)
-"""A part's configuration with its attribute docstrings as the schema's descriptions."""
-
 PERCENT_KPIS = frozenset({PayableKpi.WIN_RATE, PayableKpi.LEAD_CONVERSION, PayableKpi.ATTAINMENT})
 """The payable KPIs measured in percent; the others are counts (thresholds whole numbers)."""
 
@@ -477,8 +475,6 @@ PERCENT_KPIS = frozenset({PayableKpi.WIN_RATE, PayableKpi.LEAD_CONVERSION, Payab
 class KpiThreshold(Part):
     """A threshold: a KPI value at or above ``at`` pays a fixed ``amount`` or ``percent`` of
     the component's target (the highest threshold reached pays, alone)."""
-
-    model_config = _DOCUMENTED
 
     at: PercentBound
     """The KPI value to reach (percent for win_rate, lead_conversion, attainment; a count
@@ -499,8 +495,6 @@ class KpiPoint(Part):
     """A point of graduated bands: at KPI value ``at`` the bonus is ``percent`` of the
     target; between two points it is linear; below the first it pays nothing, from the last
     on it pays the last point's percent."""
-
-    model_config = _DOCUMENTED
 
     at: PercentBound
     """The KPI value of the point (percent or a count, as the KPI is)."""
@@ -533,8 +527,6 @@ class KpiBonus(Component):
     team or their territories over the plan period: by ``thresholds`` (the highest reached
     pays a fixed amount or a percent of ``target``) or by graduated ``bands`` (points
     joined linearly, in percent of ``target``), capped by ``cap``."""
-
-    model_config = _DOCUMENTED
 
     kind: Literal["kpi_bonus"] = "kpi_bonus"
     kpi: PayableKpi

@@ -132,7 +132,9 @@ Counter = Annotated[int, Field(ge=1, le=limits.MAX_VERSION)]
 class Value(BaseModel):
     """Base of the small value objects nested inside events."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True
+    )
 
 
 class Customer(Value):
@@ -286,7 +288,9 @@ class TerritoryCriteria(Value):
 class Event(BaseModel):
     """Base of every event: identity, type, schema version and effective time."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True
+    )
 
     EFFECTIVE: ClassVar[str]
     """Name of the field that holds the event's effective time."""
@@ -838,9 +842,6 @@ class PlanAccepted(Event):
     API, recorded by an operator on the command line, or a paper signature recorded by
     finance.  A rep accepts a version once; the version must cover the rep."""
 
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True
-    )
     EFFECTIVE = "accepted_at"
     REPS = ("rep_id",)
     type: Literal["PlanAccepted"] = "PlanAccepted"
