@@ -108,7 +108,7 @@ def statement(
                 "kind": ln.kind,
                 "description": ln.description,
                 "base": people.money(ln.base, s.currency)
-                if ln.kind not in ("target_incentive",) and ln.base is not None
+                if ln.base_is_money
                 else people.number(ln.base),
                 "tier": ln.tier or "",
                 "rate": "" if ln.rate is None else people.rate(ln.rate),
@@ -137,6 +137,11 @@ def statement(
         console.print(f"integrity: {integrity}", markup=False)
 
 
+def _base_text(ln: Line, currency: str) -> object:
+    """A line's base as machine output writes it: money in the currency, else the number."""
+    return money(ln.base, currency) if ln.base_is_money else ln.base
+
+
 def _csv_line(ln: Line, currency: str) -> dict[str, object]:
     """A statement line as the CSV output has always written it."""
     return {
@@ -144,7 +149,7 @@ def _csv_line(ln: Line, currency: str) -> dict[str, object]:
         "component": ln.component,
         "kind": ln.kind,
         "description": ln.description,
-        "base": money(ln.base, currency) if ln.kind not in ("target_incentive",) else ln.base,
+        "base": _base_text(ln, currency),
         "tier": ln.tier or "",
         "rate": "" if ln.rate is None else ln.rate,
         "amount": money(ln.amount, currency),
@@ -339,7 +344,7 @@ def explain(
     console.print(f"line {chosen.number} of {s.rep_id} {s.period}: {chosen.description}")
     console.print(
         f"  amount {money(chosen.amount, s.currency)} = base "
-        f"{money(chosen.base, s.currency) or '-'} x rate {chosen.rate or '-'} "
+        f"{_base_text(chosen, s.currency) or '-'} x rate {chosen.rate or '-'} "
         f"(tier {chosen.tier or '-'}), rounded half-up to {s.currency}"
     )
     console.print(

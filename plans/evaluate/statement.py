@@ -17,6 +17,10 @@ class EvaluationError(Conflict, ValueError):
     """A statement cannot be computed (for instance: tiers on attainment but no quota)."""
 
 
+NUMBER_BASES = frozenset({"target_incentive", "kpi_bonus"})
+"""Line kinds whose base is not money: attainment (percent) or a KPI's value."""
+
+
 @dataclass(frozen=True)
 class Line:
     """One statement line: what was paid, by which rule, on what base, because of which events."""
@@ -39,6 +43,12 @@ class Line:
     """The product line of the deal the line pays on (numbered from 1), if one."""
     won_over: tuple[str, ...] = ()
     """Components of the same exclusive group that matched too and lost to this one."""
+
+    @property
+    def base_is_money(self) -> bool:
+        """Whether the base is an amount of money (a target incentive's base is a slice of
+        attainment, a KPI bonus's the KPI's value: figures to show as numbers)."""
+        return self.base is not None and self.kind not in NUMBER_BASES
 
     def as_dict(self) -> dict[str, Any]:
         """The line as a JSON-ready dict (Decimals as exact strings); the origin of a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -152,3 +153,59 @@ def test_close_on_postgres(tmp_path: Path, pg_schema: str) -> None:
         ("an", "17700000", "sealed"),
         ("binh", "1000000", "sealed"),
     ]
+
+
+def test_a_base_that_is_not_money_is_shown_as_a_number(tmp_path: Path) -> None:
+    """A target incentive's base is a slice of attainment and a KPI bonus's the KPI's value:
+    the statement table, the CSV and explain must not print them as amounts of dong."""
+    target = {"id": "target", "kind": "target_incentive", "target": 10_000_000,
+              "bands": [{"from": 0, "multiplier": 1}]}  # fmt: skip
+    deals = {"id": "deals", "kind": "kpi_bonus", "kpi": "deals_won",
+             "thresholds": [{"at": 1, "amount": 1_000_000}]}  # fmt: skip
+    events = [publication(plan(target, deals).plan), rep("an"), quota("an", 300_000_000),
+              won("D1", 150_000_000, rep_id="an", close_date="2026-02-10")]  # fmt: skip
+    f = tmp_path / "seed.jsonl"
+    f.write_text("\n".join(json.dumps(event_content(e)) for e in events) + "\n", encoding="utf-8")
+    store = f"sqlite:///{tmp_path / 'events.db'}"
+    assert cli(store, "ingest", str(f)).exit_code == 0
+    [doc] = json.loads(cli(store, "statement", "an", "2026-Q1", "--format", "json").stdout)
+    # 150,000,000 of a 300,000,000 quota: 50 % attainment, x 1 of the 10,000,000 target
+    assert [(ln["kind"], ln["base"], ln["amount"]) for ln in doc["lines"]] == [
+        ("target_incentive", "50", "5000000"),
+        ("kpi_bonus", "1", "1000000"),
+    ]
+    table = cli(store, "statement", "an", "2026-Q1").stdout
+    assert "50 ₫" not in table and "│ 1 ₫" not in table, table
+    rows = list(
+        csv.DictReader(
+            io.StringIO(cli(store, "statement", "an", "2026-Q1", "--format", "csv").stdout)
+        )
+    )
+    assert [r["base"] for r in rows] == ["50", "1"]
+    explained = cli(store, "explain", "an", "2026-Q1", "2").stdout
+    assert "base 1 x rate" in explained, explained
+
+
+def test_the_statement_page_shows_a_base_that_is_not_money_as_a_number(tmp_path: Path) -> None:
+    """The web statement shows a target incentive's base (attainment) without a currency."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.auth import Role, issue_token
+    from tests.conftest import sqlite_settings
+    from tests.e2e.api_helpers import api_settings
+
+    target = {"id": "target", "kind": "target_incentive", "target": 10_000_000,
+              "bands": [{"from": 0, "multiplier": 1}]}  # fmt: skip
+    events = [publication(plan(target).plan), rep("an"), quota("an", 300_000_000),
+              won("D1", 150_000_000, rep_id="an", close_date="2026-02-10")]  # fmt: skip
+    f = tmp_path / "seed.jsonl"
+    f.write_text("\n".join(json.dumps(event_content(e)) for e in events) + "\n", encoding="utf-8")
+    settings = api_settings(sqlite_settings(tmp_path))
+    assert cli(settings.store_url, "ingest", str(f)).exit_code == 0
+    client = TestClient(create_app(settings))
+    client.cookies.set("ie_session", issue_token(settings, Role.REP, "an"))
+    page = client.get("/statements/an/2026-Q1")
+    assert page.status_code == 200, page.text[:300]
+    cells = re.findall(r'<td class="num">([^<]*)</td>', page.text)
+    assert "50" in cells and not any(c.startswith("50") and "₫" in c for c in cells), cells
