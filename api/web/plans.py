@@ -22,12 +22,12 @@ from api.web.i18n import Formatter, formatter
 from api.web.render import page
 from api.web.rep import refused, today
 from api.web.session import WebUser, form_of
-from incentive_engine.domain.acceptance import acceptance_rows
+from incentive_engine.domain.acceptance import PLAN_READERS, acceptance_rows, may_read_version
 from incentive_engine.domain.errors import EngineError
 from incentive_engine.domain.money import round_money
 from incentive_engine.domain.periods import Period
 from incentive_engine.domain.simulation import BUCKETS, SimulationForbidden
-from incentive_engine.domain.visibility import Role
+from incentive_engine.domain.visibility import Role, Viewer
 from incentive_engine.services import plan_drafts
 from incentive_engine.services.ingest import door_limits
 from incentive_engine.services.plan_publishing import (
@@ -42,7 +42,7 @@ from plans.model import Plan
 
 router = APIRouter(include_in_schema=False)
 
-READERS = (Role.PLAN_ADMIN, Role.FINANCE)
+READERS = PLAN_READERS
 """Who reads plans and drafts (as ``GET /v1/plans``)."""
 WRITERS = (Role.PLAN_ADMIN,)
 """Who writes drafts and publishes (as ``POST /v1/plans``)."""
@@ -403,8 +403,9 @@ def version_page(
 ) -> Response:
     """A published version as readable rules, its payout curve for a quota, its YAML source
     and its hash, and who it covers has accepted it (finance records paper signatures)."""
-    if (no := _refusal(request, who, READERS)) is not None:
-        return no
+    facts = engine.snapshot().facts
+    if not may_read_version(Viewer(who.role, who.subject), facts, plan_id, version):
+        return refused(request, who, formatter(request).gettext(NOT_A_READER))
     found = _publication(engine, plan_id, version)
     plan = found.version.plan
     amount = _quota(quota[:40], plan.currency)
@@ -422,7 +423,10 @@ def version_page(
         curve_chart=curve_chart(curve, labels, fmt) if curve.components else None,
         quota=rounded,
         source=plan_yaml(plan),
-        acceptances=acceptance_rows(engine.snapshot().facts, plan_id, version, who, today(request)),
+        acceptances=(rows := acceptance_rows(facts, plan_id, version, who, today(request))),
+        plan_reader=who.role in READERS,
+        may_accept=who.role in (Role.REP, Role.MANAGER)
+        and any(a.rep_id == who.subject and not a.accepted for a in rows),
         record_paper=who.role is Role.FINANCE,
         versions=[
             p.version.plan.version

@@ -10,6 +10,8 @@ The rules, decided once here for every door:
 - a rep (or a manager covered by a plan) accepts for themself only (``web`` or ``api``);
   finance records a ``paper`` signature (or an operator a ``cli`` acceptance) for any rep;
   nobody else accepts for a rep;
+- a rep (or manager) may read the rules of a version that covers them: what they are asked
+  to accept (plan admins and finance read every version);
 - reading who accepted follows the visibility rule (``Figure.ACCEPTANCE``): a rep their own,
   a manager their reports', finance and plan admins everyone;
 - with ``INCENTIVE_HOLD_UNACCEPTED`` on, a payout under a version its rep has not accepted is
@@ -31,6 +33,7 @@ from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.visibility import Figure, Role, Viewer, may_see
 
 __all__ = [
+    "PLAN_READERS",
     "AcceptanceRow",
     "Coverage",
     "acceptance_rows",
@@ -40,6 +43,7 @@ __all__ = [
     "covered",
     "covered_reps",
     "hold_reason",
+    "may_read_version",
     "pending",
     "row_of",
     "unaccepted",
@@ -130,6 +134,20 @@ def acceptance_rows(
         for rep_id in sorted(reps)
         if may_see(viewer, rep_id, facts, day, Figure.ACCEPTANCE)
     ]
+
+
+PLAN_READERS = (Role.PLAN_ADMIN, Role.FINANCE)
+"""Who reads every plan version (as ``GET /v1/plans``)."""
+
+
+def may_read_version(viewer: Viewer, facts: Facts, plan_id: str, version: int) -> bool:
+    """Whether a viewer may read a published version's rules: plan admins and finance any,
+    a rep or manager a version that covers them (the plan they are asked to accept)."""
+    if viewer.role in PLAN_READERS:
+        return True
+    return viewer.role in (Role.REP, Role.MANAGER) and viewer.subject in covered_reps(
+        facts, plan_id, version
+    )
 
 
 def check_accept(viewer: Viewer, rep_id: str, how: str) -> None:

@@ -98,3 +98,26 @@ def test_the_pay_run_lists_held_pay_when_the_hold_is_on(settings: Settings) -> N
     assert 'data-test="held-row" data-rep="an"' in page.text
     plain, _ = signed_in(settings, Role.FINANCE, "fin")
     assert 'data-test="held"' not in plain.get("/pay-run/2026-Q1").text
+
+
+def test_a_covered_rep_reads_the_version_they_are_asked_to_accept(settings: Settings) -> None:
+    """"Read the plan, then accept it": the rep opens the version from the home page, reads its
+    rules and accepts there; they see their own acceptance only, no link to the plan admins'
+    pages; a rep the version does not cover, and roles that read no plans, are refused."""
+    client, csrf = signed_in(settings, Role.REP, "an")
+    client.cookies.set("ie_lang", "en")
+    assert 'href="/plans/example/versions/1" data-test="read-plan"' in client.get("/").text
+    page = client.get("/plans/example/versions/1")
+    assert page.status_code == 200
+    assert 'data-test="rules"' in page.text and 'data-test="accept"' in page.text
+    assert 'href="/plans"' not in page.text and 'data-rep="binh"' not in page.text
+    assert 'data-rep="an"' in page.text
+    assert client.post(ACCEPT, data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert 'data-test="accept"' not in client.get("/plans/example/versions/1").text
+    for role, subject in ((Role.REP, "ghost"), (Role.INTEGRATION, "crm")):
+        other, _ = signed_in(settings, role, subject)
+        assert other.get("/plans/example/versions/1").status_code == 403, role
+    finance, _ = signed_in(settings, Role.FINANCE, "fin")
+    finance.cookies.set("ie_lang", "en")
+    shown = finance.get("/plans/example/versions/1").text
+    assert 'href="/plans"' in shown and 'data-rep="binh"' in shown

@@ -105,13 +105,18 @@ def test_every_page_fragment_and_form_by_role(settings: Settings) -> None:
     assert " readonly" in html and "save-draft" not in html
     for role, subject in ((Role.REP, "an"), (Role.MANAGER, "mgr")):
         other, ocsrf = signed_in(settings, role, subject)
-        for path in pages + write_pages:
+        # the version covers them: they read what they are asked to accept, nothing else
+        assert other.get("/plans/example/versions/1").status_code == 200
+        for path in [p for p in pages if p != "/plans/example/versions/1"] + write_pages:
             answer = other.get(path)
             assert answer.status_code == 403 and "Chỉ quản trị kế hoạch" in answer.text, path
             assert other.get(path, headers={"HX-Request": "true"}).status_code == 403, path
         for path, fields in [*posts.items(), check]:
             answer = other.post(path, data={**fields, "csrf": ocsrf})
             assert answer.status_code == 403, (role, path)
+    stranger, _ = signed_in(settings, Role.REP, "ghost")  # a rep the version does not cover
+    answer = stranger.get("/plans/example/versions/1")
+    assert answer.status_code == 403 and "Chỉ quản trị kế hoạch" in answer.text
     # an integration key has no session: the sign-in page; signed out, the same
     anonymous = TestClient(create_app(settings), raise_server_exceptions=False)
     for path in pages + write_pages:
