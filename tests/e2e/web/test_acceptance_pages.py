@@ -101,7 +101,7 @@ def test_the_pay_run_lists_held_pay_when_the_hold_is_on(settings: Settings) -> N
 
 
 def test_a_covered_rep_reads_the_version_they_are_asked_to_accept(settings: Settings) -> None:
-    """"Read the plan, then accept it": the rep opens the version from the home page, reads its
+    """ "Read the plan, then accept it": the rep opens the version from the home page, reads its
     rules and accepts there; they see their own acceptance only, no link to the plan admins'
     pages; a rep the version does not cover, and roles that read no plans, are refused."""
     client, csrf = signed_in(settings, Role.REP, "an")
