@@ -74,6 +74,11 @@ def test_api_and_web_statement(tmp_path: Path) -> None:
     assert page.status_code == 200, page.text
     assert 'data-test="held-balance"' in page.text and "Số dư đang giữ lại" in page.text
     assert "trả 3.000.000" in page.text and "bị mất" in page.text
+    # the plan's rules say what is held back and until when (the rep reads what they accept)
+    rules = http.get("/plans/example/versions/1", headers={"Accept-Language": "vi"})
+    assert rules.status_code == 200, rules.text[:300]
+    said = rules.text.replace("\u00a0", " ")
+    assert "Khoản giữ lại: 30 % số tiền thành phần này trả được giữ lại cho đến 90 ngày" in said
 
 
 def test_new_line_kinds_are_worded_in_both_languages() -> None:
