@@ -205,9 +205,10 @@ FINANCE_AND_PLAN_PAGES = (
     "/adjustments", "/adjustments/pending", "/disputes/inbox", "/audit", "/audit/events",
     "/audit/an/2026-Q1", "/audit/pack?period=2026-Q1", "/audit/explain?rep=an&period=2026-Q1",
     "/audit/events/1", "/plans", "/plans/drafts/new",
-    "/plans/example/versions/1", "/plans/example/diff?from=1&to=1", "/plans/simulate",
+    "/plans/example/diff?from=1&to=1", "/plans/simulate",
 )  # fmt: skip
-"""Every finance and plan-admin page, fragment and download of the web app."""
+"""Every finance and plan-admin page, fragment and download of the web app (a plan version's
+page is read by the reps and managers it covers too: tests/e2e/web/test_acceptance_pages.py)."""
 
 
 @pytest.mark.parametrize(("role", "subject"), [(Role.REP, "an"), (Role.MANAGER, "mgr")])
