@@ -80,6 +80,7 @@ def module_name(root: Path, path: Path) -> str:
     return ".".join(parts)
 
 
+@cache
 def layer_of(module: str) -> Layer | None:
     """The layer a module belongs to: the longest matching prefix, or None."""
     matches = [
@@ -131,6 +132,18 @@ def _parse(source: str) -> ast.Module:
     return ast.parse(source)
 
 
+_IMPORTS: dict[int, list[tuple[ast.Import | ast.ImportFrom, bool]]] = {}
+_PURITY: dict[int, list[tuple[int, str]]] = {}
+
+
+def _imports_of(tree: ast.Module) -> list[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """``_imports_in`` of a tree, found once per tree (the parsed trees live as long as the
+    ``_parse`` cache, so their ids stay theirs)."""
+    if id(tree) not in _IMPORTS:
+        _IMPORTS[id(tree)] = list(_imports_in(tree))
+    return _IMPORTS[id(tree)]
+
+
 def load(root: Path) -> dict[str, Module]:
     """Parse every module of the project under root and resolve its imports."""
     modules: dict[str, Module] = {}
@@ -139,7 +152,7 @@ def load(root: Path) -> dict[str, Module]:
             name = module_name(root, path)
             modules[name] = Module(name, path, _parse(path.read_text(encoding="utf-8")))
     for module in modules.values():
-        for node, in_function in _imports_in(module.tree):
+        for node, in_function in _imports_of(module.tree):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
@@ -182,8 +195,14 @@ def allowed_external(layer: Layer, name: str) -> bool:
 
 
 def _exemption(module: str, layer: Layer, target: str) -> Exemption | None:
+    return _exemption_of(module, layer.name, target)
+
+
+@cache
+def _exemption_of(module: str, layer: str, target: str) -> Exemption | None:
+    """The exemption letting a module (or its layer) import a target (asked once per triple)."""
     for exemption in EXEMPTIONS:
-        if exemption.importer in (module, layer.name) and exemption.imported == target:
+        if exemption.importer in (module, layer) and exemption.imported == target:
             return exemption
     return None
 
@@ -333,10 +352,12 @@ def _purity(modules: dict[str, Module], root: Path) -> Iterator[Violation]:
         layer = layer_of(module.name)
         if layer is None or not layer.pure:
             continue
-        finder = _Purity()
-        finder.visit(module.tree)
+        if id(module.tree) not in _PURITY:  # found once per parsed tree
+            finder = _Purity()
+            finder.visit(module.tree)
+            _PURITY[id(module.tree)] = finder.found
         rel = module.path.relative_to(root).as_posix()
-        for line, what in finder.found:
+        for line, what in _PURITY[id(module.tree)]:
             yield Violation(
                 "impure",
                 module.name,
@@ -374,15 +395,16 @@ def _qualified(node: ast.expr, aliases: dict[str, str]) -> str | None:
     return None
 
 
-def door_folds(root: Path) -> list[Violation]:
-    """Every call in a door that folds facts or evaluates a plan instead of asking a service."""
-    found: list[Violation] = []
-    for module in load(root).values():
-        layer = layer_of(module.name)
-        if layer is None or not layer.door:
-            continue
+_FOLDS: dict[tuple[int, str], list[tuple[int, str]]] = {}
+
+
+def _fold_calls(module: Module) -> list[tuple[int, str]]:
+    """The calls in a module's tree that fold facts or evaluate a plan, found once per tree
+    and module name (relative imports resolve by the name)."""
+    key = (id(module.tree), module.name)
+    if key not in _FOLDS:
         aliases = _aliases(module)
-        rel = module.path.relative_to(root).as_posix()
+        found: list[tuple[int, str]] = []
         for node in ast.walk(module.tree):
             if not isinstance(node, ast.Call):
                 continue
@@ -391,13 +413,26 @@ def door_folds(root: Path) -> list[Violation]:
                 isinstance(node.func, ast.Attribute) and node.func.attr in DOOR_BANNED_METHODS
             ):
                 continue
-            what = name or f".{node.func.attr}"  # type: ignore[union-attr]
+            found.append((node.lineno, name or f".{node.func.attr}"))  # type: ignore[union-attr]
+        _FOLDS[key] = found
+    return _FOLDS[key]
+
+
+def door_folds(root: Path) -> list[Violation]:
+    """Every call in a door that folds facts or evaluates a plan instead of asking a service."""
+    found: list[Violation] = []
+    for module in load(root).values():
+        layer = layer_of(module.name)
+        if layer is None or not layer.door:
+            continue
+        rel = module.path.relative_to(root).as_posix()
+        for line, what in _fold_calls(module):
             found.append(
                 Violation(
                     "folds",
                     module.name,
                     what,
-                    f"{rel}:{node.lineno}",
+                    f"{rel}:{line}",
                     f"{module.name} calls {what}(...): a door asks a service, it never folds "
                     f"facts or evaluates a plan itself",
                 )

@@ -185,7 +185,7 @@ def test_crash_mid_ingest_then_rerun_stores_exactly_what_is_missing(
     settings: Settings, tmp_path: Path
 ) -> None:
     """kill -9 the ingest process mid-file; each batch is whole or absent; a re-run completes."""
-    total = 30_000
+    total = 12_000
     f = jsonl(tmp_path / "big.jsonl", [hired("an")] + [call_n(i) for i in range(total - 1)])
     env = {**os.environ, "INCENTIVE_STORE_URL": settings.store_url, "INCENTIVE_BATCH_SIZE": "250"}
     cmd = [sys.executable, "-m", "incentive_engine", "ingest", str(f)]

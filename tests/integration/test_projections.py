@@ -139,7 +139,7 @@ def test_a_late_projection_catches_up_without_touching_the_others(
 
 def test_killed_replay_process_resumes_where_it_stopped(settings: Settings) -> None:
     with EventStore(settings) as store:
-        fill(store, 30_000)
+        fill(store, 12_000)
     env = {**os.environ, "INCENTIVE_STORE_URL": settings.store_url}
     cmd = [sys.executable, "-m", "incentive_engine", "replay"]
     engine = make_engine(settings.resolved_views_url())
@@ -152,17 +152,17 @@ def test_killed_replay_process_resumes_where_it_stopped(settings: Settings) -> N
                 position = sum(count_by_type(conn).values())
         except Exception:  # tables not created yet
             position = 0
-        if position >= 4_000:
+        if position >= 2_000:
             break
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert 0 < position < 30_000, f"the kill landed outside the run ({position})"
+    assert 0 < position < 12_000, f"the kill landed outside the run ({position})"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     with engine.connect() as conn:
-        assert count_by_type(conn) == {"ActivityLogged": 29_998, "RepHired": 2}
-        assert conn.execute(select(func.count()).select_from(event_index)).scalar() == 30_000
+        assert count_by_type(conn) == {"ActivityLogged": 11_998, "RepHired": 2}
+        assert conn.execute(select(func.count()).select_from(event_index)).scalar() == 12_000
 
 
 def test_follow_keeps_read_models_current_until_stopped(

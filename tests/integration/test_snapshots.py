@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
@@ -277,7 +277,7 @@ def recorded_logs(draw: st.DrawFn) -> tuple[list[tuple[datetime, list[Event]]], 
     return batches, draw(st.integers(1, len(batches)))
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=40)  # each example is a real SQLite store
 @given(recorded_logs())
 def test_snapshot_and_tail_answer_exactly_as_a_fold_from_zero(
     log: tuple[list[tuple[datetime, list[Event]]], int],
