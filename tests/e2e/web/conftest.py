@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, sync_playwright
 
 from api.auth import Role, issue_token
 from incentive_engine.settings import Settings
@@ -119,6 +119,21 @@ def sign_in(page: Page, token: str, target: str = "/") -> None:
     page.fill("#token", token)
     page.click("form[action='/sign-in'] button[type=submit]")
     page.wait_for_load_state()
+
+
+SCREENSHOTS = os.environ.get("INCENTIVE_SCREENSHOTS")
+"""A folder to keep the browser tests' screenshots in, for a person to look at; unset (the
+suite's default), no screenshot is taken: encoding full-page images cost the suite ~1 s a
+page and no test reads them."""
+
+
+def shoot(target: Page | Locator, path: Path, *, full_page: bool = False) -> None:
+    """A screenshot named like ``path`` in ``INCENTIVE_SCREENSHOTS``, when that is set."""
+    if SCREENSHOTS:
+        folder = Path(SCREENSHOTS)
+        folder.mkdir(parents=True, exist_ok=True)
+        options = {"full_page": True} if full_page else {}
+        target.screenshot(path=folder / f"{path.parent.name}-{path.name}", **options)
 
 
 def text(value: str) -> str:

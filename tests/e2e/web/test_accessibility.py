@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from api.auth import Role
-from tests.e2e.web.conftest import Server, sign_in
+from tests.e2e.web.conftest import Server, shoot, sign_in
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 
@@ -52,7 +52,7 @@ def test_the_pages_have_no_serious_accessibility_violation(
         found["bad-period"] = violations(page)
         page.goto("/statements/binh/2026-Q1")
         found["refused"] = violations(page)
-        page.screenshot(path=tmp_path / f"refused-{lang}.png")
+        shoot(page, tmp_path / f"refused-{lang}.png")
         page.goto("/what-if?amount=60000000&close_date=2026-03-01&product_group=cloud")
         page.locator("[data-test=extra-pay]").wait_for()
         found["what-if"] = violations(page)

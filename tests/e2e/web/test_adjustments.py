@@ -24,7 +24,7 @@ from incentive_engine.services.engine import Engine
 from incentive_engine.settings import Settings
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, seed
-from tests.e2e.web.conftest import Server, serving, sign_in, text
+from tests.e2e.web.conftest import Server, serving, shoot, sign_in, text
 from tests.e2e.web.test_accessibility import violations
 
 Q1 = Period.parse("2026-Q1")
@@ -212,7 +212,7 @@ def test_two_finance_users_in_chromium_and_the_rep_paid_only_after_approval(
     a.select_option("#period", "2026-Q1")
     a.fill("#amount", "2.000.000")
     a.fill("#reason", "Thưởng dự án Đà Nẵng")
-    a.screenshot(path=tmp_path / "adjustments-propose-vi.png", full_page=True)
+    shoot(a, tmp_path / "adjustments-propose-vi.png", full_page=True)
     a.click("form[data-test=propose-form] button[type=submit]")
     a.wait_for_load_state()
     assert "Đã đề xuất" in a.inner_text("[data-test=done]")
@@ -221,7 +221,7 @@ def test_two_finance_users_in_chromium_and_the_rep_paid_only_after_approval(
     pid = row.get_attribute("data-adjustment")
     assert row.locator("[data-test=approve]").count() == 0  # never on one's own proposal
     assert "fin-a" in row.inner_text()
-    a.screenshot(path=tmp_path / "adjustments-pending-vi.png", full_page=True)
+    shoot(a, tmp_path / "adjustments-pending-vi.png", full_page=True)
     # posting the approval anyway is refused
     token = a.context.cookies()
     csrf = next(c["value"] for c in token if c["name"] == "ie_csrf")
@@ -233,12 +233,12 @@ def test_two_finance_users_in_chromium_and_the_rep_paid_only_after_approval(
     b = browser.new_page(base_url=server.url)
     b.context.add_cookies([{"name": "ie_lang", "value": "en", "url": server.url}])
     sign_in(b, server.token(Role.FINANCE, "fin-b"), "/adjustments")
-    b.screenshot(path=tmp_path / "adjustments-pending-en.png", full_page=True)
+    shoot(b, tmp_path / "adjustments-pending-en.png", full_page=True)
     b.locator(f"tr[data-adjustment='{pid}'] [data-test=approve]").click()
     b.wait_for_load_state()
     assert "Approved" in b.inner_text("[data-test=done]")
     assert "fin-b" in b.inner_text("[data-test=decided]")
-    b.screenshot(path=tmp_path / "adjustments-decided-en.png", full_page=True)
+    shoot(b, tmp_path / "adjustments-decided-en.png", full_page=True)
 
     rep.reload()
     after = text(rep.inner_text("[data-test=statement-total]"))
@@ -272,6 +272,6 @@ def test_the_adjustments_page_passes_axe_in_both_languages(
             page.wait_for_load_state()
             assert page.locator("[data-test=form-error]").count() == 1
             assert violations(page) == [], f"{lang} error"
-            page.screenshot(path=tmp_path / f"adjustments-error-{lang}.png", full_page=True)
+            shoot(page, tmp_path / f"adjustments-error-{lang}.png", full_page=True)
         finally:
             context.close()

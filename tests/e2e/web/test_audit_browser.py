@@ -19,7 +19,7 @@ from incentive_engine.store.event_store import EventStore
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings
 from tests.e2e.web.audit_store import seed_audit
-from tests.e2e.web.conftest import Server, serving, sign_in, text
+from tests.e2e.web.conftest import Server, serving, shoot, sign_in, text
 from tests.e2e.web.test_accessibility import violations
 
 
@@ -60,7 +60,7 @@ def test_finance_works_the_disputes_inbox(
     )
     left, right = claim.bounding_box(), beside.bounding_box()
     assert left and right and left["x"] + left["width"] <= right["x"]  # side by side
-    page.screenshot(path=tmp_path / "inbox-en.png", full_page=True)
+    shoot(page, tmp_path / "inbox-en.png", full_page=True)
     # a rejection without a reason is refused, naming the field; with one it is done
     newest = page.locator("#d-dsp-new")
     newest.locator("[data-test=reject-form] button").click()
@@ -79,10 +79,10 @@ def test_finance_works_the_disputes_inbox(
     api = audit_server.api("/v1/disputes/dsp-mid", audit_server.token(Role.FINANCE, "fin"))
     assert isinstance(api, dict) and api["status"] != "open"
     assert api["dispute_id"] in shown
-    page.screenshot(path=tmp_path / "inbox-accepted-en.png", full_page=True)
+    shoot(page, tmp_path / "inbox-accepted-en.png", full_page=True)
     vi = finance_page(browser, audit_server, "vi")
     assert "Hộp khiếu nại" in vi.locator("h1").inner_text()
-    vi.screenshot(path=tmp_path / "inbox-vi.png", full_page=True)
+    shoot(vi, tmp_path / "inbox-vi.png", full_page=True)
 
 
 def test_finance_verifies_explains_searches_and_downloads(
@@ -97,7 +97,7 @@ def test_finance_verifies_explains_searches_and_downloads(
         head = store.max_position()
         events = list(store.read())
     assert text(page.locator("[data-test=verified-position]").inner_text()) == f"{head}"
-    page.screenshot(path=tmp_path / "audit-vi.png", full_page=True)
+    shoot(page, tmp_path / "audit-vi.png", full_page=True)
     # explanation of a rep's period
     page.select_option("#explain-rep", "an")
     page.select_option("#explain-period", "2026-Q1")
@@ -107,7 +107,7 @@ def test_finance_verifies_explains_searches_and_downloads(
     assert isinstance(api, dict)
     assert page.locator("[data-test=chain]").count() == len(api["chains"])
     page.locator("[data-test=chain]").first.locator("summary").click()
-    page.screenshot(path=tmp_path / "explain-vi.png", full_page=True)
+    shoot(page, tmp_path / "explain-vi.png", full_page=True)
     # the event log, by rep and type; an event's JSON
     page.goto("/audit/events")
     page.fill("#rep", "an")
@@ -123,7 +123,7 @@ def test_finance_verifies_explains_searches_and_downloads(
     shown = page.locator("[data-test=event-json]")
     shown.wait_for()
     assert json.loads(shown.inner_text())["type"] == "DealWon"
-    page.screenshot(path=tmp_path / "events-vi.png", full_page=True)
+    shoot(page, tmp_path / "events-vi.png", full_page=True)
     # the audit pack, through the page's form
     page.goto("/audit")
     page.select_option("#pack-period", "2026-Q1")
@@ -161,5 +161,5 @@ def test_the_finance_pages_pass_axe(
     ):
         page.goto(path)
         found[name] = violations(page)
-        page.screenshot(path=tmp_path / f"{name}-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"{name}-{lang}.png", full_page=True)
     assert {k: v for k, v in found.items() if v} == {}

@@ -16,7 +16,7 @@ from api.auth import Role, issue_display_key
 from incentive_engine.store.event_store import EventStore
 from tests.conftest import sqlite_settings
 from tests.e2e.web.boards_seed import activity, seed_boards
-from tests.e2e.web.conftest import Server, serving, sign_in, text
+from tests.e2e.web.conftest import Server, serving, shoot, sign_in, text
 from tests.e2e.web.test_accessibility import violations
 
 
@@ -56,7 +56,7 @@ def test_a_rep_sees_the_board_with_the_own_row_and_badges(
         assert page.locator("h1").inner_text() == (
             "Bảng xếp hạng" if lang == "vi" else "Leaderboards"
         )
-        page.screenshot(path=tmp_path / f"leaderboards-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"leaderboards-{lang}.png", full_page=True)
         # a picker swaps the board in place (htmx), and the address follows it
         page.select_option("#pick-metric", "deals_won")
         expect(page.locator("[data-test=board] h2")).to_contain_text(
@@ -68,7 +68,7 @@ def test_a_rep_sees_the_board_with_the_own_row_and_badges(
         assert (
             page.locator("tr[data-rep=chau] [data-test=value]").inner_text().strip().startswith("–")
         )
-        page.screenshot(path=tmp_path / f"deals-won-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"deals-won-{lang}.png", full_page=True)
     finally:
         context.close()
 
@@ -88,7 +88,7 @@ def test_the_tv_follows_the_log_without_a_reload(
         chau = page.locator("tr[data-rep=chau] [data-test=value]")
         expect(chau).to_have_text("5")
         loaded = page.evaluate("performance.timeOrigin")
-        page.screenshot(path=tmp_path / "tv-before.png", full_page=True)
+        shoot(page, tmp_path / "tv-before.png", full_page=True)
         with EventStore(boards_server.settings) as store:
             store.append(
                 [activity(f"chau-demo-{n}", "chau", "demo", f"2026-03-1{n}T03:00:00Z")
@@ -97,7 +97,7 @@ def test_the_tv_follows_the_log_without_a_reload(
         expect(chau).to_have_text("50", timeout=20_000)
         expect(page.locator("tr[data-rep=chau] [data-test=rank]")).to_have_text("2")
         assert page.evaluate("performance.timeOrigin") == loaded  # the same page: no reload
-        page.screenshot(path=tmp_path / "tv-after.png", full_page=True)
+        shoot(page, tmp_path / "tv-after.png", full_page=True)
     finally:
         context.close()
 
@@ -117,7 +117,7 @@ def test_the_boards_and_the_tv_pass_axe(
         key = issue_display_key(boards_server.settings, "axe").token
         page.goto(f"/tv?key={quote(key)}&next={quote('/tv/points/2026-Q1')}")
         found["tv"] = violations(page)
-        page.screenshot(path=tmp_path / f"tv-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"tv-{lang}.png", full_page=True)
         page.context.clear_cookies()
         page.goto("/tv/points/2026-Q1")
         found["tv-key"] = violations(page)

@@ -17,7 +17,7 @@ from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from tests.conftest import sqlite_settings
 from tests.e2e.test_close_checks import seeded, stored_close
-from tests.e2e.web.conftest import Server, serving, sign_in, text
+from tests.e2e.web.conftest import Server, serving, shoot, sign_in, text
 from tests.factories import assigned
 
 URLS = ["/close", "/close/2026-Q1", "/close/2026-Q1/checks"]
@@ -145,7 +145,7 @@ def test_finance_fixes_a_failing_check_and_closes(
         expect(deals.locator("[data-finding=D9]")).to_contain_text("D9")
         expect(page.locator("[data-test=blocking-banner]")).to_be_visible()
         expect(page.locator("#override_reason")).to_be_visible()
-        page.screenshot(path=tmp_path / "close-failing-vi.png", full_page=True)
+        shoot(page, tmp_path / "close-failing-vi.png", full_page=True)
         # Another user assigns the territory: D9 is now credited to its owner.
         with EventStore(close_server.settings) as store:
             store.append([assigned("T-HN", "chau")])
@@ -171,9 +171,9 @@ def test_finance_fixes_a_failing_check_and_closes(
         expect(page.locator("[data-test=statements-hash]")).to_have_text(
             stored_close(close_server.settings).statements_hash or ""
         )
-        page.screenshot(path=tmp_path / "close-sealed-vi.png", full_page=True)
+        shoot(page, tmp_path / "close-sealed-vi.png", full_page=True)
         page.click("button[lang=en]")
         expect(page.locator("[data-test=sealed]")).to_contain_text("is closed")
-        page.screenshot(path=tmp_path / "close-sealed-en.png", full_page=True)
+        shoot(page, tmp_path / "close-sealed-en.png", full_page=True)
     finally:
         context.close()

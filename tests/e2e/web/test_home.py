@@ -22,7 +22,7 @@ from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, client
-from tests.e2e.web.conftest import Server, serving, sign_in, text
+from tests.e2e.web.conftest import Server, serving, shoot, sign_in, text
 from tests.e2e.web.home_store import ADJUSTMENT, DRAW_BALANCE, NEXT_GATE_NEEDS, seed_home
 from tests.e2e.web.test_accessibility import violations
 
@@ -193,7 +193,7 @@ def test_the_home_page_in_a_browser_draws_its_charts_and_shows_the_figures(
         token = home_server.token(Role.REP, "an")
         sign_in(page, token)
         page.wait_for_function("document.querySelectorAll('canvas[data-drawn=\"1\"]').length >= 2")
-        page.screenshot(path=tmp_path / f"home-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"home-{lang}.png", full_page=True)
         charts = drawn_charts(page)
         assert {c["id"] for c in charts} == {"pace-monthly-data", "earnings-data"}
         assert all(c["drawn"] == "1" and c["chart"] for c in charts)
@@ -234,7 +234,7 @@ def test_the_home_pages_have_no_serious_accessibility_violation(
         context.add_cookies([{"name": "ie_lang", "value": lang, "url": home_server.url}])
         sign_in(page, home_server.token(Role.MANAGER, "mgr"), "/reps/an")
         page.wait_for_function("document.querySelectorAll('canvas[data-drawn=\"1\"]').length >= 2")
-        page.screenshot(path=tmp_path / f"reps-an-as-manager-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"reps-an-as-manager-{lang}.png", full_page=True)
         found["reps/an"] = violations(page)
         page.goto("/reps/binh")
         assert "binh" in page.url

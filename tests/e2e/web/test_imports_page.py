@@ -23,7 +23,7 @@ from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings
-from tests.e2e.web.conftest import Server, serving, sign_in, text
+from tests.e2e.web.conftest import Server, serving, shoot, sign_in, text
 from tests.examples.plans import plan, quota, rep, tiered
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -236,18 +236,18 @@ def test_finance_checks_fixes_and_imports_in_a_browser(
         expect(problem).to_contain_text("Amount")
         expect(problem).to_contain_text("'200,000,000' in row 2, '210,000,000' in row 3")
         expect(page.locator("#mapping")).to_have_value("salesforce-opportunity-splits")
-        page.screenshot(path=shots / "imports-dry-run-vi.png", full_page=True)
+        shoot(page, shots / "imports-dry-run-vi.png", full_page=True)
         page.set_input_files("#file", str(SPLITS))
         page.click("[data-test=import]")
         expect(page.locator("[data-test=verdict]")).to_contain_text("Đã nhập: lưu 4 sự kiện")
         expect(page.locator("[data-test=counts] tr[data-type=DealWon]")).to_contain_text("4")
-        page.screenshot(path=shots / "imports-stored-vi.png", full_page=True)
+        shoot(page, shots / "imports-stored-vi.png", full_page=True)
         page.goto("/statements/an/2026-Q1")
         total = text(page.locator("[data-test=statement-total]").inner_text())
         assert total == "12.500.000 ₫"
         page.goto("/imports")
         page.click("button[lang=en]")
         expect(page.locator("h1")).to_have_text("Import from your CRM")
-        page.screenshot(path=shots / "imports-form-en.png", full_page=True)
+        shoot(page, shots / "imports-form-en.png", full_page=True)
     finally:
         context.close()

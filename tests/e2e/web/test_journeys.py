@@ -30,7 +30,7 @@ from incentive_engine.store.event_store import EventStore
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, seed
 from tests.e2e.test_close_checks import seeded
-from tests.e2e.web.conftest import ROOT, Server, serving, sign_in
+from tests.e2e.web.conftest import ROOT, Server, serving, shoot, sign_in
 from tests.factories import assigned
 
 README_SHOTS = os.environ.get("IE_README_SCREENSHOTS")
@@ -38,7 +38,7 @@ README_SHOTS = os.environ.get("IE_README_SCREENSHOTS")
 
 def shot(page: Page, tmp_path: Path, name: str) -> None:
     """A screenshot under the test's folder (and the README's, when asked)."""
-    page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+    shoot(page, tmp_path / f"{name}.png", full_page=True)
     if README_SHOTS:
         page.screenshot(path=Path(README_SHOTS) / f"{name}.jpg", type="jpeg", quality=70)
 

@@ -18,7 +18,7 @@ from api.auth import KeySetupError
 from incentive_engine.settings import Settings
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, seed
-from tests.e2e.web.conftest import serving
+from tests.e2e.web.conftest import serving, shoot
 from tests.oidc_provider import Provider, oidc_provider
 
 
@@ -168,6 +168,6 @@ def test_a_browser_signs_in_through_a_provider_on_another_site(
             )
             assert urllib.parse.urlsplit(page.url).path == "/statements/an/2026-Q1"
             assert page.locator("[data-test=statement-total]").count() == 1
-            page.screenshot(path=tmp_path / "oidc-signed-in.png", full_page=True)
+            shoot(page, tmp_path / "oidc-signed-in.png", full_page=True)
         finally:
             context.close()

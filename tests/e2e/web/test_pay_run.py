@@ -39,7 +39,7 @@ from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, auth, seed
 from tests.e2e.test_quarantine_gaps import JUNK_ADJUSTMENT
 from tests.e2e.test_write_scopes import insert_raw
-from tests.e2e.web.conftest import serving, sign_in, text
+from tests.e2e.web.conftest import serving, shoot, sign_in, text
 from tests.e2e.web.test_accessibility import violations
 from tests.examples.plans import quota, rep
 from tests.factories import won
@@ -461,7 +461,7 @@ def test_finance_sorts_filters_and_downloads_in_chromium(
         "() => { const c = document.querySelector('canvas[data-chart]');"
         " return c && window.Chart && Chart.getChart(c); }"
     )
-    page.screenshot(path=tmp_path / "pay-run-vi.png", full_page=True)
+    shoot(page, tmp_path / "pay-run-vi.png", full_page=True)
     assert violations(page) == []
     page.select_option("#team", "")
     page.wait_for_function("() => document.querySelectorAll('tbody tr[data-rep]').length > 1")
@@ -477,7 +477,7 @@ def test_finance_sorts_filters_and_downloads_in_chromium(
     page.goto("/pay-run/2026-Q2")
     page.wait_for_selector('[data-test="failures"]')
     assert "Statements that cannot be computed" in page.content()
-    page.screenshot(path=tmp_path / "pay-run-en.png", full_page=True)
+    shoot(page, tmp_path / "pay-run-en.png", full_page=True)
     assert violations(page) == []
     context.close()
 

@@ -16,7 +16,7 @@ from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, seed
-from tests.e2e.web.conftest import Server, serving, sign_in, text
+from tests.e2e.web.conftest import Server, serving, shoot, sign_in, text
 from tests.e2e.web.test_accessibility import violations
 
 
@@ -50,7 +50,7 @@ def test_a_plan_admin_edits_validates_saves_and_publishes_a_draft(
         sign_in(page, plans_server.token(Role.PLAN_ADMIN, "pat"), "/plans")
         assert page.url.endswith("/plans")
         found["plans"] = violations(page)
-        page.screenshot(path=tmp_path / f"plans-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"plans-{lang}.png", full_page=True)
 
         page.click("[data-test=new-draft]")
         latest = published(plans_server.settings)[-1][0]
@@ -69,7 +69,7 @@ def test_a_plan_admin_edits_validates_saves_and_publishes_a_draft(
         assert problem.get_attribute("data-line") == str(line)
         assert page.evaluate("window.notReloaded") is True  # the fragment came by htmx
         found["editor-error"] = violations(page)
-        page.screenshot(path=tmp_path / f"draft-error-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"draft-error-{lang}.png", full_page=True)
 
         top = int(original.rsplit("rate: ", 1)[1].split()[0])  # the top tier's rate
         raised = original.rsplit(f"rate: {top}\n", 1)
@@ -85,7 +85,7 @@ def test_a_plan_admin_edits_validates_saves_and_publishes_a_draft(
         # an (130 % of 300,000,000): 90,000,000 above quota at 2 points more
         assert "1.800.000" in text(impact.inner_text()) or "1,800,000" in impact.inner_text()
         found["publish"] = violations(page)
-        page.screenshot(path=tmp_path / f"publish-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"publish-{lang}.png", full_page=True)
         page.fill("#reason", f"Reward over-achievement ({lang})")
         page.check("#confirm")
         page.click("[data-test=publish]")
@@ -97,11 +97,11 @@ def test_a_plan_admin_edits_validates_saves_and_publishes_a_draft(
         page.click("[data-test=draft-published] a")
         page.wait_for_selector("[data-test=chart-payout] canvas")
         found["version"] = violations(page)
-        page.screenshot(path=tmp_path / f"version-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"version-{lang}.png", full_page=True)
         page.goto(f"/plans/example/diff?from=1&to={version}")
         assert page.locator("[data-where='components.commission.tiers.2.rate']").count() == 1
         found["diff"] = violations(page)
-        page.screenshot(path=tmp_path / f"diff-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"diff-{lang}.png", full_page=True)
         assert {k: v for k, v in found.items() if v} == {}
     finally:
         context.close()

@@ -14,7 +14,7 @@ from api.auth import Role
 from api.web.i18n import Formatter
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings
-from tests.e2e.web.conftest import Server, serving, sign_in, text
+from tests.e2e.web.conftest import Server, serving, shoot, sign_in, text
 from tests.e2e.web.quotas_store import seed_quotas
 from tests.e2e.web.test_accessibility import violations
 
@@ -48,7 +48,7 @@ def test_a_plan_admin_previews_publishes_and_sees_the_flags(
         assert f.gettext("unowned") in gap
         assert text(page.locator("[data-test=gap-count]").inner_text()) == "1"
         assert violations(page) == [], "territories"
-        page.screenshot(path=tmp_path / f"territories-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"territories-{lang}.png", full_page=True)
 
         page.click("nav a[href='/quotas']")
         page.goto("/quotas?period=2026-Q1")
@@ -68,7 +68,7 @@ def test_a_plan_admin_previews_publishes_and_sees_the_flags(
         assert proposed == [text(f.money(a, "VND")) for a in expected]
         assert page.locator("[data-test=last-year]").count() == 0  # pay: not for plan admins
         assert violations(page) == [], "preview"
-        page.screenshot(path=tmp_path / f"preview-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"preview-{lang}.png", full_page=True)
 
         page.check("#confirm")
         page.click("[data-test=publish]")
@@ -84,7 +84,7 @@ def test_a_plan_admin_previews_publishes_and_sees_the_flags(
             == 4
         )  # type: ignore[index]
         page.goto("/quotas?period=2026-Q1")
-        page.screenshot(path=tmp_path / f"quotas-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"quotas-{lang}.png", full_page=True)
     finally:
         context.close()
 

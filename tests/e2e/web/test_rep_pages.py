@@ -12,7 +12,7 @@ from playwright.sync_api import BrowserContext, Page
 
 from api.auth import Role, issue
 from api.web.i18n import Formatter
-from tests.e2e.web.conftest import Server, sign_in, text
+from tests.e2e.web.conftest import Server, shoot, sign_in, text
 
 VI = Formatter("vi", "Asia/Ho_Chi_Minh")
 EN = Formatter("en", "Asia/Ho_Chi_Minh")
@@ -29,7 +29,7 @@ def test_a_rep_signs_in_and_reads_their_earnings_as_the_engine_computes_them(
 ) -> None:
     token = server.token(Role.REP, "an")
     sign_in(page, token)
-    page.screenshot(path=tmp_path / "home.png", full_page=True)
+    shoot(page, tmp_path / "home.png", full_page=True)
     assert page.url == server.url + "/"
     rows = earnings(server, token)
     assert [r["period"] for r in rows] == ["2026-Q1"]
@@ -68,7 +68,7 @@ def test_a_statement_line_opens_its_explanation(page: Page, server: Server, tmp_
     assert "D1" in shown  # the deal behind the line
     assert "DealWon" in shown
     assert text(page.inner_text("[data-test=effective]")).startswith("10/02/2026")
-    page.screenshot(path=tmp_path / "statement-explained.png", full_page=True)
+    shoot(page, tmp_path / "statement-explained.png", full_page=True)
     assert errors == []
 
 
@@ -81,7 +81,7 @@ def test_the_language_switch_changes_labels_numbers_and_dates(
     assert page.inner_text("h1").startswith("Bảng kê")
     assert text(page.inner_text("[data-test=statement-total]")) == text(VI.money(total, "VND"))
     assert "01/01/2026" in page.inner_text("h1")
-    page.screenshot(path=tmp_path / "statement-vi.png", full_page=True)
+    shoot(page, tmp_path / "statement-vi.png", full_page=True)
     page.click("button[value=en]")
     page.wait_for_load_state()
     assert page.url.endswith("/statements/an/2026-Q1")
@@ -89,7 +89,7 @@ def test_the_language_switch_changes_labels_numbers_and_dates(
     assert text(page.inner_text("[data-test=statement-total]")) == text(EN.money(total, "VND"))
     assert text(EN.money(total, "VND")).startswith("₫")
     assert "1 Jan 2026" in page.inner_text("h1")
-    page.screenshot(path=tmp_path / "statement-en.png", full_page=True)
+    shoot(page, tmp_path / "statement-en.png", full_page=True)
     page.goto("/")  # the choice is kept
     assert page.inner_text("h1").startswith("My earnings")
     assert text(page.inner_text("[data-test=attainment]")) == "130.0%"
@@ -119,7 +119,7 @@ def test_docs_render_swagger_ui_with_no_request_leaving_the_host(
     page.locator(".auth-container").first.wait_for()
     dialog = page.inner_text(".modal-ux")
     assert "bearerToken" in dialog and "apiKey" in dialog
-    page.screenshot(path=tmp_path / "docs.png", full_page=False)
+    shoot(page, tmp_path / "docs.png", full_page=False)
     assert requested and all(u.startswith(server.url + "/") for u in requested), requested
     assert any(u.endswith("/static/vendor/swagger-ui/swagger-ui-bundle.js") for u in requested)
 
@@ -131,7 +131,7 @@ def test_a_rep_is_refused_another_reps_statement_page_and_fragment(
     answer = page.goto("/statements/binh/2026-Q1")
     assert answer is not None and answer.status == 403
     assert "Không được phép" in page.inner_text("h1")
-    page.screenshot(path=tmp_path / "refused.png", full_page=True)
+    shoot(page, tmp_path / "refused.png", full_page=True)
     binh = page.content()
     assert "binh" not in page.inner_text("main").split("\n")[0]
     assert "₫" not in binh
@@ -158,7 +158,7 @@ def test_an_expired_session_goes_back_to_sign_in(
     page.goto("/statements/an/2026-Q1")
     assert "/sign-in" in page.url and "expired=1" in page.url
     assert "Phiên làm việc đã hết" in page.inner_text("main")
-    page.screenshot(path=tmp_path / "expired.png", full_page=True)
+    shoot(page, tmp_path / "expired.png", full_page=True)
     assert not [c for c in context.cookies() if c["name"] == "ie_session"]
     # signing in again lands on the page asked for
     page.fill("#token", server.token(Role.REP, "an"))

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from api.auth import Role
-from tests.e2e.web.conftest import ROOT, Server, sign_in, text
+from tests.e2e.web.conftest import ROOT, Server, shoot, sign_in, text
 
 
 def cli_simulate(server: Server, draft: str, tmp_path: Path) -> dict[str, str]:
@@ -67,7 +67,7 @@ def test_a_plan_admin_changes_a_rate_and_simulates(
         assert page.locator("[data-test=aggregated-note]").is_visible()
         assert page.locator("[data-test=sim-reps]").count() == 0  # per-rep rows: finance only
         assert errors == []
-        page.screenshot(path=tmp_path / f"simulate-plan-admin-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"simulate-plan-admin-{lang}.png", full_page=True)
     finally:
         context.close()
 
@@ -95,6 +95,6 @@ def test_finance_sorts_the_reps_by_their_change(
         # 1 % instead of 2 % on the first half of quota: an loses 1,500,000, binh 1,000,000
         assert (first, last) == ("an", "an")
         assert table.locator("tbody tr").nth(2).get_attribute("data-rep") == "binh"
-        page.screenshot(path=tmp_path / "simulate-finance-en.png", full_page=True)
+        shoot(page, tmp_path / "simulate-finance-en.png", full_page=True)
     finally:
         context.close()

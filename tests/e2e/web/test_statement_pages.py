@@ -18,7 +18,7 @@ from api.auth import Role
 from api.web.i18n import Formatter
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings
-from tests.e2e.web.conftest import Server, serving, sign_in, text
+from tests.e2e.web.conftest import Server, serving, shoot, sign_in, text
 from tests.e2e.web.statement_store import BEFORE_LATE, TOTAL_BEFORE, TOTAL_NOW, seed_statements
 from tests.e2e.web.test_accessibility import violations
 
@@ -55,13 +55,13 @@ def test_a_rep_reads_downloads_and_looks_back_at_a_statement_then_disputes_a_lin
     assert total == text(VI.money(TOTAL_NOW, "VND"))
     first = text(rep.locator("[data-test=description]").first.inner_text())
     assert first == "Hoa hồng: 150.000.000 ₫ trong bậc [0 %, 50 %) với tỷ lệ 2 %"
-    rep.screenshot(path=tmp_path / "statement-vi.png", full_page=True)
+    shoot(rep, tmp_path / "statement-vi.png", full_page=True)
     # the language switch words the lines in English
     rep.click("button[value=en]")
     rep.wait_for_load_state()
     first = text(rep.locator("[data-test=description]").first.inner_text())
     assert first == "Hoa hồng: ₫150,000,000 in tier [0%, 50%) at 2%"
-    rep.screenshot(path=tmp_path / "statement-en.png", full_page=True)
+    shoot(rep, tmp_path / "statement-en.png", full_page=True)
     rep.click("button[value=vi]")
     rep.wait_for_load_state()
     # the CSV download: a BOM and the engine's figures
@@ -79,7 +79,7 @@ def test_a_rep_reads_downloads_and_looks_back_at_a_statement_then_disputes_a_lin
     assert not rep.locator("header.top").is_visible()
     assert rep.locator(".printed").is_visible()
     assert not rep.locator("[data-print]").is_visible()
-    rep.screenshot(path=tmp_path / "statement-print.png", full_page=True)
+    shoot(rep, tmp_path / "statement-print.png", full_page=True)
     rep.emulate_media(media="screen")
     # the as-of picker: before D3 was recorded
     rep.fill("#as_of", BEFORE_LATE)
@@ -89,7 +89,7 @@ def test_a_rep_reads_downloads_and_looks_back_at_a_statement_then_disputes_a_lin
         VI.money(TOTAL_BEFORE, "VND")
     )
     assert "01/03/2026" in rep.inner_text("[data-test=as-of-banner]")
-    rep.screenshot(path=tmp_path / "statement-as-of.png", full_page=True)
+    shoot(rep, tmp_path / "statement-as-of.png", full_page=True)
     rep.click("text=Về hôm nay")
     rep.wait_for_url(f"**{STATEMENT}")
     # a dispute from line 2
@@ -99,19 +99,19 @@ def test_a_rep_reads_downloads_and_looks_back_at_a_statement_then_disputes_a_lin
     rep.fill("#reason", "Thiếu hợp đồng D4 đóng ngày 28/02")
     rep.fill("#expected_amount", "8.000.000")
     rep.fill("#attachment", "hop-dong-D4.pdf")
-    rep.screenshot(path=tmp_path / "dispute-new.png", full_page=True)
+    shoot(rep, tmp_path / "dispute-new.png", full_page=True)
     rep.click("form[data-test=dispute-form] button[type=submit]")
     rep.wait_for_url("**/disputes/dsp-*")
     dispute_url = rep.url
     assert rep.inner_text("[data-test=status]") == "Đang mở"
     assert text(rep.inner_text("[data-test=expected]")) == text(VI.money(Decimal(8_000_000), "VND"))  # fmt: skip
-    rep.screenshot(path=tmp_path / "dispute-raised.png", full_page=True)
+    shoot(rep, tmp_path / "dispute-raised.png", full_page=True)
     assert errors == []
 
     # the manager comments and resolves it
     manager = new_page(browser, server)
     sign_in(manager, server.token(Role.MANAGER, "mgr"), "/disputes")
-    manager.screenshot(path=tmp_path / "disputes-manager.png", full_page=True)
+    shoot(manager, tmp_path / "disputes-manager.png", full_page=True)
     manager.locator("[data-test=disputes] a").first.click()
     manager.wait_for_url(dispute_url)
     manager.fill("#comment", "Đã kiểm tra với kế toán: D4 thuộc quý này.")
@@ -125,12 +125,12 @@ def test_a_rep_reads_downloads_and_looks_back_at_a_statement_then_disputes_a_lin
     assert text(manager.inner_text("[data-test=adjustment]")) == text(
         VI.money(Decimal(1_000_000), "VND")
     )
-    manager.screenshot(path=tmp_path / "dispute-resolved.png", full_page=True)
+    shoot(manager, tmp_path / "dispute-resolved.png", full_page=True)
 
     # the rep sees the outcome and the comment, and the adjustment on the statement
     rep.goto("/disputes")
     assert rep.inner_text("[data-test=status]") == "Đã chấp nhận"
-    rep.screenshot(path=tmp_path / "disputes-rep.png", full_page=True)
+    shoot(rep, tmp_path / "disputes-rep.png", full_page=True)
     rep.goto(dispute_url)
     assert "D4 thuộc quý này" in rep.inner_text("[data-test=comments]")
     # accepting proposed the adjustment: the total rises only once finance approves it
@@ -169,9 +169,9 @@ def test_the_statement_and_dispute_pages_pass_axe(
             found["dispute"] = violations(page)
         page.goto("/statements/an/2026-Q9")
         found["bad-period"] = violations(page)
-        page.screenshot(path=tmp_path / f"bad-period-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"bad-period-{lang}.png", full_page=True)
         page.goto(STATEMENT + "?as_of=2026-02-30")
         found["bad-as-of"] = violations(page)
-        page.screenshot(path=tmp_path / f"bad-as-of-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"bad-as-of-{lang}.png", full_page=True)
         page.context.close()
         assert {k: v for k, v in found.items() if v} == {}, lang

@@ -30,7 +30,7 @@ from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, auth, seed
 from tests.e2e.test_quarantine_gaps import JUNK_ADJUSTMENT
 from tests.e2e.test_write_scopes import insert_raw
-from tests.e2e.web.conftest import Server, sign_in, text
+from tests.e2e.web.conftest import Server, shoot, sign_in, text
 from tests.e2e.web.test_accessibility import violations
 from tests.examples.plans import quota, rep
 
@@ -250,7 +250,7 @@ def test_a_manager_reads_the_team_table_and_chart(
     token = server.token(Role.MANAGER, "mgr")
     sign_in(page, token, "/team")
     assert page.url.endswith("/team")
-    page.screenshot(path=tmp_path / "team-vi.png", full_page=True)
+    shoot(page, tmp_path / "team-vi.png", full_page=True)
     rows = page.locator("[data-test=team-table] tbody tr")
     assert [rows.nth(i).get_attribute("data-rep") for i in range(rows.count())] == ["an", "binh"]
     attainment = server.api("/v1/attainment/2026-Q1", token)
@@ -268,7 +268,7 @@ def test_a_manager_reads_the_team_table_and_chart(
     assert "My team" in page.inner_text("h1")
     earned = text(page.inner_text("tr[data-rep=an] [data-test=earned]"))
     assert earned == text(EN.money(Decimal(17_700_000), "VND"))
-    page.screenshot(path=tmp_path / "team-en.png", full_page=True)
+    shoot(page, tmp_path / "team-en.png", full_page=True)
     page.click("tr[data-rep=an] a:has-text('Statement')")
     page.wait_for_url("**/statements/an/2026-Q1")
     assert "sha256:" in page.inner_text("[data-test=statement-hash]")  # read-only, not 403
@@ -285,7 +285,7 @@ def test_the_team_page_has_no_serious_accessibility_violation(
         page = context.new_page()
         sign_in(page, server.token(Role.MANAGER, "mgr"), "/team")
         page.locator("[data-test=chart-team-attainment] canvas").wait_for()
-        page.screenshot(path=tmp_path / f"team-axe-{lang}.png", full_page=True)
+        shoot(page, tmp_path / f"team-axe-{lang}.png", full_page=True)
         assert violations(page) == []
     finally:
         context.close()

@@ -20,7 +20,7 @@ from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from tests.conftest import sqlite_settings
 from tests.e2e.api_helpers import api_settings, seed
-from tests.e2e.web.conftest import Server, sign_in, text
+from tests.e2e.web.conftest import Server, shoot, sign_in, text
 
 VI = Formatter("vi", "Asia/Ho_Chi_Minh")
 EN = Formatter("en", "Asia/Ho_Chi_Minh")
@@ -234,7 +234,7 @@ def test_a_rep_estimates_a_deal_in_the_browser(page: Page, server: Server, tmp_p
     assert text(extra.inner_text()) == "+" + text(VI.money(Decimal(EXTRA), "VND"))
     assert text(page.inner_text("[data-test=attainment-after]")) == "150,0 %"
     page.locator("[data-test=chart-what-if-chart] canvas").wait_for()
-    page.screenshot(path=tmp_path / "what-if-vi.png", full_page=True)
+    shoot(page, tmp_path / "what-if-vi.png", full_page=True)
     page.click("button[lang=en]")
     page.wait_for_load_state()
     page.fill("#amount", "60,000,000")
@@ -245,12 +245,12 @@ def test_a_rep_estimates_a_deal_in_the_browser(page: Page, server: Server, tmp_p
         EN.money(Decimal(EXTRA), "VND")
     )
     assert "Extra pay this period" in page.inner_text("main")
-    page.screenshot(path=tmp_path / "what-if-en.png", full_page=True)
+    shoot(page, tmp_path / "what-if-en.png", full_page=True)
     page.fill("#amount", "0")
     page.click("form[data-test=what-if-form] button[type=submit]")
     page.locator("[data-test=what-if-error]").wait_for()
     assert "Deal amount" in page.inner_text("[data-test=what-if-error]")
-    page.screenshot(path=tmp_path / "what-if-error.png", full_page=True)
+    shoot(page, tmp_path / "what-if-error.png", full_page=True)
     page.click("button[lang=vi]")
     # the browser logs the refused estimate's 422 (shown on the form); nothing else failed
     assert [e for e in errors if "status of 422" not in e] == []
