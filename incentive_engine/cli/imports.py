@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from incentive_engine.cli.common import Format, emit, errors, progress
+from incentive_engine.cli.common import Format, emit, errors
+from incentive_engine.cli.progress import progress
 
 if TYPE_CHECKING:
     from incentive_engine.domain.scopes import WriteScope
