@@ -193,11 +193,10 @@ def test_payouts_of_one_broken_rep_never_hide_the_others(settings: Settings) -> 
     ]
     assert "adj-junk" in out.stderr
     out = runner.invoke(app, [*cli, "--format", "json"])
-    assert out.exit_code == 1 and [r["rep_id"] for r in json.loads(out.stdout)] == [
-        "binh",
-        "chau",
-        "mgr",
-    ]
+    listed = json.loads(out.stdout)  # the API's document: the failing rep listed with its error
+    assert out.exit_code == 1 and [r["rep_id"] for r in listed["items"]] == ["binh", "chau", "mgr"]
+    [failure] = listed["failures"]
+    assert failure["rep_id"] == "an" and "adj-junk" in failure["error"]
     with EventStore(s) as store:
         _void(store, "adj-junk")
     fixed = _payout_reads(s, format="csv")
