@@ -124,3 +124,20 @@ def test_project_says_how_many_events_were_new_and_summarises_off_a_terminal(
     assert "applied 0 new event(s); lag 0" in again.stdout
     replay = cli(store, "replay")
     assert replay.exit_code == 0 and "replay: 7 events in" in replay.stderr
+
+
+def test_a_raw_adjustment_in_a_currency_the_plan_does_not_pay_is_refused(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    record = {"type": "ManualAdjustment", "event_id": "adj-usd", "rep_id": "an",
+              "period": "2026-Q1", "amount": "100", "currency": "USD", "reason": "bonus",
+              "posted_by": "fin", "posted_date": "2026-03-01"}  # fmt: skip
+    raw = tmp_path / "adjustments.jsonl"
+    raw.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    refused = cli(store, "ingest", str(raw), "--allow", "adjustments")
+    assert refused.exit_code == 1, refused.output
+    assert "currency" in refused.stderr and "an's plan pays in VND, not USD" in refused.stderr
+    payouts = cli(store, "payouts", "2026-Q1")  # nothing stored: every rep is paid
+    assert payouts.exit_code == 0, payouts.output
+    record |= {"event_id": "adj-vnd", "currency": "VND", "amount": "1000000"}
+    raw.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert cli(store, "ingest", str(raw), "--allow", "adjustments").exit_code == 0

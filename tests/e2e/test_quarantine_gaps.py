@@ -170,6 +170,7 @@ def test_payouts_of_one_broken_rep_never_hide_the_others(settings: Settings) -> 
     assert [row["rep_id"] for row in body["items"]] == ["binh", "chau", "mgr"]
     [failure] = body["failures"]
     assert failure["rep_id"] == "an" and "adj-junk" in failure["error"]
+    assert r.headers["X-Payout-Failures"] == "1"  # the JSON says it in a header too
     refused = _payout_reads(s, format="csv")
     assert refused.status_code == 409
     assert "an" in refused.json()["error"]["message"]
