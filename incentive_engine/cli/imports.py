@@ -59,7 +59,7 @@ def ingest_mapped(
                 allow_closed_period=allow_closed_period,
             )
             for path in files:
-                with progress("import", None) as advance:
+                with progress("import", None, unit="records") as advance:
                     reports.append(
                         import_file(
                             service, path, mapping, sheet=sheet, dry_run=dry_run,

@@ -254,7 +254,7 @@ def ingest(
             allow_closed_period=allow_closed_period,
         )
         try:
-            with progress("ingest", None) as advance:
+            with progress("ingest", None, unit="records") as advance:
                 reports = ingest_paths(service, files, dead_letter=dead_letter, progress=advance)
         except (FileNotFoundError, ValueError) as exc:
             errors.print(str(exc))
@@ -996,7 +996,7 @@ def demo(
     started = datetime.now(UTC)
     with EventStore(settings) as store:
         service = IngestService(store, scope=parse_scope("all"), writer="demo")
-        with progress("ingest", len(generated)) as advance:
+        with progress("ingest", len(generated), unit="records") as advance:
             lines = export.read_text(encoding="utf-8").splitlines()
             report = service.ingest(
                 str(export), lambda: parse_jsonl(lines, str(export)), progress=advance
