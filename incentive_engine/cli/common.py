@@ -119,9 +119,12 @@ def command_names(ctx: click.Context) -> tuple[str, ...]:
 
 def refuse_missing_store(ctx: click.Context, store_url: str) -> None:
     """Exit 4 naming the path when a command that only reads is pointed at a SQLite store
-    that does not exist (it would otherwise create an empty one and answer from it)."""
+    that does not exist (it would otherwise create an empty one and answer from it); a
+    ``--follow`` worker starts on an empty store, as ``serve`` and ``worker`` do."""
     from incentive_engine.cli.failures import EXIT_NO_STORE, missing_store, only_reads
 
+    if ctx.params.get("follow"):  # a worker (project/publish --follow) waits for a writer
+        return
     if only_reads(command_names(ctx)):
         refusal = missing_store(store_url)
         if refusal is not None:

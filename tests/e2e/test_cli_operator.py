@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from incentive_engine.cli.failures import EXIT_NO_STORE, EXIT_UNAVAILABLE
+from incentive_engine.cli.failures import EXIT_NO_STORE, EXIT_UNAVAILABLE, only_reads
 from incentive_engine.cli.main import _not_a_demo, app
 from incentive_engine.domain.events import event_content
 from tests.e2e.test_cli_commissions import cli, seed, sqlite_store
@@ -34,6 +34,8 @@ def test_a_command_that_only_reads_never_creates_a_store(tmp_path: Path) -> None
         assert str(path) in result.stderr and "init" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not path.parent.exists()  # nothing created: no store, no read models, no folder
+    assert only_reads(("project",)) and only_reads(("kpi", "leads"))
+    assert not only_reads(("plan", "publish")) and not only_reads(("adjust", "propose"))
     created = cli(store, "init")
     assert created.exit_code == 0 and "created (0 events)" in created.stdout
     assert cli(store, "init").stdout.strip().endswith("exists (0 events)")
