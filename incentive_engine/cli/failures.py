@@ -98,8 +98,10 @@ def unavailable(exc: BaseException, store_url: str, bootstrap: str | None) -> st
             )
         if "database is locked" in str(item) or "database table is locked" in str(item):
             path = sqlite_path(store_url) if store_url.startswith("sqlite:") else Path("?")
+            views = any(type(e).__module__.startswith("sqlalchemy") for e in _chain(exc))
+            what = "the read models of the SQLite store" if views else "the SQLite store"
             return (
-                f"the SQLite store {path} is locked by another process: check for another "
+                f"{what} {path} is locked by another process: check for another "
                 "incentive-engine command, worker or tool writing to it "
                 "(INCENTIVE_SQLITE_LOCK_SECONDS sets how long to wait)"
             )
