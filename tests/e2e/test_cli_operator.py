@@ -9,15 +9,18 @@ printed with exit 0, the folder deleted, a traceback printed with exit 1."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from incentive_engine.cli.failures import EXIT_NO_STORE, EXIT_UNAVAILABLE, only_reads
 from incentive_engine.cli.main import _not_a_demo, app
+from incentive_engine.cli.progress import progress, track
 from incentive_engine.domain.events import event_content
 from tests.e2e.test_cli_commissions import cli, seed, sqlite_store
 from tests.examples.plans import rep
@@ -143,3 +146,18 @@ def test_a_raw_adjustment_in_a_currency_the_plan_does_not_pay_is_refused(tmp_pat
     record |= {"event_id": "adj-vnd", "currency": "VND", "amount": "1000000"}
     raw.write_text(json.dumps(record) + "\n", encoding="utf-8")
     assert cli(store, "ingest", str(raw), "--allow", "adjustments").exit_code == 0
+
+
+def test_progress_is_a_bar_on_a_terminal_and_one_line_otherwise() -> None:
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with progress("replay", 10, console=terminal) as advance:
+        advance(10)
+    drawn = terminal.file.getvalue()  # type: ignore[attr-defined]
+    assert "replay" in drawn and "10/10" in drawn and "events in" not in drawn
+    piped = Console(file=io.StringIO(), force_terminal=False)
+    with progress("audit export", None, unit="rows", console=piped) as advance:
+        advance(3)
+        advance(4)
+    [line] = piped.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert line.startswith("audit export: 7 rows in ") and line.endswith("s")
+    assert list(track(iter("abc"), "backup", 3, unit="pages")) == ["a", "b", "c"]
