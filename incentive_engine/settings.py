@@ -40,6 +40,20 @@ class Settings(BaseSettings):
         ),
     )
     batch_size: int = Field(1000, ge=1, le=100_000, description="Events per store write.")
+    sqlite_lock_seconds: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="How long a write waits for a SQLite store another process holds locked "
+        "before it fails (one line naming the file; exit code 4).",
+    )
+    kafka_wait_seconds: float = Field(
+        30,
+        gt=0,
+        le=3600,
+        description="How long a Kafka command waits for the first broker to answer before it "
+        "fails (one line naming the address; exit code 4).",
+    )
     api_secret: str | None = Field(
         None,
         description=(

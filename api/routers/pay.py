@@ -634,6 +634,8 @@ def payouts(
     )
     response = answer(request, body, immutable=immutable, sealed=closed is not None)
     response.headers["Vary"] = "Accept"
+    if found.failures:  # as on the CSV: a client need not read the body to know
+        response.headers["X-Payout-Failures"] = str(len(found.failures))
     return response
 
 

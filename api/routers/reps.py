@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict
 
 from api import access
 from api.auth import Principal
@@ -20,6 +22,70 @@ from incentive_engine.services.integrity import statement_status
 from plans.ref import PlanRef
 
 router = APIRouter(prefix="/v1/reps", tags=["reps"])
+
+
+class StatementLineOut(BaseModel):
+    """One statement line: what was paid, by which rule, on what base, from which events
+    (``origin_*`` for a holdback release or forfeit, ``deal_line`` and ``won_over`` only
+    when set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: int
+    component: str
+    kind: str
+    description: str
+    base: Decimal | None
+    tier: str | None
+    rate: Decimal | None
+    amount: Decimal
+    deal_ids: list[str]
+    event_ids: list[str]
+    origin_period: str | None = None
+    origin_line: int | None = None
+    deal_line: int | None = None
+    won_over: list[str] | None = None
+
+
+class HoldbackOut(BaseModel):
+    """The period's holdback figures (only when the plan holds pay back)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    earned: Decimal
+    held_back: Decimal
+    released: Decimal
+    forfeited: Decimal
+    balance: Decimal
+
+
+class StatementOut(BaseModel):
+    """A rep's statement under one plan version, as the API and ``statement --format json``
+    give it: the hashed content (rep, plan, quota, credited, attainment, lines, subtotals,
+    ``total``, ``holdback``), its ``hash``, and beside them ``earned`` (the period's own
+    lines), ``adjustments`` (prior-period lines), ``draw_owed`` (a recoverable draw's balance
+    owed at the period's end; null without one) and, in the API, ``acceptance``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rep_id: str
+    period: str
+    plan_id: str
+    plan_version: int
+    plan_hash: str
+    currency: str
+    quota: Decimal | None
+    credited: Decimal
+    attainment: Decimal | None
+    lines: list[StatementLineOut]
+    subtotals: dict[str, Decimal]
+    total: Decimal
+    holdback: HoldbackOut | None = None
+    hash: str
+    earned: Decimal
+    adjustments: Decimal
+    draw_owed: Decimal | None
+    acceptance: dict[str, Any] | None = None
 
 
 def _statement_docs(
@@ -42,15 +108,14 @@ def _statement_docs(
     # inside it: the statement's content and hash stay as they are.
     return [
         {
-            **s.as_dict(),
-            "hash": s.hash,
+            **s.document(),
             "acceptance": statement_acceptance(snap.facts, s.rep_id, s.plan_id, s.plan_version),
         }
         for s in found
     ]
 
 
-@router.get("/{rep}/statements/{period}", response_model=list[dict[str, Any]])
+@router.get("/{rep}/statements/{period}", response_model=list[StatementOut])
 async def statement(
     rep: str,
     period: str,

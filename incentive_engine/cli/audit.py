@@ -23,6 +23,7 @@ from incentive_engine.cli.common import (
     settings_of,
     tell_fold,
 )
+from incentive_engine.cli.progress import progress
 
 audit_app = typer.Typer(
     cls=EngineErrors, help="Audit: verify the log and the sealed periods.", no_args_is_help=True
@@ -167,6 +168,11 @@ def export_command(
     the_period = period_arg(period)
     with engine_of(ctx) as engine:
         guard_export(engine, the_period, what=f"the audit pack of {the_period}")
-        manifest = export_pack(engine.snapshot(), engine.store, the_period, directory / period)
+        with progress("fold", None) as advance:
+            engine.catch_up(progress=advance)
+        with progress("audit export", engine.store.max_position()) as advance:
+            manifest = export_pack(
+                engine.snapshot(), engine.store, the_period, directory / period, progress=advance
+            )
     record_access(ctx, "audit pack", ["*"], str(the_period))
     console.print(f"wrote the audit pack of {period} to {manifest.parent} ({manifest.name})")

@@ -7,7 +7,7 @@ import sys
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,6 +32,8 @@ from incentive_engine.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from incentive_engine.domain.events import PeriodClosed
+    from incentive_engine.services.commissions import PeriodPayouts, Snapshot
     from plans.evaluate import Line
 
 
@@ -93,7 +95,7 @@ def statement(
         errors.print(f"integrity: {integrity}", markup=False)
     record_access(ctx, "statement", [rep], str(period_arg(period)))
     if fmt is Format.JSON:
-        docs = [{**s.as_dict(), "hash": s.hash} for s in found]
+        docs = [s.document() for s in found]  # the API's schema (api/routers/reps.py)
         sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=2) + "\n")
         return
     people = presenter(ctx)
@@ -233,7 +235,10 @@ def payouts(
         }
         for p in found
     ]
-    if fmt is ExportFormat.TABLE:
+    if fmt is ExportFormat.JSON:  # the API's Payouts document (api/routers/pay.py)
+        document = _payouts_document(snap, str(the_period), closed, rows, result)
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    elif fmt is ExportFormat.TABLE:
         people = presenter(ctx)
         for row in rows:
             for key in ("earned", "adjustments", "total"):
@@ -246,7 +251,7 @@ def payouts(
             by_currency[c] = by_currency.get(c, Decimal(0)) + p.total
         for c, amount in sorted(by_currency.items()):
             console.print(f"total {people.money(amount, c)} for {len(found)} statements")
-    else:
+    else:  # CSV: the payroll columns as they always were
         emit(rows, Format(fmt.value))
     for h in result.held:
         errors.print(f"held: {h.payout.total} ({h.reason})", markup=False)
@@ -259,6 +264,57 @@ def payouts(
         errors.print(f"{len(failed)} statement(s) could not be computed; the list is incomplete")
         if not (partial and exporting):  # a partial export asked for is not a failure
             raise typer.Exit(1)
+
+
+def _payouts_document(
+    snap: Snapshot,
+    period: str,
+    closed: PeriodClosed | None,
+    rows: list[dict[str, str]],
+    result: PeriodPayouts,
+) -> dict[str, Any]:
+    """Payouts as JSON: the API's ``Payouts`` (rows with ``plan_id`` and ``plan_version``,
+    amounts as exact decimal strings; ``failures`` lists each rep whose statement cannot be
+    computed with the error, ``held`` the payouts held until their rep accepts the plan)."""
+    items = [
+        {
+            **{k: v for k, v in row.items() if k != "plan"},
+            "plan_id": row["plan"].rpartition("@")[0],
+            "plan_version": int(row["plan"].rpartition("@")[2]),
+        }
+        for row in rows
+    ]
+    reps = snap.facts.reps
+    return {
+        "period": period,
+        "status": "sealed" if closed is not None else "open",
+        "closed_at": closed.closed_at.isoformat() if closed is not None else None,
+        "closed_by": closed.closed_by if closed is not None else None,
+        "failures": [
+            {
+                "rep_id": f.rep_id,
+                "plan_id": f.plan_id,
+                "plan_version": f.plan_version,
+                "error": f.error,
+            }
+            for f in result.failures
+        ],
+        "held": [
+            {
+                "rep_id": h.payout.rep_id,
+                "name": reps[h.payout.rep_id].name if h.payout.rep_id in reps else "",
+                "plan_id": h.payout.plan_id,
+                "plan_version": h.payout.version,
+                "total": str(h.payout.total),
+                "reason": h.reason,
+            }
+            for h in result.held
+        ],
+        "items": items,
+        "total": len(items),
+        "limit": max(len(items), 1),
+        "offset": 0,
+    }
 
 
 @commission_commands.command()

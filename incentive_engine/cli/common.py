@@ -8,8 +8,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -19,7 +18,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
@@ -53,20 +51,38 @@ class Format(StrEnum):
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 """Exit codes: done; refused or failed (any engine error: not found, forbidden, conflict,
-invalid, unavailable; a record refused at ingest; an audit that found tampering); a usage
-error (an unknown option, a value that does not parse)."""
+invalid, unavailable; a record refused at ingest; an audit that found tampering; a payout
+list with a statement that cannot be computed); a usage error (an unknown option, a value
+that does not parse). ``audit verify`` exits 3 for an intact log with unresolved quarantined
+events; ``EXIT_NO_STORE`` (4) and ``EXIT_UNAVAILABLE`` (5) are in ``cli.failures``."""
 
 
 class EngineErrors(TyperGroup):
     """The root command group: an engine error raised by any command is its message on
-    stderr and exit 1, in this one place instead of in every command."""
+    stderr and exit 1, and a service that cannot be reached (PostgreSQL, Kafka, a locked
+    SQLite file) one line and exit 5, in this one place instead of in every command (the
+    traceback only with ``--debug``)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; map an engine error to its message and exit code."""
+        """Run the command; map an engine error or a connection failure to its message and
+        exit code."""
         try:
             return super().invoke(ctx)
         except EngineError as exc:
             fail(str(exc), EXIT_REFUSED)
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in ("typer", "click") or ctx.meta.get("debug"):
+                raise
+            from incentive_engine.cli.failures import EXIT_UNAVAILABLE, unavailable
+
+            try:
+                store_url = settings_of(ctx).store_url
+            except Exception:  # settings that do not parse: the original error stands
+                raise exc from None
+            line = unavailable(exc, store_url, ctx.meta.get("kafka_bootstrap"))
+            if line is None:
+                raise
+            fail(line, EXIT_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,31 @@ def settings_of(ctx: typer.Context) -> Settings:
     settings = Settings()
     if isinstance(obj, StoreChoice) and obj.store_url:
         settings = settings.model_copy(update={"store_url": obj.store_url})
+    refuse_missing_store(ctx, settings.store_url)
     return settings
+
+
+def command_names(ctx: click.Context) -> tuple[str, ...]:
+    """The names of the running command below the root (``("adjust", "list")``)."""
+    names: list[str] = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return tuple(reversed(names))
+
+
+def refuse_missing_store(ctx: click.Context, store_url: str) -> None:
+    """Exit 4 naming the path when a command that only reads is pointed at a SQLite store
+    that does not exist (it would otherwise create an empty one and answer from it); a
+    ``--follow`` worker starts on an empty store, as ``serve`` and ``worker`` do."""
+    from incentive_engine.cli.failures import EXIT_NO_STORE, missing_store, only_reads
+
+    if ctx.params.get("follow"):  # a worker (project/publish --follow) waits for a writer
+        return
+    if only_reads(command_names(ctx)):
+        refusal = missing_store(store_url)
+        if refusal is not None:
+            fail(refusal, EXIT_NO_STORE)
 
 
 def presenter(ctx: typer.Context) -> Presenter:
@@ -209,22 +249,6 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-
-
-@contextmanager
-def progress(label: str, total: int | None) -> Iterator[Any]:
-    """A rich progress bar on stderr (silent when stderr is not a terminal)."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        disable=not errors.is_terminal,
-    ) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 def emit(rows: list[dict[str, Any]], fmt: Format, title: str | None = None) -> None:

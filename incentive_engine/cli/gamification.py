@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,7 +25,9 @@ from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.domain.vocabulary import Metric
 
 if TYPE_CHECKING:
+    from incentive_engine.domain.leaderboards import Standing
     from incentive_engine.services.commissions import Snapshot
+    from plans.documents import PlanVersion
 
 
 gamification_commands = typer.Typer()
@@ -65,23 +70,36 @@ def leaderboard_command(
     if rep is not None and rep not in snap.facts.reps:
         fail(f"unknown rep {rep!r}")
     shown = [s for s in board if s.rank <= top or s.rep_id == rep]
-    people = presenter(ctx) if fmt is Format.TABLE else None  # tables for people only
+    if fmt is not Format.TABLE:  # machine output: the API's Standing fields (boards.py)
+        emit([standing_row(s) for s in shown], fmt)
+        return
+    people = presenter(ctx)  # tables for people only
     rows = [
         {
             "rank": s.rank,
             "rep": s.rep_id,
-            "name": s.name + (" ◀ you" if s.rep_id == rep and fmt is Format.TABLE else ""),
-            metric.value: number(s.value) if people is None else people.number(s.value),
-            "reached": (
-                s.reached_at.isoformat() if people is None else people.datetime(s.reached_at)
-            )
-            if s.reached_at
-            else "",
+            "name": s.name + (" ◀ you" if s.rep_id == rep else ""),
+            metric.value: people.number(s.value),
+            "reached": people.datetime(s.reached_at) if s.reached_at else "",
             "movement": "new" if s.movement is None else f"{s.movement:+d}",
         }
         for s in shown
     ]
     emit(rows, fmt, f"{metric.value} leaderboard, {scope}, {the_period}")
+
+
+def standing_row(s: Standing) -> dict[str, object]:
+    """A place on a board as JSON and CSV give it: the API's names, the value as an exact
+    decimal string, ``movement`` places gained (null: new on the board)."""
+    return {
+        "rank": s.rank,
+        "rep_id": s.rep_id,
+        "name": s.name,
+        "value": str(s.value),
+        "reached_at": s.reached_at.isoformat() if s.reached_at else None,
+        "previous_rank": s.previous_rank,
+        "movement": s.movement,
+    }
 
 
 @gamification_commands.command("points")
@@ -104,6 +122,9 @@ def points_command(
     ]
     if not versions:
         fail(f"no published plan with points rules covers {rep} in {the_period}")
+    if fmt is not Format.TABLE:
+        _machine_points(snap, versions, rep, the_period, fmt)
+        return
     for version in versions:
         s = points(snap.facts, version, rep, the_period)
         rows = [
@@ -120,6 +141,55 @@ def points_command(
         if fmt is Format.TABLE:
             reached = s.reached_at.isoformat() if s.reached_at else "-"
             console.print(f"total {number(s.total)} points (reached {reached})")
+
+
+def _machine_points(
+    snap: Snapshot, versions: list[PlanVersion], rep: str, period: Period, fmt: Format
+) -> None:
+    """Points as JSON (the API's ``Points`` document: the total in ``points``, per plan in
+    ``plans``, the lines in ``items``) or CSV (the lines, ``event_ids`` space-separated)."""
+    from plans.points import points
+
+    lines: list[dict[str, Any]] = []
+    plans: list[dict[str, Any]] = []
+    for version in versions:
+        s = points(snap.facts, version, rep, period)
+        plans.append(
+            {
+                "plan_id": s.plan_id,
+                "plan_version": s.plan_version,
+                "plan_hash": s.plan_hash,
+                "points": str(s.total),
+                "reached_at": s.reached_at.isoformat() if s.reached_at else None,
+            }
+        )
+        lines += [
+            {
+                "plan_id": s.plan_id,
+                "plan_version": s.plan_version,
+                "at": ln.at.isoformat(),
+                "rule": ln.rule,
+                "description": ln.description,
+                "points": str(ln.points),
+                "event_ids": list(ln.event_ids),
+            }
+            for ln in s.lines
+        ]
+    if fmt is Format.CSV:
+        emit([{**ln, "event_ids": " ".join(ln["event_ids"])} for ln in lines], fmt)
+        return
+    total = sum((Decimal(p["points"]) for p in plans), Decimal(0))
+    document = {
+        "rep_id": rep,
+        "period": str(period),
+        "points": str(total),
+        "plans": plans,
+        "items": lines,
+        "total": len(lines),
+        "limit": max(len(lines), 1),
+        "offset": 0,
+    }
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
 @gamification_commands.command("badges")
@@ -145,14 +215,15 @@ def badges_command(
     today = Period.containing(day, PeriodKind.DAY)
     for version in snap.book.gamified_for(snap.facts, rep, today):
         for b in badges(snap.facts, version, rep, day):
-            rows.append(
+            rows.append(  # the API's BadgeOut fields; event_ids a list (CSV: space-separated)
                 {
-                    "badge": b.badge_id,
+                    "badge_id": b.badge_id,
                     "name": b.name,
                     "earned_on": b.earned_on.isoformat(),
                     "scope": b.scope,
-                    "plan": f"{version.plan.plan_id}@{version.plan.version}",
-                    "events": ", ".join(b.event_ids),
+                    "plan_id": version.plan.plan_id,
+                    "plan_version": version.plan.version,
+                    "event_ids": list(b.event_ids) if fmt is Format.JSON else " ".join(b.event_ids),
                 }
             )
     emit(rows, fmt, f"badges of {rep} on {day}")

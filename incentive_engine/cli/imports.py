@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from incentive_engine.cli.common import Format, emit, errors, progress
+from incentive_engine.cli.common import Format, emit, errors
+from incentive_engine.cli.progress import progress
 
 if TYPE_CHECKING:
     from incentive_engine.domain.scopes import WriteScope
@@ -58,7 +59,7 @@ def ingest_mapped(
                 allow_closed_period=allow_closed_period,
             )
             for path in files:
-                with progress("import", None) as advance:
+                with progress("import", None, unit="records") as advance:
                     reports.append(
                         import_file(
                             service, path, mapping, sheet=sheet, dry_run=dry_run,

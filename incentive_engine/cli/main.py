@@ -20,6 +20,7 @@ from incentive_engine.cli.adjustments import adjust_app
 from incentive_engine.cli.audit import audit_app
 from incentive_engine.cli.commissions import commission_commands, period_app
 from incentive_engine.cli.common import (
+    EXIT_USAGE,
     EngineErrors,
     Format,
     StoreChoice,
@@ -31,7 +32,6 @@ from incentive_engine.cli.common import (
     iso,
     parse_instant,
     presenter,
-    progress,
     settings_of,
     start_of,
 )
@@ -39,6 +39,7 @@ from incentive_engine.cli.gamification import gamification_commands
 from incentive_engine.cli.imports import mappings_app
 from incentive_engine.cli.kpis import kpi_app
 from incentive_engine.cli.plans import plan_app
+from incentive_engine.cli.progress import progress
 from incentive_engine.cli.quotas import quota_app
 from incentive_engine.cli.simulation import simulation_commands
 from incentive_engine.cli.territories import attainment_commands, territory_app
@@ -76,9 +77,32 @@ def main(
             "or postgresql://USER@HOST:PORT/DB?schema=S.",
         ),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the traceback of a connection failure instead of its one-line message.",
+        ),
+    ] = False,
 ) -> None:
     """Event-sourced incentive and commission engine."""
     ctx.obj = StoreChoice(store)
+    ctx.meta["debug"] = debug
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the event store (a SQLite file, or the tables in a PostgreSQL schema) if it does
+    not exist: the commands that only read never create one."""
+    from incentive_engine.settings import sqlite_path
+    from incentive_engine.store.event_store import EventStore
+
+    settings = settings_of(ctx)
+    existed = settings.store_url.startswith("sqlite:") and sqlite_path(settings.store_url).exists()
+    with EventStore(settings) as store:
+        events = store.max_position()
+    said = "exists" if existed or events else "created"
+    console.print(f"event store {settings.store_url}: {said} ({events:,} events)", markup=False)
 
 
 # ------------------------------------------------------------------ schema
@@ -230,7 +254,7 @@ def ingest(
             allow_closed_period=allow_closed_period,
         )
         try:
-            with progress("ingest", None) as advance:
+            with progress("ingest", None, unit="records") as advance:
                 reports = ingest_paths(service, files, dead_letter=dead_letter, progress=advance)
         except (FileNotFoundError, ValueError) as exc:
             errors.print(str(exc))
@@ -650,8 +674,19 @@ def _revoke_screen(settings: Settings, subject: str, reason: str) -> None:
 app.add_typer(tv_key_app, name="tv-key")
 
 
+def _remember_bootstrap(ctx: typer.Context, value: str) -> str:
+    """Keep the broker address where a connection failure's message finds it."""
+    ctx.meta["kafka_bootstrap"] = value
+    return value
+
+
 Bootstrap = Annotated[
-    str, typer.Option(envvar="INCENTIVE_KAFKA_BOOTSTRAP", help="Kafka brokers, host:port,...")
+    str,
+    typer.Option(
+        envvar="INCENTIVE_KAFKA_BOOTSTRAP",
+        help="Kafka brokers, host:port,...",
+        callback=_remember_bootstrap,
+    ),
 ]
 """The broker address option shared by the Kafka commands."""
 
@@ -787,7 +822,11 @@ def publish_command(
     from projections.runner import ProjectionRunner, make_engine
 
     settings = settings_of(ctx)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        bootstrap_timeout_ms=int(settings.kafka_wait_seconds * 1000),
+    )
     with EventStore(settings) as store:
         publisher = Publisher(
             producer, topic, store=store, refold=lambda position: facts_until(store, position)
@@ -839,7 +878,9 @@ def project(
             engine, every_events=snapshot_every, every_seconds=snapshot_seconds
         )
         if not follow:
-            console.print(f"applied {runner.run():,} events; lag {runner.lag()}")
+            with progress("project", runner.lag()) as advance:
+                applied = runner.run(progress=advance)
+            console.print(f"applied {applied:,} new event(s); lag {runner.lag()}")
             written = schedule.flush()
             if written is not None:
                 console.print(_snapshot_line(written))
@@ -888,8 +929,19 @@ def demo(
     ] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
     directory: Annotated[
-        Path, typer.Option("--dir", help="Where the demo store and its CRM export go.")
+        Path,
+        typer.Option(
+            "--dir",
+            help="Where the demo store and its CRM export go: a new or empty folder, or a "
+            "previous demo's (replaced).",
+        ),
     ] = Path("incentive-engine-demo"),
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace --dir even if it holds files that are not a previous demo."
+        ),
+    ] = False,
 ) -> None:
     """Generate a Vietnamese sales organisation's year, ingest it into a fresh embedded
     store as backfilled history (each event with the time the old CRM learned it, so that
@@ -904,7 +956,18 @@ def demo(
     from plans.documents import load_plan
 
     if directory.exists():
-        shutil.rmtree(directory)
+        foreign = _not_a_demo(directory)
+        if foreign and not force:
+            fail(
+                f"--dir {directory} holds {foreign} that a demo did not write: the demo "
+                "replaces its folder; choose a new or empty folder, or add --force to delete "
+                "everything in it",
+                EXIT_USAGE,
+            )
+        if directory.is_dir():
+            shutil.rmtree(directory)
+        else:
+            directory.unlink()
     directory.mkdir(parents=True)
     export = directory / "events.jsonl"
     generated = generate(reps=reps, events=n_events, seed=seed)
@@ -933,7 +996,7 @@ def demo(
     started = datetime.now(UTC)
     with EventStore(settings) as store:
         service = IngestService(store, scope=parse_scope("all"), writer="demo")
-        with progress("ingest", len(generated)) as advance:
+        with progress("ingest", len(generated), unit="records") as advance:
             lines = export.read_text(encoding="utf-8").splitlines()
             report = service.ingest(
                 str(export), lambda: parse_jsonl(lines, str(export)), progress=advance
@@ -970,6 +1033,26 @@ def demo(
         f"  {hint} payouts 2026-Q1 --as-of 2026-03-15   (what the old CRM knew then)\n"
         f"  {hint} explain REP 2026-Q1 1\n  {hint} events --type DealWon --limit 10"
     )
+
+
+DEMO_FILES = ("events.jsonl", "store.")
+"""What a demo writes in its folder: the CRM export, and the store with its companions
+(``store.db``, ``store.db.lock``, ``store.views.db``, ``store.secret``...)."""
+
+
+def _not_a_demo(directory: Path) -> str | None:
+    """What in an existing --dir a demo did not write (None: empty, or a previous demo)."""
+    if not directory.is_dir():
+        return "a file of that name"
+    foreign = sorted(
+        p.name
+        for p in directory.iterdir()
+        if not (p.is_file() and (p.name == DEMO_FILES[0] or p.name.startswith(DEMO_FILES[1])))
+    )
+    if not foreign:
+        return None
+    shown = ", ".join(repr(n) for n in foreign[:3])
+    return shown + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
 
 
 def _print_pay(snap: Snapshot, people: Presenter) -> None:

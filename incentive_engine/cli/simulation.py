@@ -21,6 +21,7 @@ from incentive_engine.cli.common import (
     settings_of,
     tell_fold,
 )
+from incentive_engine.cli.progress import progress
 
 if TYPE_CHECKING:
     from incentive_engine.domain.simulation import RepResult
@@ -83,11 +84,16 @@ def simulate_command(
     settings = settings_of(ctx)
     with engine_of(ctx) as engine:
         position = engine.store.max_position()
+        if as_of is None:  # the fold is the long part on a large store
+            with progress("fold", None) as advance:
+                engine.catch_up(progress=advance)
         snap = engine.snapshot(parse_instant(as_of))
         tell_fold(engine)
     draft, base = _version(snap, plan), _version(snap, baseline)
     periods = simulations.window(period_arg(start), period_arg(end))
-    result = simulations.run(snap, draft, base, periods)
+    with progress("simulate", len(periods), unit="periods") as advance:
+        result = simulations.run(snap, draft, base, periods)
+        advance(len(periods))
     if save is not None:
         engine = make_engine(settings.resolved_views_url())
         metadata.create_all(engine)

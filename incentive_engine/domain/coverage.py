@@ -59,6 +59,8 @@ class Coverage:
     roles: tuple[str, ...]
     effective_from: date
     effective_to: date | None
+    currency: str | None = None
+    """The currency the version pays in."""
 
 
 def coverage_of(event: PlanVersionPublished) -> Coverage:
@@ -70,6 +72,7 @@ def coverage_of(event: PlanVersionPublished) -> Coverage:
         tuple(covers.get("roles") or ()),
         event.effective_from,
         event.effective_to,
+        event.document.get("currency"),
     )
 
 

@@ -335,7 +335,10 @@ class References:
                 rep("rep_id", event.rep_id)
                 if event.deal_id is not None:
                     opportunity(event.deal_id)
-            case ManualAdjustment() | AdjustmentProposed():
+            case ManualAdjustment():
+                rep("rep_id", event.rep_id)
+                found.extend(self._adjustment_currency(event))
+            case AdjustmentProposed():  # its currency is checked by the adjustment service
                 rep("rep_id", event.rep_id)
             case AdjustmentApproved() | AdjustmentRejected():
                 found.extend(self._adjustment_decision(event))
@@ -498,6 +501,28 @@ class References:
         if not refunded:
             return payment.in_deal
         return payment.in_deal * (payment.amount - refunded) / payment.amount
+
+    def _adjustment_currency(self, event: ManualAdjustment) -> list[Problem]:
+        """A manual adjustment posted raw (a migration) is in a currency a plan covering its
+        rep pays: one in another currency would leave the rep's statement uncomputable."""
+        placements = self.placements.get(event.rep_id, [])
+        paid = sorted(
+            {
+                c.currency
+                for c in self.plans.values()
+                if c.currency is not None and covered(c, event.rep_id, placements)
+            }
+        )
+        if not paid or event.currency in paid:
+            return []
+        return [
+            (
+                "currency",
+                f"{event.rep_id}'s plan pays in {', '.join(paid)}, not {event.currency}: an "
+                "adjustment is paid in its plan's currency (convert it at a stated rate with "
+                "`adjust ... --fx-rate RATE`, or post it in the plan's currency)",
+            )
+        ]
 
     def _acceptance(self, event: PlanAccepted) -> list[Problem]:
         """A plan acceptance names a published version that covers the rep, accepted once."""

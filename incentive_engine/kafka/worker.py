@@ -171,13 +171,21 @@ class IngestWorker:
             # The broker answers a fetch as soon as data arrives or after this wait: bounds
             # the delay from produce to store when traffic is light.
             fetch_max_wait_ms=100,
+            bootstrap_timeout_ms=self._wait_ms,
             **GROUP_TIMING,
         )
+
+    @property
+    def _wait_ms(self) -> int:
+        """How long to wait for the first broker (``INCENTIVE_KAFKA_WAIT_SECONDS``)."""
+        return int(self.settings.kafka_wait_seconds * 1000)
 
     def run(self, stop: threading.Event) -> WorkerStats:
         """Poll, store and commit until ``stop`` is set."""
         consumer = self._consumer()
-        producer = KafkaProducer(bootstrap_servers=self.config.bootstrap, acks="all")
+        producer = KafkaProducer(
+            bootstrap_servers=self.config.bootstrap, acks="all", bootstrap_timeout_ms=self._wait_ms
+        )
         try:
             with EventStore(self.settings) as store:
                 # One poll is one batch: one validation pass, one transaction.

@@ -10,7 +10,7 @@ import io
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -205,7 +205,14 @@ def pack_tables(
     ]
 
 
-def export_pack(snap: Snapshot, store: EventStore, period: Period, directory: Path) -> Path:
+def export_pack(
+    snap: Snapshot,
+    store: EventStore,
+    period: Period,
+    directory: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
     """Write the audit pack of a period into a directory; returns the manifest's path.
 
     Files: statements (JSON, and CSV a line per row), payouts (CSV: sealed figures once the
@@ -229,7 +236,13 @@ def export_pack(snap: Snapshot, store: EventStore, period: Period, directory: Pa
             if ln.kind == "prior_period":
                 adjustment_rows.append(row)
             wanted.extend(ln.event_ids)
-    by_id = {r.event.event_id: r for r in store.read() if r.event.event_id in set(wanted)}
+    wanted_ids = set(wanted)
+    by_id: dict[str, RecordedEvent] = {}
+    for r in store.read():  # the whole log: told to ``progress`` event by event
+        if r.event.event_id in wanted_ids:
+            by_id[r.event.event_id] = r
+        if progress is not None:
+            progress(1)
     events = [by_id[e] for e in dict.fromkeys(wanted) if e in by_id]
     event_rows = [_evidence_row(r) for r in events]
     versions = {(s.plan_id, s.plan_version) for s in found}

@@ -164,7 +164,9 @@ class EventStore:
     def __init__(self, settings: Settings | None = None, *, clock: Clock = utc_now) -> None:
         self.settings = settings or Settings()
         self.clock = clock
-        self._factory, self._backend = _make_factory(self.settings.store_url)
+        self._factory, self._backend = _make_factory(
+            self.settings.store_url, self.settings.sqlite_lock_seconds
+        )
         with _creation_lock(self.settings.store_url):
             self.recorder: ApplicationRecorder = self._factory.application_recorder()
             self._index_topics()
@@ -651,8 +653,9 @@ def _creation_lock(store_url: str) -> Iterator[None]:
             )
 
 
-def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
-    """Build the eventsourcing infrastructure factory for a store URL."""
+def _make_factory(store_url: str, lock_seconds: int = 30) -> tuple[InfrastructureFactory[Any], str]:
+    """Build the eventsourcing infrastructure factory for a store URL (a SQLite write waits
+    ``lock_seconds`` for a lock another process holds)."""
     if store_url.startswith("sqlite:"):
         path = sqlite_path(store_url)
         # owner-only from the first byte; SQLite gives its -wal and -shm files this mode too
@@ -660,7 +663,7 @@ def _make_factory(store_url: str) -> tuple[InfrastructureFactory[Any], str]:
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(lock_seconds),
             "ORIGINATOR_ID_TYPE": "text",
         }
         return InfrastructureFactory.construct(env), "sqlite"

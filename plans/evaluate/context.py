@@ -63,6 +63,8 @@ class Context:
     """What the period's holdback lines hold, drafted with them."""
     held_balance: Decimal | None = None
     """What stays held at the period's end (set only when the plan holds pay back)."""
+    draw_owed: Decimal | None = None
+    """A recoverable draw's balance still owed at the period's end (None without one)."""
 
     @property
     def plan(self) -> Plan:

@@ -52,6 +52,7 @@ def evaluate(
         attainment=ctx.attainment,
         lines=lines,
         held_balance=ctx.held_balance,
+        draw_owed=ctx.draw_owed,
     )
 
 

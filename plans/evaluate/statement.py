@@ -103,6 +103,10 @@ class Statement:
     held_balance: Decimal | None = None
     """What stays held back at the period's end, from this period and earlier ones (None
     when the plan holds nothing back: then the statement reads exactly as before)."""
+    draw_owed: Decimal | None = None
+    """What a recoverable draw has paid beyond earnings and not yet recovered, at the
+    period's end (None when the plan has no recoverable draw). Beside the statement, never
+    in its content or hash: its lines already say it (``document()`` gives it a field)."""
 
     @property
     def total(self) -> Decimal:
@@ -180,6 +184,18 @@ class Statement:
                 "balance": str(self.held_balance),
             }
         return found
+
+    def document(self) -> dict[str, Any]:
+        """The statement as every door's JSON gives it: the hashed content, the ``hash``,
+        and beside them figures a reader needs as fields rather than inside a line's
+        description (``earned``, ``adjustments``, ``draw_owed``)."""
+        return {
+            **self.as_dict(),
+            "hash": self.hash,
+            "earned": str(self.earned),
+            "adjustments": str(sum(self.adjustments().values(), ZERO)),
+            "draw_owed": None if self.draw_owed is None else str(self.draw_owed),
+        }
 
     @property
     def hash(self) -> str:

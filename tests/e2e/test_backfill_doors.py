@@ -234,7 +234,7 @@ def test_the_demo_loads_its_year_as_backfilled_history(tmp_path: Path) -> None:
     def payouts(*as_of: str) -> dict[str, str]:
         result = cli(store, "payouts", "2026-Q1", "--format", "json", *as_of)
         assert result.exit_code == 0, result.output
-        return {row["rep_id"]: row["total"] for row in json.loads(result.stdout)}
+        return {row["rep_id"]: row["total"] for row in json.loads(result.stdout)["items"]}
 
     mid_march, now = payouts("--as-of", "2026-03-15"), payouts()
     # the plans and quotas were known in December: mid-March pays, but less than now

@@ -135,7 +135,7 @@ def test_demo_builds_a_store_publishes_plans_and_prints_pay(tmp_path: Path) -> N
     assert "2026-Q1 payouts:" in result.stdout
     store = f"sqlite:///{directory / 'store.db'}"
     payouts = run("payouts", "2026-Q1", "--format", "json", store=store)
-    assert payouts.exit_code == 0 and json.loads(payouts.stdout)
+    assert payouts.exit_code == 0 and json.loads(payouts.stdout)["items"]
     again = run("demo", "--reps", "8", "--events", "3000", "--dir", str(directory))
     assert again.exit_code == 0 and again.stdout.splitlines()[0] == result.stdout.splitlines()[0]
 

@@ -44,7 +44,7 @@ def test_leaderboard_points_and_badges(tmp_path: Path) -> None:
     board = json.loads(
         cli(store, "leaderboard", "points", "--period", "2026-Q1", "--format", "json").stdout
     )
-    assert [(r["rank"], r["rep"], r["points"]) for r in board] == [
+    assert [(r["rank"], r["rep_id"], r["value"]) for r in board] == [
         (1, "an", "34"),
         (2, "binh", "3"),
     ]
@@ -52,18 +52,19 @@ def test_leaderboard_points_and_badges(tmp_path: Path) -> None:
     revenue = json.loads(
         cli(store, "leaderboard", "revenue", "--period", "2026-01", "--format", "json").stdout
     )
-    assert revenue[0]["rep"] == "an" and revenue[0]["revenue"] == "45000000"
+    assert revenue[0]["rep_id"] == "an" and revenue[0]["value"] == "45000000"
     mine = cli(store, "leaderboard", "points", "--period", "2026-Q1", "--rep", "binh", "--top", "1")
     assert "◀ you" in mine.stdout and "Trần Thị Bình" in mine.stdout
     points = json.loads(cli(store, "points", "an", "2026-Q1", "--format", "json").stdout)
-    assert {p["rule"]: p["points"] for p in points} == {
+    assert points["points"] == "34" and points["total"] == 3  # the total, and the lines
+    assert {p["rule"]: p["points"] for p in points["items"]} == {
         "won_deal": "10",
         "per_amount": "4",
         "new_customer": "20",
     }
-    assert all(p["events"] == "won-D1" for p in points)
+    assert all(p["event_ids"] == ["won-D1"] for p in points["items"])
     held = json.loads(cli(store, "badges", "an", "--on", "2026-03-31", "--format", "json").stdout)
-    assert [(b["badge"], b["earned_on"]) for b in held] == [("first", "2026-01-20")]
+    assert [(b["badge_id"], b["earned_on"]) for b in held] == [("first", "2026-01-20")]
     assert (
         json.loads(cli(store, "badges", "an", "--on", "2026-01-19", "--format", "json").stdout)
         == []
@@ -87,4 +88,4 @@ def test_leaderboard_on_postgres(tmp_path: Path, pg_schema: str) -> None:
     board = json.loads(
         cli(store, "leaderboard", "points", "--period", "2026-Q1", "--format", "json").stdout
     )
-    assert [(r["rep"], r["points"]) for r in board] == [("an", "34"), ("binh", "3")]
+    assert [(r["rep_id"], r["value"]) for r in board] == [("an", "34"), ("binh", "3")]

@@ -91,7 +91,7 @@ def test_attainment_and_leaderboard_tables(store: str) -> None:
     [an, _] = json.loads(
         run(store, "vi", "leaderboard", "revenue", "--period", "2026-Q1", "--format", "json").stdout
     )
-    assert (an["revenue"], an["reached"]) == ("390000000", "2026-02-10T00:00:00+00:00")
+    assert (an["value"], an["reached_at"]) == ("390000000", "2026-02-10T00:00:00+00:00")
 
 
 def test_presenter_examples_of_the_issue() -> None:

@@ -170,6 +170,7 @@ def test_payouts_of_one_broken_rep_never_hide_the_others(settings: Settings) -> 
     assert [row["rep_id"] for row in body["items"]] == ["binh", "chau", "mgr"]
     [failure] = body["failures"]
     assert failure["rep_id"] == "an" and "adj-junk" in failure["error"]
+    assert r.headers["X-Payout-Failures"] == "1"  # the JSON says it in a header too
     refused = _payout_reads(s, format="csv")
     assert refused.status_code == 409
     assert "an" in refused.json()["error"]["message"]
@@ -193,11 +194,10 @@ def test_payouts_of_one_broken_rep_never_hide_the_others(settings: Settings) -> 
     ]
     assert "adj-junk" in out.stderr
     out = runner.invoke(app, [*cli, "--format", "json"])
-    assert out.exit_code == 1 and [r["rep_id"] for r in json.loads(out.stdout)] == [
-        "binh",
-        "chau",
-        "mgr",
-    ]
+    listed = json.loads(out.stdout)  # the API's document: the failing rep listed with its error
+    assert out.exit_code == 1 and [r["rep_id"] for r in listed["items"]] == ["binh", "chau", "mgr"]
+    [failure] = listed["failures"]
+    assert failure["rep_id"] == "an" and "adj-junk" in failure["error"]
     with EventStore(s) as store:
         _void(store, "adj-junk")
     fixed = _payout_reads(s, format="csv")

@@ -24,6 +24,8 @@ def draw(ctx: Context, comp: Draw) -> None:
         current = current.next()
     earned = ctx.earned
     line_amount, after = _settle(earned, comp, owed)
+    if comp.recoverable:
+        ctx.draw_owed = (ctx.draw_owed or ZERO) + after
     if line_amount > 0:
         ctx.add(
             component=comp.id,
