@@ -79,7 +79,7 @@ def observed_run(runner: ProjectionRunner, process: str) -> int:
             process,
             applied,
             extra={
-                "process": process,
+                "follower": process,
                 "applied": applied,
                 "log_position": head,
                 "lag": max(0, head - min(positions.values(), default=0)),
