@@ -168,7 +168,9 @@ def test_a_request_is_one_json_line_with_its_id_subject_and_role_and_never_a_cre
     assert entry["duration_ms"] >= 0 and entry["time"].endswith("+00:00")
     integration = [line for line in lines if line.get("status") == 403]
     assert integration and integration[0]["role"] == "integration"
-    assert all(line.get("route") != "/tv" or "key" not in line["path"] for line in lines)
+    screen = [line for line in lines if line.get("route") == "/tv"]
+    assert screen and screen[0]["path"] == "/tv"  # its ?key= left out
+    assert (screen[0]["subject"], screen[0]["role"]) == ("display:lobby", "display")
     assert not any("\nid" in str(line.get("request_id")) for line in lines)
 
 
