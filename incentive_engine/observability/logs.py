@@ -45,8 +45,12 @@ class Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        text = JWT.sub(REDACTED, text)
-        return BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        if "eyJ" in text:
+            text = JWT.sub(REDACTED, text)
+        lowered = text.lower()  # the case-insensitive pattern only where it can match: fast
+        if "bearer" in lowered or "basic" in lowered:
+            text = BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        return text
 
 
 def secrets_of(settings: Settings) -> list[str]:
