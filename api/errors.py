@@ -143,7 +143,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:  # never a stack trace in a response
-            log.exception("request %s failed", request_id)
+            log.exception("request %s failed", request_id, extra={"request_id": request_id})
             if started:
                 raise
             body = (

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlparse
 
 from incentive_engine.settings import Settings
 
@@ -58,6 +59,8 @@ def secrets_of(settings: Settings) -> list[str]:
     found = [settings.api_secret, settings.metrics_token, settings.oidc_client_secret]
     found += list(settings.api_secrets.values())
     found += list(settings.api_keys)  # the keys themselves; their values name role:subject
+    for url in (settings.store_url, settings.views_url):  # a database password in a URL
+        found.append(urlparse(url).password if url else None)
     return [s for s in found if s]
 
 

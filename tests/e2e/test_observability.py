@@ -251,3 +251,13 @@ def test_every_metric_the_dashboard_queries_is_in_the_exposition(c: TestClient) 
     assert everything - names <= {"up"}, "a query of something else than the engine's metrics"
     for family in ("http", "worker", "projection", "publisher", "log_head"):
         assert any(family in n for n in names), f"no panel for the {family} metrics"
+
+
+def test_a_database_password_in_a_store_url_is_redacted_too() -> None:
+    from incentive_engine.observability.logs import Redactor, secrets_of
+
+    s = Settings(store_url="postgresql://engine:s3cret-pass-word@db:5432/incentive?schema=e")
+    redact = Redactor(secrets_of(s))
+    assert redact("could not connect to postgresql://engine:s3cret-pass-word@db") == (
+        "could not connect to postgresql://engine:[redacted]@db"
+    )
