@@ -67,12 +67,16 @@ def test_serve_answers_readiness_logs_json_and_serves_metrics_on_its_own_port(
         )
         with urllib.request.urlopen(request, timeout=30) as answer:
             assert answer.status == 200
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
-            exposition = r.read().decode()
-        assert (
+        counted = (
             'incentive_http_requests_total{method="GET",route="/v1/reps/{rep}/earnings",'
-            'status_class="2xx"} 1.0' in exposition
+            'status_class="2xx"} 1.0'
         )
+        deadline, exposition = time.monotonic() + 10, ""
+        while counted not in exposition and time.monotonic() < deadline:
+            # counted once the answer is sent, which the client may see a moment before
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+                exposition = r.read().decode()
+        assert counted in exposition
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=15)
