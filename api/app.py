@@ -16,9 +16,11 @@ from pydantic import BaseModel
 import api.routers
 from api import errors, web
 from api.body import BodyLimitMiddleware
+from api.observe import ObserveMiddleware, metrics
 from incentive_engine import __version__
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
+from projections.runner import make_engine, tracked_positions
 
 
 class Health(BaseModel):
@@ -28,12 +30,27 @@ class Health(BaseModel):
     version: str
 
 
+class ReadModel(BaseModel):
+    """How far a read model (or the notification publisher) has applied the log."""
+
+    position: int
+    lag: int
+    """Log positions it is behind the log's head."""
+
+
 class Readiness(BaseModel):
-    """Readiness answer: the store answers and how far its log goes."""
+    """Readiness answer: the store and the read-model database answer; how far the log goes,
+    how far this process's facts and each read model have applied it."""
 
     status: str
     backend: str
     log_position: int
+    facts_position: int | None = None
+    """The log position this process's facts are folded to (None before the first request
+    that needed them); they catch up on the next request that reads them."""
+    facts_lag: int | None = None
+    read_models: dict[str, ReadModel] = {}
+    """Each read model's position and lag (kept current by ``project --follow``)."""
 
 
 def healthz() -> Health:
@@ -46,10 +63,36 @@ def readyz(request: Request) -> Readiness:
     settings: Settings = request.app.state.settings
     try:
         with EventStore(settings) as store:
-            position = store.max_position()
-            return Readiness(status="ready", backend=store.backend, log_position=position)
+            position, backend = store.max_position(), store.backend
     except Exception as exc:  # any store failure means not ready
         raise errors.ApiError(503, f"event store unavailable: {type(exc).__name__}") from exc
+    views = getattr(request.app.state, "views", None)
+    try:
+        if views is not None:
+            tracked = tracked_positions(views)
+        else:  # not opened yet (no request needed it): a connection of its own, closed after
+            views = make_engine(settings.resolved_views_url(), pooled=False)
+            try:
+                tracked = tracked_positions(views)
+            finally:
+                views.dispose()
+    except Exception as exc:
+        raise errors.ApiError(
+            503, f"read-model database unavailable: {type(exc).__name__}"
+        ) from exc
+    engine = request.app.state.engine
+    facts = engine.position if engine is not None else None
+    return Readiness(
+        status="ready",
+        backend=backend,
+        log_position=position,
+        facts_position=facts,
+        facts_lag=None if facts is None else max(0, position - facts),
+        read_models={
+            name: ReadModel(position=at, lag=max(0, position - at))
+            for name, at in sorted(tracked.items())
+        },
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,8 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.state.access = None
     errors.install(app)
+    # Outermost: counts and logs every answer, with the status the client gets.
+    app.add_middleware(ObserveMiddleware)
     app.add_api_route("/healthz", healthz, response_model=Health, methods=["GET"])
     app.add_api_route("/readyz", readyz, response_model=Readiness, methods=["GET"])
+    app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
 
     for router in routers():
         app.include_router(router)
@@ -138,7 +184,7 @@ def document_errors(app: FastAPI) -> dict[str, Any]:
                 }
             if path == "/readyz":
                 responses["503"] = {
-                    "description": "The event store does not answer.",
+                    "description": "The event store or the read-model database does not answer.",
                     "content": {"application/json": {"schema": ref}},
                 }
     app.openapi_schema = schema

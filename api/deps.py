@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 
 from api.auth import Authenticator, AuthError, KeySetupError, Principal, Role, from_api_key
 from api.errors import ApiError
+from api.observe import remember_caller
 from api.ratelimit import FailureLimiter
 from incentive_engine.domain import visibility
 from incentive_engine.domain.facts import Facts
@@ -127,11 +128,14 @@ def verify(
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token:
                 raise AuthError("use 'Authorization: Bearer <token>'")
-            return authenticator(request).from_token(token.strip())
-        return from_api_key(settings, api_key or "")
+            who = authenticator(request).from_token(token.strip())
+        else:
+            who = from_api_key(settings, api_key or "")
     except AuthError as exc:
         limits.failed(client)
         raise ApiError(401, str(exc)) from None
+    remember_caller(request, who.role.value, who.subject)
+    return who
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -4,6 +4,7 @@ mapping of the engine's errors (``incentive_engine.domain.errors``) to HTTP stat
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -103,6 +104,10 @@ def _body(
     return JSONResponse(payload.model_dump(mode="json"), status_code=status, headers=headers)
 
 
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+"""A caller's X-Request-ID that is kept (a UUID, a trace id, ``svc-123``...)."""
+
+
 class RequestIdMiddleware:
     """Pure ASGI middleware: a request id for every request (the caller's X-Request-ID, or a
     new one) in ``request.state`` and the response headers, and a JSON 500 without a stack
@@ -119,7 +124,9 @@ class RequestIdMiddleware:
         given = next(
             (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), ""
         )
-        request_id = given if 0 < len(given) <= 100 else uuid.uuid4().hex
+        # A caller's id is kept only when it is a plain id: it is logged and echoed, so it
+        # must not smuggle a line break, markup or a credential into either.
+        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
 
@@ -136,7 +143,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:  # never a stack trace in a response
-            log.exception("request %s failed", request_id)
+            log.exception("request %s failed", request_id, extra={"request_id": request_id})
             if started:
                 raise
             body = (

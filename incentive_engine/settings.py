@@ -277,6 +277,25 @@ class Settings(BaseSettings):
         ),
     )
 
+    log_format: Literal["json", "text"] = Field(
+        "text",
+        description=(
+            "Logs of the long-running commands (serve, worker, project, publish): json (one "
+            "object a line, for a log collector) or text (for people)."
+        ),
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="The lowest level logged."
+    )
+    metrics_token: str | None = Field(
+        None,
+        description=(
+            "Bearer token that reads the API's /metrics on the API port (Prometheus "
+            "`authorization: credentials`). Unset, /metrics answers 404 there: scrape the "
+            "unauthenticated `serve --metrics-port` on a private network instead."
+        ),
+    )
+
     def resolved_views_url(self) -> str:
         """The SQLAlchemy URL of the read-model database."""
         if self.views_url:

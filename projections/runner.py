@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     create_engine,
     event,
+    inspect,
     make_url,
     select,
 )
@@ -62,6 +63,16 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **extra)
+
+
+def tracked_positions(engine: Engine) -> dict[str, int]:
+    """Each read model's stored tracking position, without creating anything (empty before
+    any projection ran); the publisher's is among them."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(projection_tracking.name):
+            return {}
+        rows = conn.execute(select(projection_tracking.c.name, projection_tracking.c.position))
+        return {name: position for name, position in rows}
 
 
 def default_projections(facts: FactsSource) -> list[Projection]:

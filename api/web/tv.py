@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import AuthError, Display
 from api.deps import EngineDep, authenticator, limiter
 from api.errors import ApiError
+from api.observe import remember_caller
 from api.web.boards import METRIC_LABELS, BadRequest, parse_metric, parse_period
 from api.web.i18n import locale_of
 from api.web.render import page
@@ -56,10 +57,12 @@ def verify_key(request: Request, key: str) -> Display:
     if wait is not None:
         raise NoDisplay(f"too many bad keys from {client}: try again in {wait} s")
     try:
-        return authenticator(request).from_display_key(key)
+        display = authenticator(request).from_display_key(key)
     except AuthError as exc:
         limits.failed(client)
         raise NoDisplay(str(exc)) from None
+    remember_caller(request, "display", display.subject)
+    return display
 
 
 def screen(request: Request) -> Display:

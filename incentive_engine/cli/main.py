@@ -38,6 +38,14 @@ from incentive_engine.cli.common import (
 from incentive_engine.cli.gamification import gamification_commands
 from incentive_engine.cli.imports import mappings_app
 from incentive_engine.cli.kpis import kpi_app
+from incentive_engine.cli.observe import (
+    MetricsHost,
+    MetricsPort,
+    count_notifications,
+    follow_log,
+    observe,
+    observed_run,
+)
 from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.progress import progress
 from incentive_engine.cli.quotas import quota_app
@@ -482,6 +490,8 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Run the HTTP API (FastAPI under uvicorn) on the configured store."""
     import uvicorn
@@ -496,7 +506,9 @@ def serve(
         check_keys(settings)
     except RuntimeError as exc:
         fail(str(exc))
-    uvicorn.run(create_app(settings), host=host, port=port)
+    observe(settings, metrics_port, metrics_host)
+    # Our logging (JSON or text, one line a request with its id), not uvicorn's.
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
 class _IssueByDefault(TyperGroup):
@@ -722,8 +734,11 @@ def worker(
             "(crm, territories, quotas, fx, ...). Other messages are dead-lettered.",
         ),
     ] = "crm",
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
-    """Ingest events from a Kafka topic in a consumer group (stops cleanly on SIGTERM)."""
+    """Ingest events from a Kafka topic in a consumer group (stops cleanly on SIGTERM); with
+    --processes N and --metrics-port P, the Nth process serves its metrics on P + N."""
     import signal
     import threading
 
@@ -740,7 +755,10 @@ def worker(
         max_records=max_records,
         reference_wait_s=reference_wait,
         scope=_scope_or_exit(scope),
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
+    observe(settings_of(ctx), metrics_port if processes == 1 else None, metrics_host)
     console.print(
         f"consuming {topic} from {bootstrap} in group {group} "
         f"({processes} process{'es' if processes > 1 else ''})"
@@ -809,6 +827,8 @@ def publish_command(
         bool, typer.Option("--follow", help="Keep publishing until SIGTERM.")
     ] = False,
     poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 1.0,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Publish what changed for whom (keyed by rep, stable ids) from the log's tracking position."""
     import signal
@@ -837,7 +857,8 @@ def publish_command(
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
-            runner.follow(stop, poll_seconds=poll)
+            observe(settings, metrics_port, metrics_host)
+            follow_log(runner, stop, "publisher", poll, after_run=count_notifications(publisher))
         else:
             runner.run()
     producer.close()
@@ -858,6 +879,8 @@ def project(
         float,
         typer.Option(min=1, help="With --follow: a snapshot this often when anything is new."),
     ] = 600.0,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Bring the read models up to date from their tracking positions (the projection worker)
     and store a snapshot of the facts at the end (with --follow: every N events or seconds)."""
@@ -865,6 +888,7 @@ def project(
     import threading
 
     from incentive_engine.domain.errors import EngineError
+    from incentive_engine.observability.pipeline import CHECKPOINTS, CHECKPOINTS_REFUSED
     from incentive_engine.services.engine import Engine, SnapshotSchedule
     from incentive_engine.services.integrity import IntervalCheckpoints
     from incentive_engine.store.event_store import EventStore
@@ -894,22 +918,25 @@ def project(
             every_events=settings.checkpoint_every_events,
             every_seconds=settings.checkpoint_every_seconds,
         )
+        observe(settings, metrics_port, metrics_host)
         console.print(
             f"following the log (poll every {poll}s; a signed checkpoint every "
             f"{settings.checkpoint_every_events:,} events or "
             f"{settings.checkpoint_every_seconds:g}s); stop with SIGTERM"
         )
         while not stop.is_set():
-            applied = runner.run()
+            applied = observed_run(runner, "projector")
             schedule.tick()
             if applied == 0:
                 stop.wait(poll)
             try:
                 signed = checkpoints.maybe()
             except EngineError as exc:  # a log that fails verification is not signed
+                CHECKPOINTS_REFUSED.inc()
                 errors.print(f"checkpoint refused: {exc}", markup=False)
                 continue
             if signed is not None:
+                CHECKPOINTS.inc()
                 console.print(
                     f"checkpoint #{signed.number} at position {signed.position}", markup=False
                 )

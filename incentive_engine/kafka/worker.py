@@ -34,6 +34,9 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from incentive_engine.domain.events import Event
 from incentive_engine.domain.scopes import parse_scope
+from incentive_engine.observability import pipeline
+from incentive_engine.observability.exposition import serve_metrics
+from incentive_engine.observability.logs import configure_logging
 from incentive_engine.services.ingest import (
     IngestService,
     RawRecord,
@@ -79,6 +82,10 @@ class WorkerConfig:
     scope: str = "crm"
     """The event types this worker's source may write (``domain.scopes``): CRM facts by
     default; a message of another type is dead-lettered with the reason."""
+    metrics_port: int | None = None
+    """Where ``run_processes``' workers serve their metrics: the Nth on this port + N (the
+    single worker of ``worker`` is served by the command itself)."""
+    metrics_host: str = "127.0.0.1"
 
 
 @dataclass
@@ -95,11 +102,63 @@ class WorkerStats:
 
     def add(self, other: WorkerStats) -> None:
         """Add another worker's figures to these."""
-        for name in ("polled", "stored", "duplicates", "dead_lettered", "batches", "waited"):
+        for name in COUNTED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
+    def counts(self) -> tuple[int, ...]:
+        """The counted figures, in ``COUNTED`` order."""
+        return tuple(getattr(self, name) for name in COUNTED)
+
     errors: list[str] = field(default_factory=list)
+
+
+COUNTED = ("polled", "stored", "duplicates", "dead_lettered", "batches", "waited")
+"""The figures of ``WorkerStats`` that count."""
+
+
+def _observe_batch(topic: str, before: tuple[int, ...], after: WorkerStats, seconds: float) -> None:
+    """Count a stored batch in the worker's metrics and log it (one structured line)."""
+    polled, stored, duplicates, dead, _, waited = (
+        a - b for a, b in zip(after.counts(), before, strict=True)
+    )
+    pipeline.CONSUMED.labels(topic).inc(polled)
+    pipeline.STORED.labels(topic).inc(stored)
+    pipeline.DUPLICATES.labels(topic).inc(duplicates)
+    pipeline.DEAD_LETTERED.labels(topic).inc(dead)
+    pipeline.WAITS.labels(topic).inc(waited)
+    pipeline.BATCH_SECONDS.labels(topic).observe(seconds)
+    pipeline.BATCH_SIZE.labels(topic).observe(polled)
+    log.info(
+        "batch of %d message(s): %d stored, %d dead-lettered",
+        polled,
+        stored,
+        dead,
+        extra={
+            "topic": topic,
+            "messages": polled,
+            "stored": stored,
+            "duplicates": duplicates,
+            "dead_lettered": dead,
+            "waiting": waited,
+            "duration_ms": round(seconds * 1000, 2),
+        },
+    )
+
+
+def _observe_lag(consumer: KafkaConsumer) -> None:
+    """Each assigned partition's lag behind its high watermark, as last fetched (no request
+    to the broker; a partition not fetched yet is left out)."""
+    for tp in consumer.assignment():
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        try:
+            at = consumer.position(tp, timeout_ms=100)
+        except Exception:  # the position is being reset (a rebalance): next time
+            continue
+        if at is not None:
+            pipeline.TOPIC_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - at))
 
 
 class _DeadLetters:
@@ -195,13 +254,21 @@ class IngestWorker:
                     writer=f"the Kafka worker of {self.config.topic}",
                     batch_size=self.config.max_records,
                 )
+                lag_at = 0.0
                 while not stop.is_set():
                     polled = consumer.poll(timeout_ms=self.config.poll_ms)
+                    if time.monotonic() >= lag_at:  # at most once a second
+                        _observe_lag(consumer)
+                        lag_at = time.monotonic() + 1.0
                     messages = self._with_waiting(consumer, polled)
                     if not messages:
                         continue
+                    before, started = self.stats.counts(), time.perf_counter()
                     self._store_with_retry(service, producer, messages, stop)
                     producer.flush()
+                    _observe_batch(
+                        self.config.topic, before, self.stats, time.perf_counter() - started
+                    )
                     try:
                         # Only after the batch is stored and its dead letters sent; never past
                         # a message still waiting for a reference.
@@ -277,6 +344,7 @@ class IngestWorker:
                 return
             except PersistenceError as exc:
                 self.stats.errors.append(str(exc))
+                pipeline.STORE_RETRIES.labels(self.config.topic).inc()
                 log.warning("store unavailable (%s); retrying the batch in %.1fs", exc, delay)
                 if stop.wait(delay):
                     raise
@@ -350,21 +418,21 @@ def run_processes(
     shared between processes, so a worker killed at any instant cannot wedge the others."""
     context = multiprocessing.get_context("spawn")
 
-    def start() -> tuple[BaseProcess, Connection]:
+    def start(index: int) -> tuple[BaseProcess, Connection]:
         receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(target=_child, args=(settings, config, sender), daemon=True)
+        child = context.Process(target=_child, args=(settings, config, sender, index), daemon=True)
         child.start()
         sender.close()
         return child, receiver
 
-    children = [start() for _ in range(processes)]
+    children = [start(i) for i in range(processes)]
     while not stop.wait(1.0):
         for i, (child, _) in enumerate(children):
             if not child.is_alive():
                 log.warning(
                     "worker process %s exited (%s); restarting it", child.pid, child.exitcode
                 )
-                children[i] = start()
+                children[i] = start(i)
     for child, _ in children:
         child.terminate()  # SIGTERM: the worker finishes its batch, commits and leaves the group
     total = WorkerStats()
@@ -379,11 +447,15 @@ def run_processes(
     return total
 
 
-def _child(settings: Settings, config: WorkerConfig, results: Connection) -> None:
-    """One worker process: SIGTERM stops it cleanly; Ctrl-C is left to the parent."""
+def _child(settings: Settings, config: WorkerConfig, results: Connection, index: int = 0) -> None:
+    """One worker process: SIGTERM stops it cleanly; Ctrl-C is left to the parent; its
+    metrics on the configured port + its index, its logs as the parent's."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(settings)
+    if config.metrics_port is not None:
+        serve_metrics(config.metrics_port + index, config.metrics_host)
     results.send(IngestWorker(settings, config).run(stop))
 
 

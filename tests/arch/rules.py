@@ -77,7 +77,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "api",
         ("api",),
-        ("services", "projections", "domain", "plans", "settings", "presentation"),
+        ("services", "projections", "domain", "plans", "settings", "presentation", "observability"),
         ("fastapi", "starlette", "jwt", "jinja2", "markupsafe", "babel", *DOOR_LIBRARIES),
         door=True,
         role="HTTP door: FastAPI app, auth, one router per resource; web pages in api/web/",
@@ -86,7 +86,16 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "cli",
         ("incentive_engine.cli", "incentive_engine.__main__"),
-        ("services", "projections", "domain", "plans", "settings", "demo", "presentation"),
+        (
+            "services",
+            "projections",
+            "domain",
+            "plans",
+            "settings",
+            "demo",
+            "presentation",
+            "observability",
+        ),
         ("typer", "click", "rich", "uvicorn", *DOOR_LIBRARIES),
         door=True,
         role="command-line door: one module per command group, wired in cli/main.py",
@@ -95,7 +104,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "kafka",
         ("incentive_engine.kafka",),
-        ("services", "projections", "domain", "plans", "settings"),
+        ("services", "projections", "domain", "plans", "settings", "observability"),
         ("kafka", *DOOR_LIBRARIES),
         door=True,
         role="Kafka door: the ingest worker and its dead letters",
@@ -144,6 +153,15 @@ LAYERS: tuple[Layer, ...] = (
         role="figures for people (money, numbers, dates, times by locale with Babel, in the "
         "organisation's time zone): the web pages and the CLI's tables",
         folder="incentive_engine/presentation.py",
+    ),
+    Layer(
+        "observability",
+        ("incentive_engine.observability",),
+        ("settings",),
+        ("prometheus_client",),
+        role="Prometheus metrics of the doors and the pipeline processes, their exposition, "
+        "structured (JSON) logs with credentials redacted",
+        folder="incentive_engine/observability/",
     ),
     Layer(
         "settings",
