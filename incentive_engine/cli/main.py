@@ -38,6 +38,7 @@ from incentive_engine.cli.common import (
 from incentive_engine.cli.gamification import gamification_commands
 from incentive_engine.cli.imports import mappings_app
 from incentive_engine.cli.kpis import kpi_app
+from incentive_engine.cli.notify import notify_app
 from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.quotas import quota_app
 from incentive_engine.cli.simulation import simulation_commands
@@ -1145,6 +1146,7 @@ app.add_typer(kpi_app, name="kpi")
 app.add_typer(void_app, name="void")
 app.add_typer(adjust_app, name="adjust")
 app.add_typer(mappings_app, name="mappings")
+app.add_typer(notify_app, name="notify")
 for commands in (
     commission_commands,
     attainment_commands,

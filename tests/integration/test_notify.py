@@ -1,0 +1,424 @@
+"""The notifier delivers the notification stream to people, against real components: a local
+HTTP webhook receiver (stdlib http.server in a thread) that checks signatures, a local SMTP
+server (aiosmtpd), the read-model database as a SQLite file, and the test broker for the
+Kafka source (issue 19 item 5)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
+
+from incentive_engine.domain.events import Payout, PeriodClosed
+from incentive_engine.notify.messages import verify
+from incentive_engine.notify.notifier import Notifier, Stats
+from incentive_engine.notify.sources import OutboxSource
+from incentive_engine.services import notifications as service
+from incentive_engine.services.replay import facts_until
+from incentive_engine.settings import Settings
+from incentive_engine.store.event_store import EventStore
+from plans.documents import publication
+from projections import notifications as ledger
+from projections.runner import make_engine
+from tests.broker import free_port
+from tests.examples.plans import plan, rep, tiered
+from tests.factories import won
+
+SECRET = "s3cret-for-the-team-channel"
+PLAN = plan(
+    tiered(),
+    points={"activities": {"call_connected": 1}, "won_deal": 10},
+    badges=[{"id": "first", "name": "First win", "kind": "first_won_deal"}],
+)
+
+
+# ------------------------------------------------------------------ the real receivers
+
+
+class Receiver:
+    """A local webhook receiver: records every POST; ``/flaky`` answers 500 to the first
+    attempt of each notification, ``/down`` always 500, ``/gone`` 410, anything else 200."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.seen: set[tuple[str, str]] = set()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                notification_id = self.headers.get("X-Incentive-Notification-Id", "")
+                receiver.posts.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                key = (self.path, notification_id)
+                code = 200
+                if self.path == "/down" or (self.path == "/flaky" and key not in receiver.seen):
+                    code = 500
+                elif self.path == "/gone":
+                    code = 410
+                receiver.seen.add(key)
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def at(self, path: str) -> list[dict[str, Any]]:
+        """The posts a path received, bodies decoded."""
+        return [{**p, "json": json.loads(p["body"])} for p in self.posts if p["path"] == path]
+
+
+class Mailbox:
+    """aiosmtpd handler keeping every message received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        mail = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.messages.append((list(envelope.rcpt_tos), mail))
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """The webhook receiver for the module."""
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    """A local SMTP server (no TLS) for the module."""
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+# ------------------------------------------------------------------ a store with news
+
+
+def history() -> list[Any]:
+    """A plan with points and a badge, two reps under a manager, a first win (statement,
+    rank and badge news) and a closed quarter (pay news)."""
+    return [
+        publication(PLAN.plan),
+        rep("mgr", role="manager"),
+        rep("an", manager_id="mgr"),
+        rep("binh"),
+        won("D1", 45_000_000, rep_id="an", close_date="2026-01-20"),
+    ]
+
+
+def closed() -> PeriodClosed:
+    """Q1 closed, paying An 1,900,000 VND."""
+    return PeriodClosed(
+        event_id="close:2026-Q1",
+        period="2026-Q1",
+        closed_at="2026-04-02T00:00:00Z",
+        payouts=[
+            Payout(
+                rep_id="an",
+                plan_id="example",
+                version=1,
+                earned=Decimal(1_900_000),
+                total=Decimal(1_900_000),
+                statement_hash="h",
+            )
+        ],
+    )
+
+
+@pytest.fixture()
+def place(tmp_path: Path, receiver: Receiver) -> Iterator[tuple[Path, Receiver]]:
+    """A fresh store in a temporary folder (the receiver's posts cleared)."""
+    receiver.posts.clear()
+    receiver.seen.clear()
+    with EventStore(Settings(store_url=f"sqlite:///{tmp_path / 'events.db'}")) as store:
+        store.append([*history(), closed()])
+    yield tmp_path, receiver
+
+
+def settings_for(tmp_path: Path, receiver: Receiver, *hooks: dict[str, Any], **kw: Any) -> Settings:
+    """Settings with webhooks at the receiver (paths) and fast retries."""
+    webhooks = [
+        {
+            "name": h.get("name", h["path"].strip("/")),
+            "secret": SECRET,
+            **h,
+            "url": receiver.url + h["path"],
+        }
+        for h in hooks
+    ]
+    for h in webhooks:
+        h.pop("path")
+    values: dict[str, Any] = {
+        "store_url": f"sqlite:///{tmp_path / 'events.db'}",
+        "notify_webhooks": webhooks,
+        "notify_backoff_seconds": 0.01,
+        "notify_max_attempts": 3,
+        **kw,
+    }
+    return Settings(**values)
+
+
+def run(settings: Settings, *, drain: bool = True) -> Stats:
+    """One one-shot run of the notifier on the outbox (a fresh process, as after a restart)."""
+    views = make_engine(settings.resolved_views_url())
+    with EventStore(settings) as store:
+        source = OutboxSource(store, views)
+        notifier = Notifier(
+            settings, views, source, lambda: facts_until(store, store.max_position())[0]
+        )
+        return notifier.run_once(drain=drain)
+
+
+def ledger_rows(settings: Settings) -> list[ledger.Delivery]:
+    """Every delivery in the ledger."""
+    views: Engine = make_engine(settings.resolved_views_url())
+    with views.connect() as conn:
+        return ledger.deliveries(conn)
+
+
+# ------------------------------------------------------------------ webhooks
+
+
+def test_webhooks_are_signed_and_each_notification_is_sent_once_even_after_a_restart(
+    place: tuple[Path, Receiver],
+) -> None:
+    tmp_path, receiver = place
+    settings = settings_for(tmp_path, receiver, {"path": "/team"})
+    stats = run(settings)
+    posts = receiver.at("/team")
+    kinds = sorted(p["json"]["kind"] for p in posts)
+    assert kinds == ["badge_awarded", "period_closed", "rank_changed", "statement_changed"]
+    assert stats.delivered == 4 and stats.dead == 0
+    for post in posts:
+        headers = post["headers"]
+        assert headers["X-Incentive-Signature"].startswith("sha256=")
+        assert verify(SECRET, post["body"], headers["X-Incentive-Signature"])
+        assert not verify("another-secret-of-16+", post["body"], headers["X-Incentive-Signature"])
+        assert int(headers["X-Incentive-Timestamp"]) == post["json"]["sent_at"]
+        assert abs(time.time() - post["json"]["sent_at"]) < 60
+        assert headers["X-Incentive-Notification-Id"] == post["json"]["id"]
+    # a restart (a new process reading the same outbox and ledger) sends nothing again
+    assert run(settings).delivered == 0
+    assert len(receiver.at("/team")) == 4
+    # the outbox read again from its start still finds every id delivered
+    views = make_engine(settings.resolved_views_url())
+    with views.begin() as conn:
+        ledger.move_cursor(conn, "outbox", 0)
+    again = run(settings)
+    assert (again.read, again.queued, again.delivered) == (4, 0, 0)
+    # new news is delivered, and only it
+    with EventStore(settings) as store:
+        store.append([won("D2", 10_000_000, rep_id="binh", close_date="2026-02-02")])
+    run(settings)
+    new = [p["json"]["id"] for p in receiver.at("/team")[4:]]
+    assert "statement_changed:won-D2:binh" in new and len(new) == len(set(new))
+
+
+def test_a_500_is_retried_with_backoff_and_then_delivered(place: tuple[Path, Receiver]) -> None:
+    tmp_path, receiver = place
+    settings = settings_for(tmp_path, receiver, {"path": "/flaky", "kinds": ["statement_changed"]})
+    stats = run(settings)
+    assert (stats.delivered, stats.failed, stats.dead) == (1, 1, 0)
+    [row] = ledger_rows(settings)
+    assert (row.status, row.attempts, row.last_error) == ("delivered", 2, None)
+    first, second = receiver.at("/flaky")
+    assert first["json"]["id"] == second["json"]["id"] == "statement_changed:won-D1:an"
+
+
+def test_after_the_last_attempt_a_delivery_is_dead_lettered_listed_and_retryable(
+    place: tuple[Path, Receiver],
+) -> None:
+    from typer.testing import CliRunner
+
+    from incentive_engine.cli.main import app
+
+    tmp_path, receiver = place
+    down = settings_for(
+        tmp_path, receiver, {"name": "hook", "path": "/down", "kinds": ["statement_changed"]}
+    )
+    stats = run(down)
+    assert (stats.delivered, stats.failed, stats.dead) == (0, 3, 1)
+    assert len(receiver.at("/down")) == 3  # max attempts, then no more
+    [row] = ledger_rows(down)
+    assert (row.status, row.attempts) == ("dead", 3)
+    assert row.last_error is not None and "HTTP 500" in row.last_error
+    cli = CliRunner()
+    env = {"INCENTIVE_STORE_URL": down.store_url}
+    listed = cli.invoke(app, ["notify", "dead-letters", "--format", "json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    [letter] = json.loads(listed.stdout)
+    assert letter["notification_id"] == "statement_changed:won-D1:an"
+    assert letter["target"] == "webhook:hook" and letter["attempts"] == 3
+    # the receiver is fixed (same endpoint name, now answering): retry delivers it
+    retried = cli.invoke(app, ["notify", "retry", "--target", "webhook:hook"], env=env)
+    assert "requeued 1" in retried.stdout
+    fixed = settings_for(
+        tmp_path, receiver, {"name": "hook", "path": "/ok", "kinds": ["statement_changed"]}
+    )
+    assert run(fixed).delivered == 1
+    assert [r.status for r in ledger_rows(fixed)] == ["delivered"]
+
+
+def test_a_4xx_is_not_retried(place: tuple[Path, Receiver]) -> None:
+    tmp_path, receiver = place
+    settings = settings_for(tmp_path, receiver, {"path": "/gone", "kinds": ["statement_changed"]})
+    assert run(settings).dead == 1
+    assert len(receiver.at("/gone")) == 1
+
+
+def test_pay_reaches_only_readers_allowed_to_see_it(place: tuple[Path, Receiver]) -> None:
+    tmp_path, receiver = place
+    hooks = [
+        {"path": "/team", "kinds": ["period_closed"]},
+        {"path": "/payroll", "kinds": ["period_closed"], "viewer": "finance:payroll"},
+        {"path": "/mgr", "kinds": ["period_closed"], "viewer": "manager:mgr"},
+        {"path": "/other", "kinds": ["period_closed"], "viewer": "manager:binh"},
+    ]
+    run(settings_for(tmp_path, receiver, *hooks))
+    totals = {
+        p: [x["json"].get("total") for x in receiver.at(p)]
+        for p in ("/team", "/payroll", "/mgr", "/other")
+    }
+    assert totals == {
+        "/team": [None],
+        "/payroll": ["1900000"],
+        "/mgr": ["1900000"],
+        "/other": [None],
+    }
+    assert receiver.at("/team")[0]["json"]["period"] == "2026-Q1"
+
+
+def test_a_rep_switching_a_kind_off_is_not_announced(place: tuple[Path, Receiver]) -> None:
+    tmp_path, receiver = place
+    settings = settings_for(tmp_path, receiver, {"path": "/team"})
+    views = make_engine(settings.resolved_views_url())
+    ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+    service.set_preferences(
+        views, "an", default_language="vi", at=ledger_now(), disable=["badge_awarded:webhook"]
+    )
+    run(settings)
+    assert "badge_awarded" not in {p["json"]["kind"] for p in receiver.at("/team")}
+
+
+def ledger_now() -> Any:
+    """Now, in UTC."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def test_slack_and_teams_get_their_incoming_webhook_shapes(place: tuple[Path, Receiver]) -> None:
+    tmp_path, receiver = place
+    settings = settings_for(
+        tmp_path,
+        receiver,
+        {"path": "/slack", "format": "slack", "kinds": ["badge_awarded"]},
+        {"path": "/teams", "format": "teams", "kinds": ["badge_awarded"]},
+        web_locale="en",
+    )
+    run(settings)
+    [slack] = receiver.at("/slack")
+    assert (
+        slack["json"]["text"]
+        == "Badge awarded · an: You earned the badge “First win” on 20 Jan 2026."
+    )
+    assert [b["type"] for b in slack["json"]["blocks"]] == ["header", "section", "context"]
+    [teams] = receiver.at("/teams")
+    [card] = teams["json"]["attachments"]
+    assert teams["json"]["type"] == "message"
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert card["content"]["type"] == "AdaptiveCard"
+    texts = [b["text"] for b in card["content"]["body"]]
+    assert "You earned the badge “First win” on 20 Jan 2026." in texts
+    assert verify(SECRET, teams["body"], teams["headers"]["X-Incentive-Signature"])
+
+
+# ------------------------------------------------------------------ e-mail
+
+
+def test_email_reaches_each_rep_in_their_language(
+    place: tuple[Path, Receiver], smtp: tuple[Mailbox, int]
+) -> None:
+    tmp_path, receiver = place
+    box, port = smtp
+    box.messages.clear()
+    settings = settings_for(
+        tmp_path, receiver, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False
+    )
+    views = make_engine(settings.resolved_views_url())
+    ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+    now = ledger_now()
+    service.set_preferences(views, "an", default_language="vi", at=now, email="an@example.vn")
+    service.set_preferences(
+        views, "binh", default_language="vi", at=now, email="binh@example.com", language="en"
+    )
+    with EventStore(settings) as store:
+        store.append([won("D2", 10_000_000, rep_id="binh", close_date="2026-02-02")])
+    run(settings)
+    mails = {(tuple(to), m["Subject"]): m for to, m in box.messages}
+    closed_vi = mails[(("an@example.vn",), "[incentive-engine] Chốt kỳ · 2026-Q1")]
+    assert "Kỳ 2026-Q1 đã chốt: bạn được trả 1.900.000\u00a0₫." in closed_vi.get_content()
+    badge_vi = mails[(("an@example.vn",), "[incentive-engine] Nhận huy hiệu")]
+    assert "Bạn đã đạt huy hiệu “First win” ngày 20/01/2026." in badge_vi.get_content()
+    assert closed_vi["X-Incentive-Notification-Id"] == "period_closed:close:2026-Q1:an"
+    binh = [m for (to, _), m in mails.items() if to == ("binh@example.com",)]
+    subjects = sorted(m["Subject"] for m in binh)
+    assert "[incentive-engine] Statement changed" in subjects
+    changed = next(m for m in binh if m["Subject"] == "[incentive-engine] Statement changed")
+    assert "Your statement changed." in changed.get_content()
+    # sent once: a second run sends no mail again
+    count = len(box.messages)
+    run(settings)
+    assert len(box.messages) == count
+
+
+def test_email_off_for_a_kind_and_bad_preferences_are_refused(tmp_path: Path) -> None:
+    from incentive_engine.domain.errors import Invalid
+
+    views = make_engine(f"sqlite:///{tmp_path / 'views.db'}")
+    ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+    now = ledger_now()
+    prefs = service.set_preferences(
+        views, "an", default_language="vi", at=now, email="an@example.vn", disable=["*:email"]
+    )
+    assert not prefs.wants("email", "period_closed") and prefs.wants("webhook", "period_closed")
+    prefs = service.set_preferences(
+        views, "an", default_language="vi", at=now, enable=["period_closed:email"]
+    )
+    assert prefs.wants("email", "period_closed") and not prefs.wants("email", "rank_changed")
+    assert prefs.email == "an@example.vn"  # kept when not given
+    for bad, field in (
+        ({"language": "fr"}, "language"),
+        ({"email": "not-an-address"}, "email"),
+        ({"disable": ["payday:email"]}, "payday"),
+        ({"disable": ["rank_changed:sms"]}, "sms"),
+    ):
+        with pytest.raises(Invalid, match=field):
+            service.set_preferences(views, "an", default_language="vi", at=now, **bad)  # type: ignore[arg-type]
+    assert service.preferences(views, "an", "vi").email == "an@example.vn"  # nothing half-written
