@@ -6,6 +6,7 @@ notifier does not know which it reads."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
@@ -93,8 +94,11 @@ class KafkaSource:
 
     name = "kafka"
 
-    def __init__(self, bootstrap: str, topic: str, group: str) -> None:
-        """Join ``group`` on ``topic`` at ``bootstrap``."""
+    def __init__(
+        self, bootstrap: str, topic: str, group: str, *, join_seconds: float = 30.0
+    ) -> None:
+        """Join ``group`` on ``topic`` at ``bootstrap`` (waiting at most ``join_seconds`` for
+        partitions before a read reports nothing)."""
         from kafka import KafkaConsumer
 
         self.consumer = KafkaConsumer(
@@ -107,11 +111,27 @@ class KafkaSource:
             session_timeout_ms=6000,
         )
         self._pending = False
+        self.join_seconds = join_seconds
+
+    def _caught_up(self) -> bool | None:
+        """Whether every assigned partition is read to its end (None: none assigned yet)."""
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return None
+        ends = self.consumer.end_offsets(assigned)
+        return all(self.consumer.position(tp) >= ends[tp] for tp in assigned)
 
     def read(self, limit: int) -> list[dict[str, Any]]:
-        """The next messages of the topic (one poll); a value that is not a JSON object is
-        skipped (nothing the publisher writes)."""
-        batches = self.consumer.poll(timeout_ms=500, max_records=limit)
+        """The next messages of the topic (none once every partition is read to its end); a
+        value that is not a notification object is skipped (nothing the publisher writes)."""
+        deadline = time.monotonic() + self.join_seconds
+        while True:
+            batches = self.consumer.poll(timeout_ms=500, max_records=limit)
+            if batches:
+                break
+            caught_up = self._caught_up()
+            if caught_up or (caught_up is None and time.monotonic() > deadline):
+                return []
         found: list[dict[str, Any]] = []
         for records in batches.values():
             for record in records:

@@ -29,10 +29,13 @@ from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from plans.documents import publication
 from projections import notifications as ledger
-from projections.runner import make_engine
+from projections.runner import ProjectionRunner, make_engine
 from tests.broker import free_port
 from tests.examples.plans import plan, rep, tiered
 from tests.factories import won
+from tests.integration.test_kafka import broker
+
+__all__ = ["broker"]  # the session's broker fixture
 
 SECRET = "s3cret-for-the-team-channel"
 PLAN = plan(
@@ -422,3 +425,99 @@ def test_email_off_for_a_kind_and_bad_preferences_are_refused(tmp_path: Path) ->
         with pytest.raises(Invalid, match=field):
             service.set_preferences(views, "an", default_language="vi", at=now, **bad)  # type: ignore[arg-type]
     assert service.preferences(views, "an", "vi").email == "an@example.vn"  # nothing half-written
+
+
+# ------------------------------------------------------------------ the API route
+
+
+def test_a_rep_reads_and_sets_only_their_own_preferences_through_the_api(tmp_path: Path) -> None:
+    from api.auth import Role
+    from tests.conftest import sqlite_settings
+    from tests.e2e.api_helpers import api_settings, auth, client
+
+    settings = api_settings(sqlite_settings(tmp_path))
+    with client(settings) as app:
+        an = auth(settings, Role.REP, "an")
+        url = "/v1/me/notification-preferences"
+        got = app.get(url, headers=an)
+        assert got.status_code == 200, got.text
+        assert got.json()["rep_id"] == "an" and got.json()["channels"]["period_closed"]["email"]
+        put = app.put(
+            url,
+            headers=an,
+            json={
+                "language": "en",
+                "email": "an@example.vn",
+                "channels": {"rank_changed": {"email": False}},
+            },
+        )
+        assert put.status_code == 200, put.text
+        assert put.json()["channels"]["rank_changed"] == {"email": False, "webhook": True}
+        # binh's view is binh's own: an's choices are not there
+        binh = app.get(url, headers=auth(settings, Role.REP, "binh")).json()
+        assert binh["rep_id"] == "binh" and binh["email"] is None
+        # a rep id in the body is refused (no one sets another rep's preferences)
+        assert app.put(url, headers=an, json={"rep_id": "binh"}).status_code == 422
+        bad = app.put(url, headers=an, json={"channels": {"payday": {"email": True}}})
+        assert bad.status_code == 422 and "payday" in bad.text
+        assert app.put(url, headers=an, json={"email": "nope"}).status_code == 422
+        assert app.get(url, headers=auth(settings, Role.FINANCE, "fin")).status_code == 403
+        assert app.get(url).status_code == 401
+        assert app.get(url, headers=an).json()["email"] == "an@example.vn"
+
+
+# ------------------------------------------------------------------ the Kafka source
+
+
+def test_the_kafka_topic_is_read_through_the_same_notifier(
+    broker: str, place: tuple[Path, Receiver]
+) -> None:
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    from incentive_engine.notify.sources import KafkaSource
+    from projections.publisher import Publisher
+
+    tmp_path, receiver = place
+    topic = f"notify-{time.monotonic_ns()}"
+    admin = KafkaAdminClient(bootstrap_servers=broker)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    admin.close()
+    settings = settings_for(tmp_path, receiver, {"path": "/team"})
+    views = make_engine(settings.resolved_views_url())
+
+    def deliver() -> Stats:
+        source = KafkaSource(broker, topic, f"g-{topic}")
+        try:
+            with EventStore(settings) as store:
+                notifier = Notifier(settings, views, source, lambda: facts_until(store, 0)[0])
+                return notifier.run_once(drain=True)
+        finally:
+            source.close()
+
+    with EventStore(settings) as store:  # what `incentive-engine publish` does
+        producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+        publisher = Publisher(producer, topic, store=store, refold=lambda p: facts_until(store, p))
+        runner = ProjectionRunner(store, views, [publisher])
+        publisher.prime(*facts_until(store, 0))
+        runner.run()
+        for _ in range(2):  # the page published again: the same ids
+            producer.send(
+                topic,
+                key=b"an",
+                value=json.dumps(
+                    {
+                        "id": "statement_changed:won-D1:an",
+                        "kind": "statement_changed",
+                        "rep_id": "an",
+                        "event_id": "won-D1",
+                        "period": None,
+                    }
+                ).encode(),
+            )
+        producer.close()
+    stats = deliver()
+    ids = [p["json"]["id"] for p in receiver.at("/team")]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 4
+    assert stats.read == 6 and stats.delivered == 4
+    assert deliver().read == 0  # offsets committed: a restart reads nothing again
