@@ -521,3 +521,98 @@ def test_the_kafka_topic_is_read_through_the_same_notifier(
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 4
     assert stats.read == 6 and stats.delivered == 4
     assert deliver().read == 0  # offsets committed: a restart reads nothing again
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+def test_on_postgresql_the_ledger_retries_and_never_sends_twice(
+    pg_schema: str, receiver: Receiver
+) -> None:
+    from tests.conftest import postgres_settings
+
+    receiver.posts.clear()
+    receiver.seen.clear()
+    base = postgres_settings(pg_schema)
+    settings = base.model_copy(
+        update={
+            "notify_webhooks": Settings(
+                notify_webhooks=[
+                    {"name": "flaky", "url": receiver.url + "/flaky", "secret": SECRET}
+                ]
+            ).notify_webhooks,
+            "notify_backoff_seconds": 0.01,
+        }
+    )
+    with EventStore(settings) as store:
+        store.append([*history(), closed()])
+    first = run(settings)
+    assert (first.delivered, first.failed, first.dead) == (4, 4, 0)
+    assert {(r.status, r.attempts) for r in ledger_rows(settings)} == {("delivered", 2)}
+    assert run(settings).delivered == 0
+    assert len(receiver.at("/flaky")) == 8
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_the_command_line_sets_preferences_and_delivers_one_shot(
+    place: tuple[Path, Receiver],
+) -> None:
+    from typer.testing import CliRunner
+
+    from incentive_engine.cli.main import app
+
+    tmp_path, receiver = place
+    hooks = [{"name": "team", "url": receiver.url + "/cli", "secret": SECRET, "format": "json"}]
+    env = {
+        "INCENTIVE_STORE_URL": f"sqlite:///{tmp_path / 'events.db'}",
+        "INCENTIVE_NOTIFY_WEBHOOKS": json.dumps(hooks),
+    }
+    cli = CliRunner()
+    args = ["notify", "prefs", "an", "--language", "en", "--disable", "rank_changed:*"]
+    shown = cli.invoke(app, [*args, "--format", "json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.stdout)
+    assert record["language"] == "en"
+    assert record["channels"]["rank_changed"] == {"email": False, "webhook": False}
+    refused = cli.invoke(app, ["notify", "prefs", "an", "--email", "x@"], env=env)
+    assert refused.exit_code == 1 and "email 'x@' is not an e-mail address" in refused.output
+    done = cli.invoke(app, ["notify"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "delivered 3" in done.stdout
+    assert sorted(p["json"]["kind"] for p in receiver.at("/cli")) == [
+        "badge_awarded",
+        "period_closed",
+        "statement_changed",
+    ]
+
+
+def test_follow_delivers_news_as_it_is_appended_until_stopped(
+    place: tuple[Path, Receiver],
+) -> None:
+    tmp_path, receiver = place
+    settings = settings_for(tmp_path, receiver, {"path": "/live", "kinds": ["statement_changed"]})
+    views = make_engine(settings.resolved_views_url())
+    stop = threading.Event()
+    with EventStore(settings) as store:
+        notifier = Notifier(
+            settings, views, OutboxSource(store, views), lambda: facts_until(store, 0)[0]
+        )
+        thread = threading.Thread(
+            target=notifier.follow, args=(stop,), kwargs={"poll_seconds": 0.05}
+        )
+        thread.start()
+        try:
+            store.append([won("D3", 5_000_000, rep_id="binh", close_date="2026-02-03")])
+            deadline = time.monotonic() + 10
+            while len(receiver.at("/live")) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            thread.join(10)
+    assert not thread.is_alive()
+    assert sorted(p["json"]["id"] for p in receiver.at("/live")) == [
+        "statement_changed:won-D1:an",
+        "statement_changed:won-D3:binh",
+    ]
