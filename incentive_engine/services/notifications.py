@@ -1,7 +1,8 @@
 """Notification delivery use cases shared by the doors: each rep's preferences (read, set,
 validated), and routing a notification to its targets (webhooks, e-mail) under those
 preferences and the one visibility rule (news carrying pay reaches only readers allowed to
-see that rep's pay; other readers get it without the figures)."""
+see that rep's pay; other readers get it without the figures, or not at all when the news
+itself is pay, as a badge is)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,12 @@ KINDS = ("statement_changed", "rank_changed", "badge_awarded", "period_closed", 
 CHANNELS = ("email", "webhook")
 """How news reaches people."""
 LANGUAGES = ("vi", "en")
-PAY_FIELDS = ("total", "earned")
-"""Fields of a notification that are pay (a closed period's paid total)."""
+PAY_FIELDS = ("total", "earned", "points")
+"""Fields of a notification that are pay: a closed period's paid total, a rep's points (a
+plan's board may hide them: left out unless the reader may see the rep's pay)."""
+WHOLLY_PAY = ("badge_awarded",)
+"""Kinds of news that are pay as a whole: the badges a rep holds are shown to those who may
+see their pay (``/v1/reps/{rep}/badges``), so the news goes to no one else."""
 EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 
 
@@ -140,9 +145,14 @@ def without_pay(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def pay_day(message: dict[str, Any]) -> date | None:
-    """The day whose reporting lines decide who sees the notification's pay."""
+    """The day whose reporting lines decide who sees the notification's pay: the period's
+    last day, or the day a badge was earned."""
     try:
         return figure_day(Period.parse(str(message.get("period"))))
+    except ValueError:
+        pass
+    try:
+        return date.fromisoformat(str(message.get("earned_on")))
     except ValueError:
         return None
 
@@ -177,7 +187,10 @@ def route(
             if endpoint.kinds is not None and kind not in endpoint.kinds:
                 continue
             body = message
-            if carries_pay(message) and not endpoint_sees(endpoint, message, facts):
+            pay = kind in WHOLLY_PAY or carries_pay(message)
+            if pay and not endpoint_sees(endpoint, message, facts):
+                if kind in WHOLLY_PAY:
+                    continue
                 body = without_pay(message)
             rows.append({**base, "target": f"webhook:{endpoint.name}", "body": body})
     if settings.smtp_host and prefs.email and prefs.wants("email", kind):

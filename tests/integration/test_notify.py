@@ -212,7 +212,7 @@ def test_webhooks_are_signed_and_each_notification_is_sent_once_even_after_a_res
     place: tuple[Path, Receiver],
 ) -> None:
     tmp_path, receiver = place
-    settings = settings_for(tmp_path, receiver, {"path": "/team"})
+    settings = settings_for(tmp_path, receiver, {"path": "/team", "viewer": "finance:ops"})
     stats = run(settings)
     posts = receiver.at("/team")
     kinds = sorted(p["json"]["kind"] for p in posts)
@@ -303,7 +303,16 @@ def test_pay_reaches_only_readers_allowed_to_see_it(place: tuple[Path, Receiver]
         {"path": "/mgr", "kinds": ["period_closed"], "viewer": "manager:mgr"},
         {"path": "/other", "kinds": ["period_closed"], "viewer": "manager:binh"},
     ]
+    hooks += [
+        {"path": "/channel", "kinds": ["badge_awarded", "rank_changed"]},
+        {"path": "/coach", "kinds": ["badge_awarded", "rank_changed"], "viewer": "manager:mgr"},
+    ]
     run(settings_for(tmp_path, receiver, *hooks))
+    # a badge held is pay: not on a channel whose reader may not see An's pay; nor points
+    [rank] = [p["json"] for p in receiver.at("/channel")]
+    assert rank["kind"] == "rank_changed" and rank["rank"] == 1 and "points" not in rank
+    coach = {p["json"]["kind"]: p["json"] for p in receiver.at("/coach")}
+    assert coach["rank_changed"]["points"] == "10" and coach["badge_awarded"]["name"] == "First win"
     totals = {
         p: [x["json"].get("total") for x in receiver.at(p)]
         for p in ("/team", "/payroll", "/mgr", "/other")
@@ -319,7 +328,7 @@ def test_pay_reaches_only_readers_allowed_to_see_it(place: tuple[Path, Receiver]
 
 def test_a_rep_switching_a_kind_off_is_not_announced(place: tuple[Path, Receiver]) -> None:
     tmp_path, receiver = place
-    settings = settings_for(tmp_path, receiver, {"path": "/team"})
+    settings = settings_for(tmp_path, receiver, {"path": "/team", "viewer": "finance:ops"})
     views = make_engine(settings.resolved_views_url())
     ledger.metadata.create_all(views, tables=list(ledger.TABLES))
     service.set_preferences(
@@ -341,8 +350,8 @@ def test_slack_and_teams_get_their_incoming_webhook_shapes(place: tuple[Path, Re
     settings = settings_for(
         tmp_path,
         receiver,
-        {"path": "/slack", "format": "slack", "kinds": ["badge_awarded"]},
-        {"path": "/teams", "format": "teams", "kinds": ["badge_awarded"]},
+        {"path": "/slack", "format": "slack", "kinds": ["badge_awarded"], "viewer": "manager:mgr"},
+        {"path": "/teams", "format": "teams", "kinds": ["badge_awarded"], "viewer": "finance:f"},
         web_locale="en",
     )
     run(settings)
@@ -483,7 +492,7 @@ def test_the_kafka_topic_is_read_through_the_same_notifier(
     admin = KafkaAdminClient(bootstrap_servers=broker)
     admin.create_topics([NewTopic(topic, 2, 1)])
     admin.close()
-    settings = settings_for(tmp_path, receiver, {"path": "/team"})
+    settings = settings_for(tmp_path, receiver, {"path": "/team", "viewer": "finance:ops"})
     views = make_engine(settings.resolved_views_url())
 
     def deliver() -> Stats:
@@ -538,7 +547,12 @@ def test_on_postgresql_the_ledger_retries_and_never_sends_twice(
         update={
             "notify_webhooks": Settings(
                 notify_webhooks=[
-                    {"name": "flaky", "url": receiver.url + "/flaky", "secret": SECRET}
+                    {
+                        "name": "flaky",
+                        "url": receiver.url + "/flaky",
+                        "secret": SECRET,
+                        "viewer": "finance:ops",
+                    }
                 ]
             ).notify_webhooks,
             "notify_backoff_seconds": 0.01,
@@ -564,7 +578,9 @@ def test_the_command_line_sets_preferences_and_delivers_one_shot(
     from incentive_engine.cli.main import app
 
     tmp_path, receiver = place
-    hooks = [{"name": "team", "url": receiver.url + "/cli", "secret": SECRET, "format": "json"}]
+    hooks = [
+        {"name": "team", "url": receiver.url + "/cli", "secret": SECRET, "viewer": "finance:f"}
+    ]
     env = {
         "INCENTIVE_STORE_URL": f"sqlite:///{tmp_path / 'events.db'}",
         "INCENTIVE_NOTIFY_WEBHOOKS": json.dumps(hooks),
