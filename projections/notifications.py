@@ -206,30 +206,34 @@ def _delivery(mapping: Any) -> Delivery:
 def enqueue(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Add pending deliveries, each (notification id, target) once ever: a notification read
     again (a page published again, a restart) is never delivered twice. How many were new."""
-    added = 0
+    if not rows:
+        return 0
+    table = notification_deliveries
+    known = {
+        (n, t)
+        for n, t in conn.execute(
+            select(table.c.notification_id, table.c.target).where(
+                table.c.notification_id.in_({r["notification_id"] for r in rows})
+            )
+        )
+    }
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
-        exists = conn.scalar(
-            select(func.count())
-            .select_from(notification_deliveries)
-            .where(
-                notification_deliveries.c.notification_id == row["notification_id"],
-                notification_deliveries.c.target == row["target"],
-            )
-        )
-        if exists:
+        key = (row["notification_id"], row["target"])
+        if key in known or key in fresh:
             continue
-        conn.execute(
-            insert(notification_deliveries).values(
-                **{**row, "body": json.dumps(row["body"], ensure_ascii=False)},
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=row["created_at"],
-                last_error=None,
-                delivered_at=None,
-            )
-        )
-        added += 1
-    return added
+        fresh[key] = {
+            **row,
+            "body": json.dumps(row["body"], ensure_ascii=False),
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": row["created_at"],
+            "last_error": None,
+            "delivered_at": None,
+        }
+    if fresh:
+        conn.execute(insert(table), list(fresh.values()))
+    return len(fresh)
 
 
 def due(conn: Connection, now: datetime, limit: int) -> list[Delivery]:
@@ -244,6 +248,18 @@ def due(conn: Connection, now: datetime, limit: int) -> list[Delivery]:
         .limit(limit)
     )
     return [_delivery(r._mapping) for r in rows]
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """When the soonest pending delivery is due (None when none is pending)."""
+    found = conn.scalar(
+        select(func.min(notification_deliveries.c.next_attempt_at)).where(
+            notification_deliveries.c.status == PENDING
+        )
+    )
+    if isinstance(found, str):  # SQLite's MIN over a DATETIME column answers its text
+        found = datetime.fromisoformat(found)
+    return _aware(found)
 
 
 def record_attempt(
@@ -351,6 +367,7 @@ __all__ = [
     "enqueue",
     "load_preferences",
     "move_cursor",
+    "next_due",
     "read_outbox",
     "record_attempt",
     "requeue",

@@ -223,10 +223,9 @@ class Notifier:
     def pending_wait(self) -> float | None:
         """Seconds until the next pending delivery is due (None when none is pending)."""
         with self.views.connect() as conn:
-            pending = ledger.deliveries(conn, ledger.PENDING, limit=100_000)
-        if not pending:
+            soonest = ledger.next_due(conn)
+        if soonest is None:
             return None
-        soonest = min(d.next_attempt_at for d in pending)
         return max(0.0, (soonest - self.clock()).total_seconds())
 
     def run_once(self, *, drain: bool = False, stop: threading.Event | None = None) -> Stats:
