@@ -315,6 +315,9 @@ class Settings(BaseSettings):
     notify_backoff_max_seconds: float = Field(
         600.0, gt=0, le=86_400, description="The longest wait between two attempts."
     )
+    notify_concurrency: int = Field(
+        8, ge=1, le=256, description="Deliveries attempted at once (a slow receiver waits alone)."
+    )
     notify_timeout_seconds: float = Field(
         10.0, gt=0, le=300, description="Timeout of one webhook request or SMTP session."
     )

@@ -12,13 +12,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from incentive_engine.domain.facts import Facts
 from incentive_engine.notify import messages
@@ -190,35 +191,61 @@ class Notifier:
         seconds = self.settings.notify_backoff_seconds * 2 ** (attempts - 1)
         return timedelta(seconds=min(seconds, self.settings.notify_backoff_max_seconds))
 
+    def _outcome(self, delivery: ledger.Delivery) -> DeliveryFailed | None:
+        """One attempt's failure, or None when delivered (never raises: a fault of ours, such
+        as a message that cannot be written, fails the attempt rather than the notifier)."""
+        try:
+            self._attempt(delivery)
+        except DeliveryFailed as failed:
+            return failed
+        except Exception as error:  # one bad delivery never stops the others
+            return DeliveryFailed(f"{type(error).__name__}: {error}")
+        return None
+
     def deliver_due(self, stats: Stats) -> int:
-        """Attempt every delivery now due; how many were attempted."""
+        """Attempt every delivery now due, ``notify_concurrency`` at a time (a slow receiver
+        does not hold the others up), recording each group's outcomes as it ends; how many
+        were attempted."""
         with self.views.connect() as conn:
             batch = ledger.due(conn, self.clock(), self.page)
-        for delivery in batch:
-            attempts = delivery.attempts + 1
-            error: str | None = None
-            status = ledger.DELIVERED
-            try:
-                self._attempt(delivery)
-                stats.delivered += 1
-            except DeliveryFailed as failed:
-                error = str(failed)
-                stats.failed += 1
-                last = failed.permanent or attempts >= self.settings.notify_max_attempts
-                status = ledger.DEAD if last else ledger.PENDING
-                stats.dead += status == ledger.DEAD
-            now = self.clock()
-            with self.views.begin() as conn:
-                ledger.record_attempt(
-                    conn,
-                    delivery,
-                    status=status,
-                    attempts=attempts,
-                    next_attempt_at=now + self.backoff(attempts) if error else now,
-                    error=error,
-                    at=now,
-                )
+        size = self.settings.notify_concurrency
+        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="notify") as pool:
+            for start in range(0, len(batch), size):
+                group = batch[start : start + size]
+                outcomes = list(pool.map(self._outcome, group))
+                now = self.clock()
+                with self.views.begin() as conn:
+                    for delivery, failed in zip(group, outcomes, strict=True):
+                        self._record(conn, delivery, failed, now, stats)
         return len(batch)
+
+    def _record(
+        self,
+        conn: Connection,
+        delivery: ledger.Delivery,
+        failed: DeliveryFailed | None,
+        now: datetime,
+        stats: Stats,
+    ) -> None:
+        """Write one attempt's outcome: delivered, pending with a backoff, or dead."""
+        attempts = delivery.attempts + 1
+        status = ledger.DELIVERED
+        if failed is None:
+            stats.delivered += 1
+        else:
+            stats.failed += 1
+            last = failed.permanent or attempts >= self.settings.notify_max_attempts
+            status = ledger.DEAD if last else ledger.PENDING
+            stats.dead += status == ledger.DEAD
+        ledger.record_attempt(
+            conn,
+            delivery,
+            status=status,
+            attempts=attempts,
+            next_attempt_at=now + self.backoff(attempts) if failed else now,
+            error=None if failed is None else str(failed),
+            at=now,
+        )
 
     def pending_wait(self) -> float | None:
         """Seconds until the next pending delivery is due (None when none is pending)."""
