@@ -632,3 +632,16 @@ def test_follow_delivers_news_as_it_is_appended_until_stopped(
         "statement_changed:won-D1:an",
         "statement_changed:won-D3:binh",
     ]
+
+
+def test_a_delivery_whose_endpoint_was_removed_is_dead_lettered_saying_so(
+    place: tuple[Path, Receiver],
+) -> None:
+    tmp_path, receiver = place
+    before = settings_for(tmp_path, receiver, {"path": "/down", "kinds": ["statement_changed"]})
+    run(before, drain=False)  # queued, first attempt failed
+    after = settings_for(tmp_path, receiver, notify_max_attempts=2)  # the endpoint removed
+    stats = run(after)
+    [row] = ledger_rows(after)
+    assert (row.status, stats.dead) == ("dead", 1)
+    assert row.last_error == "webhook:down is no longer configured"
