@@ -32,7 +32,18 @@ class WebhookEndpoint(BaseModel):
     format: Literal["json", "slack", "teams"] = Field(
         "json", description="json (the notification), slack or teams (incoming webhooks)."
     )
-    kinds: list[str] | None = Field(None, description="Only these kinds (default: all).")
+    kinds: (
+        list[
+            Literal[
+                "statement_changed",
+                "rank_changed",
+                "badge_awarded",
+                "period_closed",
+                "dispute_updated",
+            ]
+        ]
+        | None
+    ) = Field(None, description="Only these kinds of news (default: all).")
     viewer: str | None = Field(
         None,
         pattern=r"^(rep|manager|finance|plan_admin|integration):[^:]+$",

@@ -93,8 +93,11 @@ def _switch(
                 f"{name} {item!r}: unknown channel {channel!r}; known: {', '.join(CHANNELS)}"
             )
         for k in kinds:
-            for c in channels:
-                (result.setdefault(k, set()).discard if on else result.setdefault(k, set()).add)(c)
+            off_now = result.setdefault(k, set())
+            if on:
+                off_now.difference_update(channels)
+            else:
+                off_now.update(channels)
     return {k: sorted(v) for k, v in sorted(result.items()) if v}
 
 

@@ -645,3 +645,24 @@ def test_a_delivery_whose_endpoint_was_removed_is_dead_lettered_saying_so(
     [row] = ledger_rows(after)
     assert (row.status, stats.dead) == ("dead", 1)
     assert row.last_error == "webhook:down is no longer configured"
+
+
+def test_endpoints_name_only_known_kinds_the_same_the_publisher_sends() -> None:
+    from typing import get_args
+
+    from incentive_engine.settings import WebhookEndpoint
+
+    [kinds_list, _] = get_args(WebhookEndpoint.model_fields["kinds"].annotation)
+    assert get_args(get_args(kinds_list)[0]) == service.KINDS
+    with pytest.raises(ValueError, match="payday"):
+        Settings(
+            notify_webhooks=[
+                {"name": "x", "url": "http://h", "secret": SECRET, "kinds": ["payday"]}
+            ]
+        )
+    with pytest.raises(ValueError, match="viewer"):
+        Settings(
+            notify_webhooks=[{"name": "x", "url": "http://h", "secret": SECRET, "viewer": "boss"}]
+        )
+    with pytest.raises(ValueError, match="secret"):
+        Settings(notify_webhooks=[{"name": "x", "url": "http://h", "secret": "short"}])
