@@ -336,6 +336,11 @@ class Settings(BaseSettings):
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP session with STARTTLS.")
     smtp_ssl: bool = Field(False, description="Connect with TLS from the start (port 465).")
+    smtp_ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) the SMTP server's certificate is verified with "
+        "(default: the system's).",
+    )
     smtp_user: str | None = Field(None, description="SMTP user name (unset: no login).")
     smtp_password: str | None = Field(None, description="SMTP password.")
     smtp_from: str = Field(

@@ -80,17 +80,19 @@ def send_email(settings: Settings, to: str, subject: str, text: str, notificatio
     mail.set_content(text, charset="utf-8")
     assert settings.smtp_host is not None
     timeout = settings.notify_timeout_seconds
+    context = ssl.create_default_context(
+        cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    )
     try:
         if settings.smtp_ssl:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.smtp_host, settings.smtp_port, timeout=timeout,
-                context=ssl.create_default_context(),
+                settings.smtp_host, settings.smtp_port, timeout=timeout, context=context,
             )  # fmt: skip
         else:
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
         with smtp:
             if settings.smtp_starttls and not settings.smtp_ssl:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
             if settings.smtp_user:
                 smtp.login(settings.smtp_user, settings.smtp_password or "")
             smtp.send_message(mail)

@@ -666,3 +666,104 @@ def test_endpoints_name_only_known_kinds_the_same_the_publisher_sends() -> None:
         )
     with pytest.raises(ValueError, match="secret"):
         Settings(notify_webhooks=[{"name": "x", "url": "http://h", "secret": "short"}])
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files), for a local TLS server."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "smtp.pem", folder / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_email_over_starttls_with_a_login(place: tuple[Path, Receiver]) -> None:
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    tmp_path, receiver = place
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(
+        server: object, session: object, envelope: object, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"mail-pass")
+
+    box, port = Mailbox(), free_port()
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_tls,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=authenticator,
+    )
+    controller.start()
+    try:
+        settings = settings_for(
+            tmp_path,
+            receiver,
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_ca_file=cert,
+            smtp_user="notifier",
+            smtp_password="mail-pass",
+        )
+        views = make_engine(settings.resolved_views_url())
+        ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+        service.set_preferences(
+            views, "an", default_language="en", at=ledger_now(), email="an@example.vn"
+        )
+        stats = run(settings)
+        assert stats.dead == 0 and stats.delivered == len(box.messages) == 4
+        assert logins and all(login == (b"notifier", b"mail-pass") for login in logins)
+        # a wrong password is an SMTP error: retried, then dead-lettered, never a crash
+        wrong = settings.model_copy(  # aiosmtpd stalls a failed login: a short timeout
+            update={"smtp_password": "nope", "notify_max_attempts": 1, "notify_timeout_seconds": 1}
+        )
+        with EventStore(settings) as store:
+            store.append([won("D9", 1_000_000, rep_id="an", close_date="2026-03-03")])
+        failed = run(wrong)
+        assert (failed.delivered, failed.dead) == (0, 1)
+        dead = [r for r in ledger_rows(settings) if r.status == "dead"]
+        assert dead[0].target == "email" and "SMTP 127.0.0.1" in (dead[0].last_error or "")
+    finally:
+        controller.stop()
