@@ -90,6 +90,12 @@ TABLES = (notification_outbox, notification_deliveries, notifier_cursor, notific
 """Every table of notification delivery (for the migrations)."""
 
 
+def create_tables(engine: Engine) -> Engine:
+    """Create the notification tables in a read-model database (when missing); the engine."""
+    metadata.create_all(engine, tables=list(TABLES))
+    return engine
+
+
 class OutboxProducer:
     """A producer with the ``send``/``flush`` of a KafkaProducer that writes the publisher's
     messages into the outbox table instead: the notification stream on the embedded default.
@@ -361,6 +367,7 @@ __all__ = [
     "TABLES",
     "Delivery",
     "OutboxProducer",
+    "create_tables",
     "cursor",
     "deliveries",
     "due",

@@ -102,8 +102,7 @@ def dead_letters(
         from incentive_engine.cli.common import fail
 
         fail(f"--status {status!r}: choose dead, pending or delivered", 2)
-    views = make_engine(settings_of(ctx).resolved_views_url())
-    ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+    views = ledger.create_tables(make_engine(settings_of(ctx).resolved_views_url()))
     with views.connect() as conn:
         rows = [d.row() for d in ledger.deliveries(conn, status)]
     emit(rows, fmt, title=f"{status} deliveries")
@@ -124,8 +123,7 @@ def retry(
     from projections import notifications as ledger
     from projections.runner import make_engine
 
-    views = make_engine(settings_of(ctx).resolved_views_url())
-    ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+    views = ledger.create_tables(make_engine(settings_of(ctx).resolved_views_url()))
     with views.begin() as conn:
         moved = ledger.requeue(conn, datetime.now(UTC), notification_id, target)
     console.print(f"requeued {moved} dead-lettered delivery(ies)")
@@ -155,8 +153,7 @@ def prefs(
     from projections.runner import make_engine
 
     settings = settings_of(ctx)
-    views = make_engine(settings.resolved_views_url())
-    ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+    views = ledger.create_tables(make_engine(settings.resolved_views_url()))
     default = settings.locale or settings.web_locale
     if language or email or no_email or enable or disable:
         found = service.set_preferences(

@@ -149,7 +149,7 @@ class Notifier:
         self.clock = clock
         self.endpoints = {f"webhook:{e.name}": e for e in settings.notify_webhooks}
         self.default_language = settings.locale or settings.web_locale
-        ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+        ledger.create_tables(views)
 
     def intake(self, stats: Stats) -> int:
         """Read one page of the stream into the ledger; how many notifications were read."""

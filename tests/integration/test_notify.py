@@ -329,8 +329,7 @@ def test_pay_reaches_only_readers_allowed_to_see_it(place: tuple[Path, Receiver]
 def test_a_rep_switching_a_kind_off_is_not_announced(place: tuple[Path, Receiver]) -> None:
     tmp_path, receiver = place
     settings = settings_for(tmp_path, receiver, {"path": "/team", "viewer": "finance:ops"})
-    views = make_engine(settings.resolved_views_url())
-    ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+    views = ledger.create_tables(make_engine(settings.resolved_views_url()))
     service.set_preferences(
         views, "an", default_language="vi", at=ledger_now(), disable=["badge_awarded:webhook"]
     )
@@ -383,8 +382,7 @@ def test_email_reaches_each_rep_in_their_language(
     settings = settings_for(
         tmp_path, receiver, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False
     )
-    views = make_engine(settings.resolved_views_url())
-    ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+    views = ledger.create_tables(make_engine(settings.resolved_views_url()))
     now = ledger_now()
     service.set_preferences(views, "an", default_language="vi", at=now, email="an@example.vn")
     service.set_preferences(
@@ -413,8 +411,7 @@ def test_email_reaches_each_rep_in_their_language(
 def test_email_off_for_a_kind_and_bad_preferences_are_refused(tmp_path: Path) -> None:
     from incentive_engine.domain.errors import Invalid
 
-    views = make_engine(f"sqlite:///{tmp_path / 'views.db'}")
-    ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+    views = ledger.create_tables(make_engine(f"sqlite:///{tmp_path / 'views.db'}"))
     now = ledger_now()
     prefs = service.set_preferences(
         views, "an", default_language="vi", at=now, email="an@example.vn", disable=["*:email"]
@@ -747,8 +744,7 @@ def test_email_over_starttls_with_a_login(place: tuple[Path, Receiver]) -> None:
             smtp_user="notifier",
             smtp_password="mail-pass",
         )
-        views = make_engine(settings.resolved_views_url())
-        ledger.metadata.create_all(views, tables=list(ledger.TABLES))
+        views = ledger.create_tables(make_engine(settings.resolved_views_url()))
         service.set_preferences(
             views, "an", default_language="en", at=ledger_now(), email="an@example.vn"
         )
