@@ -5,6 +5,7 @@ notifier does not know which it reads."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any, Protocol
@@ -95,10 +96,19 @@ class KafkaSource:
     name = "kafka"
 
     def __init__(
-        self, bootstrap: str, topic: str, group: str, *, join_seconds: float = 30.0
+        self,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        *,
+        join_seconds: float = 30.0,
+        max_poll_interval_ms: int = 600_000,
+        session_timeout_ms: int = 10_000,
     ) -> None:
         """Join ``group`` on ``topic`` at ``bootstrap`` (waiting at most ``join_seconds`` for
-        partitions before a read reports nothing)."""
+        partitions before a read reports nothing). Between two reads the notifier delivers
+        what is due, which may take minutes with slow receivers: ``max_poll_interval_ms``
+        leaves it that long before the group gives its partitions away."""
         from kafka import KafkaConsumer
 
         self.consumer = KafkaConsumer(
@@ -107,8 +117,8 @@ class KafkaSource:
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_interval_ms=3000,
-            session_timeout_ms=6000,
+            max_poll_interval_ms=max_poll_interval_ms,
+            session_timeout_ms=session_timeout_ms,
         )
         self._pending = False
         self.join_seconds = join_seconds
@@ -149,8 +159,12 @@ class KafkaSource:
 
     def committed(self) -> None:
         """Commit the consumed offsets."""
+        from kafka.errors import CommitFailedError
+
         if self._pending:
-            self.consumer.commit()
+            # the group moved on (a rebalance): what was read is read again, the ledger has it
+            with contextlib.suppress(CommitFailedError):
+                self.consumer.commit()
             self._pending = False
 
     def close(self) -> None:

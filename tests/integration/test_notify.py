@@ -493,7 +493,9 @@ def test_the_kafka_topic_is_read_through_the_same_notifier(
     views = make_engine(settings.resolved_views_url())
 
     def deliver() -> Stats:
-        source = KafkaSource(broker, topic, f"g-{topic}")
+        source = KafkaSource(  # the test broker forms a group fast with these (DESIGN §4)
+            broker, topic, f"g-{topic}", max_poll_interval_ms=3000, session_timeout_ms=6000
+        )
         try:
             with EventStore(settings) as store:
                 notifier = Notifier(settings, views, source, lambda: facts_until(store, 0)[0])
