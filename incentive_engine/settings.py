@@ -8,7 +8,7 @@ from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_STORE_URL = "sqlite:///incentive-engine.db"
@@ -16,6 +16,43 @@ DEFAULT_TOKEN_MINUTES = 30
 """How long an API token issued by the engine lives, unless configured."""
 MAX_TOKEN_MINUTES = 24 * 60
 """The longest an engine-issued API token may live (machines use API keys instead)."""
+
+
+class WebhookEndpoint(BaseModel):
+    """One outgoing webhook of the notifier: where, signed with which secret, in which shape,
+    for which kinds of news, and who reads it (pay goes only to readers allowed to see it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$", description="Its name in the ledger.")
+    url: str = Field(pattern=r"^https?://", description="The receiver's URL.")
+    secret: str = Field(
+        min_length=16, description="Signs each body: X-Incentive-Signature (HMAC-SHA256)."
+    )
+    format: Literal["json", "slack", "teams"] = Field(
+        "json", description="json (the notification), slack or teams (incoming webhooks)."
+    )
+    kinds: (
+        list[
+            Literal[
+                "statement_changed",
+                "rank_changed",
+                "badge_awarded",
+                "period_closed",
+                "dispute_updated",
+            ]
+        ]
+        | None
+    ) = Field(None, description="Only these kinds of news (default: all).")
+    viewer: str | None = Field(
+        None,
+        pattern=r"^(rep|manager|finance|plan_admin|integration):[^:]+$",
+        description=(
+            "Who reads this endpoint (ROLE:SUBJECT, e.g. finance:payroll or manager:m1): "
+            "news carrying pay reaches it only for the reps that viewer may see; without it "
+            "the pay figures are left out."
+        ),
+    )
 
 
 class Settings(BaseSettings):
@@ -294,6 +331,52 @@ class Settings(BaseSettings):
             "`authorization: credentials`). Unset, /metrics answers 404 there: scrape the "
             "unauthenticated `serve --metrics-port` on a private network instead."
         ),
+    )
+    notify_webhooks: list[WebhookEndpoint] = Field(
+        default_factory=list,
+        description=(
+            'The notifier\'s webhooks, JSON: [{"name": "team", "url": "https://...", '
+            '"secret": "...", "format": "json|slack|teams", "kinds": [...], "viewer": '
+            '"finance:payroll"}].'
+        ),
+    )
+    notify_kafka_bootstrap: str | None = Field(
+        None,
+        description=(
+            "Kafka brokers the notifier reads the notification topic from; unset, it reads "
+            "the outbox in the read-model database (the embedded default)."
+        ),
+    )
+    notify_topic: str = Field("incentive.notifications", description="The notification topic.")
+    notify_group: str = Field("incentive-notifier", description="The notifier's consumer group.")
+    notify_max_attempts: int = Field(
+        6, ge=1, le=100, description="Attempts per delivery before it is dead-lettered."
+    )
+    notify_backoff_seconds: float = Field(
+        2.0, gt=0, le=3600, description="Wait after the first failed attempt (then doubled)."
+    )
+    notify_backoff_max_seconds: float = Field(
+        600.0, gt=0, le=86_400, description="The longest wait between two attempts."
+    )
+    notify_concurrency: int = Field(
+        8, ge=1, le=256, description="Deliveries attempted at once (a slow receiver waits alone)."
+    )
+    notify_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Timeout of one webhook request or SMTP session."
+    )
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail (unset: no e-mail).")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP session with STARTTLS.")
+    smtp_ssl: bool = Field(False, description="Connect with TLS from the start (port 465).")
+    smtp_ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) the SMTP server's certificate is verified with "
+        "(default: the system's).",
+    )
+    smtp_user: str | None = Field(None, description="SMTP user name (unset: no login).")
+    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_from: str = Field(
+        "incentive-engine@localhost", description="The From address of notification e-mail."
     )
 
     def resolved_views_url(self) -> str:

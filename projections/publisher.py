@@ -42,6 +42,7 @@ from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.leaderboards import LeaderboardError, Metric, ranking
 from incentive_engine.domain.periods import Period, PeriodKind
 from incentive_engine.store.event_store import EventStore, RecordedEvent
+from plans.documents import PlanError, PlanVersion
 from plans.evaluate import EvaluationError, PlanBook
 from plans.points import Badge, badges
 from projections.base import Projection
@@ -99,13 +100,41 @@ def notifications(
         case ManualAdjustment():
             reps, period = [event.rep_id], event.period
         case PeriodClosed():
-            kind, period = "period_closed", event.period
-            reps = [p.rep_id for p in event.payouts]
+            return _closed(facts, event)
         case _ if event.type.startswith("Dispute"):  # type: ignore[attr-defined]
             kind = "dispute_updated"
             rep = getattr(event, "rep_id", None)
             reps = [rep] if rep else []
     return [Notification(kind, r, event.event_id, period) for r in dict.fromkeys(reps)]
+
+
+def _closed(facts: Facts, event: PeriodClosed) -> list[Notification]:
+    """A closed period's news for each rep paid in it, with the total paid and its currency
+    (pay: the notifier delivers it only to readers allowed to see it)."""
+    currencies: dict[tuple[str, int], str | None] = {}
+    paid: dict[str, tuple[Decimal, str | None]] = {}
+    for payout in event.payouts:
+        key = (payout.plan_id, payout.version)
+        if key not in currencies:
+            found = facts.plan_versions.get(payout.plan_id, {}).get(payout.version)
+            try:
+                currencies[key] = PlanVersion.from_event(found).plan.currency if found else None
+            except PlanError:
+                currencies[key] = None
+        total, currency = paid.get(payout.rep_id, (Decimal(0), currencies[key]))
+        if currency != currencies[key]:  # two plans paying in two currencies: no one total
+            currency = None
+        paid[payout.rep_id] = (total + payout.total, currency)
+    return [
+        Notification(
+            "period_closed",
+            rep_id,
+            event.event_id,
+            event.period,
+            detail={"total": str(total), "currency": currency} if currency else {},
+        )
+        for rep_id, (total, currency) in paid.items()
+    ]
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from incentive_engine.cli.observe import (
     observe,
     observed_run,
 )
+from incentive_engine.cli.notify import notify_app
 from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.progress import progress
 from incentive_engine.cli.quotas import quota_app
@@ -1255,6 +1256,7 @@ app.add_typer(kpi_app, name="kpi")
 app.add_typer(void_app, name="void")
 app.add_typer(adjust_app, name="adjust")
 app.add_typer(mappings_app, name="mappings")
+app.add_typer(notify_app, name="notify")
 for commands in (
     commission_commands,
     attainment_commands,

@@ -111,6 +111,16 @@ LAYERS: tuple[Layer, ...] = (
         folder="incentive_engine/kafka/",
     ),
     Layer(
+        "notify",
+        ("incentive_engine.notify",),
+        ("services", "projections", "domain", "plans", "settings", "presentation"),
+        ("kafka", "sqlalchemy", *DOOR_LIBRARIES),
+        door=True,
+        role="notification door: reads the notification stream (outbox or Kafka topic) and "
+        "delivers it as signed webhooks (JSON, Slack, Teams) and e-mail over SMTP",
+        folder="incentive_engine/notify/",
+    ),
+    Layer(
         "services",
         ("incentive_engine.services",),
         ("projections", "store", "domain", "plans", "settings"),
@@ -229,7 +239,19 @@ EXEMPTIONS: tuple[Exemption, ...] = (
             "services; it may name that public handle, never the store's internals "
             "(chain, postgres_log, recorders)",
         )
-        for door in ("api", "cli", "kafka")
+        for door in ("api", "cli", "kafka", "notify")
+    ),
+    Exemption(
+        "incentive_engine.cli.notify",
+        "incentive_engine.notify.notifier",
+        "composition root: `notify` runs the notification door's notifier; imported lazily",
+        only_in_function=True,
+    ),
+    Exemption(
+        "incentive_engine.cli.notify",
+        "incentive_engine.notify.sources",
+        "composition root: `notify` picks the notifier's source (outbox or Kafka topic)",
+        only_in_function=True,
     ),
     Exemption(
         "incentive_engine.cli.main",

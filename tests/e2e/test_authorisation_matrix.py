@@ -211,6 +211,9 @@ MATRIX: dict[tuple[str, str], list[Entry]] = {
     ],
     ("post", "/v1/quotas/allocate"): [e(F, P, body={})],
     ("get", "/v1/access-log"): [e(F)],
+    # a rep's (or manager's) own notification preferences: the route names no rep
+    ("get", "/v1/me/notification-preferences"): [e(R, M)],
+    ("put", "/v1/me/notification-preferences"): [e(R, M, body={"language": "en"})],
 }
 OPEN = {("get", "/healthz"), ("get", "/readyz")}
 """Routes that answer without credentials."""
@@ -256,7 +259,7 @@ def call(c: TestClient, s: Settings, key: tuple[str, str], entry: Entry, caller:
     if "rep_query" in params:
         params["rep"] = params.pop("rep_query")
     kwargs: dict[str, Any] = {"params": params, "headers": headers_of(s, caller)}
-    if method == "post":
+    if method in ("post", "put"):
         kwargs["json"] = entry.body
     return c.request(method.upper(), url, **kwargs)
 

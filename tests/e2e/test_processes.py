@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -143,7 +144,7 @@ def test_docker_compose_file_is_coherent_and_its_commands_parse(
     engine_services = {
         n: s for n, s in services.items() if s.get("image", "").startswith("incentive")
     }
-    assert set(engine_services) == {"api", "projector", "worker", "publisher"}
+    assert set(engine_services) == {"api", "projector", "worker", "publisher", "notifier"}
     for name, service in engine_services.items():
         env = {k: str(v) for k, v in service["environment"].items()}
         assert env["INCENTIVE_STORE_URL"].startswith(store), name
@@ -168,6 +169,28 @@ def test_docker_compose_file_is_coherent_and_its_commands_parse(
             source = volume.split(":")[0]
             assert source.startswith((".", "/")) or source in compose["volumes"], volume
     assert services["worker"]["deploy"]["replicas"] >= 2
+    notifier = services["notifier"]
+    assert notifier["command"][:2] == ["notify", "--follow"]
+    notifier_env = {k: str(v) for k, v in notifier["environment"].items()}
+    assert notifier_env["INCENTIVE_NOTIFY_KAFKA_BOOTSTRAP"] in advertised
+    assert notifier["depends_on"]["kafka"]["condition"] == "service_healthy"
+    publisher_topic = services["publisher"]["command"]
+    assert (
+        notifier_env["INCENTIVE_NOTIFY_TOPIC"]
+        == publisher_topic[publisher_topic.index("--topic") + 1]
+    )
+    defaults = {  # compose's ${NAME:-default} as it reads an unset variable
+        k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", v) for k, v in notifier_env.items()
+    }
+    for key in [k for k in os.environ if k.startswith("INCENTIVE_")]:
+        monkeypatch.delenv(key)
+    for key, value in defaults.items():
+        monkeypatch.setenv(key, value)
+    from incentive_engine.settings import Settings
+
+    parsed = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert parsed.notify_kafka_bootstrap == "kafka:9092" and parsed.notify_webhooks == []
+    assert not parsed.smtp_host and parsed.smtp_port == 587
     assert "INCENTIVE_API_SECRET" in services["api"]["environment"]
 
 

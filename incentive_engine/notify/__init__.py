@@ -1,0 +1,2 @@
+"""The notification door: delivers the notification stream to people (webhooks, Slack,
+Microsoft Teams, e-mail)."""
