@@ -38,6 +38,7 @@ from incentive_engine.cli.common import (
 from incentive_engine.cli.gamification import gamification_commands
 from incentive_engine.cli.imports import mappings_app
 from incentive_engine.cli.kpis import kpi_app
+from incentive_engine.cli.notify import notify_app
 from incentive_engine.cli.observe import (
     MetricsHost,
     MetricsPort,
@@ -46,7 +47,6 @@ from incentive_engine.cli.observe import (
     observe,
     observed_run,
 )
-from incentive_engine.cli.notify import notify_app
 from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.progress import progress
 from incentive_engine.cli.quotas import quota_app
