@@ -23,7 +23,7 @@ READ_ONLY = frozenset(
         "period checks", "plan list", "plan show", "plan acceptances",
         "territory list", "territory report", "territory unassigned", "territory gaps",
         "territory design", "quota list", "quota rollup", "audit verify", "audit explain",
-        "audit export", "audit checkpoint", "void list", "adjust list", "kpi",
+        "audit export", "audit checkpoint", "void list", "adjust list", "kpi", "notify",
     }
 )  # fmt: skip
 """Commands (or whole groups) that only read the event store: they never create one. The

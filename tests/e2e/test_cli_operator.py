@@ -31,7 +31,12 @@ runner = CliRunner()
 def test_a_command_that_only_reads_never_creates_a_store(tmp_path: Path) -> None:
     path = tmp_path / "typo" / "events.db"
     store = f"sqlite:///{path}"
-    for args in (["payouts", "2026-Q1"], ["statement", "an", "2026-Q1"], ["kpi", "leads"]):
+    for args in (
+        ["payouts", "2026-Q1"],
+        ["statement", "an", "2026-Q1"],
+        ["kpi", "leads"],
+        ["notify"],
+    ):
         result = cli(store, *args)
         assert result.exit_code == EXIT_NO_STORE, result.output
         assert str(path) in result.stderr and "init" in result.stderr
