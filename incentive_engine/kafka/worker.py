@@ -79,6 +79,9 @@ class WorkerConfig:
     restarted worker reads it again), while the messages behind it are stored."""
     retry_ms: int = 500
     """How often waiting messages are retried when no new messages arrive."""
+    store_retry_max_s: float = 5.0
+    """The longest wait between two attempts to store a batch while the store is unreachable
+    (the wait starts at 0.1 s and doubles)."""
     scope: str = "crm"
     """The event types this worker's source may write (``domain.scopes``): CRM facts by
     default; a message of another type is dead-lettered with the reason."""
@@ -348,7 +351,7 @@ class IngestWorker:
                 log.warning("store unavailable (%s); retrying the batch in %.1fs", exc, delay)
                 if stop.wait(delay):
                     raise
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, self.config.store_retry_max_s)
 
     def handle(
         self, service: IngestService, producer: KafkaProducer, messages: list[ConsumerRecord]

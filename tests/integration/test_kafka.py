@@ -318,6 +318,7 @@ def test_a_dropped_postgres_connection_mid_stream_is_retried(
     events = [hired("an")] + [call("an", i) for i in range(3000)]
     produce(broker, config.topic, [("an", as_message(e)) for e in events])
     config.max_records = 100
+    config.store_retry_max_s = 0.4  # the store is back as soon as the kills stop
     worker = IngestWorker(settings, config)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,))
