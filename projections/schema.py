@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 
+from incentive_engine.domain.errors import Unavailable
 from projections.migrations import HEAD
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ VERSION_TABLE = "alembic_version"
 """Where Alembic keeps the database's revision."""
 
 
-class SchemaError(Exception):
+class SchemaError(Unavailable):
     """The read-model database cannot be brought to this code's schema (said why)."""
 
 
@@ -185,7 +186,8 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
     after the schema."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            key = "incentive-engine:migrate:" + str(conn.scalar(text("SELECT current_schema()")))
+            schema = _postgres_schema(engine, conn)
+            key = "incentive-engine:migrate:" + schema
             conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
             conn.commit()
             try:
@@ -211,6 +213,21 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
                 yield conn
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _postgres_schema(engine: Engine, conn: Connection) -> str:
+    """The schema the read models live in (created when missing: the read-model database
+    may be opened before the event store that shares its schema)."""
+    found = conn.scalar(text("SELECT current_schema()"))
+    if found is not None:
+        return str(found)
+    options = str(engine.url.query.get("options", ""))
+    wanted = options.partition("search_path=")[2].split()[0].split(",")[0] if options else ""
+    if not wanted:
+        raise SchemaError("the read-model database's PostgreSQL URL names no schema")
+    conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{wanted}"'))
+    conn.commit()
+    return wanted
 
 
 def differences(engine: Engine) -> list[Any]:

@@ -38,6 +38,7 @@ from incentive_engine.cli.common import (
 from incentive_engine.cli.gamification import gamification_commands
 from incentive_engine.cli.imports import mappings_app
 from incentive_engine.cli.kpis import kpi_app
+from incentive_engine.cli.operations import db_app, upgrade_on_start
 from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.quotas import quota_app
 from incentive_engine.cli.simulation import simulation_commands
@@ -472,6 +473,7 @@ def serve(
         check_keys(settings)
     except RuntimeError as exc:
         fail(str(exc))
+    upgrade_on_start(ctx)
     uvicorn.run(create_app(settings), host=host, port=port)
 
 
@@ -832,6 +834,7 @@ def project(
     from projections.runner import ProjectionRunner, make_engine
 
     settings = settings_of(ctx)
+    upgrade_on_start(ctx)
     views = make_engine(settings.resolved_views_url())
     with EventStore(settings) as store, Engine(settings, store=store, views=views) as engine:
         runner = ProjectionRunner(store, views, facts=lambda: engine.snapshot().facts)
@@ -1145,6 +1148,7 @@ app.add_typer(kpi_app, name="kpi")
 app.add_typer(void_app, name="void")
 app.add_typer(adjust_app, name="adjust")
 app.add_typer(mappings_app, name="mappings")
+app.add_typer(db_app, name="db")
 for commands in (
     commission_commands,
     attainment_commands,

@@ -120,7 +120,7 @@ def test_a_new_projection_version_is_refused_until_a_migration_rebuilds_it(
     class CountsV2(EventCounts):
         version = 2
 
-    with pytest.raises(ReadModelOutdated, match="event_counts.*version 1.*db upgrade"):
+    with pytest.raises(ReadModelOutdated, match=r"event_counts.*version 1.*db upgrade"):
         runner(store, settings, [EventIndex(), CountsV2()])
     views = make_engine(settings.resolved_views_url())
     with views.begin() as conn:
