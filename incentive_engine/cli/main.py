@@ -38,7 +38,7 @@ from incentive_engine.cli.common import (
 from incentive_engine.cli.gamification import gamification_commands
 from incentive_engine.cli.imports import mappings_app
 from incentive_engine.cli.kpis import kpi_app
-from incentive_engine.cli.operations import db_app, upgrade_on_start
+from incentive_engine.cli.operations import backup, db_app, restore, upgrade_on_start
 from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.quotas import quota_app
 from incentive_engine.cli.simulation import simulation_commands
@@ -1149,6 +1149,8 @@ app.add_typer(void_app, name="void")
 app.add_typer(adjust_app, name="adjust")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(db_app, name="db")
+app.command("backup")(backup)
+app.command("restore")(restore)
 for commands in (
     commission_commands,
     attainment_commands,

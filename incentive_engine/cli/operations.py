@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from incentive_engine.cli.common import console, errors, fail, settings_of
@@ -53,3 +56,36 @@ def upgrade_on_start(ctx: typer.Context) -> None:
     done = database.upgrade(settings_of(ctx))
     if done.action != "none":
         errors.print(done.summary(), markup=False)
+
+
+def backup(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A new (or empty) folder to write the backup to.")],
+) -> None:
+    """Back up the store while it runs: the event store and the read-model database (SQLite
+    online backup; PostgreSQL: pg_dump of the schema), the checkpoint key and a manifest of
+    checksums. The folder is owner-only: it holds pay data and the signing key."""
+    from incentive_engine.services import backup as service
+
+    done = service.backup(settings_of(ctx), path)
+    console.print(done.summary(), markup=False)
+
+
+def restore(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A folder written by `backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a store that already holds events.")
+    ] = False,
+) -> None:
+    """Restore a backup into the configured store (refused if it holds anything, unless
+    --force), bring the read models to this release's schema, then verify the log as
+    `audit verify` does; exit 1 if it does not verify."""
+    from incentive_engine.services import backup as service
+
+    done = service.restore(settings_of(ctx), path, force=force)
+    for warning in done.warnings:
+        errors.print(f"warning: {warning}", markup=False)
+    if not done.verified:
+        fail(done.summary())
+    console.print(done.summary(), markup=False)
