@@ -27,9 +27,8 @@ from tests.factories import call
 from tests.integration.test_audit import seeded
 
 READS = (
-    ("statement", "an", "2026-Q1", "--format", "json"),
-    ("payouts", "2026-Q1", "--format", "json"),
-    ("payouts", "2026-Q2", "--format", "json"),
+    ("statement", "an", "2026-Q1", "--format", "json"),  # sealed
+    ("payouts", "2026-Q2", "--format", "json"),  # open, computed from the restored log
 )
 
 
@@ -42,16 +41,18 @@ def cli(settings: Settings, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def outputs(settings: Settings) -> list[str]:
+def outputs(settings: Settings, reads: tuple[tuple[str, ...], ...] = READS) -> list[str]:
     found = []
-    for args in READS:
+    for args in reads:
         code, out = cli(settings, *args)
         assert code == 0, out
         found.append(out)
     return found
 
 
-def prepared(settings: Settings, clock: StepClock) -> list[str]:
+def prepared(
+    settings: Settings, clock: StepClock, reads: tuple[tuple[str, ...], ...] = READS
+) -> list[str]:
     """A store with a closed period, a signed checkpoint, read models, a saved scenario and
     an idempotency key; the answers to READS."""
     with EventStore(settings, clock=clock) as store:
@@ -69,7 +70,7 @@ def prepared(settings: Settings, clock: StepClock) -> list[str]:
         save_scenario(conn, "richer", result, log_position=3, saved_at=datetime.now(UTC))
         remember(conn, "k1", "crm", "h" * 64, 201, {"appended": 1})
     views.dispose()
-    return outputs(settings)
+    return outputs(settings, reads)
 
 
 def kept(settings: Settings) -> None:
@@ -106,23 +107,21 @@ def test_a_restored_backup_gives_identical_statements_and_a_verified_chain(
     assert "checkpoint" in out  # verified against the signed checkpoint
     assert outputs(fresh) == before
     kept(fresh)
-    code, out = cli(fresh, "audit", "verify")
-    assert code == 0, out
 
     code, out = cli(fresh, "restore", str(tmp_path / "bk"))
     assert code == 1 and "not empty: restore refuses to overwrite it (use --force" in out
     code, out = cli(fresh, "restore", str(tmp_path / "bk"), "--force")
-    assert code == 0, out
-    assert outputs(fresh) == before
+    assert code == 0 and "audit verified" in out, out
 
-    code, out = cli(source, "backup", str(tmp_path / "bk"))
-    assert code == 1 and "exists and is not an empty folder" in out
+    with pytest.raises(service.Invalid, match="exists and is not an empty folder"):
+        service.backup(source, tmp_path / "bk")
     events = tmp_path / "bk" / "events.db"
     data = bytearray(events.read_bytes())
     data[-100] ^= 0xFF
     events.write_bytes(bytes(data))
-    code, out = cli(sqlite_settings(tmp_path / "other"), "restore", str(tmp_path / "bk"))
-    assert code == 1 and "events.db does not match its sha256" in out
+    with pytest.raises(service.Invalid, match=r"events\.db does not match its sha256"):
+        service.restore(sqlite_settings(tmp_path / "other"), tmp_path / "bk")
+    assert not (tmp_path / "other").exists()  # nothing written before the check
 
 
 def test_a_backup_taken_while_a_writer_appends_is_consistent(
@@ -169,7 +168,7 @@ def test_a_postgres_store_restores_from_its_pg_dump(
     key = tmp_path / "checkpoint-key"
     create_key_file(key)
     settings = Settings(store_url=f"{PG_DSN}?schema={pg_schema}", checkpoint_key_file=key)
-    before = prepared(settings, clock)
+    before = prepared(settings, clock, READS[:1])  # each command costs more on PostgreSQL
     done = service.backup(settings, tmp_path / "bk")
     assert (done.events, done.position) == (13, 13)
     assert set(done.files) == {"store.pgdump", "checkpoint-key"}
@@ -179,7 +178,7 @@ def test_a_postgres_store_restores_from_its_pg_dump(
         conn.execute(f'DROP SCHEMA "{pg_schema}" CASCADE')
     restored = service.restore(settings, tmp_path / "bk")
     assert restored.verified, restored.summary()
-    assert outputs(settings) == before
+    assert outputs(settings, READS[:1]) == before
     kept(settings)
     views = make_engine(settings.resolved_views_url())
     with views.connect() as conn:
