@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from incentive_engine.settings import Settings
+from incentive_engine.domain.errors import NotFound
+from incentive_engine.settings import Settings, sqlite_path
 from projections import schema
 from projections.runner import make_engine
 from projections.schema import Upgraded
@@ -37,7 +38,7 @@ def upgrade(settings: Settings, *, progress: Callable[[str], None] | None = None
 
 def current(settings: Settings) -> Revision:
     """The database's revision and this release's newest."""
-    url = settings.resolved_views_url()
+    url = _existing(settings)
     engine = make_engine(url, pooled=False, migrate=False)
     try:
         return Revision(url, schema.current(engine), schema.head())
@@ -47,11 +48,21 @@ def current(settings: Settings) -> Revision:
 
 def check(settings: Settings) -> list[str]:
     """Every way the database differs from what this release expects (empty: none)."""
-    engine = make_engine(settings.resolved_views_url(), pooled=False, migrate=False)
+    engine = make_engine(_existing(settings), pooled=False, migrate=False)
     try:
         return schema.check(engine)
     finally:
         engine.dispose()
+
+
+def _existing(settings: Settings) -> str:
+    """The read-model database's URL; a SQLite file must exist (reading never creates it)."""
+    url = settings.resolved_views_url()
+    if url.startswith("sqlite:"):
+        path = sqlite_path(url)
+        if not path.exists():
+            raise NotFound(f"no read-model database at {path}")
+    return url
 
 
 def _safe(url: str) -> str:
