@@ -129,6 +129,15 @@ def test_a_release_0_1_0_database_upgrades_and_keeps_its_rows(legacy: Settings) 
     assert checked.exit_code == 0, checked.output
 
 
+def test_project_upgrades_on_start_and_says_so(legacy: Settings) -> None:
+    result = CliRunner().invoke(cli, ["--store", legacy.store_url, "project"])
+    assert result.exit_code == 0, result.output
+    assert "read-model database upgraded from an unversioned release to 0001" in result.output
+    assert schema.current(unmigrated(legacy.resolved_views_url())) == "0001"
+    again = CliRunner().invoke(cli, ["--store", legacy.store_url, "project"])
+    assert again.exit_code == 0 and "read-model database" not in again.output
+
+
 def test_a_read_model_of_an_older_projection_version_is_rebuilt_by_the_migration(
     legacy: Settings,
 ) -> None:
