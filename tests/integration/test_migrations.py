@@ -287,14 +287,17 @@ def test_a_release_0_1_0_postgres_database_upgrades_and_keeps_its_rows(
         )
         conn.execute(text("INSERT INTO idempotency_keys VALUES ('k', 'crm', 'h', 201, '{}')"))
     actions: list[str] = []
+    replicas = [unmigrated(url) for _ in range(2)]
     threads = [
-        threading.Thread(target=lambda: actions.append(schema.upgrade(unmigrated(url)).action))
-        for _ in range(2)
+        threading.Thread(target=lambda e=e: actions.append(schema.upgrade(e).action))
+        for e in replicas
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    for e in replicas:
+        e.dispose()
     assert sorted(actions) == ["none", "upgraded"]
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM scenarios")) == 1
