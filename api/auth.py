@@ -294,7 +294,9 @@ class Authenticator:
         if self._revocations is None:
             with self._opening:
                 if self._revocations is None:
-                    engine = make_engine(self.settings.resolved_views_url(), pooled=False)
+                    engine = make_engine(  # its tables ensured in the fail-closed check
+                        self.settings.resolved_views_url(), pooled=False, migrate=False
+                    )
                     self._revocations = Revocations(
                         engine, self.settings.api_revocation_refresh_seconds, wall=self.wall
                     )

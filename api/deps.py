@@ -20,7 +20,6 @@ from incentive_engine.services.engine import CutOn
 from incentive_engine.services.engine import Engine as CoreEngine
 from incentive_engine.settings import Settings
 from projections.access_log import AccessLog
-from projections.base import metadata
 from projections.runner import make_engine
 
 
@@ -55,7 +54,6 @@ async def engine(request: Request) -> Engine:
             if app.state.engine is None:
                 app.state.engine = Engine(app.state.settings)
                 app.state.views = make_engine(app.state.settings.resolved_views_url())
-                metadata.create_all(app.state.views)
                 app.state.access = AccessLog(app.state.views)
             found = app.state.engine
     return found

@@ -33,6 +33,7 @@ from incentive_engine.domain.isolation import Quarantined
 from incentive_engine.store.event_store import EventStore, RecordedEvent, decode_or_marker
 from incentive_engine.store.files import create_private
 from projections.base import FactsSource, Projection, metadata
+from projections.schema import ReadModelOutdated
 
 projection_tracking = SATable(
     "projection_tracking",
@@ -43,10 +44,21 @@ projection_tracking = SATable(
 )
 
 
-def make_engine(url: str, *, pooled: bool = True) -> Engine:
+def make_engine(url: str, *, pooled: bool = True, migrate: bool = True) -> Engine:
     """A SQLAlchemy engine for the read models (SQLite in WAL mode with a busy timeout; its
-    file created owner-only). Unpooled, each use opens and closes its own connection (for
-    a reader as rare as the token deny list's refresh, which should hold no connection)."""
+    file created owner-only), its schema brought to the newest migration unless ``migrate``
+    is False (``projections.schema.ensure``). Unpooled, each use opens and closes its own
+    connection (for a reader as rare as the token deny list's refresh, which should hold no
+    connection)."""
+    engine = _engine(url, pooled=pooled)
+    if migrate:
+        from projections.schema import ensure
+
+        ensure(engine)
+    return engine
+
+
+def _engine(url: str, *, pooled: bool) -> Engine:
     extra: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -107,8 +119,7 @@ class ProjectionRunner:
         self.engine = engine
         self.projections = list(projections)
         self.page_size = page_size
-        metadata.create_all(engine)
-        self._reset_outdated()
+        self._refuse_outdated()
         self._in_memory_positions = {p.name: 0 for p in self.projections if p.in_memory}
 
     def positions(self) -> dict[str, int]:
@@ -119,13 +130,23 @@ class ProjectionRunner:
         found.update(self._in_memory_positions)
         return {p.name: found.get(p.name, 0) for p in self.projections}
 
-    def _reset_outdated(self) -> None:
-        with self.engine.begin() as conn:
+    def _refuse_outdated(self) -> None:
+        """A read model written by another version of its projection is never emptied here:
+        a migration rebuilds it (``projections.schema.reset_read_models``)."""
+        with self.engine.connect() as conn:
             rows = conn.execute(select(projection_tracking.c.name, projection_tracking.c.version))
             versions = {name: version for name, version in rows}
-            for p in self.projections:
-                if versions.get(p.name, p.version) != p.version:
-                    self._reset(conn, p)
+        for p in self.projections:
+            found = versions.get(p.name, p.version)
+            if found != p.version:
+                raise ReadModelOutdated(
+                    f"read model {p.name} was written by version {found} of its projection, "
+                    f"this release writes version {p.version}: run `incentive-engine db "
+                    "upgrade` (a migration rebuilds it from the log)"
+                    if found < p.version
+                    else f"read model {p.name} was written by version {found} of its "
+                    f"projection, newer than this release's {p.version}: upgrade the code"
+                )
 
     def _reset(self, conn: Connection, projection: Projection) -> None:
         projection.reset(conn)

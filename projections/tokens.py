@@ -36,8 +36,10 @@ subject_not_before = Table(
 
 
 def _tables(engine: Engine) -> None:
-    """Create the revocation tables if missing."""
-    metadata.create_all(engine, tables=[revoked_tokens, subject_not_before])
+    """Bring the database to the newest migration (which creates the revocation tables)."""
+    from projections.schema import ensure
+
+    ensure(engine)
 
 
 def revoke_id(engine: Engine, jti: str, *, now: float, reason: str = "") -> None:

@@ -14,11 +14,11 @@ from api.auth import Principal, Role
 from api.body import read_json
 from api.deps import Engine, EngineDep, require
 from api.errors import ApiError
-from api.idempotency import body_hash, recall, remember
 from incentive_engine.domain.events import catalogue_schema
 from incentive_engine.domain.limits import as_utc
 from incentive_engine.domain.scopes import WriteScope
 from incentive_engine.services.ingest import IngestService, RawRecord, SourceReport, scope_errors
+from projections.idempotency import body_hash, recall, remember
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

@@ -422,12 +422,10 @@ def access_log(
 ) -> None:
     """Who read which rep's pay, quota or attainment, when and from where (oldest first)."""
     from projections.access_log import query
-    from projections.base import metadata
     from projections.runner import make_engine
 
     views = make_engine(settings_of(ctx).resolved_views_url())
     try:
-        metadata.create_all(views)
         rows, _ = query(
             views,
             rep_id=rep,

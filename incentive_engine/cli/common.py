@@ -311,7 +311,6 @@ def record_access(
     import getpass
 
     from projections.access_log import AccessLog
-    from projections.base import metadata
     from projections.runner import make_engine
 
     try:
@@ -320,7 +319,6 @@ def record_access(
         user = "unknown"
     views = make_engine(settings_of(ctx).resolved_views_url())
     try:
-        metadata.create_all(views)
         log = AccessLog(views)
         log.record(
             actor_role="cli",

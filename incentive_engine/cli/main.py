@@ -47,6 +47,7 @@ from incentive_engine.cli.observe import (
     observe,
     observed_run,
 )
+from incentive_engine.cli.operations import backup, db_app, restore, upgrade_on_start
 from incentive_engine.cli.plans import plan_app
 from incentive_engine.cli.progress import progress
 from incentive_engine.cli.quotas import quota_app
@@ -507,6 +508,7 @@ def serve(
         check_keys(settings)
     except RuntimeError as exc:
         fail(str(exc))
+    upgrade_on_start(ctx)
     observe(settings, metrics_port, metrics_host)
     # Our logging (JSON or text, one line a request with its id), not uvicorn's.
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
@@ -896,6 +898,7 @@ def project(
     from projections.runner import ProjectionRunner, make_engine
 
     settings = settings_of(ctx)
+    upgrade_on_start(ctx)
     views = make_engine(settings.resolved_views_url())
     with EventStore(settings) as store, Engine(settings, store=store, views=views) as engine:
         runner = ProjectionRunner(store, views, facts=lambda: engine.snapshot().facts)
@@ -1257,6 +1260,9 @@ app.add_typer(void_app, name="void")
 app.add_typer(adjust_app, name="adjust")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(notify_app, name="notify")
+app.add_typer(db_app, name="db")
+app.command("backup")(backup)
+app.command("restore")(restore)
 for commands in (
     commission_commands,
     attainment_commands,

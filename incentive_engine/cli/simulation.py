@@ -77,7 +77,6 @@ def simulate_command(
     """What a plan change would have paid over a window of history, rep by rep: baseline,
     simulated, difference, totals and the distribution of changes. Writes nothing to the log."""
     from incentive_engine.services import simulations
-    from projections.base import metadata
     from projections.runner import make_engine
     from projections.scenarios import save_scenario
 
@@ -96,7 +95,6 @@ def simulate_command(
         advance(len(periods))
     if save is not None:
         engine = make_engine(settings.resolved_views_url())
-        metadata.create_all(engine)
         with engine.begin() as conn:
             save_scenario(
                 conn, save, result.as_dict(), log_position=position, saved_at=datetime.now(UTC)

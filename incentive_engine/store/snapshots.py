@@ -64,7 +64,7 @@ KEEP = 3
 
 metadata = MetaData()
 """The snapshot tables (kept apart from the read models' metadata: store imports no
-projection)."""
+projection; the read-model database's migrations create them)."""
 
 snapshots_table = Table(
     "fact_snapshots",
@@ -172,15 +172,12 @@ def log_tag(store: EventStore, position: int) -> str | None:
 
 
 class SnapshotStore:
-    """Fact snapshots in a SQLAlchemy database (the read-model database)."""
+    """Fact snapshots in a SQLAlchemy database (the read-model database, whose migrations
+    create the tables: ``projections.schema``)."""
 
     def __init__(self, engine: Engine, *, keep: int = KEEP) -> None:
         self.engine = engine
         self.keep = keep
-        try:
-            metadata.create_all(engine)
-        except exc.OperationalError:  # another process created them at the same moment
-            metadata.create_all(engine)
 
     def candidates(self, *, at_most: int | None = None) -> list[Candidate]:
         """Stored snapshots, newest (highest position) first, at or before a position."""

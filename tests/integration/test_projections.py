@@ -19,6 +19,7 @@ from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore, RecordedEvent
 from projections.event_log import EventCounts, EventIndex, count_by_type, event_index, event_reps
 from projections.runner import ProjectionRunner, make_engine
+from projections.schema import ReadModelOutdated, reset_read_models
 from tests.factories import call, hired
 
 
@@ -107,15 +108,26 @@ def test_rebuild_from_zero_gives_the_same_read_model(store: EventStore, settings
     assert counts(r) == before
 
 
-def test_a_new_projection_version_rebuilds_itself(store: EventStore, settings: Settings) -> None:
+def test_a_new_projection_version_is_refused_until_a_migration_rebuilds_it(
+    store: EventStore, settings: Settings
+) -> None:
+    """A version number no longer empties a read model silently: the runner refuses, and the
+    migration helper that resets it (what a revision bumping the version calls) lets it
+    rebuild from the log."""
     fill(store, 300)
     runner(store, settings).run()
 
     class CountsV2(EventCounts):
         version = 2
 
+    with pytest.raises(ReadModelOutdated, match=r"event_counts.*version 1.*db upgrade"):
+        runner(store, settings, [EventIndex(), CountsV2()])
+    views = make_engine(settings.resolved_views_url())
+    with views.begin() as conn:
+        assert reset_read_models(conn, {"event_counts": ["event_counts"]}) == ["event_counts"]
     r = runner(store, settings, [EventIndex(), CountsV2()])
     assert r.positions()["event_counts"] == 0
+    assert r.positions()["event_index"] == 300  # untouched
     r.run()
     assert counts(r) == {"ActivityLogged": 298, "RepHired": 2}
 

@@ -1,0 +1,4 @@
+"""Alembic migrations of the read-model database (run by ``projections.schema``)."""
+
+HEAD = "0001"
+"""The newest revision: change it with each new migration (the suite checks it)."""
