@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -58,6 +60,22 @@ def upgrade_on_start(ctx: typer.Context) -> None:
         errors.print(done.summary(), markup=False)
 
 
+@contextmanager
+def _pages(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """The backup service's progress hook (file, pages done, pages in all) shown as one
+    progress bar over the pages of every file copied (``cli.progress``)."""
+    from incentive_engine.cli.progress import progress
+
+    copied: dict[str, int] = {}
+    with progress(label, None, unit="pages") as advance:
+
+        def hook(name: str, done: int, total: int) -> None:
+            advance(done - copied.get(name, 0))
+            copied[name] = done
+
+        yield hook
+
+
 def backup(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A new (or empty) folder to write the backup to.")],
@@ -67,7 +85,8 @@ def backup(
     checksums. The folder is owner-only: it holds pay data and the signing key."""
     from incentive_engine.services import backup as service
 
-    done = service.backup(settings_of(ctx), path)
+    with _pages("backup") as hook:
+        done = service.backup(settings_of(ctx), path, progress=hook)
     console.print(done.summary(), markup=False)
 
 
@@ -83,7 +102,8 @@ def restore(
     `audit verify` does; exit 1 if it does not verify."""
     from incentive_engine.services import backup as service
 
-    done = service.restore(settings_of(ctx), path, force=force)
+    with _pages("restore") as hook:
+        done = service.restore(settings_of(ctx), path, force=force, progress=hook)
     for warning in done.warnings:
         errors.print(f"warning: {warning}", markup=False)
     if not done.verified:

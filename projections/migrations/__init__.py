@@ -1,4 +1,4 @@
 """Alembic migrations of the read-model database (run by ``projections.schema``)."""
 
-HEAD = "0001"
+HEAD = "0002"
 """The newest revision: change it with each new migration (the suite checks it)."""

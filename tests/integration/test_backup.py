@@ -20,6 +20,7 @@ from incentive_engine.services import backup as service
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import EventStore
 from projections.idempotency import recall, remember
+from projections.migrations import HEAD
 from projections.runner import make_engine
 from projections.scenarios import load_scenario, save_scenario
 from tests.conftest import PG_DSN, StepClock, sqlite_settings
@@ -182,5 +183,5 @@ def test_a_postgres_store_restores_from_its_pg_dump(
     kept(settings)
     views = make_engine(settings.resolved_views_url())
     with views.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == HEAD
     views.dispose()
