@@ -588,11 +588,10 @@ def _replace_dropped_connections_at_once(pool: Any) -> None:
     connections waited 29 s (a Kafka worker left its consumer group meanwhile). On the
     first dead one, this checks the whole pool at once (``ConnectionPool.check``: dead
     connections are replaced, live ones kept), so the next attempt gets a live one."""
-    from psycopg_pool import ConnectionPool
 
     def check(conn: Any) -> None:
         try:
-            ConnectionPool.check_connection(conn)
+            pool.check_connection(conn)  # the pool's own pre-ping (a static method)
         except Exception:
             pool.check()
             raise
