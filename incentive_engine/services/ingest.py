@@ -18,6 +18,8 @@ allows it (then it is paid as a prior-period adjustment, like any late event).
 from __future__ import annotations
 
 import csv
+import pickle
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +43,7 @@ from incentive_engine.domain.periods import Period
 from incentive_engine.domain.references import DEFINING_TYPES, References
 from incentive_engine.domain.scopes import WriteScope
 from incentive_engine.settings import Settings
-from incentive_engine.store.event_store import AppendReport, EventStore, format_instant
+from incentive_engine.store.event_store import AppendReport, EventStore, Row, format_instant
 
 # ------------------------------------------------------------------ records
 
@@ -108,8 +110,40 @@ class RawRecord:
 
 def _loads(text: str) -> Any:
     """Strict JSON (``limits.loads``): numbers as exact Decimals, no duplicate key, bounded
-    nesting, numbers and strings."""
-    return limits.loads(text)
+    nesting, numbers and strings; compact JSON that needs none of its checks is read by
+    orjson (``_fast_loads``), to the same value."""
+    found = _fast_loads(text)
+    return limits.loads(text) if found is None else found
+
+
+def _fast_loads(text: str) -> dict[str, Any] | None:
+    """An object read by orjson when the text is exactly orjson's compact writing of it (so
+    no key is given twice, no number is written other than as it reads back), holds no
+    fraction (read as a float; the strict reader makes it an exact Decimal), no ``\\u``
+    escape and nothing long or deep enough for the strict reader's walk; else None (the
+    strict reader then reads it, and names any problem)."""
+    if len(text) > limits.MAX_STRING or "\\u" in text:
+        return None
+    if text.count("[") + text.count("{") > limits.MAX_DEPTH:
+        return None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if type(data) is not dict or not _exact(data) or orjson.dumps(data) != text.encode():
+        return None
+    return data
+
+
+def _exact(value: dict[str, Any] | list[Any]) -> bool:
+    """Whether a value read by orjson holds no float (nested values included)."""
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is float or not _exact(item):
+            return False
+    return True
 
 
 class _Unreadable:
@@ -458,6 +492,51 @@ class DeadLetters:
             self._handle = None
 
 
+class _Spool:
+    """The rows a first pass accepted, in order, for the second pass to store: in memory up
+    to ``limit`` rows, the rest pickled to an anonymous temporary file in chunks (a file of
+    millions of records is never held whole)."""
+
+    def __init__(self, limit: int = 20_000, chunk: int = 5_000) -> None:
+        self.limit = limit
+        self.chunk = chunk
+        self.held: list[tuple[tuple[str, int], Row, bool]] = []
+        self.file: IO[bytes] | None = None
+        self.chunks = 0
+
+    def add(self, key: tuple[str, int], row: Row, stored: bool) -> None:
+        """Keep one accepted record's row: its (source, line), the row, and whether the
+        store already holds the same content (a duplicate)."""
+        self.held.append((key, row, stored))
+        if len(self.held) >= self.limit or (self.file is not None and len(self.held) >= self.chunk):
+            self._spill()
+
+    def _spill(self) -> None:
+        if self.file is None:
+            self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        pickle.dump(self.held, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.chunks += 1
+        self.held = []
+
+    def __iter__(self) -> Iterator[tuple[tuple[str, int], Row, bool]]:
+        if self.file is not None:
+            self.file.seek(0)
+            for _ in range(self.chunks):
+                yield from pickle.load(self.file)  # our own file, written above
+        yield from self.held
+
+    def clear(self) -> None:
+        """Forget every row (a check is run again)."""
+        self.close()
+        self.held, self.chunks = [], 0
+
+    def close(self) -> None:
+        """Remove the temporary file."""
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
 class IngestService:
     """Validates records and appends them to the store: the one ingest path of every door."""
 
@@ -522,48 +601,61 @@ class IngestService:
             ]  # fmt: skip
             return report
         first = records()
-        # Records already in memory (an HTTP or Kafka batch) keep their validated events from
-        # the first pass; a file is read twice so that memory stays bounded.
-        in_memory = isinstance(first, list | tuple)
-        validated: dict[tuple[str, int], tuple[Event, datetime | None]] | None = (
-            {} if in_memory else None
-        )
-        bad = self._check(first, report, now, validated)
-        if dead_letters is not None and report.errors:
-            bad = self._whole_groups(records, first if in_memory else None, report, now, bad)
-        if report.errors and (dead_letters is None or any(e.forbidden for e in report.errors)):
-            # Out-of-scope records refuse the whole source, even with dead-lettering: a
-            # writer that sends what it may not write is misconfigured or hostile.
-            return report
-        refs = self.references()
-        batch: list[Event] = []
-        times: dict[str, datetime] = {}
-        for record in first if in_memory else records():
-            if (record.source, record.line) in bad:
-                if dead_letters is not None:
-                    dead_letters.write(record, bad[(record.source, record.line)])
-                    report.dead_lettered += 1
-                continue
-            known = validated.get((record.source, record.line)) if validated is not None else None
-            if known is not None:
-                event, when = known
-            else:
-                record, when, problems = split_source_time(
-                    record, now, self.known_since, self.context
-                )
-                event = problems if problems else validate_record(record, self.context)
-            if not isinstance(event, Event):  # the source changed between the passes
-                raise RuntimeError(f"{record.source}:{record.line} changed while being ingested")
-            batch.append(event)
-            if when is not None:
-                times[event.event_id] = when
-            if len(batch) >= self.batch_size:
-                self._append(batch, refs, report, progress, recorded_at, times)
-                batch, times = [], {}
-        if batch:
-            self._append(batch, refs, report, progress, recorded_at, times)
+        # The first pass validates every record and keeps each accepted one's row (content,
+        # hash) in a spool, so the second stores them without reading, validating or hashing
+        # them again; a file's rows spill to a temporary file so that memory stays bounded.
+        spool = _Spool()
+        try:
+            bad = self._check(first, report, now, spool)
+            if dead_letters is not None and report.errors:
+                bad = self._whole_groups(
+                    records, first if isinstance(first, list | tuple) else None,
+                    report, now, bad, spool,
+                )  # fmt: skip
+            if report.errors and (dead_letters is None or any(e.forbidden for e in report.errors)):
+                # Out-of-scope records refuse the whole source, even with dead-lettering: a
+                # writer that sends what it may not write is misconfigured or hostile.
+                return report
+            if dead_letters is not None and bad:
+                again = first if isinstance(first, list | tuple) else records()
+                for record in again:
+                    errors = bad.get((record.source, record.line))
+                    if errors is not None:
+                        dead_letters.write(record, errors)
+                        report.dead_lettered += 1
+            self._store(spool, bad, report, progress, recorded_at)
+        finally:
+            spool.close()
         report.written = True
         return report
+
+    def _store(
+        self,
+        spool: _Spool,
+        bad: dict[tuple[str, int], list[RecordError]],
+        report: SourceReport,
+        progress: Progress | None,
+        recorded_at: datetime | None,
+    ) -> None:
+        """Second pass: append the spooled rows of the records not refused, in batches (one
+        transaction each); a row the first pass found already stored with the same content
+        is a duplicate without asking the store again (nothing stored is ever changed)."""
+        batch: list[Row] = []
+        handled = 0
+        for key, row, stored in spool:
+            if key in bad:
+                continue
+            handled += 1
+            if stored:
+                report.duplicates += 1
+                report.duplicate_ids.append(row.event_id)
+            else:
+                batch.append(row)
+            if handled >= self.batch_size:
+                self._append(batch, report, progress, handled, recorded_at)
+                batch, handled = [], 0
+        if handled:
+            self._append(batch, report, progress, handled, recorded_at)
 
     def check(self, source: str, records: Callable[[], Iterable[RawRecord]]) -> SourceReport:
         """Validate one source exactly as ``ingest`` would, storing nothing (a dry run)."""
@@ -578,9 +670,11 @@ class IngestService:
         report: SourceReport,
         now: datetime,
         bad: dict[tuple[str, int], list[RecordError]],
+        spool: _Spool,
     ) -> dict[tuple[str, int], list[RecordError]]:
         """Refuse every record of a group with a refused record, checking again without the
-        refused groups (whose valid records then vouch for nothing later) until none is left."""
+        refused groups (whose valid records then vouch for nothing later) until none is left;
+        the ``spool`` holds the rows of the last check."""
         spoiled: set[tuple[str, int]] = set()
         refused = dict(bad)
         while True:
@@ -590,8 +684,9 @@ class IngestService:
                 break
             spoiled |= fresh
             report.records = 0
+            spool.clear()
             again = self._check(first if first is not None else records(), report, now,
-                                None, spoiled)  # fmt: skip
+                                spool, spoiled)  # fmt: skip
             for key, errors in refused.items():  # the group's own errors stand
                 again.setdefault(key, errors)
             refused = again
@@ -626,35 +721,37 @@ class IngestService:
 
     def _append(
         self,
-        batch: list[Event],
-        refs: References,
+        batch: list[Row],
         report: SourceReport,
         progress: Progress | None,
-        recorded_at: datetime | None,
-        times: dict[str, datetime],
+        handled: int,
+        recorded_at: datetime | None = None,
     ) -> None:
-        outcome: AppendReport = self.store.append(
-            batch, source=report.source, recorded_at=recorded_at, source_times=times
-        )
-        report.stored += len(outcome.stored)
-        report.duplicates += len(outcome.duplicates)
-        report.stored_ids.extend(event_id for event_id, _ in outcome.stored)
-        report.duplicate_ids.extend(outcome.duplicates)
-        report.conflicts += len(outcome.conflicts)
-        refs.learn_all(batch)
+        if batch:
+            outcome: AppendReport = self.store.append_rows(
+                batch, source=report.source, recorded_at=recorded_at
+            )
+            report.stored += len(outcome.stored)
+            report.duplicates += len(outcome.duplicates)
+            report.stored_ids.extend(event_id for event_id, _ in outcome.stored)
+            report.duplicate_ids.extend(outcome.duplicates)
+            report.conflicts += len(outcome.conflicts)
+        # the identifiers the batch introduced are learnt from the log by ``references``
         if progress is not None:
-            progress(len(batch))
+            progress(handled)
 
     def _check(
         self,
         records: Iterable[RawRecord],
         report: SourceReport,
         now: datetime,
-        validated: dict[tuple[str, int], tuple[Event, datetime | None]] | None = None,
+        spool: _Spool | None = None,
         skipped: set[tuple[str, int]] | None = None,
     ) -> dict[tuple[str, int], list[RecordError]]:
-        """First pass: every record's errors, keyed by (source, line); writes nothing.
-        Records of the ``skipped`` groups (source, group) are passed over."""
+        """First pass: every record's errors, keyed by (source, line); writes nothing to the
+        store.  Each record that passes every check but the references (checked once the
+        whole source is read) goes to the ``spool`` as the row to store.  Records of the
+        ``skipped`` groups (source, group) are passed over."""
         local = self.references().copy()
         bad: dict[tuple[str, int], list[RecordError]] = {}
         deferred: list[tuple[RawRecord, Event]] = []
@@ -671,7 +768,8 @@ class IngestService:
             for record, event, h, when in pending:
                 if stored.get(event.event_id, h) != h:
                     refuse(record, [_conflict(record, event, "already stored")])
-                elif (
+                    continue
+                if (
                     when is not None
                     and event.event_id not in stored  # a duplicate stores nothing
                     and not self.allow_closed_period
@@ -682,6 +780,10 @@ class IngestService:
                     refusal = self._closed_refusal(record, event, closed)
                     if refusal is not None:
                         refuse(record, [refusal])
+                        continue
+                if spool is not None:
+                    row = Row(event.event_id, event.type, event.canonical, h, when)  # type: ignore[attr-defined]
+                    spool.add((record.source, record.line), row, event.event_id in stored)
             pending.clear()
 
         for record in records:
@@ -709,8 +811,6 @@ class IngestService:
                 at = (record.source, record.line, event.event_id)
                 refuse(record, [RecordError(*at, "target_event_id", missing)])
                 continue
-            if validated is not None:
-                validated[(record.source, record.line)] = (event, when)
             h = event_hash(event)
             first = offered.setdefault(event.event_id, (h, record.line))
             if first[0] != h:
