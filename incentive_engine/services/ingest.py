@@ -18,11 +18,13 @@ allows it (then it is paid as a prior-period adjustment, like any late event).
 from __future__ import annotations
 
 import csv
+import hashlib
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,6 +48,9 @@ from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import AppendReport, EventStore, Row, format_instant
 
 # ------------------------------------------------------------------ records
+
+_LEARNS = frozenset(DEFINING_TYPES)
+"""The event types ``References.learn`` learns from (the others introduce nothing)."""
 
 MAX_RECORD_BYTES = Settings.model_fields["max_record_bytes"].default
 """The default longest record (a line of a file)."""
@@ -492,6 +497,10 @@ class DeadLetters:
             self._handle = None
 
 
+SpooledRow = tuple[str, str, bytes, str, datetime | None]
+"""A ``Row`` as the spool keeps it (a plain tuple pickles several times faster)."""
+
+
 class _Spool:
     """The rows a first pass accepted, in order, for the second pass to store: in memory up
     to ``limit`` rows, the rest pickled to an anonymous temporary file in chunks (a file of
@@ -500,14 +509,14 @@ class _Spool:
     def __init__(self, limit: int = 20_000, chunk: int = 5_000) -> None:
         self.limit = limit
         self.chunk = chunk
-        self.held: list[tuple[tuple[str, int], Row, bool]] = []
+        self.held: list[tuple[tuple[str, int], SpooledRow | str]] = []
         self.file: IO[bytes] | None = None
         self.chunks = 0
 
-    def add(self, key: tuple[str, int], row: Row, stored: bool) -> None:
-        """Keep one accepted record's row: its (source, line), the row, and whether the
-        store already holds the same content (a duplicate)."""
-        self.held.append((key, row, stored))
+    def add(self, key: tuple[str, int], row: SpooledRow | str) -> None:
+        """Keep one accepted record: its (source, line), the row to store (``Row``'s fields)
+        or, when the store already holds the same content (a duplicate), its event id."""
+        self.held.append((key, row))
         if len(self.held) >= self.limit or (self.file is not None and len(self.held) >= self.chunk):
             self._spill()
 
@@ -518,7 +527,7 @@ class _Spool:
         self.chunks += 1
         self.held = []
 
-    def __iter__(self) -> Iterator[tuple[tuple[str, int], Row, bool]]:
+    def __iter__(self) -> Iterator[tuple[tuple[str, int], SpooledRow | str]]:
         if self.file is not None:
             self.file.seek(0)
             for _ in range(self.chunks):
@@ -642,15 +651,15 @@ class IngestService:
         is a duplicate without asking the store again (nothing stored is ever changed)."""
         batch: list[Row] = []
         handled = 0
-        for key, row, stored in spool:
+        for key, row in spool:
             if key in bad:
                 continue
             handled += 1
-            if stored:
+            if isinstance(row, str):
                 report.duplicates += 1
-                report.duplicate_ids.append(row.event_id)
+                report.duplicate_ids.append(row)
             else:
-                batch.append(row)
+                batch.append(Row(*row))
             if handled >= self.batch_size:
                 self._append(batch, report, progress, handled, recorded_at)
                 batch, handled = [], 0
@@ -756,73 +765,92 @@ class IngestService:
         bad: dict[tuple[str, int], list[RecordError]] = {}
         deferred: list[tuple[RawRecord, Event]] = []
         offered: dict[str, tuple[str, int]] = {}
-        pending: list[tuple[RawRecord, Event, str, datetime | None]] = []
         closed: list[tuple[str, Period]] | None = None
 
         def refuse(record: RawRecord, errors: list[RecordError]) -> None:
             bad.setdefault((record.source, record.line), []).extend(errors)
 
-        def check_stored() -> None:
-            nonlocal closed
-            stored = self.store.stored_hashes(e.event_id for _, e, _, _ in pending)
-            for record, event, h, when in pending:
-                if stored.get(event.event_id, h) != h:
-                    refuse(record, [_conflict(record, event, "already stored")])
+        def offer(record: RawRecord, event_id: str, h: str) -> bool:
+            """Whether the content is the first given for its id in the source (else
+            refused as a conflict)."""
+            first = offered.setdefault(event_id, (h, record.line))
+            if first[0] != h:
+                refuse(record, [_conflict(record, event_id, f"given at line {first[1]}")])
+                return False
+            return True
+
+        source = iter(records)
+        while chunk := list(islice(source, self.batch_size)):
+            # what the store holds of the chunk's ids: one read per chunk
+            stored = self.store.stored_hashes({i for r in chunk if (i := r.event_id)})
+            for record in chunk:
+                report.records += 1
+                if (
+                    skipped
+                    and record.group is not None
+                    and (record.source, record.group) in skipped
+                ):
+                    continue
+                outside = scope_errors((record,), self.scope, self.writer)
+                if outside:
+                    refuse(record, outside)
+                    continue
+                record, when, problems = split_source_time(
+                    record, now, self.known_since, self.context
+                )
+                if problems:
+                    refuse(record, problems)
+                    continue
+                key = (record.source, record.line)
+                known = stored.get(record.event_id or "")
+                if known is not None and _raw_digest(record.data) == known:
+                    # The record is, as given, the canonical content of a stored event: a
+                    # duplicate, which stores nothing (that event was validated when stored).
+                    eid = record.event_id or ""
+                    if offer(record, eid, known) and spool is not None:
+                        spool.add(key, eid)
+                    continue
+                event = validate_record(record, self.context)
+                if not isinstance(event, Event):
+                    refuse(record, event)
                     continue
                 if (
+                    isinstance(event, EventVoidProposed)
+                    and event.target_event_id not in offered
+                    and self.store.position_of(event.target_event_id) is None
+                ):
+                    missing = f"no stored event {event.target_event_id!r} to void"
+                    at = (record.source, record.line, event.event_id)
+                    refuse(record, [RecordError(*at, "target_event_id", missing)])
+                    continue
+                h = event_hash(event)
+                if not offer(record, event.event_id, h):
+                    continue
+                known = stored.get(event.event_id)
+                refusal = None
+                if known is not None and known != h:
+                    refusal = _conflict(record, event.event_id, "already stored")
+                elif (
                     when is not None
-                    and event.event_id not in stored  # a duplicate stores nothing
+                    and known is None  # a duplicate stores nothing
                     and not self.allow_closed_period
                     and not isinstance(event, PeriodClosed)
                 ):
                     if closed is None:
                         closed = self.closed_periods()
                     refusal = self._closed_refusal(record, event, closed)
-                    if refusal is not None:
-                        refuse(record, [refusal])
-                        continue
-                if spool is not None:
-                    row = Row(event.event_id, event.type, event.canonical, h, when)  # type: ignore[attr-defined]
-                    spool.add((record.source, record.line), row, event.event_id in stored)
-            pending.clear()
-
-        for record in records:
-            report.records += 1
-            if skipped and record.group is not None and (record.source, record.group) in skipped:
-                continue
-            outside = scope_errors((record,), self.scope, self.writer)
-            if outside:
-                refuse(record, outside)
-                continue
-            record, when, problems = split_source_time(record, now, self.known_since, self.context)
-            if problems:
-                refuse(record, problems)
-                continue
-            event = validate_record(record, self.context)
-            if not isinstance(event, Event):
-                refuse(record, event)
-                continue
-            if (
-                isinstance(event, EventVoidProposed)
-                and event.target_event_id not in offered
-                and self.store.position_of(event.target_event_id) is None
-            ):
-                missing = f"no stored event {event.target_event_id!r} to void"
-                at = (record.source, record.line, event.event_id)
-                refuse(record, [RecordError(*at, "target_event_id", missing)])
-                continue
-            h = event_hash(event)
-            first = offered.setdefault(event.event_id, (h, record.line))
-            if first[0] != h:
-                refuse(record, [_conflict(record, event, f"given at line {first[1]}")])
-                continue
-            pending.append((record, event, h, when))
-            if len(pending) >= self.batch_size:
-                check_stored()
-            if local.problems(event):
-                deferred.append((record, event))  # may be resolved later in the source
-            local.learn(event)
-        check_stored()
+                if refusal is not None:
+                    refuse(record, [refusal])
+                elif spool is not None:
+                    if known is not None:  # a duplicate: stores nothing
+                        spool.add(key, event.event_id)
+                    else:
+                        row = (event.event_id, event.type, event.canonical, h, when)  # type: ignore[attr-defined]
+                        spool.add(key, row)
+                if local.problems(event):
+                    deferred.append((record, event))  # may be resolved later in the source
+                if event.type in _LEARNS:  # type: ignore[attr-defined]
+                    local.learn(event)  # (the other types introduce nothing)
         for record, event in deferred:
             problems = local.problems(event)
             if problems:
@@ -865,11 +893,22 @@ class IngestService:
         return None
 
 
-def _conflict(record: RawRecord, event: Event, where: str) -> RecordError:
+def _conflict(record: RawRecord, event_id: str, where: str) -> RecordError:
     return RecordError(
-        record.source, record.line, event.event_id, "event_id",
-        f"conflict: event {event.event_id} was {where} with different content",
+        record.source, record.line, event_id, "event_id",
+        f"conflict: event {event_id} was {where} with different content",
     )  # fmt: skip
+
+
+def _raw_digest(data: dict[str, Any] | None) -> str | None:
+    """The content hash the record would have if, as given, it were an event's canonical
+    content (``Event.digest``), or None when it holds what canonical content never does
+    (a Decimal of the strict reader)."""
+    try:
+        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 
 def ingest_paths(
