@@ -142,13 +142,16 @@ def _fast_loads(text: str) -> dict[str, Any] | None:
 
 def _exact(value: dict[str, Any] | list[Any]) -> bool:
     """Whether a value read by orjson holds no float (nested values included)."""
-    for item in value.values() if type(value) is dict else value:
-        kind = type(item)
-        if kind is str or kind is int or kind is bool or item is None:
-            continue
-        if kind is float or not _exact(item):
-            return False
-    return True
+    items = value.values() if type(value) is dict else value
+    kinds = set(map(type, items))
+    if kinds <= _SCALARS:
+        return True
+    if float in kinds:
+        return False
+    return all(_exact(item) for item in items if type(item) is dict or type(item) is list)
+
+
+_SCALARS = frozenset((str, int, bool, type(None)))
 
 
 class _Unreadable:
