@@ -185,3 +185,10 @@ def test_a_stored_duplicate_given_twice_with_different_content_is_a_conflict(
     report = _ingest(store, _write(tmp_path / "b.jsonl", [*events, other]))
     assert [(e.line, e.field) for e in report.errors] == [(3, "event_id")]
     assert "given at line 2" in report.errors[0].reason
+
+
+def test_the_ingest_hash_is_the_events_hash() -> None:
+    for event in (hired("an"), won("D1", rep_id="an"), call("an", 1)):
+        fresh = type(event).model_validate(event_content(event))
+        assert ingest_module._digest(fresh) == event.digest == fresh.digest
+        assert fresh.canonical == event.canonical
