@@ -49,6 +49,9 @@ from tests.factories import call, hired, won
         "{" * 40 + "}" * 40,
         '{"a":"\\/"}',
         '{"é":"Nguyễn"}',
+        '{"a": "x:y", "b": {"c": 1, "c": 2}}',
+        '{"a" : "b:c" , "d":{"e:" : [ 1 , 2 ] } }',
+        '{"a":"x"} ',
     ],
 )
 def test_fast_reading_gives_what_the_strict_reader_gives(text: str) -> None:
@@ -66,8 +69,16 @@ def test_fast_reading_gives_what_the_strict_reader_gives(text: str) -> None:
 
 
 def test_fast_reading_leaves_duplicates_fractions_and_escapes_to_the_strict_reader() -> None:
-    for text in ('{"a":"x","a":"y"}', '{"a":1.5}', '{"a":[{"b":0.1}]}', '{"a":"\\u00e9"}'):
+    for text in (
+        '{"a":"x","a":"y"}',
+        '{"a": "x:y", "b": {"c": 1, "c": 2}}',
+        '{"a":1.5}',
+        '{"a":[{"b":0.1}]}',
+        '{"a":"\\u00e9"}',
+    ):
         assert ingest_module._fast_loads(text) is None
+    spaced = '{"at": "2026-01-02T01:05:42Z", "b": [1, {"c:d": null}]}'  # json.dumps's spacing
+    assert ingest_module._fast_loads(spaced) == limits.loads(spaced)
     assert ingest_module._fast_loads('{"a":"x","b":[1,{"c":null}]}') == {
         "a": "x",
         "b": [1, {"c": None}],
