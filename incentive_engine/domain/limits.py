@@ -138,7 +138,7 @@ def door_context(window: DateWindow) -> dict[str, Any]:
 
 def _window(info: ValidationInfo) -> DateWindow | None:
     context = info.context
-    if isinstance(context, Mapping) and "window" in context:
+    if (type(context) is dict or isinstance(context, Mapping)) and "window" in context:
         found: DateWindow | None = context["window"]
         return found
     return DEFAULT_WINDOW

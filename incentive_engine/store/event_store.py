@@ -116,6 +116,54 @@ def encode_state(
     return orjson.dumps(state)
 
 
+class Row(NamedTuple):
+    """An event ready to append: its id, type, canonical content and content hash (computed
+    once, by whoever validated it), and the time its source system learned it (backfill)."""
+
+    event_id: str
+    topic: str
+    canonical: bytes
+    digest: str
+    source_time: datetime | None = None
+
+    @classmethod
+    def of(cls, event: Event, source_time: datetime | None = None) -> Row:
+        """The row of a validated event."""
+        return cls(event.event_id, event.type, event.canonical, event.digest, source_time)  # type: ignore[attr-defined]
+
+
+class _StateEncoder:
+    """Stored states of one append (one recorded time, one source), made by joining bytes:
+    byte-identical to ``encode_state`` (which a test checks) without building a dict per
+    event."""
+
+    def __init__(self, recorded_at: str, source: str | None) -> None:
+        self.middle = (
+            b',"recorded_at":' + orjson.dumps(recorded_at) + b',"source":' + orjson.dumps(source)
+        )
+
+    def __call__(self, row: Row, source_recorded_at: str | None) -> bytes:
+        tail = b'"}' if source_recorded_at is None else (
+            b'","source_recorded_at":' + orjson.dumps(source_recorded_at) + b"}"
+        )  # fmt: skip
+        return b"".join(
+            (b'{"event":', row.canonical, self.middle, b',"hash":"', row.digest.encode(), tail)
+        )
+
+
+_HASH_MARKER = b'"hash":"'
+
+
+def stored_digest(state: bytes) -> str:
+    """The content hash of a stored state, read without parsing it: the top-level ``hash`` is
+    the last such key (the event's content comes first; only the source time follows)."""
+    i = state.rfind(_HASH_MARKER)
+    if i < 0:
+        return str(orjson.loads(state)["hash"])  # raises KeyError: not a stored record
+    i += len(_HASH_MARKER)
+    return state[i : state.index(b'"', i)].decode()
+
+
 def _source_time(data: dict[str, Any]) -> datetime | None:
     text = data.get("source_recorded_at")
     return datetime.fromisoformat(text) if text else None
@@ -225,62 +273,84 @@ class EventStore:
         ``source_times`` (event id -> instant) gives backfilled events the time their source
         system learned them; one later than the append's recorded time is refused
         (ValueError) before anything is stored."""
+        times = source_times or {}
+        rows = [Row.of(event, times.get(event.event_id)) for event in events]
+        return self.append_rows(rows, source=source, recorded_at=recorded_at)
+
+    def append_rows(
+        self,
+        rows: Sequence[Row],
+        *,
+        source: str | None = None,
+        recorded_at: datetime | None = None,
+    ) -> AppendReport:
+        """``append`` of events already validated and hashed (``Row``): the ingest path, which
+        validates and hashes each record once and hands its rows here."""
         for _attempt in range(5):
-            report, to_store = self._plan(events, source, recorded_at, source_times or {})
+            report, to_store = self._plan(rows, source, recorded_at)
             if not to_store:
                 return report
             try:
-                positions = self.recorder.insert_events([s for _, s in to_store])
+                positions = self._insert(to_store)
             except IntegrityError:
                 continue  # another writer stored some of them meanwhile: plan again
-            assert positions is not None
             report.stored = [(eid, pos) for (eid, _), pos in zip(to_store, positions, strict=True)]
             return report
         raise RuntimeError("could not append: event ids kept colliding with concurrent writers")
 
+    def _insert(self, to_store: list[tuple[str, StoredEvent]]) -> Sequence[int]:
+        """Insert stored events in one transaction; their positions, in order.  On SQLite one
+        ``executemany`` (the library's recorder inserts row by row to read each rowid): the
+        transaction holds the write lock, so the rows take the rowids following the largest,
+        in order, and the last one tells them all."""
+        if self._backend != "sqlite":
+            positions = self.recorder.insert_events([s for _, s in to_store])
+            assert positions is not None
+            return positions
+        recorder: Any = self.recorder
+        with recorder.datastore.transaction(commit=True) as c:
+            c.executemany(
+                recorder.insert_events_statement,
+                [(s.originator_id, 1, s.topic, s.state) for _, s in to_store],
+            )
+            c.execute(f"SELECT MAX(rowid) FROM {recorder.events_table_name}")
+            last = int(c.fetchone()[0])
+        return range(last - len(to_store) + 1, last + 1)
+
     def _plan(
         self,
-        events: Sequence[Event],
+        rows: Sequence[Row],
         source: str | None,
         recorded_at: datetime | None,
-        source_times: Mapping[str, datetime],
     ) -> tuple[AppendReport, list[tuple[str, StoredEvent]]]:
         report = AppendReport()
         offered: dict[str, str] = {}
-        unique: list[Event] = []
-        for event in events:
-            h = event_hash(event)
-            seen = offered.get(event.event_id)
+        unique: list[Row] = []
+        for row in rows:
+            seen = offered.get(row.event_id)
             if seen is None:
-                offered[event.event_id] = h
-                unique.append(event)
-            elif seen == h:
-                report.duplicates.append(event.event_id)
+                offered[row.event_id] = row.digest
+                unique.append(row)
+            elif seen == row.digest:
+                report.duplicates.append(row.event_id)
             else:
-                report.conflicts.append(Conflict(event.event_id, seen, h))
+                report.conflicts.append(Conflict(row.event_id, seen, row.digest))
         stored = self.stored_hashes(offered)
         instant = self._stamp(recorded_at)
-        stamp = format_instant(instant)
-        known = _source_texts(source_times, instant)
+        known = _source_texts(
+            {r.event_id: r.source_time for r in unique if r.source_time is not None}, instant
+        )
+        encode = _StateEncoder(format_instant(instant), source)
         to_store: list[tuple[str, StoredEvent]] = []
-        for event in unique:
-            existing = stored.get(event.event_id)
+        for row in unique:
+            existing = stored.get(row.event_id)
             if existing is None:
-                to_store.append(
-                    (
-                        event.event_id,
-                        StoredEvent(
-                            originator_id=event.event_id,
-                            originator_version=1,
-                            topic=event.type,  # type: ignore[attr-defined]
-                            state=encode_state(event, stamp, source, known.get(event.event_id)),
-                        ),
-                    )
-                )
-            elif existing == offered[event.event_id]:
-                report.duplicates.append(event.event_id)
+                state = encode(row, known.get(row.event_id))
+                to_store.append((row.event_id, StoredEvent(row.event_id, 1, row.topic, state)))
+            elif existing == row.digest:
+                report.duplicates.append(row.event_id)
             else:
-                report.conflicts.append(Conflict(event.event_id, existing, offered[event.event_id]))
+                report.conflicts.append(Conflict(row.event_id, existing, row.digest))
         return report, to_store
 
     def _stamp(self, recorded_at: datetime | None) -> datetime:
@@ -300,7 +370,7 @@ class EventStore:
         """Content hashes of those of the given event ids that are already stored (one
         read transaction, however many ids)."""
         return {
-            event_id: orjson.loads(state)["hash"]
+            event_id: stored_digest(state)
             for event_id, state in self._select_states(list(event_ids))
         }
 
