@@ -41,9 +41,8 @@ from enum import Enum
 from typing import Annotated, Any, Literal
 
 import msgspec
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined, SchemaValidator
+from pydantic import BaseModel, TypeAdapter
+from pydantic.fields import FieldInfo, PydanticUndefined
 
 from incentive_engine.domain import events as ev
 from incentive_engine.domain import limits
@@ -81,7 +80,7 @@ _CURRENCY = Literal[tuple(sorted(MINOR_UNITS))]  # type: ignore[valid-type]
 """A currency code the engine knows, as the model holds it."""
 
 
-_instant: Callable[[str], datetime] = SchemaValidator({"type": "datetime"}).validate_python
+_instant: Callable[[str], datetime] = TypeAdapter(datetime).validator.validate_python
 """A canonical UTC instant as the model holds it: read by the model's own parser (whose UTC
 time zone type shows in a ``repr`` of the facts), ten times faster than ``fromisoformat``
 then ``replace``."""
