@@ -1,31 +1,36 @@
-"""Fast decoding of stored events: a strict schema check with ``msgspec`` instead of a full
+"""Fast reading of stored events: a strict schema check with ``msgspec`` instead of a full
 pydantic validation, for the event types that make up a log's bulk.
 
-Replay reads every stored event again; validating each with pydantic cost about 4 µs of the
-7.5 µs an event took.  This module derives, from each event model's own fields, a
-``msgspec`` struct that accepts only the *canonical* form the store writes (what
-``Event.canonical`` gives for a validated event) and only values that the model accepts
-unchanged:
+Replay reads every stored event again; validating each with pydantic was about 4 µs of the
+7.5 µs an event took.  This module derives, from each event model's own fields, a ``msgspec``
+struct of the whole stored record that accepts only the *canonical* form the store writes
+(``Event.canonical``) and only values the model holds unchanged:
 
-- ids: 1..128 printable ASCII characters (the model's pattern refuses whitespace and
-  invisible characters; a non-ASCII id takes the full path);
+- ids: 1..128 printable ASCII characters, no space (a non-ASCII id takes the full path);
 - text: at most 500 characters, none of those the model refuses, no whitespace at either end
   (the model would strip it), NFC-normalised (the model would normalise it);
-- days: ``YYYY-MM-DD``; instants: ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (UTC, at most six
-  fractional digits, as the model truncates more);
+- days: ``YYYY-MM-DD``; instants: ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (UTC; the model converts
+  an offset and truncates past six digits), read by the model's own datetime parser;
 - amounts: decimal text of at most 18 integer and 6 fractional digits, non-negative where the
-  model says so; currencies: a code the engine knows;
+  model says so; currencies: a code the engine knows, in capitals;
 - enums and literals by value, booleans as JSON booleans, nested value objects likewise;
-- no unknown field and no explicit ``null`` (the canonical form leaves ``None`` out).
+- no unknown field, no explicit ``null`` (the canonical form leaves ``None`` out), no
+  ``\\u`` escape (the full reader refuses some, such as lone surrogates).
+
+A record whose bytes are all printable ASCII without space or backslash holds no string that
+could break an id's or a text's pattern, so only lengths are checked (the common case, one
+``bytes.translate`` per row); any other record is checked field by field with the patterns.
 
 An event type takes the fast path only if every field has one of those shapes and the model
-has no model validator (``DealWon``'s split check is a no-op without splits and lines, so a
-win without them takes it).  Anything the strict check does not accept (another type, another
-shape, an edited row) returns ``None`` and the caller validates it with pydantic as before, so
-a record the model refuses is quarantined with the model's own reason, and a record the
-strict check accepts is one the model accepts as the same values.  What the check guarantees
-is schema validity, as full validation did: the content hash is not verified on reading
-(anyone able to edit a row can recompute it); ``integrity verify`` checks the audit chain.
+has no model validator (``DealWon``'s split check does nothing without splits and lines, so
+a win without them takes it).  Anything the strict check does not accept (another type,
+another shape, an edited row) gives ``None`` and the caller validates it with pydantic as
+before: a record the model refuses is quarantined with the model's own reason, and a record
+the strict check accepts is one the model accepts as the same values (equal, same ``repr``,
+same canonical bytes).  What reading guarantees is schema validity, as full validation did;
+the content hash stored beside the event is not checked (anyone able to edit a row can
+recompute it): ``audit verify`` finds an edit that stays valid (the chain and the signed
+checkpoints).
 """
 
 from __future__ import annotations
