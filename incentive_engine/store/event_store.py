@@ -44,6 +44,7 @@ from incentive_engine.domain.isolation import Quarantined, Voided
 from incentive_engine.domain.limits import STORED
 from incentive_engine.domain.references import same_person
 from incentive_engine.settings import Settings, postgres_parts, sqlite_path
+from incentive_engine.store.decoding import fast_decode
 from incentive_engine.store.files import create_private
 
 Clock = Callable[[], datetime]
@@ -170,7 +171,11 @@ def _source_time(data: dict[str, Any]) -> datetime | None:
 
 
 def decode(position: int, state: bytes) -> RecordedEvent:
-    """Rebuild a recorded event from its position and stored state, validating it."""
+    """Rebuild a recorded event from its position and stored state, validating it (the
+    strict schema check of ``decoding`` where it applies, else the full model)."""
+    fast = fast_decode(state)
+    if fast is not None:
+        return _recorded_event(position, fast)
     data = orjson.loads(state)
     return RecordedEvent(
         position=position,
@@ -181,9 +186,25 @@ def decode(position: int, state: bytes) -> RecordedEvent:
     )
 
 
+def _recorded_event(position: int, fast: Any) -> RecordedEvent:
+    """The recorded event of a record the strict check accepted (its times read here)."""
+    source_time = fast.source_recorded_at
+    return RecordedEvent(
+        position,
+        datetime.fromisoformat(fast.recorded_at),
+        fast.source,
+        fast.event,
+        datetime.fromisoformat(source_time) if source_time else None,
+    )
+
+
 def decode_or_marker(position: int, state: bytes) -> RecordedEvent | Quarantined:
     """A recorded event, or the ``Quarantined`` marker (the reason named) of a stored state
     that does not validate."""
+    fast = fast_decode(state)
+    if fast is not None:
+        with contextlib.suppress(ValueError):  # a time that does not read: named below
+            return _recorded_event(position, fast)
     try:
         data = orjson.loads(state)
         content, recorded_at = data["event"], datetime.fromisoformat(data["recorded_at"])
@@ -519,11 +540,22 @@ class EventStore:
         ``voided`` (event id -> approval id) as a ``Voided`` marker: the fold files both
         and never sees their content."""
         cut = format_instant(as_of) if as_of is not None else None
-        validate, loads = EVENT_ADAPTER.validate_python, orjson.loads
+        validate, loads, decode_fast = EVENT_ADAPTER.validate_python, orjson.loads, fast_decode
         skip = voided or {}
+        known, by_known = _known_text, cut_on == "known"
         for page in self.pages(after, until=until, page_size=page_size):
             decoded: list[tuple[Event | Quarantined | Voided, str]] = []
             for position, state in page:
+                fast = decode_fast(state)
+                if fast is not None:
+                    event, recorded = fast.event, fast.recorded_at
+                    if (
+                        len(recorded) == _INSTANT_LENGTH  # else: as _recorded_text reads it
+                        and (cut is None or (known(state) if by_known else recorded) <= cut)
+                        and not (skip and event.event_id in skip)
+                    ):
+                        decoded.append((event, recorded))
+                        continue
                 try:
                     recorded = _recorded_text(state)
                     data = loads(state)["event"]
@@ -531,10 +563,7 @@ class EventStore:
                     reason = f"the stored record is not readable: {type(exc).__name__}"
                     decoded.append((Quarantined.of(position, None, reason), ""))
                     continue
-                if (
-                    cut is not None
-                    and (_known_text(state) if cut_on == "known" else recorded) > cut
-                ):
+                if cut is not None and (known(state) if by_known else recorded) > cut:
                     continue
                 if skip and isinstance(data, dict) and data.get("event_id") in skip:
                     event_id = data["event_id"]
@@ -685,6 +714,9 @@ def _recorded_text(state: bytes) -> str:
     i = state.index(marker) + len(marker)
     return state[i : i + 32].decode()
 
+
+_INSTANT_LENGTH = 32
+"""The length of a ``format_instant`` text."""
 
 _SOURCE_MARKER = b'"source_recorded_at":"'
 

@@ -143,7 +143,8 @@ LAYERS: tuple[Layer, ...] = (
         "store",
         ("incentive_engine.store",),
         ("domain", "plans", "settings"),
-        ("eventsourcing", "psycopg", "sqlalchemy", "orjson", "pydantic", "cryptography"),
+        # msgspec: the strict schema check of stored events on reading (store/decoding.py)
+        ("eventsourcing", "psycopg", "sqlalchemy", "orjson", "pydantic", "cryptography", "msgspec"),
         role="event store on the eventsourcing recorders, PostgreSQL log, audit chain, "
         "signed checkpoints, snapshots of the folded facts",
         folder="incentive_engine/store/",
