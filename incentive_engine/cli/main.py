@@ -472,7 +472,7 @@ def serve(
         check_keys(settings)
     except RuntimeError as exc:
         fail(str(exc))
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(create_app(settings, warm=True), host=host, port=port)
 
 
 class _IssueByDefault(TyperGroup):
@@ -961,6 +961,7 @@ def demo(
             )
     with Engine(settings) as engine:  # this demo's store, not the --store option's
         snap = engine.snapshot()
+        engine.write_snapshot()  # `serve` and every query start from it, not from zero
     people = presenter(ctx)
     _print_overview(snap.facts, people)
     _print_pay(snap, people)

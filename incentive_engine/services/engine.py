@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
+from incentive_engine.domain.events import ActivityLogged, DealWon
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.limits import as_utc
 from incentive_engine.services.commissions import Snapshot
@@ -28,6 +29,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+
+EVERYTHING = date.min
+"""What a fold changed when it may have changed any answer (see ``Engine.changed``)."""
+SCANNED_TAIL = 50_000
+"""A longer tail is not scanned for what it changes: everything may have changed."""
+
+
+def changed_from(facts: Facts, page: Sequence[tuple[Any, str]]) -> date:
+    """The earliest day whose answers a page of events may change, read before folding it:
+    an activity changes only answers about periods ending on or after its day, and a won deal
+    (of a deal not won before) those ending on or after its close date; any other event
+    (hierarchy, plans, quotas, amendments, voids, closes...) may change any answer."""
+    earliest = date.max
+    won: set[str] = set()
+    for event, _ in page:
+        kind = type(event)
+        if kind is ActivityLogged:
+            day = event.occurred_at.date()
+        elif kind is DealWon:
+            deal_id: str = event.deal_id
+            deal = facts.deals.get(deal_id)
+            if deal_id in won or (deal is not None and deal.won is not None):
+                return EVERYTHING  # a second win of one deal may move its close date
+            won.add(deal_id)
+            day = event.close_date
+        else:
+            return EVERYTHING
+        earliest = min(earliest, day)
+    return earliest
 
 
 @dataclass(frozen=True)
@@ -122,10 +152,15 @@ class Engine:
                 source = "zero" if self._loaded_from is None else "snapshot"
             folded = 0
             if self._snapshot is None or head != self._position:
+                since = EVERYTHING if self._snapshot is None else date.max
                 if self._take_voids(self.store.voids(after=self._position, until=head)):
                     source = "zero"  # a void of an event already folded: fold again
-                folded = self._fold_tail(head, progress)
+                    since = EVERYTHING
+                if head - self._position > SCANNED_TAIL:
+                    since = EVERYTHING
+                folded, since = self._fold_tail(head, progress, since)
                 self._snapshot = Snapshot(self._facts, PlanBook.from_facts(self._facts))
+                self.changed(since)
             report = FoldReport(
                 source=source,
                 events_folded=folded,
@@ -169,12 +204,29 @@ class Engine:
         self._loaded_from = None
         return True
 
-    def _fold_tail(self, head: int, progress: Progress | None) -> int:
-        """Fold the events after the current position up to ``head``."""
+    def while_at(self, position: int, act: Callable[[], None]) -> bool:
+        """Run ``act`` under the engine's lock if the facts still stand at ``position`` (no
+        catch-up can run meanwhile); returns whether it ran."""
+        with self._lock:
+            if self._position != position:
+                return False
+            act()
+            return True
+
+    def changed(self, since: date) -> None:
+        """Called (under the engine's lock) after a catch-up moved the facts: answers about
+        periods ending before ``since`` still stand (``EVERYTHING``: none may), so that a
+        cache of answers drops only what the new events may change.  Does nothing here."""
+
+    def _fold_tail(self, head: int, progress: Progress | None, since: date) -> tuple[int, date]:
+        """Fold the events after the current position up to ``head``; returns how many, and
+        the earliest day they may change answers of (from ``since``, see ``changed_from``)."""
         folded, high = 0, self._recorded_high
         with gc_paused(freeze=head - self._position > 10_000):
             pages = self.store.events(self._position, until=head, voided=self._voided)
             for page in pages:
+                if since != EVERYTHING:
+                    since = min(since, changed_from(self._facts, page))
                 self._facts.apply_recorded(page)
                 if page:
                     folded += len(page)
@@ -182,7 +234,7 @@ class Engine:
                 if progress is not None:
                     progress(len(page))
         self._position, self._recorded_high = head, high
-        return folded
+        return folded, since
 
     def _as_of(self, as_of: datetime, cut_on: CutOn = "known") -> Snapshot:
         """What was known at an instant: from the newest snapshot holding nothing recorded
