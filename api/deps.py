@@ -9,6 +9,8 @@ from datetime import date
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, FastAPI, Header, Request
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.exc import DBAPIError
 
 from api.auth import Authenticator, AuthError, KeySetupError, Principal, Role, from_api_key
 from api.errors import ApiError
@@ -39,6 +41,10 @@ class Engine(CoreEngine):
         self.responses: dict[tuple[object, ...], tuple[date | None, Any]] = {}
         """Answers valid at the current position: key -> (the last day of the period the
         answer is about, None for an answer about every period; the answer)."""
+        self.ingest_services: dict[tuple[object, ...], tuple[threading.Lock, Any]] = {}
+        """The ingest services of ``POST /v1/events`` by writer and options, each with the
+        lock its batches take turns on."""
+        self.ingest_lock = threading.Lock()
 
     def changed(self, since: date) -> None:
         """Drop the answers the events just folded may change (all when ``EVERYTHING``)."""
@@ -80,12 +86,22 @@ def open_engine(app: FastAPI) -> Engine:
     if found is None:
         with _opening:
             if app.state.engine is None:
-                app.state.engine = Engine(app.state.settings)
-                app.state.views = make_engine(app.state.settings.resolved_views_url())
-                metadata.create_all(app.state.views)
-                app.state.access = AccessLog(app.state.views)
+                views = make_engine(app.state.settings.resolved_views_url())
+                create_tables(views)
+                app.state.views = views
+                app.state.access = AccessLog(views)
+                app.state.engine = Engine(app.state.settings)  # last: the others are ready
             found = app.state.engine
     return found
+
+
+def create_tables(views: SqlEngine) -> None:
+    """Create the read-model tables that are missing; a replica starting at the same moment
+    may create one between the check and the CREATE (then the check is made again)."""
+    try:
+        metadata.create_all(views)
+    except DBAPIError:
+        metadata.create_all(views)
 
 
 async def engine(request: Request) -> Engine:
