@@ -80,6 +80,8 @@ class Run:
 
     latencies: list[float] = field(default_factory=list)
     """Seconds per request, successful or not."""
+    refused: set[str] = field(default_factory=set)
+    """The paths answered with another status than 200."""
     failures: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -137,6 +139,7 @@ def load(
         conn = http.client.HTTPConnection(HOST, port, timeout=30)
         latencies: list[float] = []
         failures: dict[str, int] = {}
+        refused: set[str] = set()
         while take():
             chosen = pick(rng)
             started = time.perf_counter()
@@ -147,6 +150,7 @@ def load(
                 if response.status != 200:
                     what = f"{response.status} {kind_of(chosen)}"
                     failures[what] = failures.get(what, 0) + 1
+                    refused.add(chosen)
             except (OSError, http.client.HTTPException) as exc:
                 failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1
                 conn.close()
@@ -155,6 +159,7 @@ def load(
         conn.close()
         with lock:
             run.latencies.extend(latencies)
+            run.refused |= refused
             for key, n in failures.items():
                 run.failures[key] = run.failures.get(key, 0) + n
 
@@ -209,6 +214,15 @@ def first_answer(port: int, token: str, path: str, server: subprocess.Popen[byte
     raise SystemExit("no answer within 300 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process used so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def covered_reps(port: int, token: str) -> dict[str, list[str]]:
     """The reps with a payout row in each quarter (covered by a plan)."""
     found = {}
@@ -220,11 +234,19 @@ def covered_reps(port: int, token: str) -> dict[str, list[str]]:
     return found
 
 
-def mix(reps: dict[str, list[str]]) -> Callable[[random.Random], str]:
+def mix(reps: dict[str, list[str]], skip: set[str]) -> Callable[[random.Random], str]:
     """A path picker: 40 % statements, 20 % earnings, 20 % points, 20 % leaderboards, each
-    of a random covered rep and quarter."""
+    of a random covered rep and quarter (never one of ``skip``: the points of reps no plan
+    with points rules covers)."""
 
     def pick(rng: random.Random) -> str:
+        for _ in range(100):
+            path = draw(rng)
+            if path not in skip:
+                break
+        return path
+
+    def draw(rng: random.Random) -> str:
         quarter = rng.choice(QUARTERS)
         rep = rng.choice(reps[quarter])
         draw = rng.random()
@@ -392,7 +414,8 @@ def run_mix(args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
         first_answer(port, token, probe_path, server)
         print(
             f"first answer: GET {probe_path} answered "
-            f"{time.perf_counter() - started:.2f} s after the server process started"
+            f"{time.perf_counter() - started:.2f} s after the server process started "
+            f"(server CPU {cpu_seconds(server.pid):.2f} s; load average {os.getloadavg()[0]:.1f})"
         )
         reps = covered_reps(port, token)
         paths = every_path(reps)
@@ -406,7 +429,8 @@ def run_mix(args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
 
         warm = load(port, next_path, token, requests=len(paths), **bounds)
         print(warm.report("warm-up", args.clients) + f" (each of {len(paths):,} paths once)")
-        pick = mix(reps)
+        print(f"the mix leaves out the {len(warm.refused):,} paths refused in the warm-up")
+        pick = mix(reps, warm.refused)
         reads = load(port, pick, token, requests=args.requests, **bounds)
         print(reads.report("reads", args.clients))
         if args.write_rate > 0:
