@@ -9,8 +9,6 @@ from datetime import date
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, FastAPI, Header, Request
-from sqlalchemy import Engine as SqlEngine
-from sqlalchemy.exc import DBAPIError
 
 from api.auth import Authenticator, AuthError, KeySetupError, Principal, Role, from_api_key
 from api.errors import ApiError
@@ -87,21 +85,15 @@ def open_engine(app: FastAPI) -> Engine:
         with _opening:
             if app.state.engine is None:
                 views = make_engine(app.state.settings.resolved_views_url())
-                create_tables(views)
+                try:
+                    metadata.create_all(views)
+                except Exception:  # a replica starting at the same moment created one first
+                    metadata.create_all(views)  # (checked again; a lasting failure raises)
                 app.state.views = views
                 app.state.access = AccessLog(views)
                 app.state.engine = Engine(app.state.settings)  # last: the others are ready
             found = app.state.engine
     return found
-
-
-def create_tables(views: SqlEngine) -> None:
-    """Create the read-model tables that are missing; a replica starting at the same moment
-    may create one between the check and the CREATE (then the check is made again)."""
-    try:
-        metadata.create_all(views)
-    except DBAPIError:
-        metadata.create_all(views)
 
 
 async def engine(request: Request) -> Engine:

@@ -16,6 +16,7 @@ from incentive_engine.domain.events import ActivityLogged, DealWon
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.limits import as_utc
 from incentive_engine.services.commissions import Snapshot
+from incentive_engine.services.gamification import carry_boards
 from incentive_engine.services.replay import gc_paused
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import CutOn, EventStore, format_instant
@@ -159,7 +160,12 @@ class Engine:
                 if head - self._position > SCANNED_TAIL:
                     since = EVERYTHING
                 folded, since = self._fold_tail(head, progress, since)
-                self._snapshot = Snapshot(self._facts, PlanBook.from_facts(self._facts))
+                old, self._snapshot = (
+                    self._snapshot,
+                    Snapshot(self._facts, PlanBook.from_facts(self._facts)),
+                )
+                if old is not None and since != EVERYTHING:
+                    carry_boards(old, self._snapshot, since)
                 self.changed(since)
             report = FoldReport(
                 source=source,
