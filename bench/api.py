@@ -30,6 +30,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -380,6 +381,49 @@ def percentile(values: list[float], p: float) -> float:
     return run.percentile(p)
 
 
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop a server (SIGTERM, then SIGKILL after 30 s)."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def starts(
+    args: argparse.Namespace, store: str, token: str, env: dict[str, str], work: Path
+) -> None:
+    """Start the server ``--starts`` times: seconds and server CPU to the first statement."""
+    path = f"/v1/reps/{args.rep}/statements/{QUARTERS[0]}"
+    walls, cpus = [], []
+    for _ in range(args.starts):
+        port = free_port()
+        with (work / "server.log").open("ab") as log:
+            started = time.perf_counter()
+            server = subprocess.Popen(
+                [*cli(), "--store", store, "serve", "--host", HOST, "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                first_answer(port, token, path, server)
+                walls.append(time.perf_counter() - started)
+                cpus.append(cpu_seconds(server.pid))
+            finally:
+                stop(server)
+        print(
+            f"start -> first GET {path}: {walls[-1]:.2f} s, server CPU {cpus[-1]:.2f} s "
+            f"(load average {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
+    print(
+        f"median of {len(walls)}: {statistics.median(walls):.2f} s, server CPU "
+        f"{statistics.median(cpus):.2f} s"
+    )
+
+
 def run_mix(args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
     """The realistic-traffic measure (``--mix``): first answer, read only, reads + writes."""
     store = f"sqlite:///{work / 'store.db'}"
@@ -400,6 +444,9 @@ def run_mix(args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
         capture_output=True,
         text=True,
     ).stdout.strip()
+    if args.starts:
+        starts(args, store, token, env, work)
+        return
     port = free_port()
     log = (work / "server.log").open("ab")
     started = time.perf_counter()
@@ -420,6 +467,7 @@ def run_mix(args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
         reps = covered_reps(port, token)
         paths = every_path(reps)
         bounds = {"clients": args.clients, "max_seconds": args.max_seconds}
+        warm_bounds = {"clients": args.clients, "max_seconds": args.max_seconds * 5}
         todo = iter(paths)
         lock = threading.Lock()
 
@@ -427,7 +475,7 @@ def run_mix(args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
             with lock:
                 return next(todo, paths[0])
 
-        warm = load(port, next_path, token, requests=len(paths), **bounds)
+        warm = load(port, next_path, token, requests=len(paths), **warm_bounds)
         print(warm.report("warm-up", args.clients) + f" (each of {len(paths):,} paths once)")
         print(f"the mix leaves out the {len(warm.refused):,} paths refused in the warm-up")
         pick = mix(reps, warm.refused)
@@ -471,12 +519,7 @@ def run_mix(args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
                 f"{writes.unseen}"
             )
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
         log.close()
 
 
@@ -495,6 +538,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="--mix: a new store's.")
     parser.add_argument("--write-rate", type=int, default=2000, help="--mix: events/s posted.")
     parser.add_argument("--probe-every", type=float, default=0.5, help="--mix: deal probe (s).")
+    parser.add_argument("--starts", type=int, default=0, help="--mix: only time N starts.")
     args = parser.parse_args()
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="ie-api-bench-"))
