@@ -121,6 +121,8 @@ class Engine:
         """The voids the facts leave out: voided event id -> approval id."""
         self.last_fold: FoldReport | None = None
         """How the last question was answered (see ``FoldReport``)."""
+        self._writing = False
+        """Whether a snapshot is being written (``write_snapshot``)."""
 
     @property
     def position(self) -> int:
@@ -144,6 +146,11 @@ class Engine:
         """Bring the facts up to the log's head (starting from the newest valid snapshot the
         first time) and report how."""
         started = time.perf_counter()
+        if self._writing and self.last_fold is not None:
+            # A snapshot is being written (seconds on a large log, once after a long fold):
+            # answer from the facts as they stand rather than wait; the next question after
+            # it catches up.
+            return self.last_fold
         head = self.store.max_position()
         with self._lock:
             ignored: tuple[str, ...] = ()
@@ -338,9 +345,16 @@ class Engine:
             tag = log_tag(self.store, self._position)
             if tag is None:  # pragma: no cover - the position was just read from the log
                 return None
-            written = self.snapshots().write(
-                self._facts, position=self._position, recorded_high=self._recorded_high, tag=tag
-            )
+            self._writing = True  # meanwhile questions are answered from the facts as they are
+            try:
+                written = self.snapshots().write(
+                    self._facts,
+                    position=self._position,
+                    recorded_high=self._recorded_high,
+                    tag=tag,
+                )
+            finally:
+                self._writing = False
             self._loaded_from = self._position
             return written
 
