@@ -60,8 +60,9 @@ class Engine(CoreEngine):
         found = self.responses.get(key)
         if found is not None:
             return cast(T, found[1])
-        position = self.position
-        value = compute()
+        with self.reading():  # no fold changes the facts under the computation
+            position = self.position
+            value = compute()
 
         def keep() -> None:
             if len(self.responses) >= MAX_ANSWERS:

@@ -482,25 +482,25 @@ def run_mix(args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
         reads = load(port, pick, token, requests=args.requests, **bounds)
         print(reads.report("reads", args.clients))
         if args.write_rate > 0:
-            stop, writes = threading.Event(), Writes()
+            done, writes = threading.Event(), Writes()
             tag = f"{int(time.time())}"
             quarter = QUARTERS[(datetime.now(UTC).month - 1) // 3]
             threads = [
                 threading.Thread(
                     target=write,
-                    args=(port, token, args.write_rate, reps[quarter], tag, stop, writes),
+                    args=(port, token, args.write_rate, reps[quarter], tag, done, writes),
                     daemon=True,
                 ),
                 threading.Thread(
                     target=probe,
-                    args=(port, token, reps[quarter], quarter, tag, args.probe_every, stop, writes),
+                    args=(port, token, reps[quarter], quarter, tag, args.probe_every, done, writes),
                     daemon=True,
                 ),
             ]
             for t in threads:
                 t.start()
             writing = load(port, pick, token, requests=args.requests, **bounds)
-            stop.set()
+            done.set()
             for t in threads:
                 t.join(30)
             print(writing.report("writing", args.clients))

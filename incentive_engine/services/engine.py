@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -89,6 +90,58 @@ class FoldReport:
         return f"facts{cut}: {how} in {self.seconds:.2f}s{skipped}"
 
 
+class ReadWriteLock:
+    """Many readers or one writer, the writer first once it waits; a thread already reading
+    may read again (nested) without waiting."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+        self._mine = threading.local()
+
+    def reads_here(self) -> bool:
+        """Whether the calling thread is reading."""
+        return bool(getattr(self._mine, "depth", 0))
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold the lock as a reader."""
+        depth = getattr(self._mine, "depth", 0)
+        if not depth:
+            with self._cond:
+                while self._writer or self._waiting:
+                    self._cond.wait()
+                self._readers += 1
+        self._mine.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._mine.depth = depth
+            if not depth:
+                with self._cond:
+                    self._readers -= 1
+                    if not self._readers:
+                        self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the lock as the writer (never from a thread that is reading)."""
+        with self._cond:
+            self._waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
 class Engine:
     """One store and the facts kept current by folding only the events appended since the
     last question; at start, the facts of the newest valid snapshot (at or before the log's
@@ -110,6 +163,8 @@ class Engine:
         self._use_snapshots = snapshots
         self._snapshot_store: SnapshotStore | None = None
         self._lock = threading.Lock()
+        self._rw = ReadWriteLock()
+        """Folds change the facts in place: they wait for the readers (``reading``) to end."""
         self._facts = Facts()
         self._position = 0
         self._recorded_high = ""
@@ -146,10 +201,10 @@ class Engine:
         """Bring the facts up to the log's head (starting from the newest valid snapshot the
         first time) and report how."""
         started = time.perf_counter()
-        if self._writing and self.last_fold is not None:
-            # A snapshot is being written (seconds on a large log, once after a long fold):
-            # answer from the facts as they stand rather than wait; the next question after
-            # it catches up.
+        if (self._writing or self._rw.reads_here()) and self.last_fold is not None:
+            # A snapshot is being written (seconds on a large log, once after a long fold),
+            # or this thread is reading the facts (a fold would wait for it): answer from
+            # the facts as they stand; the next question catches up.
             return self.last_fold
         head = self.store.max_position()
         with self._lock:
@@ -160,20 +215,21 @@ class Engine:
                 source = "zero" if self._loaded_from is None else "snapshot"
             folded = 0
             if self._snapshot is None or head != self._position:
-                since = EVERYTHING if self._snapshot is None else date.max
-                if self._take_voids(self.store.voids(after=self._position, until=head)):
-                    source = "zero"  # a void of an event already folded: fold again
-                    since = EVERYTHING
-                if head - self._position > SCANNED_TAIL:
-                    since = EVERYTHING
-                folded, since = self._fold_tail(head, progress, since)
-                old, self._snapshot = (
-                    self._snapshot,
-                    Snapshot(self._facts, PlanBook.from_facts(self._facts)),
-                )
-                if old is not None and since != EVERYTHING:
-                    carry_boards(old, self._snapshot, since)
-                self.changed(since)
+                with self._rw.writing():  # the facts change in place: no one reads meanwhile
+                    since = EVERYTHING if self._snapshot is None else date.max
+                    if self._take_voids(self.store.voids(after=self._position, until=head)):
+                        source = "zero"  # a void of an event already folded: fold again
+                        since = EVERYTHING
+                    if head - self._position > SCANNED_TAIL:
+                        since = EVERYTHING
+                    folded, since = self._fold_tail(head, progress, since)
+                    old, self._snapshot = (
+                        self._snapshot,
+                        Snapshot(self._facts, PlanBook.from_facts(self._facts)),
+                    )
+                    if old is not None and since != EVERYTHING:
+                        carry_boards(old, self._snapshot, since)
+                    self.changed(since)
             report = FoldReport(
                 source=source,
                 events_folded=folded,
@@ -216,6 +272,11 @@ class Engine:
         self._facts, self._position, self._recorded_high = Facts(), 0, ""
         self._loaded_from = None
         return True
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Hold the facts still while reading them: a catch-up folds (changing them in place)
+        only once no thread reads; within, this thread's questions do not catch up."""
+        return self._rw.reading()
 
     def while_at(self, position: int, act: Callable[[], None]) -> bool:
         """Run ``act`` under the engine's lock if the facts still stand at ``position`` (no
