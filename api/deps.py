@@ -43,6 +43,9 @@ class Engine(CoreEngine):
         """The ingest services of ``POST /v1/events`` by writer and options, each with the
         lock its batches take turns on."""
         self.ingest_lock = threading.Lock()
+        self._answering = threading.Lock()
+        self._computing: dict[tuple[object, ...], threading.Event] = {}
+        """The answers being computed, each with the event its waiters wait on."""
 
     def changed(self, since: date) -> None:
         """Drop the answers the events just folded may change (all when ``EVERYTHING``)."""
@@ -55,23 +58,39 @@ class Engine(CoreEngine):
 
     def answer(self, key: tuple[object, ...], until: date | None, compute: Callable[[], T]) -> T:
         """The answer of ``key`` at the facts' current position (the caller caught up just
-        before): cached, or computed and kept unless the facts moved meanwhile.  ``until``:
-        the last day of the period the answer is about (None: it may depend on any day)."""
-        found = self.responses.get(key)
-        if found is not None:
-            return cast(T, found[1])
-        with self.reading():  # no fold changes the facts under the computation
-            position = self.position
-            value = compute()
+        before): cached, or computed and kept unless the facts moved meanwhile; requests
+        asking at once for one missing answer wait for the first to compute it rather than
+        each computing it (a board of 1M events costs seconds).  ``until``: the last day of
+        the period the answer is about (None: it may depend on any day)."""
+        mine: threading.Event | None = None
+        for _ in range(2):
+            with self._answering:
+                found = self.responses.get(key)
+                if found is not None:
+                    return cast(T, found[1])
+                busy = self._computing.get(key)
+                if busy is None:
+                    mine = self._computing[key] = threading.Event()
+                    break
+            busy.wait(timeout=60)  # then look again (the facts may have moved meanwhile)
+        try:
+            with self.reading():  # no fold changes the facts under the computation
+                position = self.position
+                value = compute()
 
-        def keep() -> None:
-            if len(self.responses) >= MAX_ANSWERS:
-                for old in list(self.responses)[: MAX_ANSWERS // 4]:
-                    del self.responses[old]
-            self.responses[key] = (until, value)
+            def keep() -> None:
+                if len(self.responses) >= MAX_ANSWERS:
+                    for old in list(self.responses)[: MAX_ANSWERS // 4]:
+                        del self.responses[old]
+                self.responses[key] = (until, value)
 
-        self.while_at(position, keep)
-        return value
+            self.while_at(position, keep)
+            return value
+        finally:
+            if mine is not None:
+                with self._answering:
+                    del self._computing[key]
+                mine.set()
 
 
 _opening = threading.Lock()

@@ -5,6 +5,7 @@ computed again, so a posted deal is on its statement at the next request."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,28 @@ def test_a_fold_waits_for_the_readers_and_a_reader_never_folds(tmp_path: Path) -
             assert folding.is_alive()  # the fold waits for the reader
         folding.join(10)
         assert not folding.is_alive() and engine.position == before + 1
+
+
+def test_requests_asking_at_once_for_one_answer_compute_it_once(shared: Settings) -> None:
+    with client(shared) as c:
+        c.get("/v1/reps/an/earnings", headers=auth(shared, Role.FINANCE, "fin"))
+        engine = c.app.state.engine  # type: ignore[attr-defined]
+        calls, release = [], threading.Event()
+
+        def compute() -> bytes:
+            calls.append(1)
+            release.wait(5)
+            return b"drawn once"
+
+        answers: list[bytes] = []
+        askers = [
+            threading.Thread(target=lambda: answers.append(engine.answer(("k",), None, compute)))
+            for _ in range(4)
+        ]
+        for t in askers:
+            t.start()
+        time.sleep(0.2)
+        release.set()
+        for t in askers:
+            t.join(5)
+        assert answers == [b"drawn once"] * 4 and len(calls) == 1
