@@ -39,9 +39,8 @@ class Engine(CoreEngine):
         self.responses: dict[tuple[object, ...], tuple[date | None, Any]] = {}
         """Answers valid at the current position: key -> (the last day of the period the
         answer is about, None for an answer about every period; the answer)."""
-        self.ingest_services: dict[tuple[object, ...], tuple[threading.Lock, Any]] = {}
-        """The ingest services of ``POST /v1/events`` by writer and options, each with the
-        lock its batches take turns on."""
+        self.ingest_service: Any = None
+        """The ingest service of ``POST /v1/events`` (its batches take turns on it)."""
         self.ingest_lock = threading.Lock()
         self._answering = threading.Lock()
         self._computing: dict[tuple[object, ...], threading.Event] = {}

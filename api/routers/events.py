@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -62,44 +61,8 @@ def _records(data: Any, source: str, most: int) -> list[RawRecord]:
     return records
 
 
-MAX_SERVICES = 64
-"""Ingest services an engine keeps (one per writer and options; all dropped when full)."""
-
-
-def _service(
-    engine: Engine,
-    who: Principal,
-    scope: WriteScope,
-    writer: str,
-    known_since: datetime | None,
-    allow_closed_period: bool,
-) -> tuple[threading.Lock, IngestService]:
-    """The ingest service of this writer and these options, with its lock: reused from batch
-    to batch as the Kafka worker does, it keeps the identifiers the log defines and reads
-    only the events appended since (a new service per batch read every defining event of
-    the log again: seconds on 1M events)."""
-    key = (who.role, who.subject, who.scope, known_since, allow_closed_period)
-    services = engine.ingest_services
-    with engine.ingest_lock:
-        found = services.get(key)
-        if found is None:
-            if len(services) >= MAX_SERVICES:
-                services.clear()
-            service = IngestService(
-                engine.store,
-                scope=scope,
-                writer=writer,
-                known_since=known_since,
-                allow_closed_period=allow_closed_period,
-                allow_hint="allow_closed_period=true",
-            )
-            found = services[key] = (threading.Lock(), service)
-        return found
-
-
 def _ingest(
     engine: Engine,
-    who: Principal,
     source: str,
     records: list[RawRecord],
     partial: bool,
@@ -108,9 +71,19 @@ def _ingest(
     known_since: datetime | None = None,
     allow_closed_period: bool = False,
 ) -> SourceReport:
-    """Validate and store the batch within the writer's scope (run off the event loop)."""
-    lock, service = _service(engine, who, scope, writer, known_since, allow_closed_period)
-    with lock:
+    """Validate and store the batch within the writer's scope (run off the event loop).
+
+    One ingest service per engine is reused from batch to batch, as the Kafka worker does:
+    it keeps the identifiers the log defines and reads only the events appended since (a new
+    service per batch read every defining event of the log again: seconds on 1M events).
+    Batches take turns on it, each with its writer's scope and options."""
+    with engine.ingest_lock:
+        service = engine.ingest_service
+        if service is None:
+            service = engine.ingest_service = IngestService(engine.store, scope=scope)
+        service.scope, service.writer = scope, writer
+        service.known_since, service.allow_closed_period = known_since, allow_closed_period
+        service.allow_hint = "allow_closed_period=true"
         return service.ingest(source, lambda: records, dead_letters=_Discard() if partial else None)
 
 
@@ -197,7 +170,7 @@ async def post_events(
             details=details,
         )
     report = await run_in_threadpool(
-        _ingest, engine, who, source, records, partial, scope, writer, since, allow_closed_period
+        _ingest, engine, source, records, partial, scope, writer, since, allow_closed_period
     )
     whole = [e for e in report.errors if e.line == 0]  # the batch's options, not a record
     if whole:

@@ -70,7 +70,9 @@ def test_only_the_answers_a_new_event_may_change_are_computed_again(shared: Sett
         meeting = ActivityLogged(
             event_id="m9", rep_id="binh", kind="meeting", occurred_at="2026-01-20T03:00:00Z"
         )
+        service = engine.ingest_service  # one ingest service, kept current batch to batch
         post(c, h, meeting)
+        assert engine.ingest_service is service
         points = c.get(urls["points"], headers=h)
         assert Q1 not in engine.responses
         assert points.json()["points"] != before["points"].json()["points"]
