@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 import api.routers
 from api import errors, web
 from api.body import BodyLimitMiddleware
+from api.deps import warm_up
 from api.observe import ObserveMiddleware, metrics
 from incentive_engine import __version__
 from incentive_engine.settings import Settings
@@ -95,13 +97,19 @@ def readyz(request: Request) -> Readiness:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application for the given settings (environment by default)."""
+def create_app(settings: Settings | None = None, *, warm: bool = False) -> FastAPI:
+    """Build the application for the given settings (environment by default); ``warm``: load
+    the facts in a thread at start (``serve``), not on the first request that needs them."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warming = threading.Thread(target=warm_up, args=(app,), name="warm-up", daemon=True)
+        if warm:
+            warming.start()
         yield
+        if warming.is_alive():
+            warming.join()  # never close the engine under a fold
         if getattr(app.state, "engine", None) is not None:
             app.state.access.close()
             app.state.engine.close()

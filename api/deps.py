@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from datetime import date, datetime
-from typing import Annotated
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, TypeVar, cast
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, FastAPI, Header, Request
 
 from api.auth import Authenticator, AuthError, KeySetupError, Principal, Role, from_api_key
 from api.errors import ApiError
@@ -15,48 +17,124 @@ from api.ratelimit import FailureLimiter
 from incentive_engine.domain import visibility
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.periods import Period
-from incentive_engine.services.commissions import Snapshot
-from incentive_engine.services.engine import CutOn
+from incentive_engine.services.engine import EVERYTHING
 from incentive_engine.services.engine import Engine as CoreEngine
 from incentive_engine.settings import Settings
 from projections.access_log import AccessLog
 from projections.runner import make_engine
 
+T = TypeVar("T")
+
+MAX_ANSWERS = 8192
+"""Answers an API engine keeps at most (the oldest quarter is dropped when full)."""
+
 
 class Engine(CoreEngine):
-    """The application core as the API holds it, with serialised answers cached until the
-    log moves."""
+    """The application core as the API holds it, with answers cached until new events may
+    change them: an answer about a period is kept while the events folded since are dated
+    after the period's end (see ``changed_from``)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.responses: dict[tuple[object, ...], bytes] = {}
-        """Serialised answers valid at ``position`` (emptied when the log moves)."""
+        self.responses: dict[tuple[object, ...], tuple[date | None, Any]] = {}
+        """Answers valid at the current position: key -> (the last day of the period the
+        answer is about, None for an answer about every period; the answer)."""
+        self.ingest_service: Any = None
+        """The ingest service of ``POST /v1/events`` (its batches take turns on it)."""
+        self.ingest_lock = threading.Lock()
+        self._answering = threading.Lock()
+        self._computing: dict[tuple[object, ...], threading.Event] = {}
+        """The answers being computed, each with the event its waiters wait on."""
 
-    def snapshot(self, as_of: datetime | None = None, *, cut_on: CutOn = "known") -> Snapshot:
-        """Facts and plan versions now (caught up, emptying the answer cache when the log
-        moved) or as of an instant."""
-        before = self.position
-        found = super().snapshot(as_of, cut_on=cut_on)
-        if as_of is None and self.position != before:
+    def changed(self, since: date) -> None:
+        """Drop the answers the events just folded may change (all when ``EVERYTHING``)."""
+        if since == EVERYTHING:
             self.responses = {}
-        return found
+        else:
+            self.responses = {
+                k: v for k, v in self.responses.items() if v[0] is not None and v[0] < since
+            }
+
+    def answer(self, key: tuple[object, ...], until: date | None, compute: Callable[[], T]) -> T:
+        """The answer of ``key`` at the facts' current position (the caller caught up just
+        before): cached, or computed and kept unless the facts moved meanwhile; requests
+        asking at once for one missing answer wait for the first to compute it rather than
+        each computing it (a board of 1M events costs seconds).  ``until``: the last day of
+        the period the answer is about (None: it may depend on any day)."""
+        mine: threading.Event | None = None
+        for _ in range(2):
+            with self._answering:
+                found = self.responses.get(key)
+                if found is not None:
+                    return cast(T, found[1])
+                busy = self._computing.get(key)
+                if busy is None:
+                    mine = self._computing[key] = threading.Event()
+                    break
+            busy.wait(timeout=60)  # then look again (the facts may have moved meanwhile)
+        try:
+            with self.reading():  # no fold changes the facts under the computation
+                position = self.position
+                value = compute()
+
+            def keep() -> None:
+                if len(self.responses) >= MAX_ANSWERS:
+                    for old in list(self.responses)[: MAX_ANSWERS // 4]:
+                        del self.responses[old]
+                self.responses[key] = (until, value)
+
+            self.while_at(position, keep)
+            return value
+        finally:
+            if mine is not None:
+                with self._answering:
+                    del self._computing[key]
+                mine.set()
 
 
 _opening = threading.Lock()
+log = logging.getLogger(__name__)
 
 
-async def engine(request: Request) -> Engine:
-    """The application's engine, opened on first use (health checks answer without it)."""
-    app = request.app
+def open_engine(app: FastAPI) -> Engine:
+    """The application's engine and read-model connections, opened once (by the first request
+    or the start-up warm-up, whichever comes first)."""
     found: Engine | None = app.state.engine
     if found is None:
         with _opening:
             if app.state.engine is None:
-                app.state.engine = Engine(app.state.settings)
-                app.state.views = make_engine(app.state.settings.resolved_views_url())
-                app.state.access = AccessLog(app.state.views)
+                views = make_engine(app.state.settings.resolved_views_url())  # migrated, locked
+                app.state.views = views
+                app.state.access = AccessLog(views)
+                app.state.engine = Engine(app.state.settings)  # last: the others are ready
             found = app.state.engine
     return found
+
+
+async def engine(request: Request) -> Engine:
+    """The application's engine, opened on first use (health checks answer without it)."""
+    return open_engine(request.app)
+
+
+WARM_SNAPSHOT_EVENTS = 100_000
+"""A warm-up that folded at least this many events (no snapshot, or an old one) stores a
+snapshot of the facts, so that the next start loads it instead of folding them again."""
+
+
+def warm_up(app: FastAPI) -> None:
+    """Open the engine and bring its facts up to the log's head before the first request asks
+    (``serve`` runs this in a thread at start); after a long fold, store a snapshot.  A
+    failure is logged and left to the requests to report."""
+    try:
+        engine = open_engine(app)
+        report = engine.catch_up()
+        log.info("warm-up: %s", report.describe())
+        if report.events_folded >= WARM_SNAPSHOT_EVENTS:
+            written = engine.write_snapshot()
+            if written is not None:
+                log.info("warm-up: snapshot at position %s written", f"{written.position:,}")
+    except Exception:  # the store may be missing or down: every request will say so
+        log.exception("warm-up failed")
 
 
 EngineDep = Annotated[Engine, Depends(engine)]

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import access
@@ -90,19 +91,34 @@ def leaderboard_of(
     )
     as_of = instant(as_of)
     snap = engine.snapshot(as_of)
-    shown = board(snap, who, metric, the_period, scope)
-    rows = [Standing(**asdict(r)) for r in shown.rows]
-    body = Board(
-        metric=metric,
-        scope=scope,
-        period=str(the_period),
-        visibility=shown.visibility,
-        you=next((r for r in rows if r.rep_id == who.subject), None),
-        **window(rows, limit, offset),
-    )
-    revealed = shown.revealed(who.subject)
+
+    def build() -> tuple[Board, list[str]]:
+        shown = board(snap, who, metric, the_period, scope)
+        rows = [Standing(**asdict(r)) for r in shown.rows]
+        body = Board(
+            metric=metric,
+            scope=scope,
+            period=str(the_period),
+            visibility=shown.visibility,
+            you=next((r for r in rows if r.rep_id == who.subject), None),
+            **window(rows, limit, offset),
+        )
+        return body, list(shown.revealed(who.subject))
+
+    if as_of is None:  # what the caller may see of a board depends on who they are
+        key = ("board", metric, scope, str(the_period), who.role, who.subject, limit, offset)
+
+        def render() -> tuple[bytes, list[str]]:
+            body, revealed = build()
+            return JSONResponse(body.model_dump(mode="json")).body, revealed
+
+        content, revealed = engine.answer(key, the_period.end, render)
+        response: Response = Response(content, media_type="application/json")
+    else:
+        body, revealed = build()
+        response = answer(request, body, immutable=is_past(as_of) and period is not None)
     access.record(request, who, f"leaderboard {metric.value}", revealed, str(the_period))
-    return answer(request, body, immutable=is_past(as_of) and period is not None)
+    return response
 
 
 # -------------------------------------------------------------------- KPIs

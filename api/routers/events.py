@@ -71,16 +71,20 @@ def _ingest(
     known_since: datetime | None = None,
     allow_closed_period: bool = False,
 ) -> SourceReport:
-    """Validate and store the batch within the writer's scope (run off the event loop)."""
-    service = IngestService(
-        engine.store,
-        scope=scope,
-        writer=writer,
-        known_since=known_since,
-        allow_closed_period=allow_closed_period,
-        allow_hint="allow_closed_period=true",
-    )
-    return service.ingest(source, lambda: records, dead_letters=_Discard() if partial else None)
+    """Validate and store the batch within the writer's scope (run off the event loop).
+
+    One ingest service per engine is reused from batch to batch, as the Kafka worker does:
+    it keeps the identifiers the log defines and reads only the events appended since (a new
+    service per batch read every defining event of the log again: seconds on 1M events).
+    Batches take turns on it, each with its writer's scope and options."""
+    with engine.ingest_lock:
+        service = engine.ingest_service
+        if service is None:
+            service = engine.ingest_service = IngestService(engine.store, scope=scope)
+        service.scope, service.writer = scope, writer
+        service.known_since, service.allow_closed_period = known_since, allow_closed_period
+        service.allow_hint = "allow_closed_period=true"
+        return service.ingest(source, lambda: records, dead_letters=_Discard() if partial else None)
 
 
 @router.post(

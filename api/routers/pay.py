@@ -8,7 +8,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from api import access
 from api.auth import Principal, Role
-from api.deps import EngineDep, PrincipalDep, check_pay_access, parse_period, require
+from api.deps import Engine, EngineDep, PrincipalDep, check_pay_access, parse_period, require
 from api.errors import ApiError
 from incentive_engine.domain import visibility
 from incentive_engine.domain.events import Payout, PeriodClosed
@@ -135,6 +135,15 @@ def answer(
     if tag in held or "*" in held:
         return Response(status_code=304, headers=headers)
     return JSONResponse(content, status_code=status_code, headers=headers)
+
+
+def fresh(
+    engine: Engine, key: tuple[object, ...], until: date | None, build: Callable[[], BaseModel]
+) -> Response:
+    """The JSON of a figure now (not as of an instant), kept by the engine until new events
+    may change it (``until``: the last day of the period it is about, None: any day)."""
+    body = engine.answer(key, until, lambda: JSONResponse(build().model_dump(mode="json")).body)
+    return Response(body, media_type="application/json")
 
 
 def refused(message: str, fields: Mapping[str, str]) -> ApiError:
@@ -367,9 +376,18 @@ def earnings(
     if not shown:  # no period to show: refused unless the caller may see the rep now
         check_pay_access(who, rep, facts, (as_of or datetime.now(UTC)).date())
     known_rep(facts, rep)
-    rows = rep_earnings(snap, rep, shown)
+
+    def build() -> Earnings:
+        rows = rep_earnings(snap, rep, shown)
+        return Earnings(rep_id=rep, **window(rows, limit, offset))
+
+    if as_of is None:
+        key = ("earnings", rep, tuple(str(p) for p in shown), limit, offset)
+        response = fresh(engine, key, None, build)
+        access.record(request, who, "earnings", rep)
+        return response
+    body = build()
     access.record(request, who, "earnings", rep)
-    body = Earnings(rep_id=rep, **window(rows, limit, offset))
     return answer(request, body, immutable=is_past(as_of))
 
 
@@ -394,6 +412,20 @@ def rep_points(
     snap = engine.snapshot(as_of)
     check_access(who, rep, snap.facts, visibility.figure_day(the_period), "points")
     known_rep(snap.facts, rep)
+    if as_of is None:
+        key = ("points", rep, str(the_period), limit, offset)
+        response = fresh(
+            engine, key, the_period.end, lambda: _points(snap, rep, the_period, limit, offset)
+        )
+        access.record(request, who, "points", rep, str(the_period))
+        return response
+    body = _points(snap, rep, the_period, limit, offset)
+    access.record(request, who, "points", rep, str(the_period))
+    return answer(request, body, immutable=is_past(as_of))
+
+
+def _points(snap: Snapshot, rep: str, the_period: Period, limit: int, offset: int) -> Points:
+    """A rep's points of a period (404 when no plan with points rules covers them)."""
     versions = [
         v for v in snap.book.gamified_for(snap.facts, rep, the_period) if v.plan.points is not None
     ]
@@ -424,15 +456,13 @@ def rep_points(
             )
             for ln in s.lines
         ]
-    access.record(request, who, "points", rep, str(the_period))
-    body = Points(
+    return Points(
         rep_id=rep,
         period=str(the_period),
         points=sum((p.points for p in plans), Decimal(0)),
         plans=plans,
         **window(lines, limit, offset),
     )
-    return answer(request, body, immutable=is_past(as_of))
 
 
 @router.get("/v1/reps/{rep}/badges", response_model=Badges)

@@ -139,13 +139,14 @@ async def statement(
         docs = _statement_docs(engine, who, rep, period, as_of, plan_version)
         body = orjson.dumps(docs)
     else:
-        snap = engine.snapshot()  # catches up with the log; empties the cache if it moved
-        check_pay_access(who, rep, snap.facts, figure_day(parse_period(period)))
-        key = ("statement", rep, period, plan_version, engine.position)
-        body = engine.responses.get(key, b"")
-        if not body:
-            docs = _statement_docs(engine, who, rep, period, None, plan_version)
-            body = engine.responses[key] = orjson.dumps(docs)
+        snap = engine.snapshot()  # catches up with the log (dropping what it may change)
+        the_period = parse_period(period)
+        check_pay_access(who, rep, snap.facts, figure_day(the_period))
+        body = engine.answer(
+            ("statement", rep, period, plan_version),
+            the_period.end,
+            lambda: orjson.dumps(_statement_docs(engine, who, rep, period, None, plan_version)),
+        )
     access.record(request, who, "statement", rep, period)
     headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     # How far the log behind these figures is verified: the last verification kept, one

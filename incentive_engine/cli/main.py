@@ -511,7 +511,9 @@ def serve(
     upgrade_on_start(ctx)
     observe(settings, metrics_port, metrics_host)
     # Our logging (JSON or text, one line a request with its id), not uvicorn's.
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings, warm=True), host=host, port=port, log_config=None, access_log=False
+    )
 
 
 class _IssueByDefault(TyperGroup):
@@ -1055,6 +1057,7 @@ def demo(
             )
     with Engine(settings) as engine:  # this demo's store, not the --store option's
         snap = engine.snapshot()
+        engine.write_snapshot()  # `serve` and every query start from it, not from zero
     people = presenter(ctx)
     _print_overview(snap.facts, people)
     _print_pay(snap, people)

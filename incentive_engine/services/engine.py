@@ -7,14 +7,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
+from incentive_engine.domain.events import ActivityLogged, DealWon
 from incentive_engine.domain.facts import Facts
 from incentive_engine.domain.limits import as_utc
 from incentive_engine.services.commissions import Snapshot
+from incentive_engine.services.gamification import carry_boards
 from incentive_engine.services.replay import gc_paused
 from incentive_engine.settings import Settings
 from incentive_engine.store.event_store import CutOn, EventStore, format_instant
@@ -28,6 +31,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+
+EVERYTHING = date.min
+"""What a fold changed when it may have changed any answer (see ``Engine.changed``)."""
+SCANNED_TAIL = 50_000
+"""A longer tail is not scanned for what it changes: everything may have changed."""
+
+
+def changed_from(facts: Facts, page: Sequence[tuple[Any, str]]) -> date:
+    """The earliest day whose answers a page of events may change, read before folding it:
+    an activity changes only answers about periods ending on or after its day, and a won deal
+    (of a deal not won before) those ending on or after its close date; any other event
+    (hierarchy, plans, quotas, amendments, voids, closes...) may change any answer."""
+    earliest = date.max
+    won: set[str] = set()
+    for event, _ in page:
+        kind = type(event)
+        if kind is ActivityLogged:
+            day = event.occurred_at.date()
+        elif kind is DealWon:
+            deal_id: str = event.deal_id
+            deal = facts.deals.get(deal_id)
+            if deal_id in won or (deal is not None and deal.won is not None):
+                return EVERYTHING  # a second win of one deal may move its close date
+            won.add(deal_id)
+            day = event.close_date
+        else:
+            return EVERYTHING
+        earliest = min(earliest, day)
+    return earliest
 
 
 @dataclass(frozen=True)
@@ -58,6 +90,58 @@ class FoldReport:
         return f"facts{cut}: {how} in {self.seconds:.2f}s{skipped}"
 
 
+class ReadWriteLock:
+    """Many readers or one writer, the writer first once it waits; a thread already reading
+    may read again (nested) without waiting."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+        self._mine = threading.local()
+
+    def reads_here(self) -> bool:
+        """Whether the calling thread is reading."""
+        return bool(getattr(self._mine, "depth", 0))
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold the lock as a reader."""
+        depth = getattr(self._mine, "depth", 0)
+        if not depth:
+            with self._cond:
+                while self._writer or self._waiting:
+                    self._cond.wait()
+                self._readers += 1
+        self._mine.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._mine.depth = depth
+            if not depth:
+                with self._cond:
+                    self._readers -= 1
+                    if not self._readers:
+                        self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the lock as the writer (never from a thread that is reading)."""
+        with self._cond:
+            self._waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
 class Engine:
     """One store and the facts kept current by folding only the events appended since the
     last question; at start, the facts of the newest valid snapshot (at or before the log's
@@ -79,6 +163,8 @@ class Engine:
         self._use_snapshots = snapshots
         self._snapshot_store: SnapshotStore | None = None
         self._lock = threading.Lock()
+        self._rw = ReadWriteLock()
+        """Folds change the facts in place: they wait for the readers (``reading``) to end."""
         self._facts = Facts()
         self._position = 0
         self._recorded_high = ""
@@ -90,6 +176,8 @@ class Engine:
         """The voids the facts leave out: voided event id -> approval id."""
         self.last_fold: FoldReport | None = None
         """How the last question was answered (see ``FoldReport``)."""
+        self._writing = False
+        """Whether a snapshot is being written (``write_snapshot``)."""
 
     @property
     def position(self) -> int:
@@ -113,6 +201,11 @@ class Engine:
         """Bring the facts up to the log's head (starting from the newest valid snapshot the
         first time) and report how."""
         started = time.perf_counter()
+        if (self._writing or self._rw.reads_here()) and self.last_fold is not None:
+            # A snapshot is being written (seconds on a large log, once after a long fold),
+            # or this thread is reading the facts (a fold would wait for it): answer from
+            # the facts as they stand; the next question catches up.
+            return self.last_fold
         head = self.store.max_position()
         with self._lock:
             ignored: tuple[str, ...] = ()
@@ -122,10 +215,21 @@ class Engine:
                 source = "zero" if self._loaded_from is None else "snapshot"
             folded = 0
             if self._snapshot is None or head != self._position:
-                if self._take_voids(self.store.voids(after=self._position, until=head)):
-                    source = "zero"  # a void of an event already folded: fold again
-                folded = self._fold_tail(head, progress)
-                self._snapshot = Snapshot(self._facts, PlanBook.from_facts(self._facts))
+                with self._rw.writing():  # the facts change in place: no one reads meanwhile
+                    since = EVERYTHING if self._snapshot is None else date.max
+                    if self._take_voids(self.store.voids(after=self._position, until=head)):
+                        source = "zero"  # a void of an event already folded: fold again
+                        since = EVERYTHING
+                    if head - self._position > SCANNED_TAIL:
+                        since = EVERYTHING
+                    folded, since = self._fold_tail(head, progress, since)
+                    old, self._snapshot = (
+                        self._snapshot,
+                        Snapshot(self._facts, PlanBook.from_facts(self._facts)),
+                    )
+                    if old is not None and since != EVERYTHING:
+                        carry_boards(old, self._snapshot, since)
+                    self.changed(since)
             report = FoldReport(
                 source=source,
                 events_folded=folded,
@@ -169,12 +273,34 @@ class Engine:
         self._loaded_from = None
         return True
 
-    def _fold_tail(self, head: int, progress: Progress | None) -> int:
-        """Fold the events after the current position up to ``head``."""
+    def reading(self) -> AbstractContextManager[None]:
+        """Hold the facts still while reading them: a catch-up folds (changing them in place)
+        only once no thread reads; within, this thread's questions do not catch up."""
+        return self._rw.reading()
+
+    def while_at(self, position: int, act: Callable[[], None]) -> bool:
+        """Run ``act`` under the engine's lock if the facts still stand at ``position`` (no
+        catch-up can run meanwhile); returns whether it ran."""
+        with self._lock:
+            if self._position != position:
+                return False
+            act()
+            return True
+
+    def changed(self, since: date) -> None:
+        """Called (under the engine's lock) after a catch-up moved the facts: answers about
+        periods ending before ``since`` still stand (``EVERYTHING``: none may), so that a
+        cache of answers drops only what the new events may change.  Does nothing here."""
+
+    def _fold_tail(self, head: int, progress: Progress | None, since: date) -> tuple[int, date]:
+        """Fold the events after the current position up to ``head``; returns how many, and
+        the earliest day they may change answers of (from ``since``, see ``changed_from``)."""
         folded, high = 0, self._recorded_high
         with gc_paused(freeze=head - self._position > 10_000):
             pages = self.store.events(self._position, until=head, voided=self._voided)
             for page in pages:
+                if since != EVERYTHING:
+                    since = min(since, changed_from(self._facts, page))
                 self._facts.apply_recorded(page)
                 if page:
                     folded += len(page)
@@ -182,7 +308,7 @@ class Engine:
                 if progress is not None:
                     progress(len(page))
         self._position, self._recorded_high = head, high
-        return folded
+        return folded, since
 
     def _as_of(self, as_of: datetime, cut_on: CutOn = "known") -> Snapshot:
         """What was known at an instant: from the newest snapshot holding nothing recorded
@@ -280,9 +406,16 @@ class Engine:
             tag = log_tag(self.store, self._position)
             if tag is None:  # pragma: no cover - the position was just read from the log
                 return None
-            written = self.snapshots().write(
-                self._facts, position=self._position, recorded_high=self._recorded_high, tag=tag
-            )
+            self._writing = True  # meanwhile questions are answered from the facts as they are
+            try:
+                written = self.snapshots().write(
+                    self._facts,
+                    position=self._position,
+                    recorded_high=self._recorded_high,
+                    tag=tag,
+                )
+            finally:
+                self._writing = False
             self._loaded_from = self._position
             return written
 

@@ -98,6 +98,19 @@ def standings_of(snap: Snapshot, metric: Metric, period: Period, scope: str) -> 
     return standings
 
 
+def carry_boards(old: Snapshot, new: Snapshot, since: date) -> None:
+    """Let a new snapshot share the boards of the old one that the events folded between
+    them cannot change: those of periods ending before ``since`` (see
+    ``services.engine.changed_from``; a board also reads the period before its own, which
+    ends earlier still)."""
+    with _boards_lock:
+        for (held, metric, period, scope), (ref, standings) in list(_boards.items()):
+            if held == id(old) and ref() is old and Period.parse(period).end < since:
+                _boards[(id(new), metric, period, scope)] = (weakref.ref(new), standings)
+        while len(_boards) > BOARDS_KEPT:
+            _boards.popitem(last=False)
+
+
 def board(
     snap: Snapshot, viewer: Viewer | None, metric: Metric, period: Period, scope: str = "company"
 ) -> ShownBoard:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from incentive_engine.domain.facts import Facts, Rep
@@ -16,6 +16,10 @@ class PlanBook:
     """Every published plan version, and which one applies to a rep in a period."""
 
     versions: tuple[PlanVersion, ...]
+    _periods: list[tuple[Facts, int, list[Period]]] = field(
+        default_factory=list, compare=False, hash=False, repr=False
+    )
+    """The last answer of ``periods``: the facts and their event count it was computed at."""
 
     @classmethod
     def from_facts(cls, facts: Facts) -> PlanBook:
@@ -45,7 +49,16 @@ class PlanBook:
     def periods(self, facts: Facts) -> list[Period]:
         """Every period of every plan's kind, from its start to the latest effective date the
         facts know: close, quota, plan, invoice or payment (the periods statements and boards
-        are kept for)."""
+        are kept for).  The answer is kept until the facts fold another event (every API
+        request for earnings asked it again: a walk of every deal)."""
+        memo = self._periods[:1]
+        if memo and memo[0][0] is facts and memo[0][1] == facts.event_count:
+            return list(memo[0][2])
+        found = self._compute_periods(facts)
+        self._periods[:] = [(facts, facts.event_count, found)]
+        return list(found)
+
+    def _compute_periods(self, facts: Facts) -> list[Period]:
         last = max(
             [d.won.close_date for d in facts.deals.values() if d.won is not None]
             + [Period.parse(p).end for (_, _, p) in facts.quotas]

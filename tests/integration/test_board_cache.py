@@ -35,3 +35,15 @@ def test_readers_at_one_position_share_the_board_and_a_new_event_redraws_it(
         again = standings_of(moved, Metric.POINTS, Q1, "company")
         assert again is not first
         assert next(s for s in again if s.rep_id == "an").value == 62
+
+
+def test_a_board_whose_period_ended_before_the_new_events_is_kept(tmp_path: Path) -> None:
+    settings = seed_boards(sqlite_settings(tmp_path))
+    with Engine(settings) as engine:
+        snap = engine.snapshot()
+        first = standings_of(snap, Metric.POINTS, Q1, "company")
+        with EventStore(settings) as store:  # an activity of Q2 cannot move Q1's board
+            store.append([activity("q2-call", "an", "call_connected", "2026-04-02T09:00:00Z")])
+        moved = engine.snapshot()
+        assert moved is not snap
+        assert standings_of(moved, Metric.POINTS, Q1, "company") is first
