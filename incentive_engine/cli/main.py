@@ -508,8 +508,8 @@ def serve(
         check_keys(settings)
     except RuntimeError as exc:
         fail(str(exc))
-    upgrade_on_start(ctx)
     observe(settings, metrics_port, metrics_host)
+    upgrade_on_start(ctx)
     # Our logging (JSON or text, one line a request with its id), not uvicorn's.
     uvicorn.run(
         create_app(settings, warm=True), host=host, port=port, log_config=None, access_log=False
@@ -900,6 +900,8 @@ def project(
     from projections.runner import ProjectionRunner, make_engine
 
     settings = settings_of(ctx)
+    if follow:  # the long-running projector logs as configured, the migration line too
+        observe(settings, metrics_port, metrics_host)
     upgrade_on_start(ctx)
     views = make_engine(settings.resolved_views_url())
     with EventStore(settings) as store, Engine(settings, store=store, views=views) as engine:
@@ -924,7 +926,6 @@ def project(
             every_events=settings.checkpoint_every_events,
             every_seconds=settings.checkpoint_every_seconds,
         )
-        observe(settings, metrics_port, metrics_host)
         console.print(
             f"following the log (poll every {poll}s; a signed checkpoint every "
             f"{settings.checkpoint_every_events:,} events or "

@@ -52,11 +52,19 @@ def db_check(ctx: typer.Context) -> None:
 
 def upgrade_on_start(ctx: typer.Context) -> None:
     """`serve` and `project` bring the read-model database to the newest revision before
-    anything else opens it (one line on stderr when a migration ran)."""
+    anything else opens it (one line on stderr when a migration ran: a log record when the
+    logs are JSON, so that every line a log collector reads is JSON)."""
+    import logging
+
     from incentive_engine.services import database
 
-    done = database.upgrade(settings_of(ctx))
-    if done.action != "none":
+    settings = settings_of(ctx)
+    done = database.upgrade(settings)
+    if done.action == "none":
+        return
+    if settings.log_format == "json":
+        logging.getLogger("incentive_engine.migrations").info(done.summary())
+    else:
         errors.print(done.summary(), markup=False)
 
 
