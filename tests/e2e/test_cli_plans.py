@@ -82,6 +82,9 @@ def test_validate_missing_file_and_yaml_syntax(tmp_path: Path) -> None:
 
 def test_publish_list_show_diff_on_sqlite(tmp_path: Path) -> None:
     db = tmp_path / "store.db"
+    assert run("list", store=db).exit_code == 4  # reading never creates a store
+    created = runner.invoke(incentive_engine.cli.main.app, ["--store", f"sqlite:///{db}", "init"])
+    assert created.exit_code == 0, created.output
     assert run("list", store=db).stdout == "no plan is published yet\n"
     assert json.loads(run("list", "--format", "json", store=db).stdout) == []
 
