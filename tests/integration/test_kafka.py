@@ -317,7 +317,7 @@ def test_a_dropped_postgres_connection_mid_stream_is_retried(
     config = topics(broker, f"pgdrop-{time.monotonic_ns()}")
     events = [hired("an")] + [call("an", i) for i in range(3000)]
     produce(broker, config.topic, [("an", as_message(e)) for e in events])
-    config.max_records = 100
+    config.max_records = 25  # many short writes: a drop lands inside one soon
     config.store_retry_max_s = 0.4  # the store is back as soon as the kills stop
     worker = IngestWorker(settings, config)
     stop = threading.Event()
@@ -333,14 +333,14 @@ def test_a_dropped_postgres_connection_mid_stream_is_retried(
             while (
                 time.monotonic() < deadline
                 and not worker.stats.errors
-                and stored_count(settings) < len(events)
+                and worker.stats.stored < len(events)
             ):
                 killed += admin.execute(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     "WHERE application_name = %s",
                     (app_name,),
                 ).fetchone()[0]
-                time.sleep(0.05)
+                time.sleep(0.01)
         while time.monotonic() < deadline and stored_count(settings) < len(events):
             time.sleep(0.2)
     finally:
