@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from copy import deepcopy
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, overload
 
@@ -66,6 +67,7 @@ class ActivityLog(Sequence[Activity]):
         "_customers",
         "_deals",
         "_ids",
+        "_intern",
         "_kinds",
         "_lengths",
         "_names",
@@ -75,8 +77,10 @@ class ActivityLog(Sequence[Activity]):
         "rep_id",
     )  # fmt: skip
 
-    def __init__(self, rep_id: str) -> None:
+    def __init__(self, rep_id: str, intern: Callable[[str], str] | None = None) -> None:
         self.rep_id = rep_id
+        self._intern = intern
+        """Gives the one copy of a customer or deal id that logs of many reps share."""
         self._times = array("q")
         """Microseconds since the epoch."""
         self._kinds = array("B")
@@ -138,6 +142,8 @@ class ActivityLog(Sequence[Activity]):
             return _NONE
         found = self._numbers.get(name)
         if found is None:
+            if self._intern is not None:
+                name = self._intern(name)
             found = self._numbers[name] = len(self._names)
             self._names.append(name)
         return found
@@ -200,7 +206,7 @@ class ActivityLog(Sequence[Activity]):
         return self._head(bisect.bisect_left(self._times, midnight_micros(day + timedelta(days=1))))
 
     def _head(self, last: int) -> ActivityLog:
-        cut = ActivityLog(self.rep_id)
+        cut = ActivityLog(self.rep_id, self._intern)
         cut._times = self._times[:last]
         cut._kinds = self._kinds[:last]
         cut._customers = self._customers[:last]
@@ -236,7 +242,9 @@ class ActivityLog(Sequence[Activity]):
         )
 
     @classmethod
-    def from_columns(cls, rep_id: str, columns: Columns) -> ActivityLog:
+    def from_columns(
+        cls, rep_id: str, columns: Columns, intern: Callable[[str], str] | None = None
+    ) -> ActivityLog:
         """A log rebuilt from ``columns()`` (lengths, order and name numbers checked)."""
         times, event_ids, kinds, customers, deals, names = columns
         n = len(times)
@@ -247,7 +255,9 @@ class ActivityLog(Sequence[Activity]):
             raise ValueError(f"activities of {rep_id}: not in (time, event id) order")
         if any(not _NONE <= x < len(names) for x in (*customers, *deals)):
             raise ValueError(f"activities of {rep_id}: a name number out of range")
-        log = cls(rep_id)
+        log = cls(rep_id, intern)
+        if intern is not None:
+            names = [intern(name) for name in names]
         log._times = array("q", times)
         log._kinds = array("B", (_KIND_NUMBER[k] for k in kinds))
         log._customers = array("i", customers)
@@ -262,11 +272,13 @@ class ActivityLog(Sequence[Activity]):
         return log
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ActivityLog:
-        """An independent copy (arrays and name table copied)."""
+        """An independent copy (arrays and name table copied; the interning table is the one
+        of the copy of the facts being made, if any)."""
         copy = self._head(len(self))
         copy._ids, copy._names, copy._numbers = (
             bytearray(self._ids),
             list(self._names),
             dict(self._numbers),
         )
+        copy._intern = deepcopy(self._intern, memo)
         return copy

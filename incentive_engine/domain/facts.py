@@ -597,15 +597,18 @@ class Facts:
 
     def apply_recorded(self, page: Iterable[tuple[Event, str]]) -> Facts:
         """Fold (event, recorded-at text) pairs, remembering when pay-relevant events were
-        recorded (activities are not: they never change pay)."""
+        recorded (activities are not: they never change pay).  Events appended together share
+        one recorded time: it is held once."""
         self._cache.clear()
-        apply, recorded, share = self._handlers(), self.recorded, self._sharing.value
-        count = 0
+        apply, recorded = self._handlers(), self.recorded
+        count, last = 0, ""
         for event, when in page:
             kind = type(event)
             apply.get(kind, _unfoldable)(self, event)
             if kind is not ActivityLogged and kind not in _MARKERS:
-                recorded[event.event_id] = share(when)
+                if when == last:
+                    when = last
+                recorded[event.event_id] = last = when
             count += 1
         self.event_count += count
         return self
@@ -717,7 +720,7 @@ class Facts:
     def _on_activity(self, e: ActivityLogged) -> None:
         log = self.activities.get(e.rep_id)
         if log is None:
-            log = self.activities[e.rep_id] = ActivityLog(e.rep_id)
+            log = self.activities[e.rep_id] = ActivityLog(e.rep_id, self._sharing.value)
         log.add(e.occurred_at, e.event_id, e.kind, e.customer_id, e.deal_id)
 
     def _on_plan(self, e: PlanVersionPublished) -> None:

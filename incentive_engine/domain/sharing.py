@@ -24,9 +24,12 @@ T = TypeVar("T")
 
 _CACHED = ("canonical", "digest")
 """An event's cached properties (``Event.canonical``, ``Event.digest``)."""
-_SHARED_TYPES = (str, date, Customer)
+_SHARED_TYPES = frozenset({str, date, Customer})
 """Types whose equal values are interchangeable (equal means the same text when shown): not
-``Decimal`` (1.0 equals 1), not bool or int (True equals 1)."""
+``Decimal`` (1.0 equals 1), not bool or int (True equals 1), not datetime (equal instants in
+two time zones)."""
+_UNIQUE = frozenset({"event_id", "deal_id", "lead_id", "invoice_id", "payment_id", "refund_id"})
+"""Fields whose values are seldom repeated among the held events: left as they are."""
 
 
 class Sharing:
@@ -35,15 +38,15 @@ class Sharing:
     __slots__ = ("_fields", "_values")
 
     def __init__(self) -> None:
-        self._values: dict[tuple[type, Any], Any] = {}
+        self._values: dict[type, dict[Any, Any]] = {kind: {} for kind in _SHARED_TYPES}
         self._fields: dict[type, set[str]] = {}
 
     def value(self, value: T) -> T:
         """The first equal value of the same type held (or this one, now held)."""
-        key = (type(value), value)
-        found = self._values.get(key)
+        table = self._values[type(value)]
+        found = table.get(value)
         if found is None:
-            self._values[key] = value
+            table[value] = value
             if isinstance(value, BaseModel):
                 self._compact(value)
             return value
@@ -58,11 +61,12 @@ class Sharing:
         fields = model.__dict__
         for cached in _CACHED:
             fields.pop(cached, None)
+        shared = _SHARED_TYPES
         for name, value in fields.items():
-            if type(value) in _SHARED_TYPES:
+            if type(value) in shared and name not in _UNIQUE:
                 fields[name] = self.value(value)
         kind = type(model)
-        shared = self._fields.get(kind)
-        if shared is None:
-            shared = self._fields[kind] = set(kind.model_fields)
-        object.__setattr__(model, "__pydantic_fields_set__", shared)
+        names = self._fields.get(kind)
+        if names is None:
+            names = self._fields[kind] = set(kind.model_fields)
+        object.__setattr__(model, "__pydantic_fields_set__", names)

@@ -167,7 +167,8 @@ def decode_section(name: str, data: bytes) -> Any:
             lead.qualified_date = lead.qualified_date and share(lead.qualified_date)
             lead.rep_id = lead.rep_id and share(lead.rep_id)
     if name == "activities":
-        return {rep_id: ActivityLog.from_columns(rep_id, c) for rep_id, c in value.items()}
+        names = Sharing().value
+        return {rep_id: ActivityLog.from_columns(rep_id, c, names) for rep_id, c in value.items()}
     return dict(value) if name in _PAIRED else value
 
 
