@@ -107,27 +107,32 @@ class ActivityLog(Sequence[Activity]):
         deal_id: str | None,
     ) -> None:
         """Add an activity in its place (after the last one, unless it is earlier)."""
-        us = micros(occurred_at)
-        times = self._times
-        n = len(times)
-        if n and (us < times[-1] or (us == times[-1] and event_id < self._event_id(n - 1))):
-            at = self._place(us, event_id)
-        else:
-            at = n
+        us = (occurred_at - _EPOCH) // _MICROSECOND
+        times, numbers = self._times, self._numbers
+        customer = _NONE if customer_id is None else numbers.get(customer_id)
+        if customer is None:
+            customer = self._number(customer_id)
+        deal = _NONE if deal_id is None else numbers.get(deal_id)
+        if deal is None:
+            deal = self._number(deal_id)
         encoded = event_id.encode()
-        start = len(self._ids)
-        self._ids += encoded
-        row = (
-            us, _KIND_NUMBER[kind], self._number(customer_id), self._number(deal_id), start,
-            len(encoded),
-        )  # fmt: skip
+        ids = self._ids
+        start = len(ids)
+        if not times or us > times[-1] or (us == times[-1] and event_id > self._event_id(-1)):
+            times.append(us)
+            self._kinds.append(_KIND_NUMBER[kind])
+            self._customers.append(customer)
+            self._deals.append(deal)
+            self._starts.append(start)
+            self._lengths.append(len(encoded))
+            ids += encoded
+            return
+        at = self._place(us, event_id)
+        ids += encoded
+        row = (us, _KIND_NUMBER[kind], customer, deal, start, len(encoded))
         columns = (times, self._kinds, self._customers, self._deals, self._starts, self._lengths)
-        if at == n:
-            for column, value in zip(columns, row, strict=True):
-                column.append(value)
-        else:
-            for column, value in zip(columns, row, strict=True):
-                column.insert(at, value)
+        for column, value in zip(columns, row, strict=True):
+            column.insert(at, value)
 
     def _place(self, us: int, event_id: str) -> int:
         """The row an activity goes to: after every earlier (time, event id)."""
