@@ -125,7 +125,7 @@ def main() -> None:
     work = args.dir or Path(tempfile.mkdtemp(prefix="ie-memory-"))
     store_path = prepare(work, args.events, args.reps, args.seed)
     command = [sys.executable, "-m", "bench.memory", "--child", str(store_path)]
-    print("command:", " ".join(sys.argv))
+    print("command: python -m bench.memory", " ".join(sys.argv[1:]))
     runs = []
     for i in range(args.repeat):
         top = args.top if i == 0 else 0
