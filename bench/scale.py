@@ -9,7 +9,8 @@ and peak RSS:
 1. generate: the demo generator's year (``demo.generator.iter_generate``) as a JSONL export;
 2. ingest: the export through the real validating ingest path into a SQLite store, then the
    demo's plan catalogue published (as ``incentive-engine demo`` does);
-3. snapshot: the engine folds the log from zero and writes a fact snapshot;
+3. snapshot: the engine folds the log from zero (the RSS of the process then holding the
+   facts is printed) and writes a fact snapshot;
 4. pay run: a fresh engine starts from that snapshot, computes every rep's statement of the
    quarter (``period_statements``), then the quarter's payouts (``pay_run``).
 
@@ -19,6 +20,7 @@ Goal (issue 18): the pay run after the snapshot takes under 60 s at 10,000,000 e
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import subprocess
@@ -36,6 +38,12 @@ STEPS = ("generate", "ingest", "snapshot", "payrun")
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    """This process's resident set size now, in MB (Linux /proc)."""
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize() / MB
 
 
 def _settings(work: Path) -> Settings:
@@ -87,11 +95,14 @@ def snapshot(work: Path) -> dict[str, object]:
         started = time.perf_counter()
         report = engine.catch_up()
         fold_s = time.perf_counter() - started
+        gc.collect()
+        holding = rss_mb()
         written = engine.write_snapshot()
         assert written is not None
         summary = engine.snapshot().facts.summary()
     return {
         "fold_s": round(fold_s, 2),
+        "rss_holding_facts_mb": round(holding, 1),
         "snapshot_write_s": round(written.seconds, 2),
         "snapshot_mb": round(written.bytes / MB, 1),
         "source": report.source,
