@@ -4,7 +4,7 @@ outcomes."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from incentive_engine.domain.events import ActivityKind, Role
 from incentive_engine.domain.facts import Activity, Facts
@@ -27,6 +27,17 @@ from incentive_engine.domain.periods import Period
 def _activities(f: _Frame) -> list[Activity]:
     """Every activity, ordered by time then event id."""
     found = [a for rep_id in sorted(f.facts.activities) for a in f.facts.activities[rep_id]]
+    found.sort()
+    return found
+
+
+def _in_period(f: _Frame) -> list[Activity]:
+    """The activities of the period, ordered by time then event id (each rep's log cut by
+    time, not every activity built and tested)."""
+    start = datetime.combine(f.period.start, time(), tzinfo=UTC)
+    end = datetime.combine(f.period.end + timedelta(days=1), time(), tzinfo=UTC)
+    logs = f.facts.activities
+    found = [a for rep_id in sorted(logs) for a in logs[rep_id].between(start, end)]
     found.sort()
     return found
 
@@ -77,7 +88,7 @@ def _logged(f: _Frame, kinds: Collection[ActivityKind] | None = None) -> dict[st
     """Per group: the activities of the given kinds (any kind if None) in the period (up to
     as_of), ordered by time then event id."""
     found: dict[str, list[Activity]] = {}
-    for a in _activities(f):
+    for a in _in_period(f):
         if (kinds is not None and a.kind not in kinds) or a.occurred_at.date() not in f.period:
             continue
         found.setdefault(f.activity_group(a), []).append(a)
@@ -98,12 +109,7 @@ def _rep_days(f: _Frame) -> dict[str, int]:
     """Per group (not territories): the working days of the period, up to as_of, on which
     people in the rep role, or anyone who called in the period, were employed."""
     days = working_days(f.period.start, f.day)
-    callers = {
-        a.rep_id
-        for items in f.facts.activities.values()
-        for a in items
-        if a.kind in _CALLS and a.occurred_at.date() in f.period
-    }
+    callers = {a.rep_id for a in _in_period(f) if a.kind in _CALLS}
     found: dict[str, int] = {}
     for rep_id in sorted(f.facts.reps):
         rep = f.facts.reps[rep_id]
