@@ -195,9 +195,26 @@ class ActivityLog(Sequence[Activity]):
         return self.rows(0, len(self))
 
     def rows(self, first: int, last: int) -> Iterator[Activity]:
-        """The activities of rows ``first`` up to (not including) ``last``."""
+        """The activities of rows ``first`` up to (not including) ``last`` (one loop with
+        everything it reads in local names: KPIs build every activity of a period)."""
+        times, kinds, customers, deals = self._times, self._kinds, self._customers, self._deals
+        starts, lengths, ids, names, rep_id = (
+            self._starts, self._lengths, self._ids, self._names, self.rep_id
+        )  # fmt: skip
+        new, epoch, delta, all_kinds = tuple.__new__, _EPOCH, timedelta, _KINDS
         for i in range(first, last):
-            yield self._row(i)
+            customer, deal, start = customers[i], deals[i], starts[i]
+            yield new(
+                Activity,
+                (
+                    epoch + delta(microseconds=times[i]),
+                    ids[start : start + lengths[i]].decode(),
+                    rep_id,
+                    all_kinds[kinds[i]],
+                    names[customer] if customer >= 0 else None,
+                    names[deal] if deal >= 0 else None,
+                ),
+            )
 
     def between(self, start: datetime, end: datetime) -> Iterator[Activity]:
         """The activities from ``start`` up to (not including) ``end``, in order."""

@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 _CACHED = ("canonical", "digest")
 """An event's cached properties (``Event.canonical``, ``Event.digest``)."""
-_SHARED_TYPES = frozenset({str, date, Customer})
+_SHARED_TYPES = (str, date, Customer)
 """Types whose equal values are interchangeable (equal means the same text when shown): not
 ``Decimal`` (1.0 equals 1), not bool or int (True equals 1), not datetime (equal instants in
 two time zones)."""
@@ -61,10 +61,18 @@ class Sharing:
         fields = model.__dict__
         for cached in _CACHED:
             fields.pop(cached, None)
-        shared = _SHARED_TYPES
+        values, unique = self._values, _UNIQUE
         for name, value in fields.items():
-            if type(value) in shared and name not in _UNIQUE:
-                fields[name] = self.value(value)
+            table = values.get(type(value))
+            if table is None or name in unique:
+                continue
+            found = table.get(value)
+            if found is None:
+                table[value] = value
+                if isinstance(value, BaseModel):
+                    self._compact(value)
+            elif found is not value:
+                fields[name] = found
         kind = type(model)
         names = self._fields.get(kind)
         if names is None:
