@@ -222,6 +222,12 @@ class ActivityLog(Sequence[Activity]):
         first = bisect.bisect_left(times, micros(start))
         return self.rows(first, bisect.bisect_left(times, micros(end), first))
 
+    def customers_before(self, start: datetime) -> set[str]:
+        """The customers named by the activities before an instant."""
+        first = bisect.bisect_left(self._times, micros(start))
+        names = self._names
+        return {names[c] for c in set(self._customers[:first]) if c != _NONE}
+
     def until(self, day: date) -> ActivityLog:
         """A log of the activities that occurred by the end of a day (sharing the id buffer
         and name table: both only ever grow, and rows of either log never move in them)."""

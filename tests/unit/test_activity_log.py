@@ -17,7 +17,9 @@ from incentive_engine.domain.events import (
     OpportunityCreated,
 )
 from incentive_engine.domain.facts import fold
+from incentive_engine.domain.kpis.activity import customers_approached
 from incentive_engine.domain.kpis.frame import facts_on
+from incentive_engine.domain.periods import Period
 from incentive_engine.domain.sharing import Sharing
 from tests.factories import customer
 
@@ -121,3 +123,37 @@ def test_held_events_share_equal_values_and_stay_equal() -> None:
                   amount="1.0", currency="VND", product_group="cloud", customer=customer())  # fmt: skip
     assert str(sharing.event(won).amount) == "1.0"  # Decimals are never swapped for equal ones
     assert fold([first, second]).deals["D2"].created == opportunity("o2", "D2")
+
+
+def test_customers_approached_counts_as_the_scan_of_every_activity_did() -> None:
+    """The KPI now cuts each rep's log at the period; the old definition scanned every
+    activity in time order: the counts agree on every month and grouping."""
+    rng = random.Random(5)
+    events = [
+        ActivityLogged(
+            event_id=f"e{i:04d}", rep_id=rng.choice(("an", "binh", "chau")),
+            kind=rng.choice(KINDS), occurred_at=START + timedelta(hours=rng.randrange(24 * 120)),
+            customer_id=rng.choice((None, *(f"cus-{n}" for n in range(12)))),
+        )
+        for i in range(400)
+    ]  # fmt: skip
+    facts = fold(events)
+    everything = sorted(a for log in facts.activities.values() for a in log)
+    for month in ("2026-01", "2026-02", "2026-03", "2026-04"):
+        period = Period.parse(month)
+        for by in ("rep", "company"):
+            seen: set[tuple[str, str]] = set()
+            expected: dict[str, int] = {}
+            for a in everything:
+                group = (
+                    (a.rep_id if by == "rep" else "company")
+                    if a.occurred_at.date() in period
+                    else None
+                )
+                if a.customer_id is None or (a.rep_id, a.customer_id) in seen:
+                    continue
+                seen.add((a.rep_id, a.customer_id))
+                if group is not None:
+                    expected[group] = expected.get(group, 0) + 1
+            rows = customers_approached(facts, period, by)
+            assert {r["group"]: r["approached"] for r in rows if r["approached"]} == expected

@@ -24,18 +24,16 @@ from incentive_engine.domain.kpis.frame import _Frame, _frame
 from incentive_engine.domain.periods import Period
 
 
-def _activities(f: _Frame) -> list[Activity]:
-    """Every activity, ordered by time then event id."""
-    found = [a for rep_id in sorted(f.facts.activities) for a in f.facts.activities[rep_id]]
-    found.sort()
-    return found
+def _bounds(f: _Frame) -> tuple[datetime, datetime]:
+    """The period's first instant and the first instant after it (UTC)."""
+    start = datetime.combine(f.period.start, time(), tzinfo=UTC)
+    return start, datetime.combine(f.period.end + timedelta(days=1), time(), tzinfo=UTC)
 
 
 def _in_period(f: _Frame) -> list[Activity]:
     """The activities of the period, ordered by time then event id (each rep's log cut by
     time, not every activity built and tested)."""
-    start = datetime.combine(f.period.start, time(), tzinfo=UTC)
-    end = datetime.combine(f.period.end + timedelta(days=1), time(), tzinfo=UTC)
+    start, end = _bounds(f)
     logs = f.facts.activities
     found = [a for rep_id in sorted(logs) for a in logs[rep_id].between(start, end)]
     found.sort()
@@ -57,17 +55,19 @@ def customers_approached(
     period. Activities naming no customer do not count."""
     f = _frame(facts, period, by, as_of, currency)
     months = _MONTHS[period.kind]
-    seen: set[tuple[str, str]] = set()
     approached: dict[str, int] = {}
     reps: dict[str, set[str]] = {}
-    for a in _activities(f):
-        group = f.activity_group(a) if a.occurred_at.date() in period else None
-        if group is not None:
+    start, end = _bounds(f)
+    logs = f.facts.activities
+    for rep_id in sorted(logs):
+        log = logs[rep_id]
+        seen = log.customers_before(start)  # approached before the period: not new in it
+        for a in log.between(start, end):
+            group = f.activity_group(a)
             reps.setdefault(group, set()).add(a.rep_id)
-        if a.customer_id is None or (a.rep_id, a.customer_id) in seen:
-            continue
-        seen.add((a.rep_id, a.customer_id))
-        if group is not None:
+            if a.customer_id is None or a.customer_id in seen:
+                continue
+            seen.add(a.customer_id)
             approached[group] = approached.get(group, 0) + 1
     rows = []
     for group in f.groups(approached, reps):
