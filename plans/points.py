@@ -9,7 +9,6 @@ with it.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -74,14 +73,9 @@ def _activity_lines(
 ) -> list[PointsLine]:
     lines: list[PointsLine] = []
     by_day: dict[tuple[date, ActivityKind], list[PointsLine]] = {}
-    activities = facts.activities.get(rep_id, [])
-    first = bisect.bisect_left(
-        activities, (_midnight(period.start),), key=lambda a: (a.occurred_at,)
-    )
+    log = facts.activities.get(rep_id)
     after = _midnight(period.end + timedelta(days=1))
-    for a in activities[first:]:
-        if a.occurred_at >= after:
-            break
+    for a in log.between(_midnight(period.start), after) if log is not None else ():
         day = a.occurred_at.date()
         points = rules.activities.get(a.kind)
         if points is None:

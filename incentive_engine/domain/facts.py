@@ -15,14 +15,15 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
+from incentive_engine.domain.activity_log import Activity as Activity
+from incentive_engine.domain.activity_log import ActivityLog
 from incentive_engine.domain.adjustments import as_manual, decision_of
 from incentive_engine.domain.events import (
     EVENT_TYPES,
-    ActivityKind,
     ActivityLogged,
     AdjustmentApproved,
     AdjustmentProposed,
@@ -71,8 +72,9 @@ from incentive_engine.domain.handlers import MissingHandlerError, check_handlers
 from incentive_engine.domain.isolation import Quarantined, Voided
 from incentive_engine.domain.money import fx_rate_in
 from incentive_engine.domain.periods import Period
+from incentive_engine.domain.sharing import Sharing
 
-FOLD_VERSION = 4
+FOLD_VERSION = 5
 """The version of what the fold produces.  Bump it whenever a change to this module (an event
 folded differently, a field added to or removed from a fact, a new tie-break) changes the facts
 that a log folds into: snapshots of facts folded by another fold version are then ignored and
@@ -457,18 +459,7 @@ class QuotaEntry:
     currency: str = field(compare=False)
 
 
-class Activity(NamedTuple):
-    """One logged sales activity (a tuple: cheap to build, ordered by time then event id)."""
-
-    occurred_at: datetime
-    event_id: str
-    rep_id: str
-    kind: ActivityKind
-    customer_id: str | None
-    deal_id: str | None
-
-
-@dataclass
+@dataclass(slots=True)
 class Lead:
     """A lead, its source and whether it was qualified."""
 
@@ -491,7 +482,9 @@ class Facts:
     territories: dict[str, Territory] = field(default_factory=dict)
     deals: dict[str, Deal] = field(default_factory=dict)
     quotas: dict[tuple[QuotaSubject, str, str], list[QuotaEntry]] = field(default_factory=dict)
-    activities: dict[str, list[Activity]] = field(default_factory=dict)
+    activities: dict[str, ActivityLog] = field(default_factory=dict)
+    """Each rep's activities, in (time, event id) order (columns of integers: see
+    ``domain.activity_log``)."""
     leads: dict[str, Lead] = field(default_factory=dict)
     plan_versions: dict[str, dict[int, PlanVersionPublished]] = field(default_factory=dict)
     closed_periods: dict[str, PeriodClosed] = field(default_factory=dict)
@@ -535,6 +528,8 @@ class Facts:
     """Loaders of the lazy fields not supplied yet (see ``defer``)."""
     _pending: list[Event] = field(default_factory=list, repr=False, compare=False)
     """Events for a deferred field, folded in once the field is supplied."""
+    _sharing: Sharing = field(default_factory=Sharing, repr=False, compare=False)
+    """Equal values of the events held, held once (``domain.sharing``)."""
 
     # ------------------------------------------------------------ deferred fields
 
@@ -602,15 +597,18 @@ class Facts:
 
     def apply_recorded(self, page: Iterable[tuple[Event, str]]) -> Facts:
         """Fold (event, recorded-at text) pairs, remembering when pay-relevant events were
-        recorded (activities are not: they never change pay)."""
+        recorded (activities are not: they never change pay).  Events appended together share
+        one recorded time: it is held once."""
         self._cache.clear()
         apply, recorded = self._handlers(), self.recorded
-        count = 0
+        count, last = 0, ""
         for event, when in page:
             kind = type(event)
             apply.get(kind, _unfoldable)(self, event)
             if kind is not ActivityLogged and kind not in _MARKERS:
-                recorded[event.event_id] = when
+                if when == last:
+                    when = last
+                recorded[event.event_id] = last = when
             count += 1
         self.event_count += count
         return self
@@ -659,19 +657,20 @@ class Facts:
 
     def _on_opportunity(self, e: OpportunityCreated) -> None:
         deal = self._deal(e.deal_id)
-        deal.created = e
+        deal.created = self._sharing.event(e)
         _insort(deal.stages, (e.created_date, e.event_id, e.stage))
 
     def _on_stage(self, e: OpportunityStageChanged) -> None:
-        _insort(self._deal(e.deal_id).stages, (e.changed_date, e.event_id, e.stage))
+        day = self._sharing.value(e.changed_date)
+        _insort(self._deal(e.deal_id).stages, (day, e.event_id, e.stage))
 
     def _on_won(self, e: DealWon) -> None:
         deal = self._deal(e.deal_id)
         if deal.won is None or e.event_id < deal.won.event_id:
-            deal.won = e
+            deal.won = self._sharing.event(e)
 
     def _on_lost(self, e: DealLost) -> None:
-        self._deal(e.deal_id).lost = e
+        self._deal(e.deal_id).lost = self._sharing.event(e)
 
     def _on_amended(self, e: DealAmended) -> None:
         amendment = Amendment(e.amended_date, e.event_id, e.amount, e.splits, e.reason, e.lines)
@@ -684,7 +683,7 @@ class Facts:
             earlier.cancelled_date,
             earlier.event_id,
         ):
-            deal.cancellation = e
+            deal.cancellation = self._sharing.event(e)
 
     def _on_territory(self, e: TerritoryDefined) -> None:
         definition = Definition(e.effective_date, e.event_id, e.name, e.criteria)
@@ -707,26 +706,22 @@ class Facts:
         _insort(self.quotas.setdefault((e.subject, e.subject_id, e.period), []), entry)
 
     def _on_lead(self, e: LeadCreated) -> None:
-        lead = self._lead(e.lead_id)
-        lead.source, lead.created_date = e.source, e.created_date
-        lead.rep_id = lead.rep_id or e.rep_id
+        lead, share = self._lead(e.lead_id), self._sharing.value
+        lead.source, lead.created_date = e.source, share(e.created_date)
+        lead.rep_id = lead.rep_id or (share(e.rep_id) if e.rep_id is not None else None)
         lead.event_ids.append(e.event_id)
 
     def _on_qualified(self, e: LeadQualified) -> None:
-        lead = self._lead(e.lead_id)
-        lead.qualified_date = e.qualified_date
-        lead.rep_id = e.rep_id or lead.rep_id
+        lead, share = self._lead(e.lead_id), self._sharing.value
+        lead.qualified_date = share(e.qualified_date)
+        lead.rep_id = (share(e.rep_id) if e.rep_id is not None else None) or lead.rep_id
         lead.event_ids.append(e.event_id)
 
     def _on_activity(self, e: ActivityLogged) -> None:
-        items = self.activities.get(e.rep_id)
-        if items is None:
-            items = self.activities[e.rep_id] = []
-        a = Activity(e.occurred_at, e.event_id, e.rep_id, e.kind, e.customer_id, e.deal_id)
-        if items and a < items[-1]:
-            _insort(items, a)
-        else:
-            items.append(a)
+        log = self.activities.get(e.rep_id)
+        if log is None:
+            log = self.activities[e.rep_id] = ActivityLog(e.rep_id, self._sharing.value)
+        log.add(e.occurred_at, e.event_id, e.kind, e.customer_id, e.deal_id)
 
     def _on_plan(self, e: PlanVersionPublished) -> None:
         self.plan_versions.setdefault(e.plan_id, {})[e.version] = e

@@ -6,9 +6,15 @@ as their fields) and decoded by the same adapter, which builds only those declar
 runs every event's validators again.  Dicts keep their insertion order; dicts keyed by tuples
 are stored as lists of ``[key, value]`` pairs.
 
+Activities are each rep's ``ActivityLog`` as columns (``ActivityLog.columns``): microseconds,
+event ids, kinds, and customer and deal numbers into the log's names.
+
 Deals are two sections: ``deals`` (the id, the win, amendments and cancellation: what pay
 reads) and ``deal_pipeline`` (the opportunity, its stages and the loss: what only pipeline
 KPIs read), which a snapshot may supply per deal on first use (``Deal.defer_pipeline``).
+
+Decoded events, dates and ids of deals and leads share equal values (``domain.sharing``), as
+the fold's do.
 
 Decoding a section gives objects equal to those a fold from zero builds (the property test in
 ``tests/integration/test_snapshots.py`` compares the two), except that an event's
@@ -25,6 +31,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter
 
+from incentive_engine.domain.activity_log import ActivityLog, Columns
 from incentive_engine.domain.events import (
     AdjustmentApproved,
     AdjustmentProposed,
@@ -48,7 +55,6 @@ from incentive_engine.domain.events import (
 from incentive_engine.domain.facts import (
     LAZY_FIELDS,
     PIPELINE_FIELDS,
-    Activity,
     Amendment,
     Deal,
     Facts,
@@ -58,6 +64,7 @@ from incentive_engine.domain.facts import (
     Territory,
 )
 from incentive_engine.domain.isolation import Quarantined, Voided
+from incentive_engine.domain.sharing import Sharing
 
 _DealPay = tuple[DealWon | None, list[Amendment], DealCancelled | None]
 """The parts of a deal that pay reads: the win, amendments, cancellation."""
@@ -71,7 +78,7 @@ _TYPES: dict[str, Any] = {
     "deals": dict[str, _DealPay],
     "deal_pipeline": dict[str, Pipeline],
     "quotas": list[tuple[tuple[QuotaSubject, str, str], list[QuotaEntry]]],
-    "activities": dict[str, list[Activity]],
+    "activities": dict[str, Columns],
     "leads": dict[str, Lead],
     "plan_versions": dict[str, dict[int, PlanVersionPublished]],
     "closed_periods": dict[str, PeriodClosed],
@@ -117,6 +124,8 @@ def encode_section(facts: Facts, name: str) -> bytes:
         value = {i: (d.won, d.amendments, d.cancellation) for i, d in facts.deals.items()}
     elif name == "deal_pipeline":
         value = {i: (d.created, d.stages, d.lost) for i, d in facts.deals.items()}
+    elif name == "activities":
+        value = {rep_id: log.columns() for rep_id, log in facts.activities.items()}
     else:
         value = getattr(facts, name)
     if name in _PAIRED:
@@ -129,14 +138,37 @@ def decode_section(name: str, data: bytes) -> Any:
     ``deals``, deals without their pipeline parts (see ``fill_pipeline``)."""
     value = _adapter(name).validate_json(data)
     if name == "deals":
-        new = Deal.__new__
+        new, held = Deal.__new__, Sharing().event
         deals: dict[str, Deal] = {}
         for deal_id, (won, amendments, cancellation) in value.items():
             deal = deals[deal_id] = new(Deal)
             deal.__dict__.update(
-                deal_id=deal_id, won=won, amendments=amendments, cancellation=cancellation
+                deal_id=deal_id,
+                won=won and held(won),
+                amendments=amendments,
+                cancellation=cancellation and held(cancellation),
             )
         return deals
+    if name == "deal_pipeline":
+        sharing = Sharing()
+        held, share = sharing.event, sharing.value
+        return {
+            deal_id: (
+                created and held(created),
+                [(share(day), event_id, stage) for day, event_id, stage in stages],
+                lost and held(lost),
+            )
+            for deal_id, (created, stages, lost) in value.items()
+        }
+    if name == "leads":
+        share = Sharing().value
+        for lead in value.values():
+            lead.created_date = lead.created_date and share(lead.created_date)
+            lead.qualified_date = lead.qualified_date and share(lead.qualified_date)
+            lead.rep_id = lead.rep_id and share(lead.rep_id)
+    if name == "activities":
+        names = Sharing().value
+        return {rep_id: ActivityLog.from_columns(rep_id, c, names) for rep_id, c in value.items()}
     return dict(value) if name in _PAIRED else value
 
 

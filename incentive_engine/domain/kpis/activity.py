@@ -4,7 +4,7 @@ outcomes."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from incentive_engine.domain.events import ActivityKind, Role
 from incentive_engine.domain.facts import Activity, Facts
@@ -24,9 +24,18 @@ from incentive_engine.domain.kpis.frame import _Frame, _frame
 from incentive_engine.domain.periods import Period
 
 
-def _activities(f: _Frame) -> list[Activity]:
-    """Every activity, ordered by time then event id."""
-    found = [a for rep_id in sorted(f.facts.activities) for a in f.facts.activities[rep_id]]
+def _bounds(f: _Frame) -> tuple[datetime, datetime]:
+    """The period's first instant and the first instant after it (UTC)."""
+    start = datetime.combine(f.period.start, time(), tzinfo=UTC)
+    return start, datetime.combine(f.period.end + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def _in_period(f: _Frame) -> list[Activity]:
+    """The activities of the period, ordered by time then event id (each rep's log cut by
+    time, not every activity built and tested)."""
+    start, end = _bounds(f)
+    logs = f.facts.activities
+    found = [a for rep_id in sorted(logs) for a in logs[rep_id].between(start, end)]
     found.sort()
     return found
 
@@ -46,17 +55,19 @@ def customers_approached(
     period. Activities naming no customer do not count."""
     f = _frame(facts, period, by, as_of, currency)
     months = _MONTHS[period.kind]
-    seen: set[tuple[str, str]] = set()
     approached: dict[str, int] = {}
     reps: dict[str, set[str]] = {}
-    for a in _activities(f):
-        group = f.activity_group(a) if a.occurred_at.date() in period else None
-        if group is not None:
+    start, end = _bounds(f)
+    logs = f.facts.activities
+    for rep_id in sorted(logs):
+        log = logs[rep_id]
+        seen = log.customers_before(start)  # approached before the period: not new in it
+        for a in log.between(start, end):
+            group = f.activity_group(a)
             reps.setdefault(group, set()).add(a.rep_id)
-        if a.customer_id is None or (a.rep_id, a.customer_id) in seen:
-            continue
-        seen.add((a.rep_id, a.customer_id))
-        if group is not None:
+            if a.customer_id is None or a.customer_id in seen:
+                continue
+            seen.add(a.customer_id)
             approached[group] = approached.get(group, 0) + 1
     rows = []
     for group in f.groups(approached, reps):
@@ -77,7 +88,7 @@ def _logged(f: _Frame, kinds: Collection[ActivityKind] | None = None) -> dict[st
     """Per group: the activities of the given kinds (any kind if None) in the period (up to
     as_of), ordered by time then event id."""
     found: dict[str, list[Activity]] = {}
-    for a in _activities(f):
+    for a in _in_period(f):
         if (kinds is not None and a.kind not in kinds) or a.occurred_at.date() not in f.period:
             continue
         found.setdefault(f.activity_group(a), []).append(a)
@@ -98,12 +109,7 @@ def _rep_days(f: _Frame) -> dict[str, int]:
     """Per group (not territories): the working days of the period, up to as_of, on which
     people in the rep role, or anyone who called in the period, were employed."""
     days = working_days(f.period.start, f.day)
-    callers = {
-        a.rep_id
-        for items in f.facts.activities.values()
-        for a in items
-        if a.kind in _CALLS and a.occurred_at.date() in f.period
-    }
+    callers = {a.rep_id for a in _in_period(f) if a.kind in _CALLS}
     found: dict[str, int] = {}
     for rep_id in sorted(f.facts.reps):
         rep = f.facts.reps[rep_id]

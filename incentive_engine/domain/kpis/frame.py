@@ -44,7 +44,7 @@ def facts_on(facts: Facts, day: date) -> Facts:
         leads[lead_id] = lead
     activities = {}
     for rep_id, items in facts.activities.items():
-        kept = [a for a in items if a.occurred_at.date() <= day]
+        kept = items.until(day)
         if kept:
             activities[rep_id] = kept
     # A fresh cache: answers derived from the uncut facts must not leak into the view.
