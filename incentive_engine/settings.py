@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         description="How long a write waits for a SQLite store another process holds locked "
         "before it fails (one line naming the file; exit code 4).",
     )
+    pg_pool_size: int = Field(
+        2,
+        ge=1,
+        le=100,
+        description="PostgreSQL connections an event store keeps open (more are opened on "
+        "demand, up to ten beyond it, and closed again): every process opens its pool at "
+        "start, so a CLI command or a worker holds only what it needs.",
+    )
     kafka_wait_seconds: float = Field(
         30,
         gt=0,

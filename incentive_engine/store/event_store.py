@@ -234,7 +234,7 @@ class EventStore:
         self.settings = settings or Settings()
         self.clock = clock
         self._factory, self._backend = _make_factory(
-            self.settings.store_url, self.settings.sqlite_lock_seconds
+            self.settings.store_url, self.settings.sqlite_lock_seconds, self.settings.pg_pool_size
         )
         with _creation_lock(self.settings.store_url):
             self.recorder: ApplicationRecorder = self._factory.application_recorder()
@@ -777,9 +777,13 @@ def _creation_lock(store_url: str) -> Iterator[None]:
             )
 
 
-def _make_factory(store_url: str, lock_seconds: int = 30) -> tuple[InfrastructureFactory[Any], str]:
+def _make_factory(
+    store_url: str, lock_seconds: int = 30, pool_size: int = 2
+) -> tuple[InfrastructureFactory[Any], str]:
     """Build the eventsourcing infrastructure factory for a store URL (a SQLite write waits
-    ``lock_seconds`` for a lock another process holds)."""
+    ``lock_seconds`` for a lock another process holds; a PostgreSQL store keeps
+    ``pool_size`` connections open, the library's default of 5 opened at start by every
+    process and store)."""
     if store_url.startswith("sqlite:"):
         path = sqlite_path(store_url)
         # owner-only from the first byte; SQLite gives its -wal and -shm files this mode too
@@ -805,6 +809,8 @@ def _make_factory(store_url: str, lock_seconds: int = 30) -> tuple[Infrastructur
         "ORIGINATOR_ID_TYPE": "text",
         "POSTGRES_LOCK_TIMEOUT": "30",
         "POSTGRES_PRE_PING": "y",  # a connection dropped by the server is replaced, not used
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": "10",
         "APPLICATION_RECORDER_TOPIC": postgres_log.TOPIC,
     }
     return InfrastructureFactory.construct(env), "postgres"
