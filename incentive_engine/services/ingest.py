@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import pickle
+import marshal
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -511,13 +511,30 @@ class DeadLetters:
 
 
 SpooledRow = tuple[str, str, bytes, str, datetime | None]
-"""A ``Row`` as the spool keeps it (a plain tuple pickles several times faster)."""
+"""A ``Row`` as the spool keeps it (a plain tuple)."""
+
+
+def _to_file(entry: tuple[tuple[str, int], SpooledRow | str]) -> tuple[Any, ...]:
+    """A spooled entry in plain values ``marshal`` writes (its source time as ISO text)."""
+    key, row = entry
+    if isinstance(row, tuple) and row[4] is not None:
+        return key, (*row[:4], row[4].isoformat())
+    return key, row
+
+
+def _from_file(entry: tuple[Any, ...]) -> tuple[tuple[str, int], SpooledRow | str]:
+    """The spooled entry ``_to_file`` wrote."""
+    key, row = entry
+    if isinstance(row, tuple) and row[4] is not None:
+        return key, (*row[:4], datetime.fromisoformat(row[4]))
+    return key, row
 
 
 class _Spool:
     """The rows a first pass accepted, in order, for the second pass to store: in memory up
-    to ``limit`` rows, the rest pickled to an anonymous temporary file in chunks (a file of
-    millions of records is never held whole)."""
+    to ``limit`` rows, the rest written with ``marshal`` (plain values only: reading it back
+    runs no code) to an anonymous temporary file in chunks (a file of millions of records is
+    never held whole)."""
 
     def __init__(self, limit: int = 20_000, chunk: int = 5_000) -> None:
         self.limit = limit
@@ -536,7 +553,7 @@ class _Spool:
     def _spill(self) -> None:
         if self.file is None:
             self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
-        pickle.dump(self.held, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        marshal.dump([_to_file(entry) for entry in self.held], self.file)
         self.chunks += 1
         self.held = []
 
@@ -544,7 +561,7 @@ class _Spool:
         if self.file is not None:
             self.file.seek(0)
             for _ in range(self.chunks):
-                yield from pickle.load(self.file)  # our own file, written above
+                yield from map(_from_file, marshal.load(self.file))
         yield from self.held
 
     def clear(self) -> None:
