@@ -40,14 +40,10 @@ def verify_command(
     period that no longer recomputes to its seal, and every quarantined event (a stored
     event that no longer validates) with whether it is voided. Exit 1 when anything is
     found; exit 3 when the log is intact but quarantined events are not voided yet."""
-    from incentive_engine.services.integrity import run_verification, views_of
+    from incentive_engine.services.integrity import run_verification
 
     with engine_of(ctx) as engine:
-        views = views_of(engine)
-        try:
-            report = run_verification(engine, views)
-        finally:
-            views.dispose()
+        report = run_verification(engine)
     for warning in report.warnings:
         errors.print(f"warning: {warning}", markup=False)
     rows = [

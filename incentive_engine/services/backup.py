@@ -185,16 +185,12 @@ def _verified(settings: Settings, source: Path, events: int, position: int) -> R
     """Bring the read models to this release's schema, then verify the restored log."""
     from incentive_engine.services import database
     from incentive_engine.services.engine import Engine
-    from incentive_engine.services.integrity import run_verification, views_of
+    from incentive_engine.services.integrity import run_verification
 
     upgraded = database.upgrade(settings)
     done = Restored(source, events, position, upgraded.summary())
     with Engine(settings) as engine:
-        views = views_of(engine)
-        try:
-            report = run_verification(engine, views)
-        finally:
-            views.dispose()
+        report = run_verification(engine)
         found = engine.store.max_position()
     if found < position:
         raise Conflict(f"the restored log ends at position {found}, the backup says {position}")

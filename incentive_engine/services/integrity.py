@@ -57,9 +57,16 @@ def views_of(engine: Engine) -> Views:
     return make_engine(engine.settings.resolved_views_url())
 
 
-def run_verification(engine: Engine, views: Views) -> VerifyReport:
+def run_verification(engine: Engine, views: Views | None = None) -> VerifyReport:
     """Verify the whole log, keep the result for the statements' status line, then extend the
-    chain read model with the events not chained yet."""
+    chain read model with the events not chained yet (on ``views``, else on a read-model
+    database opened for this call and closed after it)."""
+    if views is None:
+        own = views_of(engine)
+        try:
+            return run_verification(engine, own)
+        finally:
+            own.dispose()
     with views.begin() as conn:
         report = verify(engine, conn)
         record_status(conn, status_of(report, engine))
@@ -276,13 +283,7 @@ def guard_export(
     """Verify the log before pay of a period leaves the engine (payroll CSV, audit pack):
     refused when it fails, unless the period was sealed with a recorded integrity override
     (what is exported is then what finance chose to seal)."""
-    own = views is None
-    views = views if views is not None else views_of(engine)
-    try:
-        report = run_verification(engine, views)
-    finally:
-        if own:
-            views.dispose()
+    report = run_verification(engine, views)
     if report.ok:
         return report
     closed = engine.snapshot().facts.closed_periods.get(str(period))
